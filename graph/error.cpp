@@ -1,0 +1,16 @@
+#include "graph/error.hpp"
+
+namespace bnfold {
+
+const char* error_code_name(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::InvalidModel: return "invalid model";
+    case ErrorCode::Unsupported: return "unsupported";
+    case ErrorCode::InvalidArgument: return "invalid argument";
+    case ErrorCode::Io: return "I/O error";
+    case ErrorCode::Internal: return "internal error";
+  }
+  return "error";
+}
+
+}  // namespace bnfold

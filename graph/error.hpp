@@ -1,0 +1,32 @@
+// The one error type of the library. Everything that goes wrong inside bnfold
+// (a bad model, an unsupported op, a failed I/O, a broken invariant) is thrown as
+// a bnfold::Error; foreign errors (protobuf, ONNX checker, oneDNN) are translated
+// into it at the boundary. The library never exits or aborts.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace bnfold {
+
+enum class ErrorCode {
+  InvalidModel,     // the model file or graph is malformed
+  Unsupported,      // valid ONNX, but not something bnfold handles
+  InvalidArgument,  // a caller passed something wrong (name, shape, option)
+  Io,               // a file could not be read or written
+  Internal,         // a bnfold invariant broke: a bug
+};
+
+const char* error_code_name(ErrorCode code);
+
+class Error : public std::runtime_error {
+ public:
+  Error(ErrorCode code, const std::string& message)
+      : std::runtime_error(message), code_(code) {}
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
+};
+
+}  // namespace bnfold

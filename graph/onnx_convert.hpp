@@ -1,0 +1,26 @@
+// Internal: conversions between ONNX protobuf messages and bnfold's Tensor and
+// Attribute. Only graph/onnx_*.cpp include this (and so protobuf).
+#pragma once
+
+#include <onnx/onnx_pb.h>
+
+#include <string>
+
+#include "graph/attribute.hpp"
+#include "graph/tensor.hpp"
+
+namespace bnfold {
+
+// model_dir: the folder external data is resolved against ("" = none allowed).
+// what: how messages name the tensor ("initializer 'W'").
+Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& model_dir,
+                         const std::string& what);
+Tensor sparse_tensor_from_proto(const onnx::SparseTensorProto& proto, const std::string& what);
+// Writes data as raw_data (name and dims included).
+void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto* proto);
+
+Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::string& model_dir,
+                               const std::string& where);
+void attribute_to_proto(const std::string& name, const Attribute& a, onnx::AttributeProto* proto);
+
+}  // namespace bnfold

@@ -1,0 +1,194 @@
+// Graph -> ONNX model. Keeps input/output names and order, opset imports,
+// producer info and metadata; optionally writes large tensors as external data.
+#include <onnx/checker.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "graph/check.hpp"
+#include "graph/external_data.hpp"
+#include "graph/onnx_convert.hpp"
+#include "graph/onnx_io.hpp"
+
+namespace fs = std::filesystem;
+
+namespace bnfold {
+
+namespace {
+
+void set_type(const Value* v, onnx::ValueInfoProto* vi) {
+  vi->set_name(v->name());
+  if (!v->doc_string.empty()) vi->set_doc_string(v->doc_string);
+  auto* tt = vi->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int32_t>(v->dtype()));
+  if (!v->shape().rank_known) return;
+  auto* shape = tt->mutable_shape();
+  for (const Dim& d : v->shape().dims) {
+    auto* dim = shape->add_dim();
+    if (d.known()) dim->set_dim_value(d.value);
+    else if (!d.symbol.empty()) dim->set_dim_param(d.symbol);
+  }
+}
+
+// Moves large tensors' bytes into one side file; records where in each proto.
+class ExternalWriter {
+ public:
+  ExternalWriter(const std::string& model_path, const ExportOptions& options)
+      : options_(options) {
+    if (options.external_file.empty()) return;
+    check_external_file_name(options.external_file);
+    fs::path dir = fs::path(model_path).parent_path();
+    path_ = (dir / options.external_file).string();
+    out_.open(path_ + ".tmp", std::ios::binary | std::ios::trunc);
+    BNFOLD_CHECK(out_.good(), ErrorCode::Io, "{}: cannot open for writing", path_);
+  }
+
+  void maybe_externalize(onnx::TensorProto* t) {
+    if (!out_.is_open() || t->raw_data().size() < options_.external_threshold) return;
+    const uint64_t pad = (64 - offset_ % 64) % 64;  // aligned for mmap-friendly readers
+    static const char zeros[64] = {};
+    out_.write(zeros, static_cast<std::streamsize>(pad));
+    offset_ += pad;
+    const std::string& raw = t->raw_data();
+    out_.write(raw.data(), static_cast<std::streamsize>(raw.size()));
+    auto add = [t](const char* key, const std::string& value) {
+      auto* e = t->add_external_data();
+      e->set_key(key);
+      e->set_value(value);
+    };
+    add("location", options_.external_file);
+    add("offset", std::to_string(offset_));
+    add("length", std::to_string(raw.size()));
+    offset_ += raw.size();
+    t->clear_raw_data();
+    t->set_data_location(onnx::TensorProto::EXTERNAL);
+  }
+
+  // Publishes the side file (rename from its temporary name).
+  void commit() {
+    if (!out_.is_open()) return;
+    out_.close();
+    BNFOLD_CHECK(!out_.fail(), ErrorCode::Io, "{}: write failed", path_);
+    fs::rename(path_ + ".tmp", path_);
+  }
+
+ private:
+  const ExportOptions& options_;
+  std::string path_;
+  std::ofstream out_;
+  uint64_t offset_ = 0;
+};
+
+void build_model(const Graph& g, onnx::ModelProto* m, ExternalWriter* ext) {
+  const ModelInfo& info = g.info;
+  m->set_ir_version(info.ir_version);
+  m->set_producer_name(info.producer_name);
+  m->set_producer_version(info.producer_version);
+  if (!info.domain.empty()) m->set_domain(info.domain);
+  m->set_model_version(info.model_version);
+  if (!info.doc_string.empty()) m->set_doc_string(info.doc_string);
+  for (const auto& [key, value] : info.metadata) {
+    auto* p = m->add_metadata_props();
+    p->set_key(key);
+    p->set_value(value);
+  }
+  for (const auto& [domain, version] : info.opsets) {
+    auto* op = m->add_opset_import();
+    op->set_domain(domain);
+    op->set_version(version);
+  }
+
+  auto* graph = m->mutable_graph();
+  graph->set_name(info.graph_name);
+  if (!info.graph_doc_string.empty()) graph->set_doc_string(info.graph_doc_string);
+  for (const Value* v : g.inputs()) set_type(v, graph->add_input());
+  for (const Value* v : g.outputs()) set_type(v, graph->add_output());
+
+  // IR <= 3 requires every initializer to be a graph input; constants that are
+  // not inputs are written as Constant nodes there instead.
+  const bool constants_as_nodes = info.ir_version <= 3;
+  for (const Value* v : g.initializers()) {
+    if (constants_as_nodes && !v->is_graph_input()) {
+      auto* node = graph->add_node();
+      node->set_op_type("Constant");
+      node->add_output(v->name());
+      auto* a = node->add_attribute();
+      a->set_name("value");
+      a->set_type(onnx::AttributeProto::TENSOR);
+      tensor_to_proto(v->data(), v->name(), a->mutable_t());
+      continue;
+    }
+    auto* t = graph->add_initializer();
+    tensor_to_proto(v->data(), v->name(), t);
+    if (ext) ext->maybe_externalize(t);
+  }
+
+  for (const Node* n : g.topological_order()) {
+    auto* np = graph->add_node();
+    np->set_op_type(n->op_type());
+    if (!n->name().empty()) np->set_name(n->name());
+    if (!n->domain().empty()) np->set_domain(n->domain());
+    if (!n->doc_string.empty()) np->set_doc_string(n->doc_string);
+    for (const Value* in : n->inputs()) np->add_input(in ? in->name() : "");
+    for (const Value* out : n->outputs()) np->add_output(out ? out->name() : "");
+    for (const auto& [name, attr] : n->attrs()) attribute_to_proto(name, attr, np->add_attribute());
+  }
+
+  for (const Value* v : g.all_values()) {
+    if (v->is_graph_input() || v->is_graph_output() || v->has_data()) continue;
+    if (v->dtype() == DType::Undefined) continue;
+    set_type(v, graph->add_value_info());
+  }
+}
+
+}  // namespace
+
+std::string serialize_onnx(const Graph& graph) {
+  onnx::ModelProto m;
+  build_model(graph, &m, nullptr);
+  std::string out;
+  BNFOLD_CHECK(m.ByteSizeLong() <= 0x7fffffffu, ErrorCode::Unsupported,
+               "the model is over 2 GB and cannot be serialized inline; write it to a file with "
+               "external data");
+  BNFOLD_CHECK(m.SerializeToString(&out), ErrorCode::Internal, "protobuf serialization failed");
+  return out;
+}
+
+void save_onnx(const Graph& graph, const std::string& path, const ExportOptions& options) {
+  onnx::ModelProto m;
+  ExternalWriter ext(path, options);
+  build_model(graph, &m, &ext);
+  BNFOLD_CHECK(m.ByteSizeLong() <= 0x7fffffffu, ErrorCode::Unsupported,
+               "{}: the model would be {} bytes, over protobuf's 2 GB limit; save with external "
+               "data (--external-data)",
+               path, m.ByteSizeLong());
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: cannot open for writing", tmp);
+    BNFOLD_CHECK(m.SerializeToOstream(&out), ErrorCode::Io, "{}: write failed", tmp);
+  }
+  ext.commit();
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot move the written model into place: {}", path,
+               ec.message());
+  if (options.check) check_onnx_file(path);
+}
+
+void check_onnx_file(const std::string& path) {
+  std::error_code ec;
+  const auto size = fs::file_size(path, ec);
+  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot read: {}", path, ec.message());
+  // ONNX's checker casts the size to int and passes a >2 GB file as empty.
+  BNFOLD_CHECK(size <= 0x7fffffffu, ErrorCode::Unsupported,
+               "{}: over 2 GB; ONNX's checker cannot read it", path);
+  try {
+    onnx::checker::check_model(path);
+  } catch (const std::exception& e) {
+    failf(ErrorCode::InvalidModel, "{}: the ONNX checker rejects the model: {}", path, e.what());
+  }
+}
+
+}  // namespace bnfold

@@ -1,0 +1,318 @@
+// ONNX model -> Graph. Every check that protects later code (names resolve,
+// one producer per value, data sizes match dims, no cycle) happens here or in
+// Graph::verify(), so passes and kernels can trust the graph.
+#include <onnx/shape_inference/implementation.h>
+
+#include <filesystem>
+#include <fstream>
+#include <unordered_set>
+
+#include "graph/check.hpp"
+#include "graph/onnx_convert.hpp"
+#include "graph/onnx_io.hpp"
+
+namespace fs = std::filesystem;
+
+namespace bnfold {
+
+namespace {
+
+const char* type_kind_name(const onnx::TypeProto& t) {
+  switch (t.value_case()) {
+    case onnx::TypeProto::kTensorType: return "tensor";
+    case onnx::TypeProto::kSequenceType: return "sequence";
+    case onnx::TypeProto::kMapType: return "map";
+    case onnx::TypeProto::kOptionalType: return "optional";
+    case onnx::TypeProto::kSparseTensorType: return "sparse tensor";
+    default: return "value without a type";
+  }
+}
+
+// dtype and shape of a tensor-typed ValueInfo; false when it is not a tensor.
+bool tensor_type(const onnx::ValueInfoProto& vi, const std::string& what, DType* dtype,
+                 Shape* shape) {
+  if (!vi.type().has_tensor_type()) return false;
+  const auto& tt = vi.type().tensor_type();
+  const int32_t code = tt.elem_type();
+  BNFOLD_CHECK(code == 0 || dtype_is_known(code), ErrorCode::InvalidModel,
+               "{} '{}': unknown data type {}", what, vi.name(), code);
+  *dtype = static_cast<DType>(code);
+  *shape = Shape::unknown();
+  if (tt.has_shape()) {
+    shape->rank_known = true;
+    for (const auto& d : tt.shape().dim()) {
+      if (d.has_dim_value()) {
+        BNFOLD_CHECK(d.dim_value() >= 0, ErrorCode::InvalidModel,
+                     "{} '{}': negative dimension {}", what, vi.name(), d.dim_value());
+        shape->dims.push_back(Dim::fixed(d.dim_value()));
+      } else if (d.has_dim_param()) {
+        shape->dims.push_back(Dim::symbolic(d.dim_param()));
+      } else {
+        shape->dims.push_back(Dim{});
+      }
+    }
+  }
+  return true;
+}
+
+bool is_default_domain(const std::string& d) { return d.empty() || d == "ai.onnx"; }
+
+// A Constant node's value, in any of its attribute forms.
+Tensor constant_value(const onnx::NodeProto& node, const std::string& model_dir,
+                      const std::string& where) {
+  BNFOLD_CHECK(node.attribute_size() == 1, ErrorCode::InvalidModel,
+               "{}: a Constant needs exactly one value attribute, found {}", where,
+               node.attribute_size());
+  const auto& a = node.attribute(0);
+  const std::string& n = a.name();
+  if (n == "value") return tensor_from_proto(a.t(), model_dir, where + ": value");
+  if (n == "sparse_value") return sparse_tensor_from_proto(a.sparse_tensor(), where + ": sparse_value");
+  if (n == "value_float" || n == "value_floats") {
+    const bool scalar = n == "value_float";
+    Tensor t(DType::Float32, scalar ? std::vector<int64_t>{} : std::vector<int64_t>{a.floats_size()});
+    auto* p = t.mutable_data_as<float>();
+    if (scalar) p[0] = a.f();
+    for (int k = 0; k < a.floats_size(); ++k) p[k] = a.floats(k);
+    return t;
+  }
+  if (n == "value_int" || n == "value_ints") {
+    const bool scalar = n == "value_int";
+    Tensor t(DType::Int64, scalar ? std::vector<int64_t>{} : std::vector<int64_t>{a.ints_size()});
+    auto* p = t.mutable_data_as<int64_t>();
+    if (scalar) p[0] = a.i();
+    for (int k = 0; k < a.ints_size(); ++k) p[k] = a.ints(k);
+    return t;
+  }
+  if (n == "value_string" || n == "value_strings")
+    failf(ErrorCode::Unsupported, "{}: string constants are not supported", where);
+  failf(ErrorCode::InvalidModel, "{}: unknown Constant attribute '{}'", where, n);
+}
+
+class Importer {
+ public:
+  Importer(onnx::ModelProto& model, std::string model_dir, const ImportOptions& options)
+      : model_(model), dir_(std::move(model_dir)), options_(options) {}
+
+  std::unique_ptr<Graph> run() {
+    g_ = std::make_unique<Graph>();
+    read_model_info();
+    if (options_.infer_shapes) infer_shapes();
+    const auto& graph = model_.graph();
+    for (const auto& in : graph.input()) add_graph_input(in);
+    for (const auto& init : graph.initializer()) add_initializer(init);
+    for (const auto& sparse : graph.sparse_initializer()) {
+      const std::string name = sparse.values().name();
+      add_constant(name, sparse_tensor_from_proto(sparse, "sparse initializer '" + name + "'"));
+    }
+    for (int k = 0; k < graph.node_size(); ++k) add_node(graph.node(k), static_cast<size_t>(k));
+    resolve_node_inputs();
+    for (const auto& vi : graph.value_info()) apply_value_info(vi, false);
+    for (const auto& out : graph.output()) add_graph_output(out);
+    g_->verify();
+    return std::move(g_);
+  }
+
+ private:
+  void read_model_info() {
+    ModelInfo& info = g_->info;
+    info.ir_version = model_.ir_version();
+    info.producer_name = model_.producer_name();
+    info.producer_version = model_.producer_version();
+    info.domain = model_.domain();
+    info.model_version = model_.model_version();
+    info.doc_string = model_.doc_string();
+    info.graph_name = model_.graph().name();
+    info.graph_doc_string = model_.graph().doc_string();
+    for (const auto& kv : model_.metadata_props()) info.metadata.emplace_back(kv.key(), kv.value());
+    for (const auto& op : model_.opset_import()) {
+      const std::string d = is_default_domain(op.domain()) ? "" : op.domain();
+      BNFOLD_CHECK(!info.opsets.count(d), ErrorCode::InvalidModel,
+                   "opset of domain '{}' is imported twice", d.empty() ? "ai.onnx" : d);
+      info.opsets[d] = op.version();
+    }
+    if (!info.opsets.count("")) {
+      // IR 1-2 models carry no opset_import; ONNX then means opset 1.
+      info.opsets[""] = 1;
+      info.warnings.push_back("no opset import for the default domain; assuming opset 1");
+    }
+    BNFOLD_CHECK(model_.functions_size() == 0, ErrorCode::Unsupported,
+                 "model-local functions ({} found, first '{}') are not supported",
+                 model_.functions_size(), model_.functions(0).name());
+  }
+
+  void infer_shapes() {
+    try {
+      onnx::ShapeInferenceOptions opts(false, 0, false);
+      onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), opts);
+    } catch (const std::exception& e) {
+      // Advisory: the graph is still usable, only with fewer known shapes.
+      g_->info.warnings.push_back(std::string("ONNX shape inference failed: ") + e.what());
+    }
+  }
+
+  void add_graph_input(const onnx::ValueInfoProto& vi) {
+    DType dtype;
+    Shape shape;
+    BNFOLD_CHECK(tensor_type(vi, "graph input", &dtype, &shape), ErrorCode::Unsupported,
+                 "graph input '{}' is a {}; bnfold supports tensors only", vi.name(),
+                 type_kind_name(vi.type()));
+    BNFOLD_CHECK(!vi.name().empty(), ErrorCode::InvalidModel, "a graph input has no name");
+    BNFOLD_CHECK(!g_->find_value(vi.name()), ErrorCode::InvalidModel,
+                 "graph input '{}' is listed twice", vi.name());
+    Value* v = g_->add_input(vi.name(), dtype, shape);
+    v->doc_string = vi.doc_string();
+  }
+
+  void add_initializer(const onnx::TensorProto& init) {
+    const std::string& name = init.name();
+    BNFOLD_CHECK(!name.empty(), ErrorCode::InvalidModel, "an initializer has no name");
+    Tensor t = tensor_from_proto(init, dir_, fmt::format("initializer '{}'", name));
+    Value* existing = g_->find_value(name);
+    if (existing && existing->is_graph_input() && !existing->has_data()) {
+      // IR >= 4: an initializer listed as an input is a default the caller may
+      // override. IR < 4 had to list every initializer as an input; there they
+      // are plain constants.
+      g_->set_input_default(existing, std::move(t), g_->info.ir_version >= 4);
+      return;
+    }
+    add_constant(name, std::move(t));
+  }
+
+  void add_constant(const std::string& name, Tensor t) {
+    BNFOLD_CHECK(!g_->find_value(name), ErrorCode::InvalidModel, "initializer '{}' is defined twice",
+                 name);
+    g_->add_constant(name, std::move(t));
+  }
+
+  void add_node(const onnx::NodeProto& np, size_t index) {
+    const std::string where = np.name().empty()
+                                  ? fmt::format("node #{} ({})", index, np.op_type())
+                                  : fmt::format("node #{} '{}' ({})", index, np.name(), np.op_type());
+    BNFOLD_CHECK(!np.op_type().empty(), ErrorCode::InvalidModel, "{}: no op_type", where);
+    if (!is_default_domain(np.domain())) {
+      failf(ErrorCode::Unsupported,
+            "{}: operator domain '{}' is not supported (bnfold runs the default ONNX domain only)",
+            where, np.domain());
+    }
+    if (np.op_type() == "Constant") {
+      BNFOLD_CHECK(np.output_size() == 1 && !np.output(0).empty(), ErrorCode::InvalidModel,
+                   "{}: a Constant needs one named output", where);
+      Tensor t = constant_value(np, dir_, where);
+      if (g_->find_value(np.output(0)))
+        failf(ErrorCode::InvalidModel, "{}: output '{}' is already produced elsewhere", where,
+              np.output(0));
+      g_->add_constant(np.output(0), std::move(t));
+      return;
+    }
+    std::vector<std::string> outs(np.output().begin(), np.output().end());
+    g_->set_next_node_id(index);
+    Node* n = g_->add_node(np.op_type(), {}, outs, np.name(), np.domain());
+    n->doc_string = np.doc_string();
+    for (const auto& a : np.attribute()) {
+      BNFOLD_CHECK(!n->has_attr(a.name()), ErrorCode::InvalidModel,
+                   "{}: attribute '{}' is given twice", where, a.name());
+      n->set_attr(a.name(), attribute_from_proto(a, dir_, where));
+    }
+    pending_inputs_.emplace_back(n, std::vector<std::string>(np.input().begin(), np.input().end()));
+  }
+
+  void resolve_node_inputs() {
+    for (auto& [node, names] : pending_inputs_) {
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i].empty()) {
+          g_->append_input(node, nullptr);  // omitted optional input
+          continue;
+        }
+        Value* v = g_->find_value(names[i]);
+        BNFOLD_CHECK(v != nullptr, ErrorCode::InvalidModel,
+                     "{}: input {} '{}' is not produced by any node, initializer or graph input",
+                     node->label(), i, names[i]);
+        g_->append_input(node, v);
+      }
+    }
+  }
+
+  void apply_value_info(const onnx::ValueInfoProto& vi, bool is_output) {
+    Value* v = g_->find_value(vi.name());
+    DType dtype;
+    Shape shape;
+    if (!tensor_type(vi, is_output ? "graph output" : "value_info", &dtype, &shape)) {
+      BNFOLD_CHECK(!is_output, ErrorCode::Unsupported,
+                   "graph output '{}' is a {}; bnfold supports tensors only", vi.name(),
+                   type_kind_name(vi.type()));
+      return;
+    }
+    if (!v || v->has_data()) return;  // constants keep the type of their data
+    if (dtype != DType::Undefined) v->set_dtype(dtype);
+    if (shape.rank_known) v->set_shape(shape);
+    if (!vi.doc_string().empty()) v->doc_string = vi.doc_string();
+  }
+
+  void add_graph_output(const onnx::ValueInfoProto& vi) {
+    Value* v = g_->find_value(vi.name());
+    BNFOLD_CHECK(v != nullptr, ErrorCode::InvalidModel,
+                 "graph output '{}' is not produced by any node, initializer or graph input",
+                 vi.name());
+    BNFOLD_CHECK(!v->is_graph_output(), ErrorCode::InvalidModel, "graph output '{}' is listed twice",
+                 vi.name());
+    apply_value_info(vi, true);
+    g_->add_output(v);
+  }
+
+  onnx::ModelProto& model_;
+  std::string dir_;
+  const ImportOptions& options_;
+  std::unique_ptr<Graph> g_;
+  std::vector<std::pair<Node*, std::vector<std::string>>> pending_inputs_;
+};
+
+std::unique_ptr<Graph> import_bytes(const void* data, size_t size, const std::string& name,
+                                    const std::string& dir, const ImportOptions& options) {
+  BNFOLD_CHECK(size <= options.max_model_bytes, ErrorCode::Unsupported,
+               "{}: the model is {:.2f} GB; protobuf cannot parse a model over 2 GB. Save its "
+               "weights as external data (onnx.save_model(..., save_as_external_data=True))",
+               name, static_cast<double>(size) / (1024.0 * 1024.0 * 1024.0));
+  onnx::ModelProto model;
+  BNFOLD_CHECK(model.ParseFromArray(data, static_cast<int>(size)), ErrorCode::InvalidModel,
+               "{}: not an ONNX model: the protobuf does not parse (truncated or not a model file)",
+               name);
+  BNFOLD_CHECK(model.has_graph() && model.ir_version() > 0, ErrorCode::InvalidModel,
+               "{}: not an ONNX model: it has no {} (empty, or another kind of protobuf)", name,
+               model.has_graph() ? "IR version" : "graph");
+  try {
+    return Importer(model, dir, options).run();
+  } catch (const Error& e) {
+    throw Error(e.code(), name + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Graph> load_onnx(const std::string& path, const ImportOptions& options) {
+  std::error_code ec;
+  const auto status = fs::status(path, ec);
+  BNFOLD_CHECK(fs::exists(status), ErrorCode::Io, "{}: no such file", path);
+  BNFOLD_CHECK(fs::is_regular_file(status), ErrorCode::Io, "{}: not a regular file", path);
+  const uint64_t size = fs::file_size(path, ec);
+  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot read its size: {}", path, ec.message());
+  // Refuse before reading: a >2 GB file would be read for nothing.
+  BNFOLD_CHECK(size <= options.max_model_bytes, ErrorCode::Unsupported,
+               "{}: the file is {:.2f} GB; protobuf cannot parse a model over 2 GB. Save its "
+               "weights as external data (onnx.save_model(..., save_as_external_data=True))",
+               path, static_cast<double>(size) / (1024.0 * 1024.0 * 1024.0));
+  std::ifstream in(path, std::ios::binary);
+  BNFOLD_CHECK(in.good(), ErrorCode::Io, "{}: cannot open for reading", path);
+  std::string bytes(size, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  BNFOLD_CHECK(static_cast<uint64_t>(in.gcount()) == size, ErrorCode::Io, "{}: read failed", path);
+  std::string dir = fs::path(path).parent_path().string();
+  if (dir.empty()) dir = ".";
+  return import_bytes(bytes.data(), bytes.size(), path, dir, options);
+}
+
+std::unique_ptr<Graph> load_onnx_bytes(const void* data, size_t size, const std::string& name,
+                                       const std::string& base_dir, const ImportOptions& options) {
+  return import_bytes(data, size, name, base_dir, options);
+}
+
+}  // namespace bnfold
