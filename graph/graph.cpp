@@ -15,11 +15,12 @@ std::string Node::label() const {
   return fmt::format("node #{} '{}' ({})", id_, name_, op_type_);
 }
 
+int64_t Node::graph_opset() const { return graph_ ? graph_->opset(domain_) : 0; }
+
 std::optional<Attribute> Node::find_attr(const std::string& name) const {
   auto it = attrs_.find(name);
   if (it != attrs_.end()) return it->second;
-  const int64_t version = graph_ ? graph_->opset(domain_) : 0;
-  return onnx_attr_default(op_type_, domain_, version, name);
+  return onnx_attr_default(op_type_, domain_, graph_opset(), name);
 }
 
 const Attribute& Node::typed(const std::string& name, AttrKind kind, Attribute& storage) const {

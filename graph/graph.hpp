@@ -76,6 +76,8 @@ class Node {
   size_t id() const { return id_; }
   // "node #3 'conv1' (Conv)"
   std::string label() const;
+  // The opset version of this node's domain in its graph (0 when detached).
+  int64_t graph_opset() const;
 
   // Omitted optional inputs/outputs are nullptr.
   const std::vector<Value*>& inputs() const { return inputs_; }

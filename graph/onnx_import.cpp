@@ -19,12 +19,12 @@ namespace {
 
 const char* type_kind_name(const onnx::TypeProto& t) {
   switch (t.value_case()) {
-    case onnx::TypeProto::kTensorType: return "tensor";
-    case onnx::TypeProto::kSequenceType: return "sequence";
-    case onnx::TypeProto::kMapType: return "map";
-    case onnx::TypeProto::kOptionalType: return "optional";
-    case onnx::TypeProto::kSparseTensorType: return "sparse tensor";
-    default: return "value without a type";
+    case onnx::TypeProto::kTensorType: return "a tensor";
+    case onnx::TypeProto::kSequenceType: return "a sequence";
+    case onnx::TypeProto::kMapType: return "a map";
+    case onnx::TypeProto::kOptionalType: return "an optional";
+    case onnx::TypeProto::kSparseTensorType: return "a sparse tensor";
+    default: return "a value without a type";
   }
 }
 
@@ -154,7 +154,7 @@ class Importer {
     DType dtype;
     Shape shape;
     BNFOLD_CHECK(tensor_type(vi, "graph input", &dtype, &shape), ErrorCode::Unsupported,
-                 "graph input '{}' is a {}; bnfold supports tensors only", vi.name(),
+                 "graph input '{}' is {}; bnfold supports tensors only", vi.name(),
                  type_kind_name(vi.type()));
     BNFOLD_CHECK(!vi.name().empty(), ErrorCode::InvalidModel, "a graph input has no name");
     BNFOLD_CHECK(!g_->find_value(vi.name()), ErrorCode::InvalidModel,
@@ -238,7 +238,7 @@ class Importer {
     Shape shape;
     if (!tensor_type(vi, is_output ? "graph output" : "value_info", &dtype, &shape)) {
       BNFOLD_CHECK(!is_output, ErrorCode::Unsupported,
-                   "graph output '{}' is a {}; bnfold supports tensors only", vi.name(),
+                   "graph output '{}' is {}; bnfold supports tensors only", vi.name(),
                    type_kind_name(vi.type()));
       return;
     }

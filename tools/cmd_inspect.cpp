@@ -1,0 +1,219 @@
+// bnfold inspect MODEL: what is in a model, and every BatchNormalization as a
+// folding pass will see it.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "graph/inspect.hpp"
+#include "graph/onnx_io.hpp"
+#include "tools/commands.hpp"
+#include "tools/text.hpp"
+
+namespace bnfold::cli {
+
+namespace {
+
+struct InspectArgs {
+  std::string model;
+  bool json = false;
+  bool dump = false;
+  bool no_shape_inference = false;
+};
+
+nlohmann::json shape_json(const Shape& s) {
+  if (!s.rank_known) return nullptr;
+  nlohmann::json dims = nlohmann::json::array();
+  for (const Dim& d : s.dims) {
+    if (d.known()) dims.push_back(d.value);
+    else if (!d.symbol.empty()) dims.push_back(d.symbol);
+    else dims.push_back(nullptr);
+  }
+  return dims;
+}
+
+nlohmann::json tensors_json(const std::vector<TensorInfo>& list) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : list)
+    out.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", shape_json(t.shape)}});
+  return out;
+}
+
+nlohmann::json to_json(const std::string& path, const ModelSummary& s) {
+  nlohmann::json j;
+  j["model"] = path;
+  j["ir_version"] = s.info.ir_version;
+  j["producer"] = {{"name", s.info.producer_name}, {"version", s.info.producer_version}};
+  nlohmann::json opsets = nlohmann::json::object();
+  for (const auto& [d, v] : s.info.opsets) opsets[d.empty() ? "ai.onnx" : d] = v;
+  j["opsets"] = opsets;
+  j["inputs"] = tensors_json(s.inputs);
+  j["outputs"] = tensors_json(s.outputs);
+  j["nodes"] = s.num_nodes;
+  j["op_counts"] = s.op_counts;
+  j["initializers"] = s.num_initializers;
+  j["parameters"] = s.parameters;
+  j["parameter_bytes"] = s.parameter_bytes;
+  nlohmann::json bns = nlohmann::json::array();
+  for (const auto& b : s.batchnorms) {
+    nlohmann::json bj = {
+        {"name", b.name},
+        {"node_index", b.node_id},
+        {"input", b.input},
+        {"producer_op", b.producer_op},
+        {"producer_name", b.producer_name},
+        {"producer_consumers", b.producer_consumers},
+        {"producer_output_is_graph_output", b.producer_output_is_graph_output},
+        {"consumer_ops", b.consumer_ops},
+        {"channels", b.channels},
+        {"epsilon", b.epsilon},
+        {"params_constant", b.params_constant},
+        {"training", b.training},
+        {"mode", b.mode},
+        {"spatial", b.spatial},
+        {"var_eps_nonpositive_channels", b.var_eps_nonpositive},
+        {"nonfinite_channels", b.nonfinite},
+    };
+    if (b.params_constant) {
+      bj["running_var_min"] = b.var_min;
+      bj["running_var_max"] = b.var_max;
+    }
+    bns.push_back(bj);
+  }
+  j["batchnorms"] = bns;
+  j["warnings"] = s.info.warnings;
+  return j;
+}
+
+void print_tensors(const char* title, const std::vector<TensorInfo>& list) {
+  fmt::print("{}\n", title);
+  if (list.empty()) fmt::print("  (none)\n");
+  for (const auto& t : list)
+    fmt::print("  {:<28} {}{}\n", fit(t.name, 28), dtype_name(t.dtype), t.shape.str());
+}
+
+void print_ops(const std::map<std::string, int64_t>& counts) {
+  std::vector<std::pair<std::string, int64_t>> sorted(counts.begin(), counts.end());
+  std::stable_sort(sorted.begin(), sorted.end(),
+                   [](const auto& a, const auto& b) { return a.second > b.second; });
+  std::string line = " ";
+  for (const auto& [op, n] : sorted) {
+    std::string item = fmt::format(" {} {}", op, n);
+    if (line.size() + item.size() > 78) {
+      fmt::print("{}\n", line);
+      line = " ";
+    }
+    line += item;
+  }
+  if (line.size() > 1) fmt::print("{}\n", line);
+}
+
+// PyTorch names BN nodes "/layer1/layer1.0/bn1/BatchNormalization": the op
+// suffix says nothing in a BN table, and the tail is the distinctive part.
+std::string display_name(const BatchNormInfo& b) {
+  if (b.name.empty()) return fmt::format("#{}", b.node_id);
+  std::string n = b.name;
+  const std::string suffix = "/BatchNormalization";
+  if (n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+    n.resize(n.size() - suffix.size());
+  return n;
+}
+
+void print_batchnorms(const std::vector<BatchNormInfo>& bns) {
+  fmt::print("\nBatchNormalization nodes: {}\n", bns.size());
+  if (bns.empty()) return;
+  // 2+22+1+14+1+4+1+5+1+9+1+9+1+5 = 76 columns
+  fmt::print("  {:<22} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", "name", "producer", "uses", "C",
+             "var min", "var max", "mode");
+  std::vector<std::string> notes;
+  for (const auto& b : bns) {
+    const std::string name = display_name(b);
+    const std::string c = b.channels >= 0 ? std::to_string(b.channels) : "?";
+    const std::string vmin = b.params_constant ? short_number(b.var_min) : "-";
+    const std::string vmax = b.params_constant ? short_number(b.var_max) : "-";
+    fmt::print("  {:<22} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", fit_left(name, 22),
+               fit(b.producer_op, 14), b.producer_consumers, c, vmin, vmax,
+               b.training ? "TRAIN" : "infer");
+    if (b.training) notes.push_back(fmt::format("{}: {}", name, b.mode));
+    if (!b.params_constant) notes.push_back(name + ": parameters are not all constant");
+    if (!b.spatial) notes.push_back(name + ": spatial=0 (per-activation statistics)");
+    if (b.producer_output_is_graph_output)
+      notes.push_back(name + ": its input is also a graph output");
+    if (!b.var_eps_nonpositive.empty())
+      notes.push_back(fmt::format("{}: running var + eps <= 0 at channel(s) {}", name,
+                                  fmt::join(b.var_eps_nonpositive, ", ")));
+    if (!b.nonfinite.empty())
+      notes.push_back(fmt::format("{}: NaN or Inf parameters at channel(s) {}", name,
+                                  fmt::join(b.nonfinite, ", ")));
+  }
+  fmt::print("  (uses: how many node inputs read the producer's output; 1 means BN is its\n"
+             "   only consumer. var: running variance. infer/TRAIN: inference or training\n"
+             "   mode.)\n");
+  if (!notes.empty()) {
+    fmt::print("\nNotes:\n");
+    for (const auto& n : notes) fmt::print("  {}\n", n);
+  }
+}
+
+void print_text(const std::string& path, const ModelSummary& s) {
+  fmt::print("{}\n", path);
+  std::string opsets;
+  for (const auto& [d, v] : s.info.opsets)
+    opsets += fmt::format("{}{} {}", opsets.empty() ? "" : ", ", d.empty() ? "ai.onnx" : d, v);
+  fmt::print("  IR {}, opset {}, producer {} {}\n", s.info.ir_version, opsets,
+             s.info.producer_name.empty() ? "?" : s.info.producer_name, s.info.producer_version);
+  fmt::print("  {} nodes, {} initializers: {} parameters ({})\n\n", s.num_nodes, s.num_initializers,
+             human_count(s.parameters), human_bytes(s.parameter_bytes));
+  print_tensors("Inputs", s.inputs);
+  print_tensors("Outputs", s.outputs);
+  fmt::print("\nOps\n");
+  print_ops(s.op_counts);
+  print_batchnorms(s.batchnorms);
+  if (!s.info.warnings.empty()) {
+    fmt::print("\nImport warnings:\n");
+    for (const auto& w : s.info.warnings) fmt::print("  {}\n", w);
+  }
+}
+
+}  // namespace
+
+void add_inspect(CLI::App& app) {
+  auto args = std::make_shared<InspectArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "inspect",
+      "Show a model's inputs, outputs, opsets, ops and parameters, and every "
+      "BatchNormalization node as a folding pass sees it.");
+  cmd->add_option("MODEL", args->model, "ONNX model file (.onnx)")->required();
+  cmd->add_flag("--json", args->json, "Print one JSON object instead of text (for scripts)");
+  cmd->add_flag("--dump", args->dump, "Also print the whole graph, node by node");
+  cmd->add_flag("--no-shape-inference", args->no_shape_inference,
+                "Skip ONNX shape inference (shapes then come only from the file)");
+  cmd->footer(
+      "The BatchNormalization table lists, per BN node: the op producing its input\n"
+      "(a BN can be folded into a Conv, ConvTranspose, Gemm or MatMul producer),\n"
+      "how many consumers that producer's output has (folding needs exactly 1),\n"
+      "its channel count, the range of its running variance, and whether it runs\n"
+      "in inference or training mode. Notes flag what blocks a fold: var + eps <= 0,\n"
+      "NaN/Inf parameters, non-constant parameters, training mode.\n\n"
+      "Examples:\n"
+      "  bnfold inspect models/tiny_resnet.onnx\n"
+      "  bnfold inspect --json model.onnx | python3 -m json.tool");
+  cmd->callback([args] {
+    ImportOptions options;
+    options.infer_shapes = !args->no_shape_inference;
+    const auto graph = load_onnx(args->model, options);
+    const ModelSummary summary = summarize(*graph);
+    if (args->json) {
+      nlohmann::json j = to_json(args->model, summary);
+      if (args->dump) j["graph"] = graph->dump();
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    print_text(args->model, summary);
+    if (args->dump) fmt::print("\n{}", graph->dump());
+  });
+}
+
+}  // namespace bnfold::cli

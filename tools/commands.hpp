@@ -1,0 +1,12 @@
+// Each bnfold subcommand registers its options and its action on the CLI app.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace bnfold::cli {
+
+void add_inspect(CLI::App& app);
+
+}  // namespace bnfold::cli

@@ -1,0 +1,34 @@
+// bnfold: the command-line front end. Commands only parse arguments, call the
+// library and print; errors from the library arrive as bnfold::Error and are
+// printed as one line with a non-zero exit code.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "graph/error.hpp"
+#include "tools/commands.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "bnfold: fold BatchNormalization into neighbouring layers of ONNX models, run them on "
+      "CPUs with oneDNN, and expose where a model behaves differently in training and "
+      "inference.",
+      "bnfold"};
+  app.set_version_flag("--version", std::string("bnfold ") + BNFOLD_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run 'bnfold COMMAND --help' for a command's options and examples.");
+  bnfold::cli::add_inspect(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const bnfold::Error& e) {
+    std::fprintf(stderr, "bnfold: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bnfold: unexpected error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
