@@ -163,6 +163,8 @@ def main():
     p.add_argument("--torchvision", nargs="*", default=None, metavar="NAME",
                    help=f"export these torchvision models instead: {', '.join(TORCHVISION)}")
     p.add_argument("--opset", type=int, default=13)
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave models that already exist alone (for test fixtures)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     torch.manual_seed(0)
@@ -170,6 +172,8 @@ def main():
         for name in args.torchvision or TORCHVISION:
             if name not in TORCHVISION:
                 sys.exit(f"unknown torchvision model '{name}'; known: {', '.join(TORCHVISION)}")
+            if args.skip_existing and os.path.exists(os.path.join(args.out, f"{name}.onnx")):
+                continue
             make_torchvision(name, args.out, args.opset)
         return
     for name, (cls, shape) in BUNDLED.items():

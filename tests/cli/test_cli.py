@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""End-to-end checks of the bnfold CLI: exit codes, messages, JSON, 80 columns.
+
+Usage: test_cli.py BNFOLD MODELS_DIR GENERATED_MODELS_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+BNFOLD, MODELS, GENERATED = sys.argv[1:4]
+passed, failed = 0, 0
+
+
+def run(*args):
+    p = subprocess.run([BNFOLD, *args], capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+def check(name, cond, detail=""):
+    global passed, failed
+    if cond:
+        passed += 1
+    else:
+        failed += 1
+        print(f"FAIL: {name}\n{detail}")
+
+
+def fits_80(text):
+    return all(len(line) <= 80 for line in text.splitlines())
+
+
+code, out, err = run("--help")
+check("--help exits 0 and lists inspect", code == 0 and "inspect" in out, out + err)
+code, out, err = run("--version")
+check("--version", code == 0 and out.startswith("bnfold "), out + err)
+code, out, err = run()
+check("no command is a usage error", code != 0 and "inspect" in (out + err), out + err)
+code, out, err = run("inspect", "--help")
+check("inspect --help teaches", code == 0 and "Examples" in out and "--json" in out, out)
+
+tiny = os.path.join(MODELS, "tiny_resnet.onnx")
+code, out, err = run("inspect", tiny)
+check("inspect tiny_resnet", code == 0 and "BatchNormalization nodes: 7" in out, out + err)
+check("inspect text fits 80 columns", fits_80(out), out)
+code, out, err = run("inspect", "--json", tiny)
+j = json.loads(out)
+check("inspect --json", code == 0 and len(j["batchnorms"]) == 7 and j["inputs"][0]["shape"] == ["N", 3, 32, 32], out)
+
+resnet18 = os.path.join(GENERATED, "resnet18.onnx")
+code, out, err = run("inspect", "--json", resnet18)
+bns = json.loads(out)["batchnorms"] if code == 0 else []
+check("resnet18: 20 BatchNormalization nodes, all after a single-consumer Conv",
+      len(bns) == 20 and all(b["producer_op"] == "Conv" and b["producer_consumers"] == 1 for b in bns),
+      out + err)
+code, out, err = run("inspect", resnet18)
+check("resnet18 text", code == 0 and "BatchNormalization nodes: 20" in out and fits_80(out), out + err)
+
+with tempfile.TemporaryDirectory() as d:
+    code, out, err = run("inspect", os.path.join(d, "missing.onnx"))
+    check("missing file: exit 1, one line naming it",
+          code == 1 and err.startswith("bnfold: error: ") and "missing.onnx: no such file" in err
+          and err.count("\n") == 1, err)
+    garbage = os.path.join(d, "garbage.onnx")
+    with open(garbage, "wb") as f:
+        f.write(b"\x12\xff\xff\xff\xff\x0f garbage")
+    code, out, err = run("inspect", garbage)
+    check("garbage file: exit 1, not an ONNX model", code == 1 and "not an ONNX model" in err, err)
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)

@@ -1,0 +1,35 @@
+# Sourced by tools/demo.sh and tools/test.sh: installs the Debian packages bnfold
+# needs (only those missing, so a second run costs nothing) and builds.
+set -euo pipefail
+
+BNFOLD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BNFOLD_PACKAGES=(
+  cmake g++ ninja-build pkg-config
+  libonnx-dev libprotobuf-dev protobuf-compiler libfmt-dev
+  libcli11-dev nlohmann-json3-dev catch2
+  # model generation and end-to-end tests (torchvision exports)
+  python3 python3-numpy python3-onnx python3-torch python3-torchvision
+)
+
+bnfold_install_packages() {
+  local missing=()
+  for p in "${BNFOLD_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "bnfold: installing Debian packages: ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# bnfold_build BUILD_DIR [cmake options...]
+bnfold_build() {
+  local dir="$1"
+  shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    cmake -S "$BNFOLD_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBNFOLD_WERROR=ON "$@" >/dev/null
+  fi
+  cmake --build "$dir" -j "$(nproc)"
+}

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job on a bundled model: set up (packages, build) and inspect it.
+# Usage: tools/demo.sh [MODEL]   (default: models/tiny_resnet.onnx)
+source "$(dirname "$0")/bootstrap.sh"
+bnfold_install_packages
+bnfold_build "$BNFOLD_ROOT/build" >/dev/null
+model="${1:-$BNFOLD_ROOT/models/tiny_resnet.onnx}"
+"$BNFOLD_ROOT/build/bnfold" inspect "$model"
