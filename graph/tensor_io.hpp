@@ -1,0 +1,22 @@
+// Reading and writing single tensors: NumPy .npy files and ONNX TensorProto
+// .pb files (the format of ONNX's test data).
+#pragma once
+
+#include <string>
+
+#include "graph/tensor.hpp"
+
+namespace bnfold {
+
+// .npy versions 1-3, little-endian, C order, numeric and bool dtypes.
+Tensor load_npy(const std::string& path);
+void save_npy(const Tensor& t, const std::string& path);
+
+// A serialized onnx.TensorProto; `name` receives its name when not null.
+Tensor load_tensor_pb(const std::string& path, std::string* name = nullptr);
+void save_tensor_pb(const Tensor& t, const std::string& name, const std::string& path);
+
+// Either of the two, by extension (.npy or .pb).
+Tensor load_tensor_file(const std::string& path);
+
+}  // namespace bnfold

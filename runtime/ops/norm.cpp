@@ -1,0 +1,117 @@
+// BatchNormalization (inference: running statistics), Softmax, LogSoftmax,
+// reference kernels.
+#include <algorithm>
+#include <cmath>
+
+#include "graph/batchnorm.hpp"
+#include "runtime/ops/op_util.hpp"
+#include "runtime/ops/ops.hpp"
+
+namespace bnfold::rt {
+
+namespace {
+
+void finish(const Tensor& y, Tensor* out) {
+  if (out->dtype() == DType::Float32) copy_bytes(y, out);
+  else store_from_float32(y, out);
+}
+
+class BatchNorm : public OpKernel {
+ public:
+  void infer(InferContext& ctx) override {
+    const BatchNormAttrs a = batchnorm_attrs(ctx.node());
+    BNFOLD_NODE_CHECK(ctx, !a.training,
+                      "training-mode BatchNormalization ({}) is not supported by this executor yet",
+                      a.training_why);
+    eps_ = a.epsilon;
+    spatial_ = a.spatial;
+    const auto& x = ctx.dims(0);
+    BNFOLD_NODE_CHECK(ctx, x.size() >= 2, "input rank {} (needs >= 2)", x.size());
+    const int64_t want = spatial_ ? x[1] : product(x, 1);
+    for (size_t i = 1; i <= 4; ++i) {
+      BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(i)), "input {} is {}", i, dtype_name(ctx.dtype(i)));
+      BNFOLD_NODE_CHECK(ctx, product(ctx.dims(i)) == want, "input {} has {} values for {} channels", i,
+                        product(ctx.dims(i)), want);
+    }
+    ctx.set_output(0, ctx.dtype(0), x);
+    for (size_t k = 1; k < ctx.num_outputs(); ++k)
+      BNFOLD_NODE_CHECK(ctx, !ctx.has_output(k), "output {} is only produced in training mode", k);
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    const auto& d = in[0]->dims();
+    const int64_t N = d[0], C = d[1], S = product(d, 2);
+    const Tensor x = to_float32(*in[0]);
+    const float* px = x.data_as<float>();
+    Tensor y(DType::Float32, d);
+    float* py = y.mutable_data_as<float>();
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t s = 0; s < S; ++s) {
+          const int64_t p = spatial_ ? c : c * S + s;  // spatial=0: statistics per activation
+          const double scale = in[1]->value_at(p) / std::sqrt(in[4]->value_at(p) + eps_);
+          const int64_t i = (n * C + c) * S + s;
+          py[i] = static_cast<float>((px[i] - in[3]->value_at(p)) * scale + in[2]->value_at(p));
+        }
+    finish(y, out[0]);
+  }
+
+ private:
+  double eps_ = 1e-5;
+  bool spatial_ = true;
+};
+
+class Softmax : public OpKernel {
+ public:
+  explicit Softmax(bool log) : log_(log) {}
+
+  void infer(InferContext& ctx) override {
+    BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)), "{} data is not supported", dtype_name(ctx.dtype(0)));
+    const auto& d = ctx.dims(0);
+    const int64_t axis = normalize_axis(ctx, ctx.node().attr_int("axis"), d.size());
+    if (ctx.opset() < 13) {  // the input is coerced to 2-D at axis
+      outer_ = product(d, 0, static_cast<size_t>(axis));
+      n_ = product(d, static_cast<size_t>(axis));
+      inner_ = 1;
+    } else {
+      outer_ = product(d, 0, static_cast<size_t>(axis));
+      n_ = d.empty() ? 1 : d[static_cast<size_t>(axis)];
+      inner_ = product(d, static_cast<size_t>(axis) + 1);
+    }
+    ctx.set_output(0, ctx.dtype(0), d);
+  }
+
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    const Tensor x = to_float32(*in[0]);
+    const float* px = x.data_as<float>();
+    Tensor y(DType::Float32, in[0]->dims());
+    float* py = y.mutable_data_as<float>();
+    for (int64_t o = 0; o < outer_; ++o)
+      for (int64_t i = 0; i < inner_; ++i) {
+        const float* xs = px + o * n_ * inner_ + i;
+        float* ys = py + o * n_ * inner_ + i;
+        double mx = -INFINITY;
+        for (int64_t k = 0; k < n_; ++k) mx = std::max<double>(mx, xs[k * inner_]);
+        double sum = 0;
+        for (int64_t k = 0; k < n_; ++k) sum += std::exp(xs[k * inner_] - mx);
+        for (int64_t k = 0; k < n_; ++k) {
+          const double z = xs[k * inner_] - mx;
+          ys[k * inner_] = static_cast<float>(log_ ? z - std::log(sum) : std::exp(z) / sum);
+        }
+      }
+    finish(y, out[0]);
+  }
+
+ private:
+  bool log_;
+  int64_t outer_ = 1, n_ = 1, inner_ = 1;
+};
+
+}  // namespace
+
+std::unique_ptr<OpKernel> make_batchnorm(const Node&) { return std::make_unique<BatchNorm>(); }
+std::unique_ptr<OpKernel> make_softmax(const Node& n) {
+  return std::make_unique<Softmax>(n.op_type() == "LogSoftmax");
+}
+
+}  // namespace bnfold::rt

@@ -1,0 +1,206 @@
+#include "runtime/session.hpp"
+
+#include <mutex>
+
+#include "graph/check.hpp"
+#include "graph/onnx_io.hpp"
+#include "runtime/ops/ops.hpp"
+#include "runtime/plan.hpp"
+
+namespace bnfold {
+
+struct Session::Impl {
+  std::shared_ptr<const Graph> graph;
+  SessionOptions options;
+  std::vector<TensorSpec> inputs, outputs;
+  std::vector<const Value*> fed;  // every graph input a run may feed (required, then overridable)
+
+  mutable std::mutex mutex;
+  // Plans by signature: the dims of every fed input, plus the values of the
+  // inputs that decide shapes (a Reshape's shape fed as a graph input).
+  mutable std::map<std::string, std::shared_ptr<const rt::Plan>> plans;
+  mutable std::vector<bool> value_keyed;  // per fed input
+
+  std::string signature(const std::vector<std::vector<int64_t>>& dims,
+                        const std::vector<const Tensor*>& values) const {
+    std::string key;
+    for (size_t i = 0; i < dims.size(); ++i) {
+      key.append(reinterpret_cast<const char*>(dims[i].data()), dims[i].size() * sizeof(int64_t));
+      key += '|';
+      if (value_keyed[i] && values[i])
+        key.append(static_cast<const char*>(values[i]->data()), values[i]->nbytes());
+      key += ';';
+    }
+    return key;
+  }
+
+  // values: the tensors of a run (may be null when only dims are known).
+  std::shared_ptr<const rt::Plan> plan_for(const std::vector<std::vector<int64_t>>& dims,
+                                           const std::vector<const Tensor*>& values) const {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (;;) {
+      const std::string key = signature(dims, values);
+      auto it = plans.find(key);
+      if (it != plans.end()) return it->second;
+      std::vector<rt::Plan::Input> in;
+      for (size_t i = 0; i < fed.size(); ++i)
+        in.push_back({fed[i], dims[i], value_keyed[i] ? values[i] : nullptr});
+      try {
+        auto plan = std::make_shared<const rt::Plan>(*graph, in, options);
+        plans.emplace(key, plan);
+        return plan;
+      } catch (const rt::NeedsInputValue& e) {
+        size_t i = 0;
+        while (i < fed.size() && fed[i]->name() != e.input()) ++i;
+        BNFOLD_CHECK(i < fed.size() && !value_keyed[i] && values[i], ErrorCode::InvalidArgument,
+                     "input '{}' decides a shape in the model; its value is needed to build the plan",
+                     e.input());
+        value_keyed[i] = true;
+      }
+    }
+  }
+
+  void check_kernels() const {
+    for (const Node* n : graph->nodes()) {
+      BNFOLD_CHECK(n->domain().empty() && rt::find_op(n->op_type(), n->graph_opset()) != nullptr,
+                   ErrorCode::Unsupported, "{}: {}", n->label(),
+                   rt::why_unsupported(n->op_type(), n->graph_opset()));
+    }
+  }
+
+  // Checks one input against the model's declaration; records symbolic dims.
+  void check_input(const Value* v, const Tensor& t, std::map<std::string, int64_t>* symbols) const {
+    BNFOLD_CHECK(t.dtype() == v->dtype(), ErrorCode::InvalidArgument,
+                 "input '{}' must be {}, got {}", v->name(), dtype_name(v->dtype()), dtype_name(t.dtype()));
+    const Shape& s = v->shape();
+    if (!s.rank_known) return;
+    BNFOLD_CHECK(t.rank() == s.rank(), ErrorCode::InvalidArgument,
+                 "input '{}' must have rank {} ({}), got {} ({})", v->name(), s.rank(), s.str(), t.rank(),
+                 Shape::of(t.dims()).str());
+    for (size_t k = 0; k < s.rank(); ++k) {
+      const Dim& d = s.dims[k];
+      const int64_t given = t.dims()[k];
+      if (d.known()) {
+        BNFOLD_CHECK(given == d.value, ErrorCode::InvalidArgument,
+                     "input '{}' dim {} must be {} (shape {}), got {}", v->name(), k, d.value, s.str(), given);
+      } else if (d.is_symbolic()) {
+        auto [it, fresh] = symbols->emplace(d.symbol, given);
+        BNFOLD_CHECK(fresh || it->second == given, ErrorCode::InvalidArgument,
+                     "input '{}' dim {} ('{}') is {}, but another input has '{}' = {}", v->name(), k, d.symbol,
+                     given, d.symbol, it->second);
+      }
+    }
+  }
+};
+
+namespace {
+
+TensorSpec spec_of(const Value* v) { return TensorSpec{v->name(), v->dtype(), v->shape()}; }
+
+}  // namespace
+
+Session::Session(const std::string& model_path, SessionOptions options)
+    : Session(std::shared_ptr<const Graph>(load_onnx(model_path)), options) {}
+
+Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : impl_(std::make_unique<Impl>()) {
+  BNFOLD_CHECK(graph != nullptr, ErrorCode::InvalidArgument, "Session needs a graph");
+  impl_->graph = std::move(graph);
+  impl_->options = options;
+  const Graph& g = *impl_->graph;
+  for (const Value* v : g.required_inputs()) {
+    impl_->inputs.push_back(spec_of(v));
+    impl_->fed.push_back(v);
+  }
+  for (const Value* v : g.inputs())
+    if (v->is_overridable()) impl_->fed.push_back(v);
+  for (const Value* v : g.outputs()) impl_->outputs.push_back(spec_of(v));
+  impl_->value_keyed.assign(impl_->fed.size(), false);
+  // Unsupported ops are named now, not in the middle of a run.
+  impl_->check_kernels();
+  // Compile for the declared shapes (symbolic dims as 1) so that attribute and
+  // shape errors surface at creation too; the plan serves batch-1 runs later.
+  std::vector<std::vector<int64_t>> dims;
+  std::vector<const Tensor*> values;
+  for (const Value* v : impl_->fed) {
+    values.push_back(v->has_data() ? &v->data() : nullptr);
+    if (v->has_data()) {
+      dims.push_back(v->data().dims());
+      continue;
+    }
+    if (!v->shape().rank_known) return;  // nothing to compile against yet
+    std::vector<int64_t> d;
+    for (const Dim& x : v->shape().dims) {
+      if (!x.known() && !x.is_symbolic()) return;
+      d.push_back(x.known() ? x.value : 1);
+    }
+    dims.push_back(d);
+  }
+  try {
+    impl_->plan_for(dims, values);
+  } catch (const Error& e) {
+    // A shape decided by an input's value can only be planned at run time.
+    if (std::string(e.what()).find("decides a shape") == std::string::npos) throw;
+  }
+}
+
+Session::~Session() = default;
+
+const std::vector<TensorSpec>& Session::inputs() const { return impl_->inputs; }
+const std::vector<TensorSpec>& Session::outputs() const { return impl_->outputs; }
+const Graph& Session::graph() const { return *impl_->graph; }
+
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
+  for (const auto& [name, t] : inputs) {
+    bool known = false;
+    for (const Value* v : impl_->fed) known |= v->name() == name;
+    if (!known) {
+      std::string expected;
+      for (const auto& s : impl_->inputs) expected += (expected.empty() ? "'" : ", '") + s.name + "'";
+      failf(ErrorCode::InvalidArgument, "unknown input '{}'; the model's inputs are {}", name, expected);
+    }
+  }
+  std::vector<const Tensor*> tensors;
+  std::vector<std::vector<int64_t>> dims;
+  std::map<std::string, int64_t> symbols;
+  for (const Value* v : impl_->fed) {
+    auto it = inputs.find(v->name());
+    const Tensor* t = nullptr;
+    if (it != inputs.end()) {
+      t = &it->second;
+    } else {
+      BNFOLD_CHECK(v->has_data(), ErrorCode::InvalidArgument, "missing input '{}' ({}{})", v->name(),
+                   dtype_name(v->dtype()), v->shape().str());
+      t = &v->data();
+    }
+    BNFOLD_CHECK(t->numel() == 0 || t->data() != nullptr, ErrorCode::InvalidArgument, "input '{}' has no data",
+                 v->name());
+    impl_->check_input(v, *t, &symbols);
+    tensors.push_back(t);
+    dims.push_back(t->dims());
+  }
+  const auto plan = impl_->plan_for(dims, tensors);
+  std::vector<Tensor> results = plan->run(tensors);
+  std::map<std::string, Tensor> out;
+  for (size_t i = 0; i < results.size(); ++i) out[impl_->outputs[i].name] = std::move(results[i]);
+  return out;
+}
+
+size_t Session::peak_activation_bytes(const std::map<std::string, std::vector<int64_t>>& input_dims) const {
+  std::vector<std::vector<int64_t>> dims;
+  std::vector<const Tensor*> values;
+  for (const Value* v : impl_->fed) {
+    auto it = input_dims.find(v->name());
+    values.push_back(v->has_data() ? &v->data() : nullptr);
+    if (it != input_dims.end()) dims.push_back(it->second);
+    else if (v->has_data()) dims.push_back(v->data().dims());
+    else failf(ErrorCode::InvalidArgument, "no dims given for input '{}'", v->name());
+  }
+  return impl_->plan_for(dims, values)->arena_bytes();
+}
+
+size_t Session::compiled_plans() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->plans.size();
+}
+
+}  // namespace bnfold
