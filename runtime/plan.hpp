@@ -1,5 +1,6 @@
-// Internal: a graph compiled for one input-shape signature. Built once, then
-// executed by any number of threads, each with its own arena.
+// Internal: a graph compiled for one input-shape signature. Built once (by
+// PlanBuilder), then executed by any number of threads, each with its own
+// arena of activations.
 #pragma once
 
 #include <memory>
@@ -10,21 +11,38 @@
 #include "runtime/kernel.hpp"
 #include "runtime/session.hpp"
 
+namespace dnnl {
+struct stream;
+}
+
 namespace bnfold::rt {
 
+// One tensor of the plan: a weight or plan-time value, a run input, or an
+// activation in the arena. Activations between oneDNN ops may be in a blocked
+// layout; `bytes` then comes from oneDNN, and only oneDNN steps read them.
 struct Slot {
   DType dtype = DType::Undefined;
   std::vector<int64_t> dims;
-  const Tensor* constant = nullptr;  // weights and values computed at plan time
-  int input = -1;                    // index into the run's inputs, or -1
-  size_t offset = 0;                 // in the arena, for computed values
-  size_t bytes = 0;
+  const Tensor* constant = nullptr;
+  int input = -1;     // index into the run's inputs, or -1
+  size_t offset = 0;  // in the arena, for activations
+  size_t bytes = 0;   // 0: the plain row-major size
+  bool plain = true;
 };
 
-struct Step {
-  const Node* node = nullptr;
-  std::unique_ptr<OpKernel> kernel;
-  std::vector<int> in, out;  // slot ids, -1 for omitted ones
+// What a step sees while running: the address of every slot.
+struct RunState {
+  std::vector<void*> ptr;
+  dnnl::stream* stream = nullptr;
+};
+
+class Step {
+ public:
+  virtual ~Step() = default;
+  virtual void run(RunState& state) const = 0;
+  virtual std::string describe() const = 0;  // "Conv (oneDNN) + relu", for logs and tests
+  const Node* node = nullptr;  // the node it computes (null for inserted reorders)
+  std::vector<int> in, out;    // slots read and written (-1: omitted)
 };
 
 class Plan {
@@ -37,21 +55,24 @@ class Plan {
   // inputs: every graph input a run will feed. Throws bnfold::Error naming the
   // node that cannot run, or NeedsInputValue.
   Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options);
+  ~Plan();
 
   // inputs: in the order given to the constructor.
   std::vector<Tensor> run(const std::vector<const Tensor*>& inputs) const;
 
   size_t arena_bytes() const { return arena_bytes_; }
-  size_t num_steps() const { return steps_.size(); }
+  const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }
 
  private:
+  friend class PlanBuilder;
   void plan_memory();
 
   std::vector<Slot> slots_;
-  std::vector<Step> steps_;
+  std::vector<std::unique_ptr<Step>> steps_;
   std::vector<int> output_slots_;
-  std::vector<std::unique_ptr<Tensor>> folded_;  // plan-time values (stable addresses)
+  std::vector<std::unique_ptr<Tensor>> owned_;  // plan-time values (stable addresses)
   size_t arena_bytes_ = 0;
+  bool uses_dnnl_ = false;
 };
 
 }  // namespace bnfold::rt

@@ -4,6 +4,7 @@
 
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
+#include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/ops/ops.hpp"
 #include "runtime/plan.hpp"
 
@@ -106,6 +107,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
   BNFOLD_CHECK(graph != nullptr, ErrorCode::InvalidArgument, "Session needs a graph");
   impl_->graph = std::move(graph);
   impl_->options = options;
+  if (options.use_onednn) rt::set_dnnl_threads(options.threads);
   const Graph& g = *impl_->graph;
   for (const Value* v : g.required_inputs()) {
     impl_->inputs.push_back(spec_of(v));

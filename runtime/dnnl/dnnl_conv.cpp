@@ -1,0 +1,137 @@
+// oneDNN steps for Conv and ConvTranspose, with the following activations and
+// residual Add fused as post-ops. Weights are reordered once, into the layout
+// the primitive picked (format_tag::any), when the plan is built.
+#include "runtime/dnnl/dnnl_conv.hpp"
+
+#include "runtime/ops/conv_geometry.hpp"
+#include "runtime/ops/op_util.hpp"
+
+namespace bnfold::rt {
+
+namespace {
+
+using dims_t = dnnl::memory::dims;
+
+std::vector<int64_t> spatial(const std::vector<int64_t>& d) { return {d.begin() + 2, d.end()}; }
+
+dims_t minus_one(const std::vector<int64_t>& v) {
+  dims_t out;
+  for (int64_t x : v) out.push_back(x - 1);
+  return out;
+}
+
+// The oneDNN weight dims {[g,] o, i, k...} and a descriptor of the ONNX
+// weight bytes in that logical order.
+struct Weights {
+  dims_t dims;
+  dnnl::memory::desc onnx_md;
+};
+
+Weights conv_weights(const std::vector<int64_t>& w, int64_t group) {
+  // ONNX Conv weight: [O, I/g, k...], row-major; as {g, O/g, I/g, k...} it is still row-major.
+  Weights r;
+  if (group > 1) r.dims.push_back(group);
+  r.dims.push_back(w[0] / group);
+  for (size_t k = 1; k < w.size(); ++k) r.dims.push_back(w[k]);
+  r.onnx_md = plain_md(std::vector<int64_t>(r.dims.begin(), r.dims.end()));
+  return r;
+}
+
+Weights deconv_weights(const std::vector<int64_t>& w, int64_t group) {
+  // ONNX ConvTranspose weight: [I, O/g, k...]; oneDNN wants {[g,] O/g, I/g, k...}.
+  const int64_t icg = w[0] / group, ocg = w[1];
+  int64_t ksize = 1;
+  for (size_t k = 2; k < w.size(); ++k) ksize *= w[k];
+  Weights r;
+  dims_t strides;
+  if (group > 1) {
+    r.dims.push_back(group);
+    strides.push_back(icg * ocg * ksize);
+  }
+  r.dims.push_back(ocg);
+  strides.push_back(ksize);
+  r.dims.push_back(icg);
+  strides.push_back(ocg * ksize);
+  int64_t inner = ksize;
+  for (size_t k = 2; k < w.size(); ++k) {
+    inner /= w[k];
+    r.dims.push_back(w[k]);
+    strides.push_back(inner);
+  }
+  r.onnx_md = dnnl::memory::desc(r.dims, dnnl::memory::data_type::f32, strides);
+  return r;
+}
+
+const Tensor* f32_constant(PlanBuilder& b, const Tensor* t) {
+  if (!t || t->dtype() == DType::Float32) return t;
+  return b.own(to_float32(*t));
+}
+
+}  // namespace
+
+bool build_conv(PlanBuilder& b, const Node& n, const InferContext& ctx, bool transposed) {
+  const Tensor* w = f32_constant(b, ctx.input(1).value);
+  const bool has_bias = ctx.has_input(2);
+  const Tensor* bias = has_bias ? f32_constant(b, ctx.input(2).value) : nullptr;
+  if (!w || (has_bias && !bias)) return false;  // weights computed at run time: reference kernel
+  const auto& x = ctx.dims(0);
+  const auto& wd = ctx.dims(1);
+  const auto& out = ctx.outputs()[0].dims;
+  const int64_t group = n.attr_int("group");
+  WindowGeometry g;
+  std::vector<int64_t> output_padding(wd.size() - 2, 0);
+  if (transposed) g = transposed_geometry(ctx, spatial(x), spatial(wd), &output_padding);
+  else g = window_geometry(ctx, spatial(x), spatial(wd), false, true);
+  dims_t pad_r(g.pad_end.begin(), g.pad_end.end());
+  for (size_t k = 0; k < pad_r.size(); ++k) pad_r[k] -= output_padding[k];
+
+  const Fusion f = plan_fusion(b, n, out, true);
+  const Weights wt = transposed ? deconv_weights(wd, group) : conv_weights(wd, group);
+  const dnnl::memory::desc w_any(wt.dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+  const dnnl::memory::desc b_md = plain_md({out[1]});
+  dnnl::primitive_attr attr;
+  attr.set_post_ops(f.ops);
+  const dims_t strides(g.stride.begin(), g.stride.end());
+  const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
+  const dims_t dil = minus_one(g.dilation);  // oneDNN counts dilation from 0
+
+  dnnl::primitive prim;
+  dnnl::memory::desc src_md, weights_md, dst_md;
+  if (transposed) {
+    using D = dnnl::deconvolution_forward;
+    const auto kind = dnnl::prop_kind::forward_inference;
+    const auto alg = dnnl::algorithm::deconvolution_direct;
+    const D::desc d = has_bias ? D::desc(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
+                               : D::desc(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
+    D::primitive_desc pd(d, attr, dnnl_engine());
+    src_md = pd.src_desc();
+    weights_md = pd.weights_desc();
+    dst_md = pd.dst_desc();
+    prim = dnnl::deconvolution_forward(pd);
+  } else {
+    using C = dnnl::convolution_forward;
+    const auto kind = dnnl::prop_kind::forward_inference;
+    const auto alg = dnnl::algorithm::convolution_direct;
+    const C::desc d = has_bias ? C::desc(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
+                               : C::desc(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
+    C::primitive_desc pd(d, attr, dnnl_engine());
+    src_md = pd.src_desc();
+    weights_md = pd.weights_desc();
+    dst_md = pd.dst_desc();
+    prim = dnnl::convolution_forward(pd);
+  }
+
+  // The primitive exists: now change the plan.
+  const int src = b.in_layout(b.slot_of(n.input(0)), src_md);
+  const int dst = finish_fusion(b, f, n, out, dst_md);
+  auto step = std::make_unique<DnnlStep>(prim, n.op_type() + " (oneDNN)" + f.what);
+  step->node = &n;
+  step->arg(DNNL_ARG_SRC, src, src_md);
+  step->arg(DNNL_ARG_DST, dst, dst_md);
+  step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, wt.onnx_md, weights_md));
+  if (has_bias) step->fixed(DNNL_ARG_BIAS, dnnl::memory(b_md, dnnl_engine(), const_cast<void*>(bias->data())));
+  b.add_step(std::move(step));
+  return true;
+}
+
+}  // namespace bnfold::rt

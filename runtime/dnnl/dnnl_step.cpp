@@ -1,0 +1,128 @@
+#include "runtime/dnnl/dnnl_step.hpp"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "runtime/ops/op_util.hpp"
+
+namespace bnfold::rt {
+
+void DnnlStep::arg(int dnnl_arg, int slot, const dnnl::memory::desc& md) {
+  args_.push_back({dnnl_arg, slot, md});
+  if (dnnl_arg == DNNL_ARG_DST || dnnl_arg == DNNL_ARG_TO) out.push_back(slot);
+  else in.push_back(slot);
+}
+
+void DnnlStep::run(RunState& state) const {
+  std::unordered_map<int, dnnl::memory> m;
+  for (const Arg& a : args_)
+    m.emplace(a.dnnl_arg, dnnl::memory(a.md, dnnl_engine(), state.ptr[static_cast<size_t>(a.slot)]));
+  for (const auto& [k, mem] : fixed_) m.emplace(k, mem);
+  prim_.execute(*state.stream, m);
+}
+
+namespace {
+
+bool constant_scalar(const PlanBuilder& b, const Node& n, size_t i, double* v) {
+  const Value* x = n.input(i);
+  if (!x) return false;
+  const int s = b.slot_of(x);
+  const Tensor* t = s >= 0 ? b.slot(s).constant : (x->has_data() ? &x->data() : nullptr);
+  if (!t || t->numel() != 1) return false;
+  *v = t->value_at(0);
+  return true;
+}
+
+}  // namespace
+
+std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
+  using A = dnnl::algorithm;
+  const std::string& op = n.op_type();
+  if (!n.domain().empty() || n.inputs().empty() || !n.input(0) || n.input(0)->dtype() != DType::Float32) return {};
+  if (op == "Relu") return {{A::eltwise_relu, 0, 0}};
+  if (op == "LeakyRelu") return {{A::eltwise_relu, n.attr_float("alpha"), 0}};
+  if (op == "Elu") return {{A::eltwise_elu, n.attr_float("alpha"), 0}};
+  if (op == "Tanh") return {{A::eltwise_tanh, 0, 0}};
+  if (op == "Sigmoid") return {{A::eltwise_logistic, 0, 0}};
+  if (op == "Softplus") return {{A::eltwise_soft_relu, 0, 0}};
+  if (op == "HardSwish") return {{A::eltwise_hardswish, 0, 0}};
+  if (op == "Exp") return {{A::eltwise_exp, 0, 0}};
+  if (op == "Abs") return {{A::eltwise_abs, 0, 0}};
+  if (op == "Sqrt") return {{A::eltwise_sqrt, 0, 0}};
+  if (op == "HardSigmoid")  // clip(alpha * x + beta, 0, 1)
+    return {{A::eltwise_linear, n.attr_float("alpha"), n.attr_float("beta")}, {A::eltwise_clip_v2, 0, 1}};
+  if (op == "Clip") {
+    double lo = -3.4e38, hi = 3.4e38;
+    if (n.graph_opset() < 11) {
+      lo = n.attr_float("min");
+      hi = n.attr_float("max");
+    } else {
+      if (n.input(1) && !constant_scalar(b, n, 1, &lo)) return {};
+      if (n.input(2) && !constant_scalar(b, n, 2, &hi)) return {};
+    }
+    return {{A::eltwise_clip_v2, static_cast<float>(lo), static_cast<float>(hi)}};
+  }
+  return {};
+}
+
+Fusion plan_fusion(const PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum) {
+  Fusion f;
+  f.result = producer.output(0);
+  bool anything = false;
+  for (const Node* c = b.sole_consumer(f.result); c; c = b.sole_consumer(f.result)) {
+    if (const auto algs = eltwise_algs(*c, b); !algs.empty()) {
+      for (const auto& e : algs) f.ops.append_eltwise(1.0f, e.alg, e.alpha, e.beta);
+      f.what += " + " + c->op_type();
+      anything = true;
+    } else if (allow_sum && !anything && c->op_type() == "Add" && c->inputs().size() == 2) {
+      // Residual Add: dst is prefilled with the other operand, then summed into.
+      const Value* other = c->input(0) == f.result ? c->input(1) : c->input(0);
+      const int s = other ? b.slot_of(other) : -1;
+      // Only a same-shaped, already computed operand: oneDNN's sum does not broadcast.
+      if (s < 0 || other == f.result || other->dtype() != DType::Float32 || b.slot(s).dims != dims) break;
+      f.ops.append_sum(1.0f);
+      f.residual = s;
+      f.what += " + Add";
+      anything = true;
+    } else {
+      break;
+    }
+    f.absorbed.push_back(c);
+    f.result = c->output(0);
+  }
+  return f;
+}
+
+int finish_fusion(PlanBuilder& b, const Fusion& f, const Node& producer, const std::vector<int64_t>& dims,
+                  const dnnl::memory::desc& dst_md) {
+  int dst;
+  if (f.residual >= 0) {
+    // The residual must have the output's dims exactly (no broadcasting in sum).
+    BNFOLD_CHECK(b.slot(f.residual).dims == dims, ErrorCode::Internal, "residual dims differ");
+    // Copy (reorder) the residual into a fresh dst slot: the conv adds onto it.
+    const int src = f.residual;
+    dst = b.define(f.result, DType::Float32, dims, &dst_md);
+    auto copy = std::make_unique<DnnlStep>(
+        dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), b.layout(src), dnnl_engine(), dst_md)),
+        "residual copy");
+    copy->arg(DNNL_ARG_FROM, src, b.layout(src));
+    copy->arg(DNNL_ARG_TO, dst, dst_md);
+    b.add_step(std::move(copy));
+  } else {
+    dst = b.define(f.result, DType::Float32, dims, &dst_md);
+  }
+  if (f.result != producer.output(0)) b.alias(producer.output(0), dst);
+  for (const Node* n : f.absorbed) {
+    b.absorb(n);
+    if (n->output(0) != f.result) b.alias(n->output(0), dst);
+  }
+  return dst;
+}
+
+dnnl::memory constant_memory(PlanBuilder& b, const Tensor& t, const std::vector<int64_t>& dims) {
+  const Tensor* f = &t;
+  if (t.dtype() != DType::Float32) f = b.own(to_float32(t));
+  return dnnl::memory(plain_md(dims), dnnl_engine(), const_cast<void*>(f->data()));
+}
+
+}  // namespace bnfold::rt

@@ -1,0 +1,65 @@
+// Internal: a step that executes one oneDNN primitive, and the helpers the
+// per-op factories share (fused post-ops, constant memories).
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <string>
+#include <vector>
+
+#include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/plan_builder.hpp"
+
+namespace bnfold::rt {
+
+class DnnlStep : public Step {
+ public:
+  DnnlStep(dnnl::primitive prim, std::string what) : prim_(std::move(prim)), what_(std::move(what)) {}
+  // An argument backed by a slot, read or written in layout md.
+  void arg(int dnnl_arg, int slot, const dnnl::memory::desc& md);
+  // A constant argument (weights, bias, statistics), made once.
+  void fixed(int dnnl_arg, dnnl::memory m) { fixed_.emplace_back(dnnl_arg, std::move(m)); }
+  void run(RunState& state) const override;
+  std::string describe() const override { return what_; }
+
+ private:
+  struct Arg {
+    int dnnl_arg;
+    int slot;
+    dnnl::memory::desc md;
+  };
+  dnnl::primitive prim_;
+  std::string what_;
+  std::vector<Arg> args_;
+  std::vector<std::pair<int, dnnl::memory>> fixed_;
+};
+
+// An element-wise op as oneDNN algorithms (HardSigmoid takes two).
+struct EltwiseAlg {
+  dnnl::algorithm alg;
+  float alpha, beta;
+};
+// The algorithms for node n, or an empty list when oneDNN cannot express it.
+std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b);
+
+// Post-ops fused into a Conv / ConvTranspose / Gemm / binary: the chain of
+// activations (and, where allowed, one residual Add) that follows it.
+struct Fusion {
+  dnnl::post_ops ops;
+  std::vector<const Node*> absorbed;
+  const Value* result = nullptr;  // the value the fused step finally produces
+  int residual = -1;              // slot summed into dst (dst is prefilled with it)
+  std::string what;               // " + add + relu"
+};
+// dims: the producer's output dims.
+Fusion plan_fusion(const PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum);
+
+// Defines the fused step's output, prefills it with the residual, and marks
+// the absorbed nodes. Returns the dst slot.
+int finish_fusion(PlanBuilder& b, const Fusion& f, const Node& producer, const std::vector<int64_t>& dims,
+                  const dnnl::memory::desc& dst_md);
+
+// A plain f32 memory over a constant tensor (converted to f32 when needed).
+dnnl::memory constant_memory(PlanBuilder& b, const Tensor& t, const std::vector<int64_t>& dims);
+
+}  // namespace bnfold::rt

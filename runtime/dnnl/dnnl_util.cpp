@@ -1,0 +1,55 @@
+#include "runtime/dnnl/dnnl_util.hpp"
+
+#include <omp.h>
+
+#include "graph/check.hpp"
+
+namespace bnfold::rt {
+
+dnnl::engine& dnnl_engine() {
+  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  return engine;
+}
+
+DnnlStream::DnnlStream(bool needed) {
+  if (needed) stream_ = std::make_unique<dnnl::stream>(dnnl_engine());
+}
+
+void DnnlStream::wait() {
+  if (stream_) stream_->wait();
+}
+
+dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims) {
+  if (dims.empty()) return {1};
+  return dnnl::memory::dims(dims.begin(), dims.end());
+}
+
+dnnl::memory::desc plain_md(const std::vector<int64_t>& dims, dnnl::memory::data_type dt) {
+  const auto d = to_dnnl_dims(dims);
+  dnnl::memory::dims strides(d.size(), 1);
+  for (size_t k = d.size(); k-- > 1;) strides[k - 1] = strides[k] * d[k];
+  return dnnl::memory::desc(d, dt, strides);
+}
+
+dnnl::memory::desc any_md(const std::vector<int64_t>& dims) {
+  return dnnl::memory::desc(to_dnnl_dims(dims), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+}
+
+dnnl::memory reordered_constant(const Tensor& plain_f32, const dnnl::memory::desc& src_md,
+                                const dnnl::memory::desc& want) {
+  auto& eng = dnnl_engine();
+  dnnl::memory src(src_md, eng, const_cast<void*>(plain_f32.data()));
+  dnnl::memory dst(want, eng);
+  dnnl::stream s(eng);
+  dnnl::reorder(src, dst).execute(s, src, dst);
+  s.wait();
+  return dst;
+}
+
+void set_dnnl_threads(int threads) {
+  // oneDNN (built with OpenMP here) fixes the thread count of a primitive
+  // when it is created, so this must come before any primitive.
+  if (threads > 0) omp_set_num_threads(threads);
+}
+
+}  // namespace bnfold::rt

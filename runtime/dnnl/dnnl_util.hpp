@@ -1,0 +1,39 @@
+// Internal: the oneDNN engine, memory descriptors for bnfold tensors, and the
+// translation of oneDNN errors into bnfold::Error.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <vector>
+
+#include "graph/tensor.hpp"
+
+namespace bnfold::rt {
+
+// The process-wide CPU engine (oneDNN engines are thread-safe to share).
+dnnl::engine& dnnl_engine();
+
+// A stream for one run (none when the plan has no oneDNN step).
+class DnnlStream {
+ public:
+  explicit DnnlStream(bool needed);
+  dnnl::stream* get() { return stream_ ? &*stream_ : nullptr; }
+  void wait();
+
+ private:
+  std::unique_ptr<dnnl::stream> stream_;
+};
+
+dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims);
+// Row-major f32 descriptor (rank 0 becomes a 1-element 1-D tensor).
+dnnl::memory::desc plain_md(const std::vector<int64_t>& dims,
+                            dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
+dnnl::memory::desc any_md(const std::vector<int64_t>& dims);
+// A memory of the plan's own: weights reordered once into the layout a
+// primitive wants (src holds plain f32 data).
+dnnl::memory reordered_constant(const Tensor& plain_f32, const dnnl::memory::desc& src_md,
+                                const dnnl::memory::desc& want);
+// Settings a process needs once: the thread count before any primitive is made.
+void set_dnnl_threads(int threads);
+
+}  // namespace bnfold::rt

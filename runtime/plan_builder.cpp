@@ -1,0 +1,231 @@
+#include "runtime/plan_builder.hpp"
+
+#include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/ops/ops.hpp"
+
+namespace bnfold::rt {
+
+namespace {
+
+// A reference kernel on plain tensors.
+class RefStep : public Step {
+ public:
+  std::unique_ptr<OpKernel> kernel;
+  std::vector<std::pair<DType, std::vector<int64_t>>> in_types, out_types;
+
+  void run(RunState& state) const override {
+    std::vector<Tensor> in(in_types.size()), out(out_types.size());
+    std::vector<const Tensor*> pin(in.size(), nullptr);
+    std::vector<Tensor*> pout(out.size(), nullptr);
+    for (size_t i = 0; i < in.size(); ++i) {
+      if (this->in[i] < 0) continue;
+      in[i] = Tensor::borrow(in_types[i].first, in_types[i].second, state.ptr[static_cast<size_t>(this->in[i])]);
+      pin[i] = &in[i];
+    }
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (this->out[i] < 0) continue;
+      out[i] = Tensor::borrow(out_types[i].first, out_types[i].second, state.ptr[static_cast<size_t>(this->out[i])]);
+      pout[i] = &out[i];
+    }
+    kernel->run(pin, pout);
+  }
+  std::string describe() const override { return node->op_type() + " (reference)"; }
+};
+
+// A layout change between two slots (oneDNN reorder).
+class ReorderStep : public Step {
+ public:
+  ReorderStep(const dnnl::memory::desc& from, const dnnl::memory::desc& to)
+      : from_(from), to_(to), prim_(dnnl::reorder::primitive_desc(dnnl_engine(), from, dnnl_engine(), to)) {}
+  void run(RunState& state) const override {
+    dnnl::memory src(from_, dnnl_engine(), state.ptr[static_cast<size_t>(in[0])]);
+    dnnl::memory dst(to_, dnnl_engine(), state.ptr[static_cast<size_t>(out[0])]);
+    prim_.execute(*state.stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
+  }
+  std::string describe() const override { return "reorder"; }
+
+ private:
+  dnnl::memory::desc from_, to_;
+  dnnl::reorder prim_;
+};
+
+bool all_float32(const InferContext& ctx) {
+  for (size_t i = 0; i < ctx.num_inputs(); ++i)
+    if (ctx.has_input(i) && ctx.dtype(i) != DType::Float32) return false;
+  for (const auto& o : ctx.outputs())
+    if (o.present && o.dtype != DType::Float32) return false;
+  return true;
+}
+
+}  // namespace
+
+PlanBuilder::PlanBuilder(Plan& plan, const Graph& graph, const SessionOptions& options)
+    : plan_(plan), graph_(graph), options_(options) {}
+
+int PlanBuilder::slot_of(const Value* v) const {
+  auto it = slot_of_.find(v);
+  return it == slot_of_.end() ? -1 : it->second;
+}
+
+dnnl::memory::desc PlanBuilder::layout(int s) const {
+  auto it = layout_.find(s);
+  if (it != layout_.end()) return it->second;
+  return plain_md(slot(s).dims);
+}
+
+int PlanBuilder::define(const Value* v, DType dtype, const std::vector<int64_t>& dims,
+                        const dnnl::memory::desc* md) {
+  plan_.slots_.emplace_back();
+  const int s = static_cast<int>(plan_.slots_.size() - 1);
+  Slot& slot = plan_.slots_.back();
+  slot.dtype = dtype;
+  slot.dims = dims;
+  if (md && *md != plain_md(dims)) {
+    layout_[s] = *md;
+    slot.plain = false;
+    slot.bytes = md->get_size();
+  }
+  if (v) slot_of_[v] = s;
+  return s;
+}
+
+void PlanBuilder::alias(const Value* v, int s) { slot_of_[v] = s; }
+
+int PlanBuilder::in_layout(int s, const dnnl::memory::desc& md) {
+  if (layout(s) == md) return s;
+  for (const Reorder& r : reorders_)
+    if (r.from == s && r.md == md) return r.to;
+  // Copies: define() grows the slot vector, which moves slot(s).
+  const DType dtype = slot(s).dtype;
+  const std::vector<int64_t> dims = slot(s).dims;
+  const int to = define(nullptr, dtype, dims, &md);
+  auto step = std::make_unique<ReorderStep>(layout(s), md);
+  step->in = {s};
+  step->out = {to};
+  add_step(std::move(step));
+  reorders_.push_back({s, md, to});
+  return to;
+}
+
+void PlanBuilder::add_step(std::unique_ptr<Step> step) {
+  if (!dynamic_cast<RefStep*>(step.get())) plan_.uses_dnnl_ = true;
+  plan_.steps_.push_back(std::move(step));
+}
+
+const Node* PlanBuilder::sole_consumer(const Value* v) const {
+  if (!v || v->is_graph_output() || v->uses().size() != 1) return nullptr;
+  return v->uses()[0].node;
+}
+
+const Tensor* PlanBuilder::own(Tensor t) {
+  plan_.owned_.push_back(std::make_unique<Tensor>(std::move(t)));
+  return plan_.owned_.back().get();
+}
+
+void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const int s = define(inputs[i].value, inputs[i].value->dtype(), inputs[i].dims, nullptr);
+    if (inputs[i].known) plan_.slots_[static_cast<size_t>(s)].constant = own(inputs[i].known->clone());
+    else plan_.slots_[static_cast<size_t>(s)].input = static_cast<int>(i);
+  }
+  for (const Node* node : graph_.topological_order())
+    if (!absorbed_.count(node)) build_node(*node);
+  for (const Value* v : graph_.outputs()) {
+    int s = slot_of(v);
+    if (s < 0) {  // an initializer listed as output
+      s = define(v, v->data().dtype(), v->data().dims(), nullptr);
+      plan_.slots_[static_cast<size_t>(s)].constant = &v->data();
+    }
+    plan_.output_slots_.push_back(in_layout(s, plain_md(slot(s).dims)));
+  }
+}
+
+void PlanBuilder::build_node(const Node& node) {
+  const OpEntry* entry = node.domain().empty() ? find_op(node.op_type(), node.graph_opset()) : nullptr;
+  BNFOLD_CHECK(entry != nullptr, ErrorCode::Unsupported, "{}: {}", node.label(),
+               why_unsupported(node.op_type(), node.graph_opset()));
+  std::unique_ptr<OpKernel> kernel = entry->make(node);
+  std::vector<ArgInfo> args;
+  std::vector<int> in;
+  bool all_constant = true;
+  for (const Value* v : node.inputs()) {
+    ArgInfo a;
+    int s = -1;
+    if (v) {
+      s = slot_of(v);
+      if (s < 0) {  // a weight, met for the first time
+        BNFOLD_CHECK(v->has_data(), ErrorCode::Internal, "value '{}' has no slot", v->name());
+        s = define(v, v->data().dtype(), v->data().dims(), nullptr);
+        plan_.slots_[static_cast<size_t>(s)].constant = &v->data();
+      }
+      const Slot& sl = slot(s);
+      a.present = true;
+      a.dtype = sl.dtype;
+      a.dims = sl.dims;
+      a.value = sl.constant;
+      if (sl.input >= 0) a.graph_input = v->name();
+      all_constant &= a.value != nullptr;
+    }
+    in.push_back(s);
+    args.push_back(std::move(a));
+  }
+  InferContext ctx(node, std::move(args));
+  kernel->infer(ctx);
+
+  // Outputs known now, or computable from constants alone, are computed once here.
+  bool known = true;
+  for (size_t k = 0; k < node.outputs().size(); ++k)
+    if (node.output(k) && ctx.output_values()[k].empty()) known = false;
+  if (!known && all_constant) {
+    std::vector<const Tensor*> pin;
+    for (int s : in) pin.push_back(s < 0 ? nullptr : slot(s).constant);
+    std::vector<Tensor*> pout;
+    for (size_t k = 0; k < node.outputs().size(); ++k) {
+      if (!node.output(k)) {
+        pout.push_back(nullptr);
+        continue;
+      }
+      ctx.output_values()[k] = Tensor(ctx.outputs()[k].dtype, ctx.outputs()[k].dims);
+      pout.push_back(&ctx.output_values()[k]);
+    }
+    kernel->run(pin, pout);
+    known = true;
+  }
+  if (known) {
+    for (size_t k = 0; k < node.outputs().size(); ++k) {
+      if (!node.output(k)) continue;
+      const int s = define(node.output(k), ctx.outputs()[k].dtype, ctx.outputs()[k].dims, nullptr);
+      plan_.slots_[static_cast<size_t>(s)].constant = own(std::move(ctx.output_values()[k]));
+    }
+    return;
+  }
+  if (options_.use_onednn && all_float32(ctx)) {
+    try {
+      if (build_dnnl_step(*this, node, ctx)) return;
+    } catch (const dnnl::error&) {
+      // oneDNN has no implementation for this case: the reference kernel runs it.
+    }
+  }
+  add_reference_step(node, std::move(kernel), ctx, in);
+}
+
+void PlanBuilder::add_reference_step(const Node& node, std::unique_ptr<OpKernel> kernel,
+                                     const InferContext& ctx, const std::vector<int>& in) {
+  auto step = std::make_unique<RefStep>();
+  step->node = &node;
+  step->kernel = std::move(kernel);
+  for (int s : in) {
+    if (s >= 0 && !slot(s).plain) s = in_layout(s, plain_md(slot(s).dims));
+    step->in.push_back(s);
+    step->in_types.emplace_back(s >= 0 ? slot(s).dtype : DType::Undefined,
+                                s >= 0 ? slot(s).dims : std::vector<int64_t>{});
+  }
+  for (size_t k = 0; k < node.outputs().size(); ++k) {
+    const auto& o = ctx.outputs()[k];
+    step->out.push_back(node.output(k) ? define(node.output(k), o.dtype, o.dims, nullptr) : -1);
+    step->out_types.emplace_back(o.dtype, o.dims);
+  }
+  add_step(std::move(step));
+}
+
+}  // namespace bnfold::rt

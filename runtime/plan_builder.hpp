@@ -1,0 +1,68 @@
+// Internal: builds a Plan. Walks the graph in topological order; for each node
+// it infers shapes (the op's reference kernel), computes it now if its inputs
+// are known, else picks a oneDNN step (runtime/dnnl/) or the reference kernel,
+// inserting layout reorders only where a consumer needs another layout.
+#pragma once
+
+#include <dnnl.hpp>
+
+#include <memory>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "runtime/plan.hpp"
+
+namespace bnfold::rt {
+
+class PlanBuilder {
+ public:
+  PlanBuilder(Plan& plan, const Graph& graph, const SessionOptions& options);
+  void build(const std::vector<Plan::Input>& inputs);
+
+  // --- for the oneDNN step factories
+  const Graph& graph() const { return graph_; }
+  const Slot& slot(int s) const { return plan_.slots_[static_cast<size_t>(s)]; }
+  // The slot of a value computed so far, or -1.
+  int slot_of(const Value* v) const;
+  // The layout a slot is in (plain row-major unless a oneDNN step chose one).
+  dnnl::memory::desc layout(int s) const;
+  // A slot holding s's data in layout md: s itself, or a reorder inserted now
+  // (reused by later consumers).
+  int in_layout(int s, const dnnl::memory::desc& md);
+  // A new activation slot for value v (its producer's output), in layout md.
+  int define(const Value* v, DType dtype, const std::vector<int64_t>& dims, const dnnl::memory::desc* md);
+  // v is computed inside another step, into slot s (a fused activation or Add).
+  void alias(const Value* v, int s);
+  void add_step(std::unique_ptr<Step> step);
+  // Marks a node as computed by another node's step (fusion).
+  void absorb(const Node* n) { absorbed_.insert(n); }
+  // The node consuming v when it is v's only use and v is no graph output.
+  const Node* sole_consumer(const Value* v) const;
+  // Keeps a tensor alive as long as the plan (converted weights...).
+  const Tensor* own(Tensor t);
+
+ private:
+  void build_node(const Node& node);
+  void add_reference_step(const Node& node, std::unique_ptr<OpKernel> kernel, const InferContext& ctx,
+                          const std::vector<int>& in);
+
+  Plan& plan_;
+  const Graph& graph_;
+  const SessionOptions& options_;
+  std::unordered_map<const Value*, int> slot_of_;
+  std::unordered_map<int, dnnl::memory::desc> layout_;  // slots not in plain layout
+  struct Reorder {
+    int from;
+    dnnl::memory::desc md;
+    int to;
+  };
+  std::vector<Reorder> reorders_;
+  std::unordered_set<const Node*> absorbed_;
+};
+
+// Tries to run node with oneDNN; false leaves the builder unchanged (the
+// caller then uses the reference kernel). Defined in runtime/dnnl/.
+bool build_dnnl_step(PlanBuilder& b, const Node& node, const InferContext& ctx);
+
+}  // namespace bnfold::rt
