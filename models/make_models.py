@@ -143,8 +143,11 @@ TORCHVISION = {
 }
 
 
-def make_torchvision(name, out_dir, opset):
+def build_torchvision(name):
+    """A torchvision model with random weights, randomised BN parameters and
+    calibrated running statistics, in eval mode. Deterministic per name."""
     import torchvision
+    torch.manual_seed(0)
     ctor = getattr(torchvision.models, name)
     kwargs = {"weights": None}
     if name in ("googlenet", "inception_v3"):
@@ -154,7 +157,12 @@ def make_torchvision(name, out_dir, opset):
     randomize_bn(model, gen)
     channels, size = TORCHVISION[name]
     calibrate(model, (4, channels, size, size), gen, batches=2)
-    export(model, (1, channels, size, size), os.path.join(out_dir, f"{name}.onnx"), opset)
+    return model
+
+
+def make_torchvision(name, out_dir, opset):
+    channels, size = TORCHVISION[name]
+    export(build_torchvision(name), (1, channels, size, size), os.path.join(out_dir, f"{name}.onnx"), opset)
 
 
 def main():

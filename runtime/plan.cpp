@@ -2,6 +2,7 @@
 #include "runtime/plan.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 
 #include "runtime/dnnl/dnnl_util.hpp"
@@ -74,7 +75,7 @@ void Plan::plan_memory() {
   }
 }
 
-std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs) const {
+std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms) const {
   std::shared_ptr<void> arena(std::aligned_alloc(kAlign, std::max(arena_bytes_, kAlign)), std::free);
   BNFOLD_CHECK(arena != nullptr, ErrorCode::Io, "out of memory allocating {} bytes of activations", arena_bytes_);
   auto* base = static_cast<char*>(arena.get());
@@ -88,7 +89,17 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs) const {
   }
   DnnlStream stream(uses_dnnl_);
   state.stream = stream.get();
-  for (const auto& step : steps_) step->run(state);
+  if (step_ms) {
+    step_ms->resize(steps_.size(), 0.0);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const auto t0 = std::chrono::steady_clock::now();
+      steps_[i]->run(state);
+      stream.wait();
+      (*step_ms)[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+  } else {
+    for (const auto& step : steps_) step->run(state);
+  }
   stream.wait();
   std::vector<Tensor> results;
   for (int s : output_slots_) {

@@ -43,6 +43,7 @@ class Step {
   virtual std::string describe() const = 0;  // "Conv (oneDNN) + relu", for logs and tests
   const Node* node = nullptr;  // the node it computes (null for inserted reorders)
   std::vector<int> in, out;    // slots read and written (-1: omitted)
+  double flops = 0;            // multiply-adds x 2 of a Conv/Gemm/MatMul at this plan's shapes
 };
 
 class Plan {
@@ -57,8 +58,9 @@ class Plan {
   Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options);
   ~Plan();
 
-  // inputs: in the order given to the constructor.
-  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs) const;
+  // inputs: in the order given to the constructor. With step_ms, each step
+  // is timed (waiting for it to finish) and its milliseconds added there.
+  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms = nullptr) const;
 
   size_t arena_bytes() const { return arena_bytes_; }
   const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }

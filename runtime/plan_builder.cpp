@@ -1,6 +1,7 @@
 #include "runtime/plan_builder.hpp"
 
 #include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/ops/op_util.hpp"
 #include "runtime/ops/ops.hpp"
 
 namespace bnfold::rt {
@@ -48,6 +49,26 @@ class ReorderStep : public Step {
   dnnl::memory::desc from_, to_;
   dnnl::reorder prim_;
 };
+
+// 2 x multiply-adds of the ops that dominate run time (for GFLOP/s figures).
+double node_flops(const Node& n, const InferContext& ctx) {
+  const std::string& op = n.op_type();
+  const auto& out = ctx.outputs()[0].dims;
+  if (op == "Conv") {
+    const auto& w = ctx.dims(1);
+    return 2.0 * static_cast<double>(product(out)) * static_cast<double>(product(w, 1));
+  }
+  if (op == "ConvTranspose") {
+    const auto& w = ctx.dims(1);
+    return 2.0 * static_cast<double>(product(ctx.dims(0))) * static_cast<double>(product(w, 1));
+  }
+  if (op == "Gemm") {
+    const auto& a = ctx.dims(0);
+    return 2.0 * static_cast<double>(product(out)) * static_cast<double>(n.attr_int("transA") ? a[0] : a[1]);
+  }
+  if (op == "MatMul") return 2.0 * static_cast<double>(product(out)) * static_cast<double>(ctx.dims(0).back());
+  return 0;
+}
 
 bool all_float32(const InferContext& ctx) {
   for (size_t i = 0; i < ctx.num_inputs(); ++i)
@@ -108,6 +129,7 @@ int PlanBuilder::in_layout(int s, const dnnl::memory::desc& md) {
 }
 
 void PlanBuilder::add_step(std::unique_ptr<Step> step) {
+  if (step->node && step->node == current_) step->flops = current_flops_;
   if (!dynamic_cast<RefStep*>(step.get())) plan_.uses_dnnl_ = true;
   plan_.steps_.push_back(std::move(step));
 }
@@ -199,6 +221,8 @@ void PlanBuilder::build_node(const Node& node) {
     }
     return;
   }
+  current_ = &node;
+  current_flops_ = node_flops(node, ctx);
   if (options_.use_onednn && all_float32(ctx)) {
     try {
       if (build_dnnl_step(*this, node, ctx)) return;

@@ -48,6 +48,8 @@ class PlanBuilder {
                           const std::vector<int>& in);
 
   Plan& plan_;
+  const Node* current_ = nullptr;  // the node being built, and its FLOPs
+  double current_flops_ = 0;
   const Graph& graph_;
   const SessionOptions& options_;
   std::unordered_map<const Value*, int> slot_of_;

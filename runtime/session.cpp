@@ -61,6 +61,11 @@ struct Session::Impl {
     }
   }
 
+  // Validates the inputs of a run and returns the plan for them; tensors
+  // receives the tensor to read for every fed input.
+  std::shared_ptr<const rt::Plan> prepare(const std::map<std::string, Tensor>& given,
+                                          std::vector<const Tensor*>* tensors) const;
+
   void check_kernels() const {
     for (const Node* n : graph->nodes()) {
       BNFOLD_CHECK(n->domain().empty() && rt::find_op(n->op_type(), n->graph_opset()) != nullptr,
@@ -151,23 +156,23 @@ const std::vector<TensorSpec>& Session::inputs() const { return impl_->inputs; }
 const std::vector<TensorSpec>& Session::outputs() const { return impl_->outputs; }
 const Graph& Session::graph() const { return *impl_->graph; }
 
-std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
-  for (const auto& [name, t] : inputs) {
+std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::string, Tensor>& given,
+                                                        std::vector<const Tensor*>* tensors) const {
+  for (const auto& [name, t] : given) {
     bool known = false;
-    for (const Value* v : impl_->fed) known |= v->name() == name;
+    for (const Value* v : fed) known |= v->name() == name;
     if (!known) {
       std::string expected;
-      for (const auto& s : impl_->inputs) expected += (expected.empty() ? "'" : ", '") + s.name + "'";
+      for (const auto& s : inputs) expected += (expected.empty() ? "'" : ", '") + s.name + "'";
       failf(ErrorCode::InvalidArgument, "unknown input '{}'; the model's inputs are {}", name, expected);
     }
   }
-  std::vector<const Tensor*> tensors;
   std::vector<std::vector<int64_t>> dims;
   std::map<std::string, int64_t> symbols;
-  for (const Value* v : impl_->fed) {
-    auto it = inputs.find(v->name());
+  for (const Value* v : fed) {
+    auto it = given.find(v->name());
     const Tensor* t = nullptr;
-    if (it != inputs.end()) {
+    if (it != given.end()) {
       t = &it->second;
     } else {
       BNFOLD_CHECK(v->has_data(), ErrorCode::InvalidArgument, "missing input '{}' ({}{})", v->name(),
@@ -176,28 +181,52 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
     }
     BNFOLD_CHECK(t->numel() == 0 || t->data() != nullptr, ErrorCode::InvalidArgument, "input '{}' has no data",
                  v->name());
-    impl_->check_input(v, *t, &symbols);
-    tensors.push_back(t);
+    check_input(v, *t, &symbols);
+    tensors->push_back(t);
     dims.push_back(t->dims());
   }
-  const auto plan = impl_->plan_for(dims, tensors);
+  return plan_for(dims, *tensors);
+}
+
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
+  std::vector<const Tensor*> tensors;
+  const auto plan = impl_->prepare(inputs, &tensors);
   std::vector<Tensor> results = plan->run(tensors);
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < results.size(); ++i) out[impl_->outputs[i].name] = std::move(results[i]);
   return out;
 }
 
-size_t Session::peak_activation_bytes(const std::map<std::string, std::vector<int64_t>>& input_dims) const {
-  std::vector<std::vector<int64_t>> dims;
-  std::vector<const Tensor*> values;
-  for (const Value* v : impl_->fed) {
-    auto it = input_dims.find(v->name());
-    values.push_back(v->has_data() ? &v->data() : nullptr);
-    if (it != input_dims.end()) dims.push_back(it->second);
-    else if (v->has_data()) dims.push_back(v->data().dims());
-    else failf(ErrorCode::InvalidArgument, "no dims given for input '{}'", v->name());
+Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inputs) const {
+  std::vector<const Tensor*> tensors;
+  const auto plan = impl_->prepare(inputs, &tensors);
+  PlanStats s;
+  s.activation_bytes = plan->arena_bytes();
+  for (const auto& step : plan->steps()) {
+    ++s.steps;
+    const std::string what = step->describe();
+    if (what == "reorder" || what == "residual copy") ++s.reorders;
+    else if (what.find("(oneDNN)") != std::string::npos) ++s.onednn_steps;
+    else ++s.reference_steps;
+    s.flops += step->flops;
+    s.step_descriptions.push_back(what);
   }
-  return impl_->plan_for(dims, values)->arena_bytes();
+  return s;
+}
+
+std::vector<Session::StepTime> Session::profile(const std::map<std::string, Tensor>& inputs,
+                                                int iterations) const {
+  std::vector<const Tensor*> tensors;
+  const auto plan = impl_->prepare(inputs, &tensors);
+  std::vector<double> ms;
+  for (int i = 0; i < iterations; ++i) plan->run(tensors, &ms);
+  std::vector<StepTime> out;
+  for (size_t i = 0; i < plan->steps().size(); ++i) {
+    const auto& step = plan->steps()[i];
+    out.push_back({step->describe(), step->node ? step->node->name() : "", ms[i] / std::max(1, iterations),
+                   step->flops});
+  }
+  return out;
 }
 
 size_t Session::compiled_plans() const {

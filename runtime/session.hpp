@@ -47,9 +47,21 @@ class Session {
   // rank or dim (naming expected and given).
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
 
-  // Bytes of activation memory one run needs at these input dims (compiles
-  // the plan if needed).
-  size_t peak_activation_bytes(const std::map<std::string, std::vector<int64_t>>& input_dims) const;
+  // What the plan for these inputs holds (compiles it if needed).
+  struct PlanStats {
+    size_t steps = 0, onednn_steps = 0, reference_steps = 0, reorders = 0;
+    size_t activation_bytes = 0;  // peak: one arena per run
+    double flops = 0;             // Conv/ConvTranspose/Gemm/MatMul, 2 per multiply-add
+    std::vector<std::string> step_descriptions;  // "Conv (oneDNN) + Add + Relu", ...
+  };
+  PlanStats plan_stats(const std::map<std::string, Tensor>& inputs) const;
+
+  // Runs `iterations` times, timing every step; returns each step's mean ms.
+  struct StepTime {
+    std::string what, node;
+    double ms = 0, flops = 0;
+  };
+  std::vector<StepTime> profile(const std::map<std::string, Tensor>& inputs, int iterations) const;
   // How many distinct input-shape signatures have been compiled.
   size_t compiled_plans() const;
 

@@ -8,5 +8,7 @@ class App;
 namespace bnfold::cli {
 
 void add_inspect(CLI::App& app);
+void add_run(CLI::App& app);
+void add_bench(CLI::App& app);
 
 }  // namespace bnfold::cli

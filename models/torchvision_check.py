@@ -1,0 +1,76 @@
+#!/usr/bin/python3
+"""Checks bnfold against PyTorch on torchvision classification models.
+
+For every model: export it twice with random weights (BatchNormalization kept,
+and folded by PyTorch's own exporter), compute PyTorch's eval-mode outputs on
+random inputs at each batch size, and run `bnfold run --expect` on them.
+
+    /usr/bin/python3 models/torchvision_check.py --bnfold build/bnfold --out build/models
+    /usr/bin/python3 models/torchvision_check.py --bnfold build/bnfold --models resnet18 --batches 1 8
+
+Prints one line per (model, variant, batch) with bnfold's max errors; exits 1
+when any output differs beyond rtol 1e-3 / atol 1e-4.
+"""
+import argparse
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import make_models  # noqa: E402
+
+
+def export(model, shape, path, keep_bn, opset):
+    if os.path.exists(path):
+        return
+    mode = torch.onnx.TrainingMode.PRESERVE if keep_bn else torch.onnx.TrainingMode.EVAL
+    torch.onnx.export(model, torch.randn(shape), path, opset_version=opset, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "N"}, "output": {0: "N"}},
+                      training=mode, do_constant_folding=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bnfold", required=True)
+    p.add_argument("--out", default="build/models")
+    p.add_argument("--models", nargs="*", default=list(make_models.TORCHVISION))
+    p.add_argument("--batches", nargs="*", type=int, default=[1, 8])
+    p.add_argument("--opset", type=int, default=13)
+    p.add_argument("--rtol", type=float, default=1e-3)
+    p.add_argument("--atol", type=float, default=1e-4)
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    failures = 0
+    for name in args.models:
+        model = make_models.build_torchvision(name)
+        channels, size = make_models.TORCHVISION[name]
+        for variant, keep_bn in (("bn", True), ("folded", False)):
+            path = os.path.join(args.out, f"{name}.onnx" if keep_bn else f"{name}_folded.onnx")
+            export(model, (1, channels, size, size), path, keep_bn, args.opset)
+            for batch in args.batches:
+                gen = torch.Generator().manual_seed(batch)
+                x = torch.randn((batch, channels, size, size), generator=gen)
+                with torch.no_grad():
+                    y = model(x)
+                xin = os.path.join(args.out, f"{name}_x{batch}.npy")
+                yout = os.path.join(args.out, f"{name}_y{batch}.npy")
+                np.save(xin, x.numpy())
+                np.save(yout, y.numpy())
+                r = subprocess.run([args.bnfold, "run", path, "--no-save", "-i", f"input={xin}",
+                                    "-e", f"output={yout}", "--rtol", str(args.rtol), "--atol", str(args.atol)],
+                                   capture_output=True, text=True)
+                m = re.search(r"expect output: (\w+): max abs error (\S+), max rel error (\S+)", r.stdout)
+                status = "ok" if r.returncode == 0 else "FAIL"
+                detail = f"max abs {m.group(2)}, max rel {m.group(3)}" if m else (r.stderr.strip() or r.stdout[-300:])
+                print(f"{name:20} {variant:7} batch {batch:2}: {status}  {detail}", flush=True)
+                failures += r.returncode != 0
+    print(f"{failures} failed")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+// bnfold bench MODEL: session creation time, latency and throughput per batch
+// size, achieved GFLOP/s, peak memory; --per-op lists the slowest steps.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "tools/commands.hpp"
+#include "tools/inputs.hpp"
+#include "tools/text.hpp"
+
+namespace bnfold::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct BenchArgs {
+  std::string model;
+  std::string batches = "1";
+  int warmup = 3;
+  int iterations = 0;
+  double seconds = 5;
+  int threads = 0;
+  bool reference = false;
+  bool json = false;
+  int per_op = 0;
+};
+
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+uint64_t peak_rss_bytes() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
+
+nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArgs& a) {
+  const auto inputs = load_or_random_inputs(session, {}, batch, 0);
+  const auto t0 = Clock::now();
+  const Session::PlanStats stats = session.plan_stats(inputs);  // compiles the plan for this batch
+  const double compile_ms = ms_since(t0);
+  for (int i = 0; i < a.warmup; ++i) session.run(inputs);
+  std::vector<double> times;
+  const auto start = Clock::now();
+  while ((a.iterations > 0 && static_cast<int>(times.size()) < a.iterations) ||
+         (a.iterations <= 0 && (times.size() < 3 || ms_since(start) < a.seconds * 1000))) {
+    const auto t = Clock::now();
+    session.run(inputs);
+    times.push_back(ms_since(t));
+  }
+  const double median = percentile(times, 0.5);
+  nlohmann::json j = {
+      {"batch", batch},
+      {"plan_ms", compile_ms},
+      {"iterations", times.size()},
+      {"median_ms", median},
+      {"p90_ms", percentile(times, 0.9)},
+      {"min_ms", *std::min_element(times.begin(), times.end())},
+      {"samples_per_s", static_cast<double>(batch) * 1000.0 / median},
+      {"gflop", stats.flops / 1e9},
+      {"gflops_per_s", stats.flops / 1e6 / median},
+      {"activation_bytes", stats.activation_bytes},
+      {"steps", stats.steps},
+      {"onednn_steps", stats.onednn_steps},
+      {"reference_steps", stats.reference_steps},
+      {"reorders", stats.reorders},
+  };
+  if (a.per_op > 0) {
+    auto prof = session.profile(inputs, std::max(3, std::min(a.warmup + 3, 20)));
+    std::stable_sort(prof.begin(), prof.end(), [](const auto& x, const auto& y) { return x.ms > y.ms; });
+    nlohmann::json ops = nlohmann::json::array();
+    for (size_t i = 0; i < prof.size() && static_cast<int>(i) < a.per_op; ++i)
+      ops.push_back({{"step", prof[i].what},
+                     {"node", prof[i].node},
+                     {"ms", prof[i].ms},
+                     {"gflops_per_s", prof[i].ms > 0 ? prof[i].flops / 1e6 / prof[i].ms : 0.0}});
+    j["slowest_steps"] = ops;
+  }
+  return j;
+}
+
+void print_text(const nlohmann::json& r) {
+  fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
+             r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
+  fmt::print("  {:>5} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>8}\n", "batch", "median", "p90", "min", "samples/s",
+             "GFLOP/s", "act. mem", "plan");
+  for (const auto& b : r["batches"]) {
+    fmt::print("  {:>5} {:>6.2f} ms {:>6.2f} ms {:>6.2f} ms {:>10.1f} {:>8.1f} {:>9} {:>5.0f} ms\n",
+               b["batch"].get<int64_t>(), b["median_ms"].get<double>(), b["p90_ms"].get<double>(),
+               b["min_ms"].get<double>(), b["samples_per_s"].get<double>(), b["gflops_per_s"].get<double>(),
+               human_bytes(b["activation_bytes"].get<uint64_t>()), b["plan_ms"].get<double>());
+  }
+  const auto& first = r["batches"][0];
+  fmt::print("  {:.2f} GFLOP per sample; plan: {} steps ({} oneDNN, {} reference, {} reorders)\n",
+             first["gflop"].get<double>() / static_cast<double>(first["batch"].get<int64_t>()),
+             first["steps"].get<size_t>(), first["onednn_steps"].get<size_t>(),
+             first["reference_steps"].get<size_t>(), first["reorders"].get<size_t>());
+  fmt::print("  peak resident memory {}\n", human_bytes(r["peak_rss_bytes"].get<uint64_t>()));
+  for (const auto& b : r["batches"]) {
+    if (!b.contains("slowest_steps")) continue;
+    fmt::print("\n  slowest steps at batch {}:\n", b["batch"].get<int64_t>());
+    for (const auto& s : b["slowest_steps"])
+      fmt::print("  {:>8.3f} ms {:>7.1f} GFLOP/s  {} {}\n", s["ms"].get<double>(), s["gflops_per_s"].get<double>(),
+                 fit(s["step"].get<std::string>(), 36), fit_left(s["node"].get<std::string>(), 20));
+  }
+}
+
+}  // namespace
+
+void add_bench(CLI::App& app) {
+  auto a = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand("bench", "Measure a model's latency and throughput per batch size.");
+  cmd->add_option("MODEL", a->model, "ONNX model file")->required();
+  cmd->add_option("-b,--batch", a->batches, "Batch sizes, comma-separated")->capture_default_str();
+  cmd->add_option("--warmup", a->warmup, "Untimed runs first (first runs are slow)")->capture_default_str();
+  cmd->add_option("-n,--iterations", a->iterations, "Timed runs per batch size (0: use --seconds)");
+  cmd->add_option("-s,--seconds", a->seconds, "Time budget per batch size")->capture_default_str();
+  cmd->add_option("-t,--threads", a->threads, "Threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--per-op", a->per_op, "Also list the N slowest steps with their GFLOP/s");
+  cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
+  cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->footer(
+      "Inputs are random (N(0,1)), with the model's free batch dim set per run.\n"
+      "Latency is per run (the whole batch); throughput = batch / median latency.\n"
+      "GFLOP/s counts Conv, ConvTranspose, Gemm and MatMul (2 per multiply-add).\n"
+      "On a shared machine, compare numbers from the same invocation.\n\n"
+      "Examples:\n"
+      "  bnfold bench models/tiny_resnet.onnx --batch 1,8,32\n"
+      "  bnfold bench resnet50.onnx --batch 32 --threads 2 --per-op 10");
+  cmd->callback([a] {
+    SessionOptions opts;
+    opts.threads = a->threads;
+    opts.use_onednn = !a->reference;
+    const auto t0 = Clock::now();
+    Session session(a->model, opts);
+    nlohmann::json r = {{"model", a->model},
+                        {"session_ms", ms_since(t0)},
+                        {"threads", a->threads},
+                        {"kernels", a->reference ? "reference kernels" : "oneDNN kernels"}};
+    nlohmann::json batches = nlohmann::json::array();
+    for (int64_t b : parse_int_list(a->batches, "--batch")) batches.push_back(bench_batch(session, b, *a));
+    r["batches"] = batches;
+    r["peak_rss_bytes"] = peak_rss_bytes();
+    if (a->json) std::cout << r.dump(2) << "\n";
+    else print_text(r);
+  });
+}
+
+}  // namespace bnfold::cli

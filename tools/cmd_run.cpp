@@ -1,0 +1,127 @@
+// bnfold run MODEL: one inference, outputs saved as .npy and summarized;
+// --expect compares with reference outputs.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "graph/check.hpp"
+#include "graph/tensor_io.hpp"
+#include "runtime/tensor_tools.hpp"
+#include "tools/commands.hpp"
+#include "tools/inputs.hpp"
+
+namespace bnfold::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string model;
+  std::vector<std::string> inputs, expects;
+  int64_t batch = 1;
+  std::string output_dir = "bnfold-outputs";
+  bool no_save = false;
+  double rtol = 1e-3, atol = 1e-4;
+  int threads = 0;
+  bool reference = false;
+  uint64_t seed = 0;
+};
+
+std::string file_name_for(const std::string& output) {
+  std::string s = output;
+  for (char& c : s)
+    if (c == '/' || c == '\\' || c == ':' || c == ' ') c = '_';
+  return s + ".npy";
+}
+
+void print_output(const std::string& name, const Tensor& t) {
+  const TensorStats s = tensor_stats(t);
+  fmt::print("{}: {}\n", name, t.describe());
+  fmt::print("  min {:.5g}  max {:.5g}  mean {:.5g}  std {:.5g}", s.min, s.max, s.mean, s.std);
+  if (s.nan || s.inf) fmt::print("  NaN {}  Inf {}", s.nan, s.inf);
+  fmt::print("\n");
+  // Class scores: a 2-D float tensor [batch, classes].
+  if (t.rank() != 2 || !dtype_is_float(t.dtype()) || t.dims()[1] < 2) return;
+  const auto top = top_k(t, 0, 5);
+  std::string line;
+  for (const auto& [i, v] : top) line += fmt::format("  {} ({:.4g})", i, v);
+  fmt::print("  top-5 of sample 0:{}\n", line);
+  if (t.dims()[0] > 1) {
+    std::string arg;
+    const int64_t shown = std::min<int64_t>(t.dims()[0], 16);
+    for (int64_t r = 0; r < shown; ++r) arg += fmt::format(" {}", top_k(t, r, 1)[0].first);
+    fmt::print("  argmax per sample:{}{}\n", arg, shown < t.dims()[0] ? " ..." : "");
+  }
+}
+
+int run(const RunArgs& a) {
+  SessionOptions opts;
+  opts.threads = a.threads;
+  opts.use_onednn = !a.reference;
+  Session session(a.model, opts);
+  const auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
+  for (const auto& [name, t] : inputs) fmt::print("input {}: {}\n", name, t.describe());
+  const auto outputs = session.run(inputs);
+  if (!a.no_save) std::filesystem::create_directories(a.output_dir);
+  for (const auto& spec : session.outputs()) {
+    const Tensor& t = outputs.at(spec.name);
+    print_output(spec.name, t);
+    if (!a.no_save) {
+      const std::string path = (std::filesystem::path(a.output_dir) / file_name_for(spec.name)).string();
+      save_npy(t, path);
+      fmt::print("  saved {}\n", path);
+    }
+  }
+  bool ok = true;
+  for (const auto& [name, path] : parse_named_files(a.expects, session, "--expect")) {
+    auto it = outputs.find(name);
+    BNFOLD_CHECK(it != outputs.end(), ErrorCode::InvalidArgument, "--expect {}: the model has no output '{}'",
+                 name, name);
+    const Tensor want = load_tensor_file(path);
+    const TensorDiff d = compare_tensors(it->second, want, a.rtol, a.atol);
+    if (d.shape_mismatch) {
+      fmt::print("expect {}: FAIL: shape {} vs expected {}\n", name, it->second.describe(), want.describe());
+      ok = false;
+      continue;
+    }
+    const bool pass = d.mismatches == 0;
+    fmt::print("expect {}: {}: max abs error {:.3g}, max rel error {:.3g}, {} of {} elements beyond "
+               "atol {:g} + rtol {:g}\n",
+               name, pass ? "ok" : "FAIL", d.max_abs, d.max_rel, d.mismatches, want.numel(), a.atol, a.rtol);
+    ok &= pass;
+  }
+  return ok ? 0 : 1;
+}
+
+}  // namespace
+
+void add_run(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  CLI::App* cmd = app.add_subcommand("run", "Run a model once: inputs from files or random, outputs saved as .npy.");
+  cmd->add_option("MODEL", a->model, "ONNX model file")->required();
+  cmd->add_option("-i,--input", a->inputs, "NAME=PATH of an input (.npy or ONNX TensorProto .pb); repeatable");
+  cmd->add_option("-b,--batch", a->batch, "Batch size of random inputs (the first free dim)")->capture_default_str();
+  cmd->add_option("-o,--output-dir", a->output_dir, "Folder for the outputs' .npy files")->capture_default_str();
+  cmd->add_flag("--no-save", a->no_save, "Do not write the outputs");
+  cmd->add_option("-e,--expect", a->expects, "NAME=PATH of a reference output to compare with; repeatable");
+  cmd->add_option("--rtol", a->rtol, "Relative tolerance of --expect")->capture_default_str();
+  cmd->add_option("--atol", a->atol, "Absolute tolerance of --expect")->capture_default_str();
+  cmd->add_option("-t,--threads", a->threads, "Threads (0: one per core)")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
+  cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");
+  cmd->footer(
+      "Inputs not given with --input are random: float N(0,1), with the model's free\n"
+      "(batch) dim set by --batch. Each output is printed with its shape and\n"
+      "statistics, and a top-5 when it looks like class scores [batch, classes].\n"
+      "With --expect the command exits 1 when an output differs from the reference\n"
+      "beyond atol + rtol * |expected| anywhere.\n\n"
+      "Examples:\n"
+      "  bnfold run models/tiny_resnet.onnx --batch 8\n"
+      "  bnfold run model.onnx -i input=x.npy -e output=y.npy --rtol 1e-4");
+  cmd->callback([a] {
+    const int code = run(*a);
+    if (code != 0) throw CLI::RuntimeError(code);
+  });
+}
+
+}  // namespace bnfold::cli

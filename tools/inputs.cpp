@@ -1,0 +1,62 @@
+#include "tools/inputs.hpp"
+
+#include "graph/check.hpp"
+#include "graph/tensor_io.hpp"
+#include "runtime/tensor_tools.hpp"
+
+namespace bnfold::cli {
+
+std::map<std::string, std::string> parse_named_files(const std::vector<std::string>& items,
+                                                     const Session& session, const char* option) {
+  std::map<std::string, std::string> out;
+  for (const std::string& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) {
+      BNFOLD_CHECK(session.inputs().size() == 1 || std::string(option) == "--expect", ErrorCode::InvalidArgument,
+                   "{} {}: the model has {} inputs; write {} NAME=PATH", option, item, session.inputs().size(),
+                   option);
+      const std::string name = std::string(option) == "--expect" ? session.outputs().at(0).name
+                                                                 : session.inputs().at(0).name;
+      out[name] = item;
+    } else {
+      out[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, Tensor> load_or_random_inputs(const Session& session, const std::vector<std::string>& items,
+                                                     int64_t batch, uint64_t seed) {
+  const auto files = parse_named_files(items, session, "--input");
+  std::map<std::string, Tensor> inputs;
+  if (files.size() < session.inputs().size()) inputs = random_inputs(session, batch, seed);
+  for (const auto& [name, path] : files) {
+    bool known = false;
+    for (const auto& spec : session.inputs()) known |= spec.name == name;
+    BNFOLD_CHECK(known, ErrorCode::InvalidArgument, "--input {}: the model has no input '{}'", name, name);
+    inputs[name] = load_tensor_file(path);
+  }
+  return inputs;
+}
+
+std::vector<int64_t> parse_int_list(const std::string& s, const char* option) {
+  std::vector<int64_t> out;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    const size_t comma = s.find(',', pos);
+    const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    try {
+      size_t used = 0;
+      const long long v = std::stoll(item, &used);
+      BNFOLD_CHECK(used == item.size() && v > 0, ErrorCode::InvalidArgument, "");
+      out.push_back(v);
+    } catch (const std::exception&) {
+      failf(ErrorCode::InvalidArgument, "{} '{}': expected positive integers separated by commas", option, s);
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace bnfold::cli
