@@ -1,5 +1,6 @@
 #include "runtime/plan_builder.hpp"
 
+#include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/ops/op_util.hpp"
 #include "runtime/ops/ops.hpp"
@@ -31,23 +32,6 @@ class RefStep : public Step {
     kernel->run(pin, pout);
   }
   std::string describe() const override { return node->op_type() + " (reference)"; }
-};
-
-// A layout change between two slots (oneDNN reorder).
-class ReorderStep : public Step {
- public:
-  ReorderStep(const dnnl::memory::desc& from, const dnnl::memory::desc& to)
-      : from_(from), to_(to), prim_(dnnl::reorder::primitive_desc(dnnl_engine(), from, dnnl_engine(), to)) {}
-  void run(RunState& state) const override {
-    dnnl::memory src(from_, dnnl_engine(), state.ptr[static_cast<size_t>(in[0])]);
-    dnnl::memory dst(to_, dnnl_engine(), state.ptr[static_cast<size_t>(out[0])]);
-    prim_.execute(*state.stream, {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}});
-  }
-  std::string describe() const override { return "reorder"; }
-
- private:
-  dnnl::memory::desc from_, to_;
-  dnnl::reorder prim_;
 };
 
 // 2 x multiply-adds of the ops that dominate run time (for GFLOP/s figures).
@@ -120,9 +104,10 @@ int PlanBuilder::in_layout(int s, const dnnl::memory::desc& md) {
   const DType dtype = slot(s).dtype;
   const std::vector<int64_t> dims = slot(s).dims;
   const int to = define(nullptr, dtype, dims, &md);
-  auto step = std::make_unique<ReorderStep>(layout(s), md);
-  step->in = {s};
-  step->out = {to};
+  const dnnl::reorder::primitive_desc pd(dnnl_engine(), layout(s), dnnl_engine(), md, scratch_attr());
+  auto step = std::make_unique<DnnlStep>(*this, pd, "reorder");
+  step->arg(DNNL_ARG_FROM, s, layout(s));
+  step->arg(DNNL_ARG_TO, to, md);
   add_step(std::move(step));
   reorders_.push_back({s, md, to});
   return to;

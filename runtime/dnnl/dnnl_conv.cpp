@@ -89,13 +89,13 @@ bool build_conv(PlanBuilder& b, const Node& n, const InferContext& ctx, bool tra
   const Weights wt = transposed ? deconv_weights(wd, group) : conv_weights(wd, group);
   const dnnl::memory::desc w_any(wt.dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
   const dnnl::memory::desc b_md = plain_md({out[1]});
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   const dims_t strides(g.stride.begin(), g.stride.end());
   const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
   const dims_t dil = minus_one(g.dilation);  // oneDNN counts dilation from 0
 
-  dnnl::primitive prim;
+  std::unique_ptr<dnnl::primitive_desc> pd;
   dnnl::memory::desc src_md, weights_md, dst_md;
   if (transposed) {
     using D = dnnl::deconvolution_forward;
@@ -103,28 +103,28 @@ bool build_conv(PlanBuilder& b, const Node& n, const InferContext& ctx, bool tra
     const auto alg = dnnl::algorithm::deconvolution_direct;
     const D::desc d = has_bias ? D::desc(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
                                : D::desc(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
-    D::primitive_desc pd(d, attr, dnnl_engine());
-    src_md = pd.src_desc();
-    weights_md = pd.weights_desc();
-    dst_md = pd.dst_desc();
-    prim = dnnl::deconvolution_forward(pd);
+    auto p = std::make_unique<D::primitive_desc>(d, attr, dnnl_engine());
+    src_md = p->src_desc();
+    weights_md = p->weights_desc();
+    dst_md = p->dst_desc();
+    pd = std::move(p);
   } else {
     using C = dnnl::convolution_forward;
     const auto kind = dnnl::prop_kind::forward_inference;
     const auto alg = dnnl::algorithm::convolution_direct;
     const C::desc d = has_bias ? C::desc(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
                                : C::desc(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
-    C::primitive_desc pd(d, attr, dnnl_engine());
-    src_md = pd.src_desc();
-    weights_md = pd.weights_desc();
-    dst_md = pd.dst_desc();
-    prim = dnnl::convolution_forward(pd);
+    auto p = std::make_unique<C::primitive_desc>(d, attr, dnnl_engine());
+    src_md = p->src_desc();
+    weights_md = p->weights_desc();
+    dst_md = p->dst_desc();
+    pd = std::move(p);
   }
 
   // The primitive exists: now change the plan.
   const int src = b.in_layout(b.slot_of(n.input(0)), src_md);
   const int dst = finish_fusion(b, f, n, out, dst_md);
-  auto step = std::make_unique<DnnlStep>(prim, n.op_type() + " (oneDNN)" + f.what);
+  auto step = std::make_unique<DnnlStep>(b, *pd, n.op_type() + " (oneDNN)" + f.what);
   step->node = &n;
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);

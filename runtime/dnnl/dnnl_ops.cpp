@@ -16,8 +16,9 @@ using dnnl::prop_kind;
 
 int input_slot(const PlanBuilder& b, const Node& n, size_t i) { return b.slot_of(n.input(i)); }
 
-std::unique_ptr<DnnlStep> step_for(const Node& n, dnnl::primitive prim, const std::string& extra = "") {
-  auto s = std::make_unique<DnnlStep>(std::move(prim), n.op_type() + " (oneDNN)" + extra);
+std::unique_ptr<DnnlStep> step_for(PlanBuilder& b, const Node& n, const dnnl::primitive_desc_base& pd,
+                                   const std::string& extra = "") {
+  auto s = std::make_unique<DnnlStep>(b, pd, n.op_type() + " (oneDNN)" + extra);
   s->node = &n;
   return s;
 }
@@ -53,7 +54,7 @@ bool build_gemm(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   const Fusion f = plan_fusion(b, n, out, false);
   const dnnl::memory::desc w_any({N, K}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
   const dnnl::memory::desc bias_md = plain_md({N});
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   using IP = dnnl::inner_product_forward;
   const IP::desc d = c ? IP::desc(prop_kind::forward_inference, any_md({M, K}), w_any, bias_md, any_md(out))
@@ -67,7 +68,7 @@ bool build_gemm(PlanBuilder& b, const Node& n, const InferContext& ctx) {
                                             : dnnl::memory::desc({N, K}, dnnl::memory::data_type::f32, dims_t{1, N});
   const int src = b.in_layout(input_slot(b, n, 0), pd.src_desc());
   const int dst = finish_fusion(b, f, n, out, pd.dst_desc());
-  auto step = step_for(n, dnnl::inner_product_forward(pd), f.what);
+  auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC, src, pd.src_desc());
   step->arg(DNNL_ARG_DST, dst, pd.dst_desc());
   step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, w_onnx, pd.weights_desc()));
@@ -94,14 +95,14 @@ bool build_matmul(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   }
   const std::vector<int64_t> od = const_b && w.size() == 2 ? std::vector<int64_t>{ad[0], w[1]} : out;
   const Fusion f = plan_fusion(b, n, out, false);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   const auto a_md = plain_md(ad), w_md = plain_md(wd), o_md = plain_md(od);
   dnnl::matmul::desc d(a_md, w_md, o_md);
   dnnl::matmul::primitive_desc pd(d, attr, dnnl_engine());
   const int src = b.in_layout(input_slot(b, n, 0), plain_md(a));
   const int dst = finish_fusion(b, f, n, out, plain_md(out));
-  auto step = step_for(n, dnnl::matmul(pd), f.what);
+  auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC, src, a_md);
   step->arg(DNNL_ARG_DST, dst, o_md);
   if (const_b) {
@@ -126,9 +127,9 @@ bool build_batchnorm(PlanBuilder& b, const Node& n, const InferContext& ctx) {
                      dnnl::normalization_flags::use_shift;
   dnnl::batch_normalization_forward::desc d(prop_kind::forward_inference, md,
                                             static_cast<float>(n.attr_float("epsilon")), flags);
-  dnnl::batch_normalization_forward::primitive_desc pd(d, dnnl_engine());
+  dnnl::batch_normalization_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const int dst = b.define(n.output(0), DType::Float32, x, &md);
-  auto step = step_for(n, dnnl::batch_normalization_forward(pd));
+  auto step = step_for(b, n, pd);
   step->arg(DNNL_ARG_SRC, s, md);
   step->arg(DNNL_ARG_DST, dst, md);
   step->fixed(DNNL_ARG_SCALE, constant_memory(b, *ctx.input(1).value, {C}));
@@ -180,10 +181,10 @@ bool build_pool(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out),
                                    dims_t(g.stride.begin(), g.stride.end()), dims_t(g.kernel.begin(), g.kernel.end()),
                                    dil, dims_t(g.pad_begin.begin(), g.pad_begin.end()), pad_r);
-  dnnl::pooling_v2_forward::primitive_desc pd(d, dnnl_engine());
+  dnnl::pooling_v2_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const auto dst_md = pd.dst_desc();
   const int dst = b.define(n.output(0), DType::Float32, out, &dst_md);
-  auto step = step_for(n, dnnl::pooling_v2_forward(pd));
+  auto step = step_for(b, n, pd);
   step->arg(DNNL_ARG_SRC, s, b.layout(s));
   step->arg(DNNL_ARG_DST, dst, dst_md);
   b.add_step(std::move(step));
@@ -196,9 +197,9 @@ bool build_eltwise(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   const int s = input_slot(b, n, 0);
   const auto md = b.layout(s);
   dnnl::eltwise_forward::desc d(prop_kind::forward_inference, algs[0].alg, md, algs[0].alpha, algs[0].beta);
-  dnnl::eltwise_forward::primitive_desc pd(d, dnnl_engine());
+  dnnl::eltwise_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const int dst = b.define(n.output(0), DType::Float32, ctx.dims(0), &md);
-  auto step = step_for(n, dnnl::eltwise_forward(pd));
+  auto step = step_for(b, n, pd);
   step->arg(DNNL_ARG_SRC, s, md);
   step->arg(DNNL_ARG_DST, dst, md);
   b.add_step(std::move(step));
@@ -230,13 +231,13 @@ bool build_binary(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   const bool same = ctx.dims(i1) == out;
   const auto md1 = same ? md0 : plain_md(with_rank(ctx.dims(i1), out.size()));
   const Fusion f = plan_fusion(b, n, out, false);
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   dnnl::binary::desc d(alg, md0, md1, md0);
   dnnl::binary::primitive_desc pd(d, attr, dnnl_engine());
   const int src1 = b.in_layout(s1, same ? md0 : plain_md(ctx.dims(i1)));
   const int dst = finish_fusion(b, f, n, out, md0);
-  auto step = step_for(n, dnnl::binary(pd), f.what);
+  auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC_0, s0, md0);
   step->arg(DNNL_ARG_SRC_1, src1, md1);
   step->arg(DNNL_ARG_DST, dst, md0);
@@ -255,17 +256,17 @@ bool build_softmax(PlanBuilder& b, const Node& n, const InferContext& ctx) {
     axis = 1;
   }
   const auto md = plain_md(view);
-  dnnl::primitive prim;
+  std::unique_ptr<dnnl::primitive_desc> pd;
   if (n.op_type() == "LogSoftmax") {
     dnnl::logsoftmax_forward::desc d(prop_kind::forward_inference, md, static_cast<int>(axis));
-    prim = dnnl::logsoftmax_forward(dnnl::logsoftmax_forward::primitive_desc(d, dnnl_engine()));
+    pd = std::make_unique<dnnl::logsoftmax_forward::primitive_desc>(d, scratch_attr(), dnnl_engine());
   } else {
     dnnl::softmax_forward::desc d(prop_kind::forward_inference, md, static_cast<int>(axis));
-    prim = dnnl::softmax_forward(dnnl::softmax_forward::primitive_desc(d, dnnl_engine()));
+    pd = std::make_unique<dnnl::softmax_forward::primitive_desc>(d, scratch_attr(), dnnl_engine());
   }
   const int src = b.in_layout(input_slot(b, n, 0), plain_md(x));
   const int dst = b.define(n.output(0), DType::Float32, x, nullptr);
-  auto step = step_for(n, prim);
+  auto step = step_for(b, n, *pd);
   step->arg(DNNL_ARG_SRC, src, md);
   step->arg(DNNL_ARG_DST, dst, md);
   b.add_step(std::move(step));
@@ -283,10 +284,10 @@ bool build_concat(PlanBuilder& b, const Node& n, const InferContext& ctx) {
     slots.push_back(input_slot(b, n, i));
     mds.push_back(b.layout(slots.back()));
   }
-  dnnl::concat::primitive_desc pd(static_cast<int>(axis), mds, dnnl_engine());
+  dnnl::concat::primitive_desc pd(static_cast<int>(axis), mds, dnnl_engine(), scratch_attr());
   const auto dst_md = pd.dst_desc();
   const int dst = b.define(n.output(0), DType::Float32, out, &dst_md);
-  auto step = step_for(n, dnnl::concat(pd));
+  auto step = step_for(b, n, pd);
   for (size_t i = 0; i < slots.size(); ++i) step->arg(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), slots[i], mds[i]);
   step->arg(DNNL_ARG_DST, dst, dst_md);
   b.add_step(std::move(step));
@@ -300,10 +301,10 @@ bool build_lrn(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   const auto md = b.layout(s);
   dnnl::lrn_forward::desc d(prop_kind::forward_inference, algorithm::lrn_across_channels, md, size,
                             n.attr_float("alpha"), n.attr_float("beta"), n.attr_float("bias"));
-  dnnl::lrn_forward::primitive_desc pd(d, dnnl_engine());
+  dnnl::lrn_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const auto dst_md = pd.dst_desc();
   const int dst = b.define(n.output(0), DType::Float32, ctx.dims(0), &dst_md);
-  auto step = step_for(n, dnnl::lrn_forward(pd));
+  auto step = step_for(b, n, pd);
   step->arg(DNNL_ARG_SRC, s, md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
   b.add_step(std::move(step));
@@ -322,10 +323,10 @@ bool build_reduce(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   const auto& out = ctx.outputs()[0].dims;
   if (out.size() != x.size() || out == x || product(x) == 0) return false;  // keepdims=0: reference kernel
   dnnl::reduction::desc d(alg, plain_md(x), plain_md(out), 0.f, 0.f);
-  dnnl::reduction::primitive_desc pd(d, dnnl_engine());
+  dnnl::reduction::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const int src = b.in_layout(input_slot(b, n, 0), plain_md(x));
   const int dst = b.define(n.output(0), DType::Float32, out, nullptr);
-  auto step = step_for(n, dnnl::reduction(pd));
+  auto step = step_for(b, n, pd);
   step->arg(DNNL_ARG_SRC, src, plain_md(x));
   step->arg(DNNL_ARG_DST, dst, plain_md(out));
   b.add_step(std::move(step));

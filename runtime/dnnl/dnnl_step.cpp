@@ -7,9 +7,25 @@
 
 namespace bnfold::rt {
 
+dnnl::primitive_attr scratch_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+DnnlStep::DnnlStep(PlanBuilder& b, const dnnl::primitive_desc_base& pd, std::string what)
+    : prim_(pd.get()), what_(std::move(what)) {
+  const dnnl::memory::desc scratch = pd.scratchpad_desc();
+  if (scratch.get_size() > 0) {
+    const int s = b.define(nullptr, DType::UInt8, {static_cast<int64_t>(scratch.get_size())}, nullptr);
+    arg(DNNL_ARG_SCRATCHPAD, s, scratch);
+  }
+}
+
 void DnnlStep::arg(int dnnl_arg, int slot, const dnnl::memory::desc& md) {
   args_.push_back({dnnl_arg, slot, md});
-  if (dnnl_arg == DNNL_ARG_DST || dnnl_arg == DNNL_ARG_TO) out.push_back(slot);
+  // Written slots (the scratchpad too: it must get arena space for this step).
+  if (dnnl_arg == DNNL_ARG_DST || dnnl_arg == DNNL_ARG_TO || dnnl_arg == DNNL_ARG_SCRATCHPAD) out.push_back(slot);
   else in.push_back(slot);
 }
 
@@ -38,7 +54,8 @@ bool constant_scalar(const PlanBuilder& b, const Node& n, size_t i, double* v) {
 std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
   using A = dnnl::algorithm;
   const std::string& op = n.op_type();
-  if (!n.domain().empty() || n.inputs().empty() || !n.input(0) || n.input(0)->dtype() != DType::Float32) return {};
+  // (Callers only ask for float32 tensors; the graph's own dtypes may be unset.)
+  if (!n.domain().empty() || n.inputs().empty() || !n.input(0)) return {};
   if (op == "Relu") return {{A::eltwise_relu, 0, 0}};
   if (op == "LeakyRelu") return {{A::eltwise_relu, n.attr_float("alpha"), 0}};
   if (op == "Elu") return {{A::eltwise_elu, n.attr_float("alpha"), 0}};
@@ -79,7 +96,7 @@ Fusion plan_fusion(const PlanBuilder& b, const Node& producer, const std::vector
       const Value* other = c->input(0) == f.result ? c->input(1) : c->input(0);
       const int s = other ? b.slot_of(other) : -1;
       // Only a same-shaped, already computed operand: oneDNN's sum does not broadcast.
-      if (s < 0 || other == f.result || other->dtype() != DType::Float32 || b.slot(s).dims != dims) break;
+      if (s < 0 || other == f.result || b.slot(s).dtype != DType::Float32 || b.slot(s).dims != dims) break;
       f.ops.append_sum(1.0f);
       f.residual = s;
       f.what += " + Add";
@@ -102,9 +119,8 @@ int finish_fusion(PlanBuilder& b, const Fusion& f, const Node& producer, const s
     // Copy (reorder) the residual into a fresh dst slot: the conv adds onto it.
     const int src = f.residual;
     dst = b.define(f.result, DType::Float32, dims, &dst_md);
-    auto copy = std::make_unique<DnnlStep>(
-        dnnl::reorder(dnnl::reorder::primitive_desc(dnnl_engine(), b.layout(src), dnnl_engine(), dst_md)),
-        "residual copy");
+    const dnnl::reorder::primitive_desc pd(dnnl_engine(), b.layout(src), dnnl_engine(), dst_md, scratch_attr());
+    auto copy = std::make_unique<DnnlStep>(b, pd, "residual copy");
     copy->arg(DNNL_ARG_FROM, src, b.layout(src));
     copy->arg(DNNL_ARG_TO, dst, dst_md);
     b.add_step(std::move(copy));

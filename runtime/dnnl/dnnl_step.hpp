@@ -12,9 +12,15 @@
 
 namespace bnfold::rt {
 
+// Primitive attributes with a user-managed scratchpad: oneDNN's own
+// scratchpad is shared by all executions of a primitive, so concurrent runs
+// would overwrite each other's; ours lives in each run's arena.
+dnnl::primitive_attr scratch_attr();
+
 class DnnlStep : public Step {
  public:
-  DnnlStep(dnnl::primitive prim, std::string what) : prim_(std::move(prim)), what_(std::move(what)) {}
+  // pd must have been made with scratch_attr() (or a copy of it).
+  DnnlStep(PlanBuilder& b, const dnnl::primitive_desc_base& pd, std::string what);
   // An argument backed by a slot, read or written in layout md.
   void arg(int dnnl_arg, int slot, const dnnl::memory::desc& md);
   // A constant argument (weights, bias, statistics), made once.

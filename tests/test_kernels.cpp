@@ -1,0 +1,300 @@
+// Every oneDNN kernel against the reference kernel on awkward shapes: odd
+// channel counts, groups, asymmetric pads, strides, dilations, broadcasting.
+// Each case also checks that the oneDNN path really ran (or, where oneDNN
+// cannot serve, that the reference kernel took over).
+#include <catch2/catch.hpp>
+
+#include <random>
+
+#include "runtime/session.hpp"
+#include "runtime/tensor_tools.hpp"
+
+using namespace bnfold;
+
+namespace {
+
+Tensor random_tensor(const std::vector<int64_t>& dims, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  Tensor t(DType::Float32, dims);
+  for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = u(rng);
+  return t;
+}
+
+// A one- or few-node graph built in code, run by both kernel sets.
+struct Case {
+  std::shared_ptr<Graph> g = std::make_shared<Graph>();
+  std::map<std::string, Tensor> inputs;
+  uint32_t seed = 1;
+
+  explicit Case(int64_t opset = 13) { g->info.opsets[""] = opset; }
+  Value* input(const std::string& name, const std::vector<int64_t>& dims) {
+    inputs[name] = random_tensor(dims, seed++);
+    return g->add_input(name, DType::Float32, Shape::of(dims));
+  }
+  Value* weight(const std::string& name, const std::vector<int64_t>& dims) {
+    return g->add_constant(name, random_tensor(dims, seed++));
+  }
+  Value* positive(const std::string& name, const std::vector<int64_t>& dims) {
+    Tensor t = random_tensor(dims, seed++);
+    for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = 0.5f + std::abs(t.data_as<float>()[i]);
+    return g->add_constant(name, t);
+  }
+  Value* node(const std::string& op, const std::vector<Value*>& in,
+              const std::vector<std::pair<std::string, Attribute>>& attrs = {}) {
+    Node* n = g->add_node(op, in, {g->unique_name(op + "_out")}, g->unique_name(op));
+    for (const auto& [k, a] : attrs) n->set_attr(k, a);
+    return n->output(0);
+  }
+  void output(Value* v) { g->add_output(v); }
+
+  // Runs both ways; returns the oneDNN plan's step descriptions.
+  std::vector<std::string> check(double rtol = 1e-4, double atol = 1e-5) {
+    SessionOptions fast, ref;
+    fast.threads = 2;
+    ref.use_onednn = false;
+    Session a(g, fast), b(g, ref);
+    const auto got = a.run(inputs);
+    const auto want = b.run(inputs);
+    for (const auto& [name, t] : want) {
+      const TensorDiff d = compare_tensors(got.at(name), t, rtol, atol);
+      INFO(name << ": " << got.at(name).describe() << " vs " << t.describe() << ", max abs " << d.max_abs
+                << ", max rel " << d.max_rel << ", worst element " << d.worst_index);
+      CHECK_FALSE(d.shape_mismatch);
+      CHECK(d.mismatches == 0);
+    }
+    return a.plan_stats(inputs).step_descriptions;
+  }
+};
+
+bool contains(const std::vector<std::string>& steps, const std::string& what) {
+  for (const auto& s : steps)
+    if (s.find(what) != std::string::npos) return true;
+  return false;
+}
+
+Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+Attribute one(int64_t v) { return Attribute::of_int(v); }
+Attribute real(float v) { return Attribute::of_float(v); }
+Attribute text(const char* s) { return Attribute::of_string(s); }
+
+}  // namespace
+
+TEST_CASE("Conv: odd channels, groups, depthwise, asymmetric pads, strides, dilations", "[kernels][conv]") {
+  struct Spec {
+    int64_t n, c, h, w, m, k, group;
+    std::vector<int64_t> pads, strides, dilations;
+    bool bias;
+  };
+  const Spec specs[] = {
+      {1, 3, 7, 9, 5, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true},
+      {2, 6, 11, 10, 9, 3, 3, {0, 1, 2, 0}, {2, 3}, {1, 1}, false},
+      {3, 7, 9, 9, 7, 3, 7, {1, 1, 1, 1}, {1, 1}, {2, 1}, true},   // depthwise, dilated
+      {1, 5, 13, 6, 14, 5, 1, {2, 0, 1, 3}, {2, 1}, {1, 2}, true},
+      {2, 16, 8, 8, 32, 1, 1, {0, 0, 0, 0}, {1, 1}, {1, 1}, false},  // 1x1
+  };
+  for (const auto& s : specs) {
+    Case t;
+    std::vector<Value*> in = {t.input("x", {s.n, s.c, s.h, s.w}), t.weight("w", {s.m, s.c / s.group, s.k, s.k})};
+    if (s.bias) in.push_back(t.weight("b", {s.m}));
+    t.output(t.node("Conv", in,
+                    {{"group", one(s.group)}, {"pads", ints(s.pads)}, {"strides", ints(s.strides)},
+                     {"dilations", ints(s.dilations)}, {"kernel_shape", ints({s.k, s.k})}}));
+    CHECK(contains(t.check(), "Conv (oneDNN)"));
+  }
+}
+
+TEST_CASE("Conv: auto_pad, 1-D and 3-D", "[kernels][conv]") {
+  for (const char* pad : {"SAME_UPPER", "SAME_LOWER", "VALID"}) {
+    Case t;
+    t.output(t.node("Conv", {t.input("x", {1, 3, 8, 7}), t.weight("w", {4, 3, 4, 3})},
+                    {{"auto_pad", text(pad)}, {"strides", ints({2, 2})}}));
+    CHECK(contains(t.check(), "Conv (oneDNN)"));
+  }
+  Case c1;
+  c1.output(c1.node("Conv", {c1.input("x", {2, 3, 17}), c1.weight("w", {5, 3, 4}), c1.weight("b", {5})},
+                    {{"pads", ints({2, 1})}, {"strides", ints({3})}}));
+  CHECK(contains(c1.check(), "Conv (oneDNN)"));
+  Case c3;
+  c3.output(c3.node("Conv", {c3.input("x", {1, 4, 5, 6, 7}), c3.weight("w", {6, 2, 3, 3, 3})},
+                    {{"group", one(2)}, {"pads", ints({1, 0, 1, 0, 1, 1})}}));
+  CHECK(contains(c3.check(), "Conv (oneDNN)"));
+}
+
+TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]") {
+  Case t;
+  Value* x = t.input("x", {2, 16, 10, 10});
+  Value* skip = t.node("Relu", {x});
+  Value* c = t.node("Conv", {x, t.weight("w", {16, 16, 3, 3}), t.weight("b", {16})}, {{"pads", ints({1, 1, 1, 1})}});
+  Value* sum = t.node("Add", {c, skip});
+  t.output(t.node("Relu", {sum}));
+  const auto steps = t.check();
+  CHECK(contains(steps, "Conv (oneDNN) + Add + Relu"));
+
+  Case clip;
+  Value* y = clip.node("Conv", {clip.input("x", {1, 8, 6, 6}), clip.weight("w", {8, 8, 1, 1})});
+  clip.output(clip.node("Clip", {y}, {{"min", real(0)}, {"max", real(6)}}));
+  clip.g->info.opsets[""] = 6;  // Clip with min/max attributes
+  CHECK(contains(clip.check(), "Conv (oneDNN) + Clip"));
+
+  Case hs;
+  Value* z = hs.node("Conv", {hs.input("x", {1, 8, 6, 6}), hs.weight("w", {8, 8, 3, 3})});
+  hs.output(hs.node("HardSigmoid", {hs.node("LeakyRelu", {z})}));
+  CHECK(contains(hs.check(), "Conv (oneDNN) + LeakyRelu + HardSigmoid"));
+}
+
+TEST_CASE("ConvTranspose: groups, strides, output_padding, output_shape", "[kernels][convtranspose]") {
+  {
+    Case t;
+    t.output(t.node("ConvTranspose", {t.input("x", {2, 4, 5, 6}), t.weight("w", {4, 3, 3, 3}), t.weight("b", {6})},
+                    {{"group", one(2)}, {"strides", ints({2, 2})}, {"pads", ints({1, 0, 0, 1})},
+                     {"output_padding", ints({1, 0})}}));
+    CHECK(contains(t.check(), "ConvTranspose (oneDNN)"));
+  }
+  {
+    Case t;
+    t.output(t.node("ConvTranspose", {t.input("x", {1, 3, 4, 4}), t.weight("w", {3, 5, 4, 4})},
+                    {{"strides", ints({2, 2})}, {"output_shape", ints({9, 8})}}));
+    t.check();  // oneDNN or reference: the result must match either way
+  }
+  {
+    Case t;
+    t.output(t.node("ConvTranspose", {t.input("x", {1, 6, 7}), t.weight("w", {6, 1, 3})},
+                    {{"group", one(6)}, {"strides", ints({3})}, {"dilations", ints({2})}}));
+    CHECK(contains(t.check(), "ConvTranspose (oneDNN)"));
+  }
+}
+
+TEST_CASE("Gemm: transB, alpha, beta, optional C", "[kernels][gemm]") {
+  for (int trans_b : {0, 1}) {
+    for (int with_c : {0, 1, 2}) {
+      Case t;
+      std::vector<Value*> in = {t.input("a", {5, 7}), t.weight("b", trans_b ? std::vector<int64_t>{3, 7}
+                                                                            : std::vector<int64_t>{7, 3})};
+      if (with_c == 1) in.push_back(t.weight("c", {3}));
+      if (with_c == 2) in.push_back(t.weight("c", {1, 3}));
+      t.output(t.node("Relu", {t.node("Gemm", in, {{"transB", one(trans_b)}, {"alpha", real(0.7f)},
+                                                   {"beta", real(1.5f)}})}));
+      CHECK(contains(t.check(), "Gemm (oneDNN) + Relu"));
+    }
+  }
+  Case fallback;  // transA and a full-matrix C: the reference kernel
+  fallback.output(fallback.node("Gemm", {fallback.input("a", {4, 3}), fallback.weight("b", {4, 2}),
+                                         fallback.weight("c", {3, 2})},
+                                {{"transA", one(1)}}));
+  CHECK(contains(fallback.check(), "Gemm (reference)"));
+}
+
+TEST_CASE("MatMul: 2-D, batched A with constant B, broadcast batch", "[kernels][matmul]") {
+  Case a;
+  a.output(a.node("MatMul", {a.input("a", {2, 3, 5, 4}), a.weight("b", {4, 6})}));
+  CHECK(contains(a.check(), "MatMul (oneDNN)"));
+  Case b;
+  b.output(b.node("MatMul", {b.input("a", {2, 1, 3, 4}), b.input("b", {5, 4, 6})}));
+  CHECK(contains(b.check(), "MatMul (oneDNN)"));
+  Case v;  // a vector operand: the reference kernel
+  v.output(v.node("MatMul", {v.input("a", {4}), v.input("b", {3, 4, 2})}));
+  CHECK(contains(v.check(), "MatMul (reference)"));
+}
+
+TEST_CASE("BatchNormalization on a blocked conv output", "[kernels][batchnorm]") {
+  Case t;
+  Value* c = t.node("Conv", {t.input("x", {2, 19, 6, 5}), t.weight("w", {19, 19, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}});
+  t.output(t.node("BatchNormalization",
+                  {c, t.weight("s", {19}), t.weight("b", {19}), t.weight("m", {19}), t.positive("v", {19})},
+                  {{"epsilon", real(1e-3f)}}));
+  CHECK(contains(t.check(), "BatchNormalization (oneDNN)"));
+}
+
+TEST_CASE("Pooling: pads, ceil_mode, dilations, count_include_pad, global", "[kernels][pool]") {
+  struct Spec {
+    const char* op;
+    std::vector<int64_t> k, pads, strides;
+    int ceil, include_pad;
+    std::vector<int64_t> dilations;
+  };
+  const Spec specs[] = {
+      {"MaxPool", {3, 3}, {1, 0, 1, 2}, {2, 2}, 0, 0, {1, 1}},
+      {"MaxPool", {3, 2}, {0, 0, 0, 0}, {2, 2}, 1, 0, {1, 1}},
+      {"MaxPool", {2, 2}, {1, 1, 1, 1}, {1, 1}, 0, 0, {2, 2}},
+      {"AveragePool", {3, 3}, {1, 1, 1, 1}, {2, 2}, 0, 1, {}},
+      {"AveragePool", {3, 3}, {1, 1, 1, 1}, {2, 2}, 0, 0, {}},
+      {"AveragePool", {3, 3}, {0, 0, 0, 0}, {2, 2}, 1, 0, {}},
+      {"AveragePool", {3, 3}, {1, 1, 1, 1}, {2, 2}, 1, 1, {}},  // extra ceil padding must not count
+  };
+  for (const auto& s : specs) {
+    Case t;
+    std::vector<std::pair<std::string, Attribute>> attrs = {
+        {"kernel_shape", ints(s.k)}, {"pads", ints(s.pads)}, {"strides", ints(s.strides)}, {"ceil_mode", one(s.ceil)}};
+    if (std::string(s.op) == "AveragePool") attrs.push_back({"count_include_pad", one(s.include_pad)});
+    else attrs.push_back({"dilations", ints(s.dilations)});
+    Value* c = t.node("Conv", {t.input("x", {2, 5, 10, 11}), t.weight("w", {5, 5, 1, 1})});
+    t.output(t.node(s.op, {c}, attrs));
+    INFO(s.op << " ceil " << s.ceil << " include_pad " << s.include_pad);
+    t.check();
+  }
+  for (const char* op : {"GlobalAveragePool", "GlobalMaxPool"}) {
+    Case t;
+    t.output(t.node(op, {t.input("x", {3, 7, 5, 6})}));
+    CHECK(contains(t.check(), std::string(op) + " (oneDNN)"));
+  }
+}
+
+TEST_CASE("Element-wise activations", "[kernels][eltwise]") {
+  for (const char* op : {"Relu", "LeakyRelu", "Elu", "Tanh", "Sigmoid", "Softplus", "HardSwish", "Exp", "Abs"}) {
+    Case t(14);  // HardSwish exists from opset 14
+    t.output(t.node(op, {t.input("x", {2, 3, 5, 7})}));
+    INFO(op);
+    CHECK(contains(t.check(), std::string(op) + " (oneDNN)"));
+  }
+}
+
+TEST_CASE("Binary ops with broadcasting, on blocked inputs", "[kernels][binary]") {
+  for (const char* op : {"Add", "Mul", "Sub", "Div", "Max", "Min"}) {
+    Case t;
+    Value* c = t.node("Conv", {t.input("x", {2, 17, 5, 5}), t.weight("w", {17, 17, 1, 1})});
+    Value* s = t.positive("s", {17, 1, 1});
+    t.output(t.node(op, {c, s}));
+    INFO(op);
+    CHECK(contains(t.check(), std::string(op) + " (oneDNN)"));
+  }
+  Case swapped;  // the broadcast operand first: commutative, so swapped
+  swapped.output(swapped.node("Mul", {swapped.input("s", {1, 4, 1, 1}), swapped.input("x", {2, 4, 3, 3})}));
+  CHECK(contains(swapped.check(), "Mul (oneDNN)"));
+  Case sub;  // not commutative: the reference kernel
+  sub.output(sub.node("Sub", {sub.input("s", {4, 1, 1}), sub.input("x", {2, 4, 3, 3})}));
+  CHECK(contains(sub.check(), "Sub (reference)"));
+}
+
+TEST_CASE("Softmax and LogSoftmax, old and new axis semantics", "[kernels][softmax]") {
+  for (int64_t opset : {11, 13}) {
+    for (const char* op : {"Softmax", "LogSoftmax"}) {
+      for (int64_t axis : {-1, 1}) {
+        Case t(opset);
+        t.output(t.node(op, {t.input("x", {3, 4, 5})}, {{"axis", one(axis)}}));
+        CHECK(contains(t.check(), std::string(op) + " (oneDNN)"));
+      }
+    }
+  }
+}
+
+TEST_CASE("Concat of blocked tensors with odd channel counts", "[kernels][concat]") {
+  Case t;
+  Value* x = t.input("x", {2, 8, 6, 6});
+  Value* a = t.node("Conv", {x, t.weight("w1", {5, 8, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}});
+  Value* b = t.node("Conv", {x, t.weight("w2", {11, 8, 1, 1})});
+  t.output(t.node("Concat", {a, b, x}, {{"axis", one(1)}}));
+  CHECK(contains(t.check(), "Concat (oneDNN)"));
+}
+
+TEST_CASE("LRN and ReduceMean", "[kernels][lrn][reduce]") {
+  Case l;
+  l.output(l.node("LRN", {l.input("x", {2, 9, 4, 4})}, {{"size", one(5)}, {"alpha", real(1e-3f)}, {"beta", real(0.75f)}}));
+  CHECK(contains(l.check(), "LRN (oneDNN)"));
+  Case even;  // an even window is asymmetric in ONNX: the reference kernel
+  even.output(even.node("LRN", {even.input("x", {1, 6, 3, 3})}, {{"size", one(4)}}));
+  CHECK(contains(even.check(), "LRN (reference)"));
+  Case r(11);
+  r.output(r.node("ReduceMean", {r.input("x", {2, 5, 4, 3})}, {{"axes", ints({2, 3})}}));
+  CHECK(contains(r.check(), "ReduceMean (oneDNN)"));
+}

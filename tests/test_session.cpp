@@ -1,0 +1,118 @@
+// The Session API: errors at run time name what was expected and given,
+// unsupported ops are named at creation, plans are cached per batch size,
+// batches are invariant, threads can share a session.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <thread>
+
+#include "graph/onnx_io.hpp"
+#include "runtime/session.hpp"
+#include "runtime/tensor_tools.hpp"
+
+using namespace bnfold;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kModels = BNFOLD_MODELS_DIR;
+
+Tensor sample(const Tensor& batch, int64_t i) {
+  std::vector<int64_t> dims = batch.dims();
+  dims[0] = 1;
+  Tensor t(batch.dtype(), dims);
+  const size_t bytes = t.nbytes();
+  std::memcpy(t.mutable_data(), static_cast<const char*>(batch.data()) + static_cast<size_t>(i) * bytes, bytes);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("run-time input errors name expected and given", "[session][errors]") {
+  Session s(kModels + "/tiny_resnet.onnx");
+  CHECK_THROWS_WITH(s.run({{"image", Tensor(DType::Float32, {1, 3, 32, 32})}}),
+                    Contains("unknown input 'image'; the model's inputs are 'input'"));
+  CHECK_THROWS_WITH(s.run({}), Contains("missing input 'input' (float32[N,3,32,32])"));
+  CHECK_THROWS_WITH(s.run({{"input", Tensor(DType::Float64, {1, 3, 32, 32})}}),
+                    Contains("input 'input' must be float32, got float64"));
+  CHECK_THROWS_WITH(s.run({{"input", Tensor(DType::Float32, {3, 32, 32})}}),
+                    Contains("input 'input' must have rank 4 ([N,3,32,32]), got 3 ([3,32,32])"));
+  CHECK_THROWS_WITH(s.run({{"input", Tensor(DType::Float32, {1, 4, 32, 32})}}),
+                    Contains("input 'input' dim 1 must be 3 (shape [N,3,32,32]), got 4"));
+}
+
+TEST_CASE("an op without a kernel is named when the session is created", "[session][errors]") {
+  auto g = std::make_shared<Graph>();
+  g->info.opsets[""] = 13;
+  Value* x = g->add_input("x", DType::Float32, Shape::of({2}));
+  Node* n = g->add_node("Hardmax", {x}, {"y"}, "hm");
+  g->add_output(n->output(0));
+  CHECK_THROWS_WITH(Session(g), Contains("node #0 'hm' (Hardmax): bnfold has no kernel for Hardmax"));
+}
+
+TEST_CASE("NaN and Inf pass through without crashing", "[session]") {
+  Session s(kModels + "/tiny_resnet.onnx");
+  Tensor x(DType::Float32, {2, 3, 32, 32});
+  float* p = x.mutable_data_as<float>();
+  p[0] = std::numeric_limits<float>::quiet_NaN();
+  p[5000] = std::numeric_limits<float>::infinity();
+  const Tensor y = s.run({{"input", x}}).at("output");
+  CHECK(tensor_stats(y).nan > 0);  // poisoned sample 0
+}
+
+TEST_CASE("one plan per batch size, reused", "[session]") {
+  Session s(kModels + "/tiny_resnet.onnx");
+  const size_t at_start = s.compiled_plans();  // batch 1 is compiled at creation
+  for (int64_t b : {1, 4, 4, 2, 1}) s.run(random_inputs(s, b, 7));
+  CHECK(s.compiled_plans() == at_start + 2);
+}
+
+TEST_CASE("batch invariance: a sample alone equals the same sample in a batch", "[session]") {
+  for (const char* model : {"tiny_resnet.onnx", "mlp_bn.onnx", "deconv_bn.onnx"}) {
+    Session s(kModels + "/" + model);
+    const auto inputs = random_inputs(s, 8, 3);
+    const std::string in = s.inputs()[0].name, out = s.outputs()[0].name;
+    const Tensor batch_out = s.run(inputs).at(out);
+    for (int64_t i = 0; i < 8; ++i) {
+      const Tensor alone = s.run({{in, sample(inputs.at(in), i)}}).at(out);
+      const TensorDiff d = compare_tensors(sample(batch_out, i), alone, 1e-5, 1e-7);
+      INFO(model << " sample " << i << ": max abs " << d.max_abs << ", max rel " << d.max_rel);
+      CHECK(d.mismatches == 0);
+    }
+  }
+}
+
+TEST_CASE("several threads share one session", "[session][threads]") {
+  Session s(kModels + "/tiny_resnet.onnx");
+  const auto inputs = random_inputs(s, 3, 11);
+  const Tensor want = s.run(inputs).at("output");
+  std::vector<std::thread> threads;
+  std::vector<int> ok(4, 0);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) ok[static_cast<size_t>(t)] += s.run(inputs).at("output").same_as(want);
+    });
+  }
+  for (auto& th : threads) th.join();
+  CHECK(ok == std::vector<int>(4, 10));
+}
+
+TEST_CASE("borrowed input buffers are read in place", "[session]") {
+  Session s(kModels + "/mlp_bn.onnx");
+  std::vector<float> buffer(2 * 20, 0.5f);
+  const Tensor x = Tensor::borrow(DType::Float32, {2, 20}, buffer.data());
+  const Tensor y = s.run({{"input", x}}).at("output");
+  CHECK(y.describe() == "float32[2,5]");
+  CHECK(y.owns_data());
+}
+
+TEST_CASE("the plan fuses and folds what a real export needs", "[session][plan]") {
+  Session s(kModels + "/tiny_resnet.onnx");
+  const auto stats = s.plan_stats(random_inputs(s, 4, 1));
+  CHECK(stats.reference_steps <= 1);  // Flatten only
+  CHECK(stats.onednn_steps >= 20);
+  CHECK(stats.flops > 0);
+  CHECK(stats.activation_bytes > 0);
+}
