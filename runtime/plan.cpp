@@ -75,9 +75,33 @@ void Plan::plan_memory() {
   }
 }
 
-std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms) const {
+std::shared_ptr<void> Plan::take_arena() const {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!free_arenas_.empty()) {
+      auto a = std::move(free_arenas_.back());
+      free_arenas_.pop_back();
+      return a;
+    }
+  }
   std::shared_ptr<void> arena(std::aligned_alloc(kAlign, std::max(arena_bytes_, kAlign)), std::free);
   BNFOLD_CHECK(arena != nullptr, ErrorCode::Io, "out of memory allocating {} bytes of activations", arena_bytes_);
+  return arena;
+}
+
+void Plan::give_back(std::shared_ptr<void> arena) const {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  free_arenas_.push_back(std::move(arena));
+}
+
+std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms) const {
+  // Returned to the pool when this run ends, also when a step throws.
+  std::shared_ptr<void> arena = take_arena();
+  struct Return {
+    const Plan* plan;
+    std::shared_ptr<void>* arena;
+    ~Return() { plan->give_back(std::move(*arena)); }
+  } give_back_at_end{this, &arena};
   auto* base = static_cast<char*>(arena.get());
   RunState state;
   state.ptr.resize(slots_.size());
