@@ -149,9 +149,12 @@ class Clip : public OpKernel {
 class Dropout : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
-    if (ctx.has_input(2) && ctx.input(2).value) {
-      BNFOLD_NODE_CHECK(ctx, ctx.input(2).value->value_at(0) == 0,
-                        "training_mode=1 (random dropout) is not supported");
+    // Inference is the identity only when training_mode is off: its value is
+    // needed now (a graph input makes the plan depend on it).
+    if (ctx.has_input(2) && ctx.constant(2, "training_mode").value_at(0) != 0) {
+      // Training with ratio 0 drops nothing; any other ratio is random.
+      const double ratio = ctx.has_input(1) ? ctx.constant(1, "ratio").value_at(0) : 0.5;
+      BNFOLD_NODE_CHECK(ctx, ratio == 0, "training_mode=1 with ratio {} (random dropout) is not supported", ratio);
     }
     ctx.set_output(0, ctx.dtype(0), ctx.dims(0));
     if (ctx.has_output(1)) ctx.set_output(1, DType::Bool, ctx.dims(0));
