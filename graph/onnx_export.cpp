@@ -100,7 +100,7 @@ void build_model(const Graph& g, onnx::ModelProto* m, ExternalWriter* ext) {
   }
 
   auto* graph = m->mutable_graph();
-  graph->set_name(info.graph_name);
+  graph->set_name(info.graph_name.empty() ? "main_graph" : info.graph_name);  // the checker wants a name
   if (!info.graph_doc_string.empty()) graph->set_doc_string(info.graph_doc_string);
   for (const Value* v : g.inputs()) set_type(v, graph->add_input());
   for (const Value* v : g.outputs()) set_type(v, graph->add_output());

@@ -143,6 +143,23 @@ TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]"
   CHECK(contains(hs.check(), "Conv (oneDNN) + LeakyRelu + HardSigmoid"));
 }
 
+TEST_CASE("a per-channel Mul+Add (a BN kept as scale-shift) fuses into its producer or runs as one step",
+          "[kernels][fusion]") {
+  Case t;
+  Value* c = t.node("Conv", {t.input("x", {2, 19, 7, 7}), t.weight("w", {19, 19, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}});
+  Value* m = t.node("Mul", {c, t.weight("s", {19, 1, 1})});
+  t.output(t.node("Relu", {t.node("Add", {m, t.weight("b", {1, 19, 1, 1})})}));
+  CHECK(contains(t.check(), "Conv (oneDNN) + Mul + Add + Relu"));
+
+  Case shared;  // the producer's output has a second consumer: Mul+Add+Relu become one binary step
+  Value* x = shared.input("x", {2, 5, 4, 4});
+  Value* r = shared.node("Relu", {x});
+  Value* m2 = shared.node("Mul", {r, shared.weight("s", {5, 1, 1})});
+  shared.output(shared.node("Relu", {shared.node("Sub", {m2, shared.weight("b", {5, 1, 1})})}));
+  shared.output(r);
+  CHECK(contains(shared.check(), "Mul (oneDNN) + Sub + Relu"));
+}
+
 TEST_CASE("ConvTranspose: groups, strides, output_padding, output_shape", "[kernels][convtranspose]") {
   {
     Case t;
@@ -255,6 +272,7 @@ TEST_CASE("Binary ops with broadcasting, on blocked inputs", "[kernels][binary]"
     Value* c = t.node("Conv", {t.input("x", {2, 17, 5, 5}), t.weight("w", {17, 17, 1, 1})});
     Value* s = t.positive("s", {17, 1, 1});
     t.output(t.node(op, {c, s}));
+    t.output(c);  // a second use keeps the op out of the conv: a binary step on a blocked input
     INFO(op);
     CHECK(contains(t.check(), std::string(op) + " (oneDNN)"));
   }

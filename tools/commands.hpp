@@ -10,5 +10,6 @@ namespace bnfold::cli {
 void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);
 void add_bench(CLI::App& app);
+void add_fold(CLI::App& app);
 
 }  // namespace bnfold::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer("Run 'bnfold COMMAND --help' for a command's options and examples.");
   bnfold::cli::add_inspect(app);
+  bnfold::cli::add_fold(app);
   bnfold::cli::add_run(app);
   bnfold::cli::add_bench(app);
   if (argc == 1) {  // a bare "bnfold" gets the overview, not just "subcommand required"

@@ -128,6 +128,7 @@ bool build_conv(PlanBuilder& b, const Node& n, const InferContext& ctx, bool tra
   step->node = &n;
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
+  add_fusion_args(*step, f);
   step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, wt.onnx_md, weights_md));
   if (has_bias) step->fixed(DNNL_ARG_BIAS, dnnl::memory(b_md, dnnl_engine(), const_cast<void*>(bias->data())));
   b.add_step(std::move(step));

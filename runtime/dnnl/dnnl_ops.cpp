@@ -71,6 +71,7 @@ bool build_gemm(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC, src, pd.src_desc());
   step->arg(DNNL_ARG_DST, dst, pd.dst_desc());
+  add_fusion_args(*step, f);
   step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, w_onnx, pd.weights_desc()));
   if (c) {
     const Tensor* bias = b.own(scaled(*c, beta));
@@ -105,6 +106,7 @@ bool build_matmul(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC, src, a_md);
   step->arg(DNNL_ARG_DST, dst, o_md);
+  add_fusion_args(*step, f);
   if (const_b) {
     step->fixed(DNNL_ARG_WEIGHTS, constant_memory(b, *ctx.input(1).value, wd));
   } else {
@@ -241,6 +243,7 @@ bool build_binary(PlanBuilder& b, const Node& n, const InferContext& ctx) {
   step->arg(DNNL_ARG_SRC_0, s0, md0);
   step->arg(DNNL_ARG_SRC_1, src1, md1);
   step->arg(DNNL_ARG_DST, dst, md0);
+  add_fusion_args(*step, f);
   b.add_step(std::move(step));
   return true;
 }

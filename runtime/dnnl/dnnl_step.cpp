@@ -82,13 +82,62 @@ std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
   return {};
 }
 
-Fusion plan_fusion(const PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum) {
+namespace {
+
+// A constant operand of Mul/Add/Sub/Div that oneDNN can apply as a binary
+// post-op on an output of `dims`: a scalar or one value per channel (axis 1).
+bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, const std::vector<int64_t>& dims,
+                          dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims) {
+  const std::string& op = c.op_type();
+  if (c.inputs().size() != 2 || !c.domain().empty()) return false;
+  if (op == "Add") *alg = dnnl::algorithm::binary_add;
+  else if (op == "Mul") *alg = dnnl::algorithm::binary_mul;
+  else if (op == "Sub") *alg = dnnl::algorithm::binary_sub;
+  else if (op == "Div") *alg = dnnl::algorithm::binary_div;
+  else return false;
+  const size_t other = c.input(0) == x ? 1 : 0;
+  if ((op == "Sub" || op == "Div") && other != 1) return false;
+  const Value* k = c.input(other);
+  const int s = k ? b.slot_of(k) : -1;
+  const Tensor* t = s >= 0 ? b.slot(s).constant : (k && k->is_constant() ? &k->data() : nullptr);
+  if (!t || t->rank() > dims.size() || dims.size() < 2) return false;
+  cdims->assign(dims.size(), 1);
+  for (size_t i = 0; i < t->rank(); ++i) {
+    const size_t axis = dims.size() - t->rank() + i;
+    const int64_t d = t->dims()[i];
+    if (d == 1) continue;
+    if (axis != 1 || d != dims[1]) return false;
+    (*cdims)[axis] = d;
+  }
+  *data = t;
+  return true;
+}
+
+}  // namespace
+
+void add_fusion_args(DnnlStep& step, const Fusion& f) {
+  for (const auto& a : f.binary_args)
+    step.fixed(DNNL_ARG_ATTR_MULTIPLE_POST_OP(a.index) | DNNL_ARG_SRC_1,
+               dnnl::memory(a.md, dnnl_engine(), const_cast<void*>(a.data->data())));
+}
+
+Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum) {
   Fusion f;
   f.result = producer.output(0);
   bool anything = false;
   for (const Node* c = b.sole_consumer(f.result); c; c = b.sole_consumer(f.result)) {
+    dnnl::algorithm alg;
+    const Tensor* data = nullptr;
+    std::vector<int64_t> cdims;
     if (const auto algs = eltwise_algs(*c, b); !algs.empty()) {
       for (const auto& e : algs) f.ops.append_eltwise(1.0f, e.alg, e.alpha, e.beta);
+      f.what += " + " + c->op_type();
+      anything = true;
+    } else if (per_channel_constant(b, *c, f.result, dims, &alg, &data, &cdims)) {
+      const Tensor* f32 = data->dtype() == DType::Float32 ? data : b.own(to_float32(*data));
+      const dnnl::memory::desc md = plain_md(cdims);
+      f.binary_args.push_back({f.ops.len(), f32, md});
+      f.ops.append_binary(alg, md);
       f.what += " + " + c->op_type();
       anything = true;
     } else if (allow_sum && !anything && c->op_type() == "Add" && c->inputs().size() == 2) {

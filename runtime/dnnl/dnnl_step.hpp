@@ -52,13 +52,23 @@ std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b);
 // activations (and, where allowed, one residual Add) that follows it.
 struct Fusion {
   dnnl::post_ops ops;
+  // Constant operands of binary post-ops (a per-channel Mul/Add: BN kept as
+  // scale-shift): post-op index, data, descriptor.
+  struct BinaryArg {
+    int index;
+    const Tensor* data;
+    dnnl::memory::desc md;
+  };
+  std::vector<BinaryArg> binary_args;
   std::vector<const Node*> absorbed;
   const Value* result = nullptr;  // the value the fused step finally produces
   int residual = -1;              // slot summed into dst (dst is prefilled with it)
   std::string what;               // " + add + relu"
 };
 // dims: the producer's output dims.
-Fusion plan_fusion(const PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum);
+Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum);
+// Gives the step the constant operands of the fusion's binary post-ops.
+void add_fusion_args(DnnlStep& step, const Fusion& f);
 
 // Defines the fused step's output, prefills it with the residual, and marks
 // the absorbed nodes. Returns the dst slot.

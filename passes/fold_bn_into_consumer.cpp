@@ -1,0 +1,76 @@
+// BatchNormalization folded into the layer that consumes its output.
+//
+//   x -> BN -> y -> Conv(W, b)      becomes      x -> Conv(W', b')
+//   (also Gemm with transA=0, and MatMul of a 2-D input, which becomes a Gemm)
+//
+// y = x * s + t per input channel c, so W'[.., c, ..] = W[.., c, ..] * s[c]
+// and b' = b + sum over c and the kernel of W * t[c]. Exact for an affine map
+// before a linear one; for a Conv only without padding: zero padding of x*s+t
+// is not x*s+t of zero padding, so a padded Conv keeps the BN (as a
+// scale-shift) and the report says so.
+//
+// Preconditions: (1) as for the producer fold, BN in inference mode with
+// constant, valid parameters; (2) y has the consumer as its only use, at input
+// 0, and is no graph output; (3) constant float weights; (4) channel counts
+// agree; (5) the Conv has no padding.
+#include "passes/affine.hpp"
+#include "passes/passes.hpp"
+
+namespace bnfold {
+
+namespace {
+
+class FoldBnIntoConsumer : public Pass {
+ public:
+  const char* name() const override { return "fold-bn-into-consumer"; }
+
+  bool run(Graph& g) override {
+    bool changed = false;
+    for (Node* bn : g.topological_order()) {
+      if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) continue;
+      Value* y = bn->output(0);
+      const std::string key = y->name();
+      ChannelAffine a;
+      if (!batchnorm_affine(*bn, &a).empty()) continue;  // noted by the producer fold
+      if (y->is_graph_output()) {
+        note(key, "its output is a graph output");
+        continue;
+      }
+      if (y->uses().size() != 1) {
+        note(key, fmt::format("its output has {} consumers", y->uses().size()));
+        continue;
+      }
+      const Use use = y->uses()[0];
+      Node* consumer = use.node;
+      if (use.input_index != 0) {
+        note(key, fmt::format("consumer {} reads it as input {}", consumer->op_type(), use.input_index));
+        continue;
+      }
+      const std::string target = consumer->name().empty() ? consumer->label() : consumer->name();
+      if (const std::string why = fold_into_consumer(g, consumer, bn->input(0), a); !why.empty()) {
+        note(key, why);
+        continue;
+      }
+      g.erase_node(bn);
+      if (report_) {
+        BnFoldRow& row = report_->row(key);
+        row.action = "folded forward";
+        row.target = target;
+        row.reason.clear();
+      }
+      changed = true;
+    }
+    return changed;
+  }
+
+ private:
+  void note(const std::string& key, const std::string& why) {
+    if (report_) report_->note(key, why);
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Pass> make_fold_bn_into_consumer() { return std::make_unique<FoldBnIntoConsumer>(); }
+
+}  // namespace bnfold

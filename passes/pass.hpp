@@ -1,0 +1,26 @@
+// A graph pass: a small class with a name and `bool run(Graph&)` returning
+// whether it changed the graph. A pass that does not apply returns false; it
+// never throws for that. Passes that handle BatchNormalization write what they
+// did (or why not) into the FoldReport.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "graph/graph.hpp"
+#include "passes/fold_report.hpp"
+
+namespace bnfold {
+
+class Pass {
+ public:
+  virtual ~Pass() = default;
+  virtual const char* name() const = 0;
+  virtual bool run(Graph& graph) = 0;
+  void set_report(FoldReport* report) { report_ = report; }
+
+ protected:
+  FoldReport* report_ = nullptr;  // may be null
+};
+
+}  // namespace bnfold
