@@ -2,8 +2,9 @@
 """Checks bnfold against PyTorch on torchvision classification models.
 
 For every model: export it twice with random weights (BatchNormalization kept,
-and folded by PyTorch's own exporter), compute PyTorch's eval-mode outputs on
-random inputs at each batch size, and run `bnfold run --expect` on them.
+and folded by PyTorch's own exporter), fold the BN-kept export with
+`bnfold fold`, compute PyTorch's eval-mode outputs on random inputs at each
+batch size, and run `bnfold run --expect` on all three.
 
     /usr/bin/python3 models/torchvision_check.py --bnfold build/bnfold --out build/models
     /usr/bin/python3 models/torchvision_check.py --bnfold build/bnfold --models resnet18 --batches 1 8
@@ -12,6 +13,7 @@ Prints one line per (model, variant, batch) with bnfold's max errors; exits 1
 when any output differs beyond rtol 1e-3 / atol 1e-4.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -48,9 +50,27 @@ def main():
     for name in args.models:
         model = make_models.build_torchvision(name)
         channels, size = make_models.TORCHVISION[name]
-        for variant, keep_bn in (("bn", True), ("folded", False)):
+        for variant, keep_bn in (("bn", True), ("folded", False), ("bnfold", None)):
             path = os.path.join(args.out, f"{name}_{variant}.onnx")
-            export(model, (1, channels, size, size), path, keep_bn, args.opset)
+            if keep_bn is None:  # bnfold's own fold of the BN-kept export
+                report = os.path.join(args.out, f"{name}_bnfold.json")
+                r = subprocess.run([args.bnfold, "fold", os.path.join(args.out, f"{name}_bn.onnx"), "-o", path,
+                                    "--report", report], capture_output=True, text=True)
+                if r.returncode != 0:
+                    print(f"{name:20} bnfold fold FAILED: {r.stderr.strip()}", flush=True)
+                    failures += 1
+                    continue
+                rep = json.load(open(report))
+                c = rep["counts"]
+                # Every BN right after a Conv must be folded into it.
+                missed = [b["bn"] for b in rep["batchnorms"] if b["producer_op"] == "Conv" and b["action"] != "folded"]
+                if missed:
+                    print(f"{name:20} FAIL: BNs after a Conv not folded: {missed[:5]}", flush=True)
+                    failures += 1
+                print(f"{name:20} bnfold fold: {c['folded']}/{c['total']} BN folded into the layer before, "
+                      f"{c['folded_forward']} forward, {c['scale_shift']} scale-shift, {c['kept']} kept", flush=True)
+            else:
+                export(model, (1, channels, size, size), path, keep_bn, args.opset)
             for batch in args.batches:
                 gen = torch.Generator().manual_seed(batch)
                 x = torch.randn((batch, channels, size, size), generator=gen)

@@ -142,17 +142,18 @@ int run(const FoldArgs& a) {
   folded->info.producer_name = "bnfold";
   folded->info.producer_version = BNFOLD_VERSION;
   save_onnx(*folded, a.out, eo);  // the ONNX checker runs on the written file
-  fmt::print("\nWrote {} ({}, {} nodes; the ONNX checker accepts it)\n", a.out,
+  fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
              human_bytes(std::filesystem::file_size(a.out)), folded->num_nodes());
 
   nlohmann::json j;
   if (a.verify) {
-    fmt::print("\nVerification: original vs folded on the same {} (batch {}), rtol {:g}, atol {}\n",
+    fmt::print("\nVerification: original vs folded on the same {} (batch {});\n"
+               "  tolerance rtol {:g}, atol {}\n",
                a.inputs.empty() ? "random inputs" : "inputs", a.batch, a.rtol,
-               a.atol < 0 ? "1e-4 x each output's largest |value|" : fmt::format("{:g}", a.atol));
+               a.atol < 0 ? "1e-4 x the output's largest |value|" : fmt::format("{:g}", a.atol));
     for (const auto& c : verified.outputs)
-      fmt::print("  output {}: max abs error {:.3g} (outputs up to {:.3g}; atol {:.2g}): {}\n", c.name, c.max_abs,
-                 c.scale, c.atol,
+      fmt::print("  {}: max abs error {:.3g} (values up to {:.3g}, atol {:.2g}): {}\n", fit(c.name, 20),
+                 c.max_abs, c.scale, c.atol,
                  c.mismatches ? fmt::format("FAIL ({} elements beyond tolerance)", c.mismatches) : "ok");
     nlohmann::json outs = nlohmann::json::array();
     for (const auto& c : verified.outputs)

@@ -58,6 +58,36 @@ code, out, err = run("inspect", resnet18)
 check("resnet18 text", code == 0 and "BatchNormalization nodes: 20" in out and fits_80(out), out + err)
 
 with tempfile.TemporaryDirectory() as d:
+    folded = os.path.join(d, "tiny_folded.onnx")
+    report = os.path.join(d, "report.json")
+    code, out, err = run("fold", tiny, "-o", folded, "--verify", "--report", report)
+    check("fold tiny_resnet: 7 of 7 folded, verified", code == 0 and "7 found: 7 folded" in out
+          and "output: max abs error" in out and ": ok" in out, out + err)
+    check("fold text fits 80 columns", fits_80(out), out)
+    r = json.load(open(report))
+    check("fold --report", r["counts"]["folded"] == 7 and all(b["max_abs_error"] is not None for b in r["batchnorms"])
+          and r["verification"]["ok"], json.dumps(r)[:500])
+    code, out, err = run("inspect", "--json", folded)
+    check("folded model has no BatchNormalization", code == 0 and json.loads(out)["batchnorms"] == [], out + err)
+    code, out, err = run("fold", tiny, "-o", tiny)
+    check("fold refuses to overwrite its input", code == 1 and "would overwrite" in err, err)
+    code, out, err = run("fold", tiny, "-o", folded, "--passes", "fold-bn,dead-code")
+    check("unknown pass names the known ones", code == 1 and "unknown pass 'fold-bn'" in err
+          and "fold-bn-into-producer" in err, err)
+    code, out, err = run("fold", "--list-passes")
+    check("--list-passes", code == 0 and "fold-bn-into-consumer" in out, out + err)
+    deconv = os.path.join(MODELS, "deconv_bn.onnx")
+    code, out, err = run("fold", deconv, "-o", folded, "--verify")
+    check("fold deconv_bn: forward fold and scale-shift with reasons", code == 0 and "into following" in out
+          and "kept as scale-shift: producer is Add" in out, out + err)
+    code, out, err = run("run", tiny, "--batch", "3", "-o", d)
+    check("run writes outputs", code == 0 and os.path.exists(os.path.join(d, "output.npy")), out + err)
+    code, out, err = run("run", tiny, "--batch", "3", "--no-save", "-i", "input=" + os.path.join(d, "nope.npy"))
+    check("run: missing input file", code == 1 and "nope.npy" in err, err)
+    code, out, err = run("bench", tiny, "--batch", "1,2", "-n", "3", "--json")
+    b = json.loads(out) if code == 0 else {}
+    check("bench --json", code == 0 and len(b["batches"]) == 2 and b["batches"][1]["samples_per_s"] > 0, out + err)
+
     code, out, err = run("inspect", os.path.join(d, "missing.onnx"))
     check("missing file: exit 1, one line naming it",
           code == 1 and err.startswith("bnfold: error: ") and "missing.onnx: no such file" in err
