@@ -30,7 +30,7 @@ class BnToScaleShift : public Pass {
       ChannelAffine a;
       if (!batchnorm_affine(*bn, &a).empty()) continue;
       if (!x->shape().rank_known || x->shape().rank() < 2) {
-        if (report_) report_->note(y->name(), "the rank of its input is unknown");
+        note(y->name(), "the rank of its input is unknown");
         continue;
       }
       const DType dtype = bn->input(1)->data().dtype();
@@ -56,7 +56,7 @@ class BnToScaleShift : public Pass {
       }
       const std::string key = y->name();
       bypass(g, y, add->output(0), {bn});
-      if (report_) report_->row(key).action = "scale-shift";
+      record(key, "scale-shift");
       changed = true;
     }
     return changed;

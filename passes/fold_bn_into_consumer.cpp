@@ -52,20 +52,10 @@ class FoldBnIntoConsumer : public Pass {
         continue;
       }
       g.erase_node(bn);
-      if (report_) {
-        BnFoldRow& row = report_->row(key);
-        row.action = "folded forward";
-        row.target = target;
-        row.reason.clear();
-      }
+      record(key, "folded forward", target);
       changed = true;
     }
     return changed;
-  }
-
- private:
-  void note(const std::string& key, const std::string& why) {
-    if (report_) report_->note(key, why);
   }
 };
 

@@ -57,20 +57,10 @@ class FoldBnIntoProducer : public Pass {
         continue;
       }
       bypass(g, bn->output(0), result, {bn});
-      if (report_) {
-        BnFoldRow& row = report_->row(key);
-        row.action = "folded";
-        row.target = target;
-        row.reason.clear();
-      }
+      record(key, "folded", target);
       changed = true;
     }
     return changed;
-  }
-
- private:
-  void note(const std::string& key, const std::string& why) {
-    if (report_) report_->note(key, why);
   }
 };
 

@@ -20,6 +20,18 @@ class Pass {
   void set_report(FoldReport* report) { report_ = report; }
 
  protected:
+  // Report helpers; the report is optional.
+  void note(const std::string& bn_output, const std::string& why) {
+    if (report_) report_->note(bn_output, why);
+  }
+  void record(const std::string& bn_output, const std::string& action, const std::string& target = "") {
+    if (!report_) return;
+    BnFoldRow& row = report_->row(bn_output);
+    row.action = action;
+    row.target = target;
+    if (action != "scale-shift") row.reason.clear();
+  }
+
   FoldReport* report_ = nullptr;  // may be null
 };
 

@@ -25,6 +25,16 @@ void check_float(const InferContext& ctx) {
 
 std::vector<int64_t> spatial(const std::vector<int64_t>& d) { return {d.begin() + 2, d.end()}; }
 
+// The sizes one run of either kernel loops over, on the 3-D form of the geometry.
+struct Loop {
+  Loop(const WindowGeometry& geo, const std::vector<int64_t>& xd, int64_t out_channels, int64_t group)
+      : g(as_3d(geo)), N(xd[0]), C(xd[1]), M(out_channels), cg(C / group), mg(M / group), ID(g.in[0]),
+        IH(g.in[1]), IW(g.in[2]), OD(g.out[0]), OH(g.out[1]), OW(g.out[2]), KD(g.kernel[0]), KH(g.kernel[1]),
+        KW(g.kernel[2]) {}
+  WindowGeometry g;
+  int64_t N, C, M, cg, mg, ID, IH, IW, OD, OH, OW, KD, KH, KW;
+};
+
 class Conv : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
@@ -52,13 +62,10 @@ class Conv : public OpKernel {
     const F32 x(*in[0]), w(*in[1]);
     const bool has_bias = in.size() > 2 && in[2];
     const F32 b(has_bias ? *in[2] : *in[1]);
-    const auto g = as_3d(geo_);
-    const auto& xd = in[0]->dims();
-    const int64_t N = xd[0], C = xd[1], M = in[1]->dims()[0];
-    const int64_t cg = C / group_, mg = M / group_;
-    const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2];
-    const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
-    const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2];
+    const Loop l(geo_, in[0]->dims(), in[1]->dims()[0], group_);
+    const auto& g = l.g;
+    const int64_t N = l.N, C = l.C, M = l.M, cg = l.cg, mg = l.mg, ID = l.ID, IH = l.IH, IW = l.IW, OD = l.OD,
+                  OH = l.OH, OW = l.OW, KD = l.KD, KH = l.KH, KW = l.KW;
     Tensor y(DType::Float32, out[0]->dims());
     float* py = y.mutable_data_as<float>();
     for (int64_t n = 0; n < N; ++n)
@@ -121,13 +128,10 @@ class ConvTranspose : public OpKernel {
     const F32 x(*in[0]), w(*in[1]);
     const bool has_bias = in.size() > 2 && in[2];
     const F32 b(has_bias ? *in[2] : *in[1]);
-    const auto g = as_3d(geo_);
-    const auto& xd = in[0]->dims();
-    const int64_t N = xd[0], C = xd[1], M = out[0]->dims()[1];
-    const int64_t cg = C / group_, mg = M / group_;
-    const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2];
-    const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
-    const int64_t KD = g.kernel[0], KH = g.kernel[1], KW = g.kernel[2];
+    const Loop l(geo_, in[0]->dims(), out[0]->dims()[1], group_);
+    const auto& g = l.g;
+    const int64_t N = l.N, C = l.C, M = l.M, cg = l.cg, mg = l.mg, ID = l.ID, IH = l.IH, IW = l.IW, OD = l.OD,
+                  OH = l.OH, OW = l.OW, KD = l.KD, KH = l.KH, KW = l.KW;
     const int64_t osz = OD * OH * OW;
     std::vector<double> acc(static_cast<size_t>(N * M * osz), 0.0);
     for (int64_t n = 0; n < N; ++n)
