@@ -35,6 +35,40 @@ def export(model, shape, path, keep_bn, opset):
                       training=mode, do_constant_folding=True)
 
 
+def check_train_mode(args, name, model, channels, size):
+    """bnfold's batch-statistics mode against PyTorch in train mode."""
+    path = os.path.join(args.out, f"{name}_bn.onnx")
+    export(model, (1, channels, size, size), path, True, args.opset)
+    # Only BatchNormalization in train mode (Dropout and stochastic depth stay
+    # off: they are random), without changing the running statistics.
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.momentum = 0.0
+            m.train()
+    failures = 0
+    for batch in args.batches:
+        gen = torch.Generator().manual_seed(100 + batch)
+        x = torch.randn((batch, channels, size, size), generator=gen)
+        with torch.no_grad():
+            y = model(x)
+        xin = os.path.join(args.out, f"{name}_tx{batch}.npy")
+        yout = os.path.join(args.out, f"{name}_ty{batch}.npy")
+        np.save(xin, x.numpy())
+        np.save(yout, y.numpy())
+        r = subprocess.run([args.bnfold, "run", path, "--no-save", "--bn-mode", "batch", "-i", f"input={xin}",
+                            "-e", f"output={yout}", "--rtol", str(args.rtol), "--atol", str(args.atol)],
+                           capture_output=True, text=True)
+        m = re.search(r"expect output: (\w+): max abs error (\S+), max rel error (\S+)", r.stdout)
+        status = "ok" if r.returncode == 0 else "FAIL"
+        detail = (f"max abs error {m.group(2)} (outputs up to {float(np.abs(y.numpy()).max()):.3g})"
+                  if m else (r.stderr.strip() or r.stdout[-300:]))
+        print(f"{name:20} train   batch {batch:2}: {status}  {detail}", flush=True)
+        failures += r.returncode != 0
+    model.eval()
+    return failures
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--bnfold", required=True)
@@ -44,12 +78,18 @@ def main():
     p.add_argument("--opset", type=int, default=13)
     p.add_argument("--rtol", type=float, default=1e-3)
     p.add_argument("--atol", type=float, default=1e-4)
+    p.add_argument("--train-mode", action="store_true",
+                   help="compare bnfold --bn-mode batch with PyTorch's model.train() (running stats left "
+                        "unchanged) on the BN-kept export instead")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     failures = 0
     for name in args.models:
         model = make_models.build_torchvision(name)
         channels, size = make_models.TORCHVISION[name]
+        if args.train_mode:
+            failures += check_train_mode(args, name, model, channels, size)
+            continue
         for variant, keep_bn in (("bn", True), ("folded", False), ("bnfold", None)):
             path = os.path.join(args.out, f"{name}_{variant}.onnx")
             if keep_bn is None:  # bnfold's own fold of the BN-kept export

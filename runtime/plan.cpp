@@ -94,7 +94,8 @@ void Plan::give_back(std::shared_ptr<void> arena) const {
   free_arenas_.push_back(std::move(arena));
 }
 
-std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms) const {
+std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms,
+                              const BnStatsHook* bn_hook) const {
   // Returned to the pool when this run ends, also when a step throws.
   std::shared_ptr<void> arena = take_arena();
   struct Return {
@@ -113,6 +114,7 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vec
   }
   DnnlStream stream(uses_dnnl_);
   state.stream = stream.get();
+  state.bn_hook = bn_hook;
   if (step_ms) {
     step_ms->resize(steps_.size(), 0.0);
     for (size_t i = 0; i < steps_.size(); ++i) {

@@ -35,6 +35,7 @@ struct Slot {
 struct RunState {
   std::vector<void*> ptr;
   dnnl::stream* stream = nullptr;
+  const BnStatsHook* bn_hook = nullptr;
 };
 
 class Step {
@@ -61,7 +62,8 @@ class Plan {
 
   // inputs: in the order given to the constructor. With step_ms, each step
   // is timed (waiting for it to finish) and its milliseconds added there.
-  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms = nullptr) const;
+  std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms = nullptr,
+                          const BnStatsHook* bn_hook = nullptr) const;
 
   size_t arena_bytes() const { return arena_bytes_; }
   const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }

@@ -208,6 +208,10 @@ void PlanBuilder::build_node(const Node& node) {
   }
   current_ = &node;
   current_flops_ = node_flops(node, ctx);
+  if (node.op_type() == "BatchNormalization" && node.domain().empty() &&
+      (options_.bn_mode == BnMode::BatchStatistics || options_.collect_bn_stats)) {
+    if (build_bn_stats_step(*this, node, ctx, in, options_.bn_mode == BnMode::BatchStatistics)) return;
+  }
   if (options_.use_onednn && all_float32(ctx)) {
     try {
       if (build_dnnl_step(*this, node, ctx)) return;

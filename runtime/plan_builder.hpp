@@ -67,4 +67,10 @@ class PlanBuilder {
 // caller then uses the reference kernel). Defined in runtime/dnnl/.
 bool build_dnnl_step(PlanBuilder& b, const Node& node, const InferContext& ctx);
 
+// A BatchNormalization that computes its input's statistics (batch-statistics
+// mode, or collection for a hook); false for nodes it does not cover.
+// Defined in runtime/bn_step.cpp.
+bool build_bn_stats_step(PlanBuilder& b, const Node& node, const InferContext& ctx, const std::vector<int>& in,
+                         bool batch_stats);
+
 }  // namespace bnfold::rt

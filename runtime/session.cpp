@@ -189,9 +189,17 @@ std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::strin
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
+  return run(inputs, BnStatsHook());
+}
+
+std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs,
+                                           const BnStatsHook& hook) const {
+  BNFOLD_CHECK(!hook || impl_->options.collect_bn_stats || impl_->options.bn_mode == BnMode::BatchStatistics,
+               ErrorCode::InvalidArgument,
+               "a BN statistics hook needs SessionOptions::collect_bn_stats or BatchStatistics mode");
   std::vector<const Tensor*> tensors;
   const auto plan = impl_->prepare(inputs, &tensors);
-  std::vector<Tensor> results = plan->run(tensors);
+  std::vector<Tensor> results = plan->run(tensors, nullptr, hook ? &hook : nullptr);
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < results.size(); ++i) out[impl_->outputs[i].name] = std::move(results[i]);
   return out;

@@ -4,6 +4,7 @@
 // gets its own activation memory.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -14,13 +15,32 @@
 
 namespace bnfold {
 
+// How BatchNormalization nodes (in inference mode) normalize.
+enum class BnMode {
+  Inference,        // with the running statistics stored in the model
+  BatchStatistics,  // with the statistics of the current batch (biased
+                    // variance), as a model left in train mode does
+};
+
 struct SessionOptions {
   // Worker threads for the kernels; 0 means one per core.
   int threads = 0;
   // Use oneDNN kernels where they apply (false: the plain reference kernels,
   // the oracle the tests compare against).
   bool use_onednn = true;
+  BnMode bn_mode = BnMode::Inference;
+  // Compute every BN input's per-channel statistics in every run, for a
+  // BnStatsHook (always on in BatchStatistics mode).
+  bool collect_bn_stats = false;
 };
+
+// The statistics of one BatchNormalization's input in one run.
+struct BnStats {
+  std::string bn;      // the BN node's name, or its output's name when unnamed
+  int64_t count = 0;   // values per channel (batch x spatial size)
+  std::vector<double> mean, var;  // per channel; var is the biased (population) variance
+};
+using BnStatsHook = std::function<void(const BnStats&)>;
 
 struct TensorSpec {
   std::string name;
@@ -46,6 +66,10 @@ class Session {
   // Throws bnfold::Error for an unknown or missing input, or a wrong dtype,
   // rank or dim (naming expected and given).
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
+  // The same, calling `hook` with each BN input's statistics (needs
+  // collect_bn_stats or BatchStatistics mode). The hook runs on the calling
+  // thread, in the order of the BNs in the plan.
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const BnStatsHook& hook) const;
 
   // What the plan for these inputs holds (compiles it if needed).
   struct PlanStats {

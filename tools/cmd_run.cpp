@@ -25,6 +25,7 @@ struct RunArgs {
   int threads = 0;
   bool reference = false;
   uint64_t seed = 0;
+  std::string bn_mode = "inference";
 };
 
 std::string file_name_for(const std::string& output) {
@@ -58,6 +59,9 @@ int run(const RunArgs& a) {
   SessionOptions opts;
   opts.threads = a.threads;
   opts.use_onednn = !a.reference;
+  BNFOLD_CHECK(a.bn_mode == "inference" || a.bn_mode == "batch", ErrorCode::InvalidArgument,
+               "--bn-mode {}: use inference or batch", a.bn_mode);
+  if (a.bn_mode == "batch") opts.bn_mode = BnMode::BatchStatistics;
   Session session(a.model, opts);
   const auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
   for (const auto& [name, t] : inputs) fmt::print("input {}: {}\n", name, t.describe());
@@ -109,6 +113,10 @@ void add_run(CLI::App& app) {
   cmd->add_option("-t,--threads", a->threads, "Threads (0: one per core)")->capture_default_str();
   cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");
+  cmd->add_option("--bn-mode", a->bn_mode,
+                  "inference: BatchNormalization uses the model's running statistics; batch: the statistics "
+                  "of the current batch, as a model left in train mode")
+      ->capture_default_str();
   cmd->footer(
       "Inputs not given with --input are random: float N(0,1), with the model's free\n"
       "(batch) dim set by --batch. Each output is printed with its shape and\n"

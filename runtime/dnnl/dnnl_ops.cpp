@@ -2,6 +2,7 @@
 // binary, Softmax, Concat, LRN and Reduce ops. Each factory returns false
 // (changing nothing) for a case it does not cover; the reference kernel then
 // runs it.
+#include "graph/batchnorm.hpp"
 #include "runtime/dnnl/dnnl_conv.hpp"
 #include "runtime/ops/conv_geometry.hpp"
 #include "runtime/ops/op_util.hpp"
@@ -117,6 +118,7 @@ bool build_matmul(PlanBuilder& b, const Node& n, const InferContext& ctx) {
 }
 
 bool build_batchnorm(PlanBuilder& b, const Node& n, const InferContext& ctx) {
+  if (batchnorm_attrs(n).training) return false;  // ONNX training semantics: the reference kernel
   for (size_t i = 1; i <= 4; ++i)
     if (!ctx.input(i).value) return false;
   const auto& x = ctx.dims(0);

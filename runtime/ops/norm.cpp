@@ -16,17 +16,46 @@ void finish(const Tensor& y, Tensor* out) {
   else store_from_float32(y, out);
 }
 
+}  // namespace
+
+// Per-channel mean and biased variance over every axis but 1.
+void batch_moments(const Tensor& x, std::vector<double>* mean, std::vector<double>* var) {
+  const auto& d = x.dims();
+  const int64_t N = d[0], C = d[1], S = product(d, 2);
+  mean->assign(static_cast<size_t>(C), 0.0);
+  var->assign(static_cast<size_t>(C), 0.0);
+  const double n = static_cast<double>(N * S);
+  for (int64_t c = 0; c < C; ++c) {
+    double sum = 0, sq = 0;
+    for (int64_t b = 0; b < N; ++b)
+      for (int64_t s = 0; s < S; ++s) sum += x.value_at((b * C + c) * S + s);
+    const double m = n > 0 ? sum / n : 0.0;
+    for (int64_t b = 0; b < N; ++b)
+      for (int64_t s = 0; s < S; ++s) {
+        const double v = x.value_at((b * C + c) * S + s) - m;
+        sq += v * v;
+      }
+    (*mean)[static_cast<size_t>(c)] = m;
+    (*var)[static_cast<size_t>(c)] = n > 0 ? sq / n : 0.0;
+  }
+}
+
+namespace {
+
+// Inference (running statistics) or, for a node in training mode, ONNX's
+// training semantics: batch statistics (biased variance) normalize the batch,
+// and the optional outputs give running * momentum + batch * (1 - momentum).
 class BatchNorm : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
     const BatchNormAttrs a = batchnorm_attrs(ctx.node());
-    BNFOLD_NODE_CHECK(ctx, !a.training,
-                      "training-mode BatchNormalization ({}) is not supported by this executor yet",
-                      a.training_why);
+    training_ = a.training;
     eps_ = a.epsilon;
+    momentum_ = a.momentum;
     spatial_ = a.spatial;
     const auto& x = ctx.dims(0);
     BNFOLD_NODE_CHECK(ctx, x.size() >= 2, "input rank {} (needs >= 2)", x.size());
+    BNFOLD_NODE_CHECK(ctx, spatial_ || !training_, "training with spatial=0 is not supported");
     const int64_t want = spatial_ ? x[1] : product(x, 1);
     for (size_t i = 1; i <= 4; ++i) {
       BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(i)), "input {} is {}", i, dtype_name(ctx.dtype(i)));
@@ -34,8 +63,12 @@ class BatchNorm : public OpKernel {
                         product(ctx.dims(i)), want);
     }
     ctx.set_output(0, ctx.dtype(0), x);
-    for (size_t k = 1; k < ctx.num_outputs(); ++k)
-      BNFOLD_NODE_CHECK(ctx, !ctx.has_output(k), "output {} is only produced in training mode", k);
+    for (size_t k = 1; k < ctx.num_outputs(); ++k) {
+      if (!ctx.has_output(k)) continue;
+      BNFOLD_NODE_CHECK(ctx, training_, "output {} is only produced in training mode", k);
+      BNFOLD_NODE_CHECK(ctx, k <= 2, "the saved_mean/saved_var outputs of old opsets are not supported");
+      ctx.set_output(k, ctx.dtype(k + 2), ctx.dims(k + 2));
+    }
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -43,22 +76,35 @@ class BatchNorm : public OpKernel {
     const int64_t N = d[0], C = d[1], S = product(d, 2);
     const Tensor x = to_float32(*in[0]);
     const float* px = x.data_as<float>();
+    std::vector<double> mean, var;
+    if (training_) batch_moments(x, &mean, &var);
     Tensor y(DType::Float32, d);
     float* py = y.mutable_data_as<float>();
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c)
         for (int64_t s = 0; s < S; ++s) {
           const int64_t p = spatial_ ? c : c * S + s;  // spatial=0: statistics per activation
-          const double scale = in[1]->value_at(p) / std::sqrt(in[4]->value_at(p) + eps_);
+          const double m = training_ ? mean[static_cast<size_t>(c)] : in[3]->value_at(p);
+          const double v = training_ ? var[static_cast<size_t>(c)] : in[4]->value_at(p);
+          const double scale = in[1]->value_at(p) / std::sqrt(v + eps_);
           const int64_t i = (n * C + c) * S + s;
-          py[i] = static_cast<float>((px[i] - in[3]->value_at(p)) * scale + in[2]->value_at(p));
+          py[i] = static_cast<float>((px[i] - m) * scale + in[2]->value_at(p));
         }
     finish(y, out[0]);
+    for (size_t k = 1; k <= 2 && k < out.size(); ++k) {
+      if (!out[k]) continue;
+      const std::vector<double>& batch = k == 1 ? mean : var;
+      Tensor r(DType::Float64, out[k]->dims());
+      for (int64_t c = 0; c < C; ++c)
+        r.mutable_data_as<double>()[c] =
+            in[k + 2]->value_at(c) * momentum_ + batch[static_cast<size_t>(c)] * (1 - momentum_);
+      cast_into(r, out[k]);
+    }
   }
 
  private:
-  double eps_ = 1e-5;
-  bool spatial_ = true;
+  double eps_ = 1e-5, momentum_ = 0.9;
+  bool spatial_ = true, training_ = false;
 };
 
 class Softmax : public OpKernel {

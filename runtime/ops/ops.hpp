@@ -42,6 +42,9 @@ std::unique_ptr<OpKernel> make_softmax(const Node&);
 std::unique_ptr<OpKernel> make_reduce(const Node&);
 std::unique_ptr<OpKernel> make_resize(const Node&);
 
+// Per-channel (axis 1) mean and biased variance of x.
+void batch_moments(const Tensor& x, std::vector<double>* mean, std::vector<double>* var);
+
 // Converts any numeric tensor into out's dtype (numpy astype semantics).
 void cast_into(const Tensor& in, Tensor* out);
 
