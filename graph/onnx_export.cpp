@@ -177,6 +177,14 @@ void save_onnx(const Graph& graph, const std::string& path, const ExportOptions&
   if (options.check) check_onnx_file(path);
 }
 
+std::unique_ptr<Graph> clone_graph(const Graph& graph) {
+  const std::string bytes = serialize_onnx(graph);
+  ImportOptions options;
+  options.infer_shapes = false;  // the value_info written above carries the shapes
+  return load_onnx_bytes(bytes.data(), bytes.size(), graph.info.graph_name.empty() ? "graph" : graph.info.graph_name,
+                         "", options);
+}
+
 void check_onnx_file(const std::string& path) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);

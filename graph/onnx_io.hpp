@@ -41,6 +41,9 @@ void save_onnx(const Graph& graph, const std::string& path, const ExportOptions&
 // The serialized model, all tensors inline.
 std::string serialize_onnx(const Graph& graph);
 
+// A deep copy of a graph (through its serialized form).
+std::unique_ptr<Graph> clone_graph(const Graph& graph);
+
 // Runs libonnx's checker on a model file; throws bnfold::Error with its message.
 void check_onnx_file(const std::string& path);
 

@@ -34,10 +34,7 @@ namespace {
 
 // A copy of g (through its serialized form) whose extra values are also outputs.
 std::shared_ptr<Graph> with_outputs(const Graph& g, const std::vector<std::string>& extra) {
-  const std::string bytes = serialize_onnx(g);
-  ImportOptions io;
-  io.infer_shapes = false;  // the graph already has its shapes
-  std::shared_ptr<Graph> copy = load_onnx_bytes(bytes.data(), bytes.size(), "folded model", "", io);
+  std::shared_ptr<Graph> copy = clone_graph(g);
   for (const auto& name : extra) {
     Value* v = copy->find_value(name);
     if (v && !v->is_graph_output()) copy->add_output(v);

@@ -13,6 +13,8 @@
 // constant, valid parameters; (2) y has the consumer as its only use, at input
 // 0, and is no graph output; (3) constant float weights; (4) channel counts
 // agree; (5) the Conv has no padding.
+#include <set>
+
 #include "passes/affine.hpp"
 #include "passes/passes.hpp"
 
@@ -25,37 +27,56 @@ class FoldBnIntoConsumer : public Pass {
   const char* name() const override { return "fold-bn-into-consumer"; }
 
   bool run(Graph& g) override {
+    // A fold erases the consumer too, which a snapshot of the order still
+    // holds: start over after each change.
     bool changed = false;
-    for (Node* bn : g.topological_order()) {
-      if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) continue;
+    for (bool again = true; again;) {
+      again = false;
+      for (Node* bn : g.topological_order()) {
+        if (done_.count(bn)) continue;
+        done_.insert(bn);
+        if (try_fold(g, bn)) {
+          again = changed = true;
+          break;
+        }
+      }
+    }
+    return changed;
+  }
+
+ private:
+  std::set<const Node*> done_;  // nodes already tried (a BN that did not fold stays as it was)
+
+  bool try_fold(Graph& g, Node* bn) {
+    {
+      if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) return false;
       Value* y = bn->output(0);
       const std::string key = y->name();
       ChannelAffine a;
-      if (!batchnorm_affine(*bn, &a).empty()) continue;  // noted by the producer fold
+      if (!batchnorm_affine(*bn, &a).empty()) return false;  // noted by the producer fold
       if (y->is_graph_output()) {
         note(key, "its output is a graph output");
-        continue;
+        return false;
       }
       if (y->uses().size() != 1) {
         note(key, fmt::format("its output has {} consumers", y->uses().size()));
-        continue;
+        return false;
       }
       const Use use = y->uses()[0];
       Node* consumer = use.node;
       if (use.input_index != 0) {
         note(key, fmt::format("consumer {} reads it as input {}", consumer->op_type(), use.input_index));
-        continue;
+        return false;
       }
       const std::string target = consumer->name().empty() ? consumer->label() : consumer->name();
       if (const std::string why = fold_into_consumer(g, consumer, bn->input(0), a); !why.empty()) {
         note(key, why);
-        continue;
+        return false;
       }
       g.erase_node(bn);
       record(key, "folded forward", target);
-      changed = true;
+      return true;
     }
-    return changed;
   }
 };
 

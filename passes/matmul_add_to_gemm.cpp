@@ -20,31 +20,46 @@ class MatMulAddToGemm : public Pass {
   const char* name() const override { return "matmul-add-to-gemm"; }
 
   bool run(Graph& g) override {
+    // A rewrite erases the Add too, which a snapshot of the order still
+    // holds: start over after each change.
     bool changed = false;
-    for (Node* mm : g.topological_order()) {
-      if (mm->op_type() != "MatMul" || !mm->domain().empty()) continue;
+    for (bool again = true; again;) {
+      again = false;
+      for (Node* mm : g.topological_order()) {
+        if (rewrite(g, mm)) {
+          again = changed = true;
+          break;
+        }
+      }
+    }
+    return changed;
+  }
+
+ private:
+  bool rewrite(Graph& g, Node* mm) {
+    {
+      if (mm->op_type() != "MatMul" || !mm->domain().empty()) return false;
       Value* a = mm->input(0);
       Value* b = mm->input(1);
       Value* out = mm->output(0);
-      if (!a || !b || !out || !b->is_constant() || b->data().rank() != 2) continue;
-      if (!a->shape().rank_known || a->shape().rank() != 2) continue;
-      if (out->uses().size() != 1 || out->is_graph_output()) continue;
+      if (!a || !b || !out || !b->is_constant() || b->data().rank() != 2) return false;
+      if (!a->shape().rank_known || a->shape().rank() != 2) return false;
+      if (out->uses().size() != 1 || out->is_graph_output()) return false;
       Node* add = out->uses()[0].node;
-      if (add->op_type() != "Add" || add->inputs().size() != 2) continue;
+      if (add->op_type() != "Add" || add->inputs().size() != 2) return false;
       Value* c = add->input(0) == out ? add->input(1) : add->input(0);
-      if (!c || c == out || !c->is_constant()) continue;
+      if (!c || c == out || !c->is_constant()) return false;
       const auto& cd = c->data().dims();
       const int64_t n = b->data().dims()[1];
       const bool row = (cd.size() == 1 && cd[0] == n) || (cd.size() == 2 && cd[0] == 1 && cd[1] == n);
-      if (!row) continue;
+      if (!row) return false;
       Node* gemm = g.add_node("Gemm", {a, b, c}, {g.unique_name(add->output(0)->name() + "_gemm")},
                               g.unique_name(mm->name().empty() ? "Gemm" : mm->name()));
       gemm->output(0)->set_dtype(add->output(0)->dtype());
       gemm->output(0)->set_shape(add->output(0)->shape());
       bypass(g, add->output(0), gemm->output(0), {add, mm});
-      changed = true;
+      return true;
     }
-    return changed;
   }
 };
 

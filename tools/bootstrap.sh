@@ -6,7 +6,7 @@ BNFOLD_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BNFOLD_PACKAGES=(
   cmake g++ ninja-build pkg-config
   libonnx-dev libprotobuf-dev protobuf-compiler libfmt-dev
-  libdnnl-dev ocl-icd-opencl-dev libbenchmark-dev
+  libdnnl-dev ocl-icd-opencl-dev libbenchmark-dev libstb-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev catch2
   # model generation and end-to-end tests (torchvision exports)
   python3 python3-numpy python3-onnx python3-torch python3-torchvision

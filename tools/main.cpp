@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   bnfold::cli::add_fold(app);
   bnfold::cli::add_run(app);
   bnfold::cli::add_bench(app);
+  bnfold::cli::add_bn_commands(app);
   if (argc == 1) {  // a bare "bnfold" gets the overview, not just "subcommand required"
     std::cerr << app.help();
     return 2;

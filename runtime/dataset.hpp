@@ -1,0 +1,55 @@
+// Data sets for audit, drift and recalibration: what people in a factory
+// have. A folder (searched recursively) or a list of files: .npy (one sample,
+// or a batch), .npz (each array a sample or a batch), ONNX TensorProto .pb,
+// and PNG/JPEG images (resized, scaled to [0,1], normalized with mean/std,
+// laid out CHW in RGB or BGR order).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "graph/tensor.hpp"
+
+namespace bnfold {
+
+struct DataOptions {
+  // The dims of one sample the model takes (its input without the batch dim);
+  // arrays of this rank are samples, one rank more are batches. Required.
+  std::vector<int64_t> sample_dims;
+  DType dtype = DType::Float32;
+  // Images: resized to sample_dims' H x W; then (v/255 - mean[c]) / std[c].
+  std::vector<float> mean = {0.f, 0.f, 0.f};
+  std::vector<float> std = {1.f, 1.f, 1.f};
+  bool bgr = false;  // channel order of the model's input
+  // Called after each file is read: (files done, files in all).
+  std::function<void(int64_t, int64_t)> progress;
+};
+
+class Dataset {
+ public:
+  // Throws bnfold::Error for an empty folder, an unreadable file, or samples
+  // whose dims or dtype differ from options.sample_dims / dtype (naming the file).
+  static Dataset open(const std::vector<std::string>& paths, const DataOptions& options);
+  // A data set held in memory: [samples, sample dims...].
+  static Dataset from_tensor(const Tensor& samples);
+
+  int64_t size() const { return count_; }
+  const std::vector<int64_t>& sample_dims() const { return sample_dims_; }
+  DType dtype() const { return dtype_; }
+  // Samples [start, start + n) as one batch tensor (a copy).
+  Tensor batch(int64_t start, int64_t n) const;
+  std::string description;  // "64 samples from 3 files in data/"
+
+ private:
+  std::vector<int64_t> sample_dims_;
+  DType dtype_ = DType::Float32;
+  int64_t count_ = 0;
+  std::vector<char> bytes_;  // all samples, back to back
+};
+
+// The files a data path stands for (a folder is searched recursively, sorted).
+std::vector<std::string> data_files(const std::vector<std::string>& paths);
+
+}  // namespace bnfold

@@ -1,0 +1,416 @@
+// bnfold audit / drift / recalibrate: where BatchNormalization meets data.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "graph/check.hpp"
+#include "graph/onnx_io.hpp"
+#include "passes/fold.hpp"
+#include "runtime/bn_analysis.hpp"
+#include "runtime/tensor_tools.hpp"
+#include "tools/commands.hpp"
+#include "tools/inputs.hpp"
+#include "tools/report_html.hpp"
+#include "tools/text.hpp"
+
+namespace bnfold::cli {
+
+namespace {
+
+struct DataArgs {
+  std::string model;
+  std::vector<std::string> data;
+  std::string size, mean, std_ = "1,1,1", order = "rgb";
+  int64_t batch = 32;
+  int threads = 0;
+  bool json = false;
+  std::string html;
+};
+
+void add_data_options(CLI::App* cmd, DataArgs& a, bool data_required) {
+  cmd->add_option("MODEL", a.model, "ONNX model")->required();
+  auto* d = cmd->add_option("-d,--data", a.data,
+                            "Data: a folder (searched recursively) or files: .npy (a sample or a batch), .npz, "
+                            "ONNX .pb, PNG/JPEG images; repeatable");
+  if (data_required) d->required();
+  cmd->add_option("--size", a.size, "Images: resize to HxW (default: the model's input size)");
+  cmd->add_option("--mean", a.mean, "Images: per-channel mean after scaling to [0,1], e.g. 0.485,0.456,0.406");
+  cmd->add_option("--std", a.std_, "Images: per-channel std, e.g. 0.229,0.224,0.225")->capture_default_str();
+  cmd->add_option("--channel-order", a.order, "Images: rgb or bgr, the model's channel order")->capture_default_str();
+  cmd->add_option("-b,--batch", a.batch, "Batch size for passes over the data")->capture_default_str();
+  cmd->add_option("-t,--threads", a.threads, "Threads (0: one per core)");
+  cmd->add_flag("--json", a.json, "Print JSON instead of text");
+  cmd->add_option("--html", a.html, "Also write a self-contained HTML report with charts here");
+}
+
+std::vector<float> floats(const std::string& s, const char* option) {
+  std::vector<float> out;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    const size_t comma = s.find(',', pos);
+    try {
+      out.push_back(std::stof(s.substr(pos, comma - pos)));
+    } catch (const std::exception&) {
+      failf(ErrorCode::InvalidArgument, "{} '{}': expected numbers separated by commas", option, s);
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+// A progress bar on a terminal, plain lines (every 25%) otherwise; on stderr.
+Progress progress_bar(const std::string& what) {
+  const bool tty = isatty(2);
+  auto last = std::make_shared<int>(-1);
+  return [what, tty, last](int64_t done, int64_t total) {
+    const int pct = total > 0 ? static_cast<int>(100 * done / total) : 100;
+    if (tty) {
+      const int filled = pct * 30 / 100;
+      fmt::print(stderr, "\r{} [{}{}] {:3}% ({}/{})", what, std::string(static_cast<size_t>(filled), '#'),
+                 std::string(static_cast<size_t>(30 - filled), '.'), pct, done, total);
+      if (done >= total) fmt::print(stderr, "\n");
+    } else if (pct / 25 != *last / 25 || done >= total) {
+      if (pct != *last) fmt::print(stderr, "{}: {}% ({}/{})\n", what, pct, done, total);
+    }
+    *last = pct;
+  };
+}
+
+std::shared_ptr<Graph> load_model(const DataArgs& a) { return std::shared_ptr<Graph>(load_onnx(a.model)); }
+
+Dataset load_data(const DataArgs& a, const Graph& g) {
+  const auto req = g.required_inputs();
+  BNFOLD_CHECK(req.size() == 1, ErrorCode::Unsupported, "{}: the model has {} inputs; these commands need one",
+               a.model, req.size());
+  const Shape& s = req[0]->shape();
+  BNFOLD_CHECK(s.rank_known && s.rank() >= 2, ErrorCode::InvalidArgument, "{}: input '{}' has no usable shape {}",
+               a.model, req[0]->name(), s.str());
+  DataOptions o;
+  o.dtype = req[0]->dtype();
+  for (size_t k = 1; k < s.rank(); ++k) {
+    BNFOLD_CHECK(s.dims[k].known(), ErrorCode::InvalidArgument, "{}: input dim {} is not fixed ({})", a.model, k,
+                 s.str());
+    o.sample_dims.push_back(s.dims[k].value);
+  }
+  if (!a.size.empty()) {
+    const auto x = a.size.find('x');
+    BNFOLD_CHECK(x != std::string::npos && o.sample_dims.size() == 3, ErrorCode::InvalidArgument,
+                 "--size {}: expected HxW for a model taking images", a.size);
+    BNFOLD_CHECK(std::stoll(a.size.substr(0, x)) == o.sample_dims[1] && std::stoll(a.size.substr(x + 1)) == o.sample_dims[2],
+                 ErrorCode::InvalidArgument, "--size {} differs from the model's input {}", a.size, s.str());
+  }
+  if (!a.mean.empty()) o.mean = floats(a.mean, "--mean");
+  o.std = floats(a.std_, "--std");
+  BNFOLD_CHECK(a.order == "rgb" || a.order == "bgr", ErrorCode::InvalidArgument, "--channel-order: rgb or bgr");
+  o.bgr = a.order == "bgr";
+  o.progress = progress_bar("reading data");
+  Dataset d = Dataset::open(a.data, o);
+  fmt::print(stderr, "{}\n", d.description);
+  return d;
+}
+
+// ---------------------------------------------------------------- drift
+
+struct DriftArgs : DataArgs {
+  std::string save_stats;
+  std::vector<std::string> merge;
+  double fail_above = -1;
+};
+
+nlohmann::json drift_json(const DriftReport& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers)
+    layers.push_back({{"bn", l.bn}, {"channels", l.channels}, {"score", l.score}, {"shifted_share", l.shifted_share},
+                      {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
+  return {{"samples", r.samples}, {"max_score", r.max_score}, {"mean_score", r.mean_score}, {"layers", layers}};
+}
+
+void print_drift(const DriftReport& r) {
+  std::vector<LayerDrift> ranked = r.layers;
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.score > y.score; });
+  fmt::print("Drift of the data from the model's running statistics ({} samples)\n", r.samples);
+  fmt::print("  {:<30} {:>9} {:>10} {:>10} {:>9}\n", "BN (most drifted first)", "score", ">3 sigma", "mean/sigma",
+             "var ratio");
+  for (const auto& l : ranked)
+    fmt::print("  {:<30} {:>9.4g} {:>9.1f}% {:>10.3g} {:>9.3g}\n", fit_left(l.bn, 30), l.score, 100 * l.shifted_share,
+               l.mean_shift_sigma, l.var_ratio);
+  fmt::print("  score: mean over channels of the symmetric KL divergence between the data's\n"
+             "  and the running Gaussian; >3 sigma: channels whose mean moved more than 3\n"
+             "  running standard deviations.\n");
+  fmt::print("Max score {:.4g}, mean score {:.4g}\n", r.max_score, r.mean_score);
+}
+
+int run_drift(const DriftArgs& a) {
+  auto g = load_model(a);
+  BnInputStats stats;
+  if (!a.merge.empty()) {
+    for (const auto& f : a.merge) stats.merge(BnInputStats::load(f));
+    fmt::print(stderr, "merged {} statistics files ({} samples)\n", a.merge.size(), stats.samples);
+  }
+  if (!a.data.empty()) {
+    const Dataset d = load_data(a, *g);
+    stats.merge(collect_bn_input_stats(g, d, a.batch, a.threads, progress_bar("collecting statistics")));
+  }
+  BNFOLD_CHECK(stats.samples > 0, ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
+  stats.model = a.model;
+  if (!a.save_stats.empty()) {
+    stats.save(a.save_stats);
+    fmt::print(stderr, "statistics saved to {}\n", a.save_stats);
+  }
+  const DriftReport r = compute_drift(*g, stats);
+  if (a.json) std::cout << drift_json(r).dump(2) << "\n";
+  else print_drift(r);
+  if (!a.html.empty()) {
+    std::vector<std::string> labels;
+    Series score{"drift score", {}}, share{"share of channels beyond 3 sigma", {}};
+    for (const auto& l : r.layers) {
+      labels.push_back(l.bn);
+      score.values.push_back(l.score);
+      share.values.push_back(l.shifted_share);
+    }
+    std::vector<std::vector<std::string>> rows = {{"BN", "score", ">3 sigma", "mean shift / sigma", "var ratio"}};
+    for (const auto& l : r.layers)
+      rows.push_back({l.bn, fmt::format("{:.4g}", l.score), fmt::format("{:.1f}%", 100 * l.shifted_share),
+                      fmt::format("{:.3g}", l.mean_shift_sigma), fmt::format("{:.3g}", l.var_ratio)});
+    write_html(a.html, "bnfold drift: " + a.model,
+               {fmt::format("{} samples; max drift score {:.4g}, mean {:.4g}.", r.samples, r.max_score, r.mean_score)},
+               {{"Drift per layer", svg_bars("Drift score per BatchNormalization layer", labels, {score}, "score") +
+                                        svg_bars("Channels whose mean moved > 3 sigma", labels, {share}, "share")},
+                {"Table", html_table(rows)}});
+    fmt::print(stderr, "HTML report written to {}\n", a.html);
+  }
+  if (a.fail_above >= 0 && r.max_score > a.fail_above) {
+    fmt::print(stderr, "bnfold: drift {:.4g} is above --fail-above {:g}\n", r.max_score, a.fail_above);
+    return 3;
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- recalibrate
+
+struct RecalArgs : DataArgs {
+  std::string out, mode = "sequential";
+  bool fold = false;
+};
+
+int run_recalibrate(const RecalArgs& a) {
+  BNFOLD_CHECK(a.mode == "sequential" || a.mode == "update-bn", ErrorCode::InvalidArgument,
+               "--mode {}: use sequential or update-bn", a.mode);
+  BNFOLD_CHECK(std::filesystem::absolute(a.out) != std::filesystem::absolute(a.model), ErrorCode::InvalidArgument,
+               "-o {} would overwrite the input model", a.out);
+  auto g = load_model(a);
+  const Dataset d = load_data(a, *g);
+  const DriftReport before = compute_drift(*g, collect_bn_input_stats(g, d, a.batch, a.threads));
+  auto updated = clone_graph(*g);
+  const auto mode = a.mode == "update-bn" ? RecalibrationMode::UpdateBn : RecalibrationMode::Sequential;
+  const RecalibrationReport r = recalibrate(*updated, d, mode, a.batch, a.threads, progress_bar("recalibrating"));
+  std::shared_ptr<Graph> shared(std::move(updated));
+  const DriftReport after = compute_drift(*shared, collect_bn_input_stats(shared, d, a.batch, a.threads));
+  std::string folded;
+  if (a.fold) {
+    const FoldReport fr = fold_batchnorms(*shared);
+    folded = fmt::format("{} of {} BN folded", fr.count("folded") + fr.count("folded forward"), fr.rows().size());
+  }
+  shared->info.producer_name = "bnfold";
+  save_onnx(*shared, a.out);  // temporary file, then rename: nothing half-written at -o
+  nlohmann::json layers = nlohmann::json::array();
+  for (size_t i = 0; i < r.layers.size(); ++i)
+    layers.push_back({{"bn", r.layers[i].bn}, {"mean_shift_sigma", r.layers[i].mean_shift_sigma},
+                      {"var_ratio", r.layers[i].var_ratio}});
+  if (a.json) {
+    std::cout << nlohmann::json({{"mode", recalibration_mode_name(r.mode)}, {"samples", r.samples},
+                                 {"passes", r.passes}, {"layers", layers}, {"drift_before", drift_json(before)},
+                                 {"drift_after", drift_json(after)}, {"output", a.out}})
+                     .dump(2)
+              << "\n";
+  } else {
+    fmt::print("Recalibrated {} BatchNormalization layers on {} samples, mode {} ({} pass{} over the data)\n",
+               r.layers.size(), r.samples, recalibration_mode_name(r.mode), r.passes, r.passes == 1 ? "" : "es");
+    fmt::print("  {:<34} {:>12} {:>10} {:>10} {:>9}\n", "BN", "mean moved", "var ratio", "drift", "after");
+    for (size_t i = 0; i < r.layers.size(); ++i) {
+      double b = 0, f = 0;
+      for (const auto& l : before.layers) if (l.bn == r.layers[i].bn) b = l.score;
+      for (const auto& l : after.layers) if (l.bn == r.layers[i].bn) f = l.score;
+      fmt::print("  {:<34} {:>9.3g} sd {:>10.3g} {:>10.4g} {:>9.3g}\n", fit_left(r.layers[i].bn, 34),
+                 r.layers[i].mean_shift_sigma, r.layers[i].var_ratio, b, f);
+    }
+    fmt::print("Drift on this data: max {:.4g} before, {:.4g} after; mean {:.4g} before, {:.4g} after\n",
+               before.max_score, after.max_score, before.mean_score, after.mean_score);
+    fmt::print("Wrote {}{}\n", a.out, folded.empty() ? "" : " (" + folded + ")");
+  }
+  if (!a.html.empty()) {
+    std::vector<std::string> labels;
+    Series b{"drift before", {}}, f{"drift after", {}};
+    for (size_t i = 0; i < before.layers.size() && i < after.layers.size(); ++i) {
+      labels.push_back(before.layers[i].bn);
+      b.values.push_back(before.layers[i].score);
+      f.values.push_back(after.layers[i].score);
+    }
+    write_html(a.html, "bnfold recalibrate: " + a.model,
+               {fmt::format("Mode {} on {} samples; wrote {}.", recalibration_mode_name(r.mode), r.samples, a.out)},
+               {{"Drift before and after recalibration",
+                 svg_bars("Drift score per layer, before and after", labels, {b, f}, "score")}});
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- audit
+
+struct AuditArgs : DataArgs {
+  bool random = false;
+  int64_t samples = 32;
+  std::string batch_sizes = "1,2,4,8,32";
+  double tolerance = 0.05;
+  uint64_t seed = 0;
+};
+
+int run_audit(const AuditArgs& a) {
+  auto g = load_model(a);
+  BNFOLD_CHECK(a.random != !a.data.empty(), ErrorCode::InvalidArgument, "give --data PATH or --random");
+  AuditOptions o;
+  o.batch_sizes = parse_int_list(a.batch_sizes, "--batch-sizes");
+  std::sort(o.batch_sizes.begin(), o.batch_sizes.end());
+  o.tolerance = a.tolerance;
+  o.threads = a.threads;
+  o.progress = progress_bar("auditing");
+  Dataset d = a.random ? Dataset() : load_data(a, *g);
+  if (a.random) {
+    Session probe(g);
+    const int64_t n = std::max(a.samples, o.batch_sizes.back());
+    d = Dataset::from_tensor(random_inputs(probe, n, a.seed).begin()->second);
+  }
+  const AuditReport r = audit(g, d, o);
+  nlohmann::json div = nlohmann::json::array();
+  for (const auto& x : r.divergence)
+    div.push_back({{"batch", x.batch}, {"output", x.output}, {"max_abs", x.max_abs}, {"rel_l2", x.rel_l2},
+                   {"cosine", x.cosine},
+                   {"argmax_agreement", x.argmax_agreement >= 0 ? nlohmann::json(x.argmax_agreement) : nlohmann::json()}});
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers)
+    layers.push_back({{"bn", l.bn}, {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
+  nlohmann::json inv = nlohmann::json::array();
+  for (const auto& [b, v] : r.invariance) inv.push_back({{"batch", b}, {"max_abs", v}});
+  if (a.json) {
+    std::cout << nlohmann::json({{"samples", r.samples}, {"batch_sizes", r.batch_sizes}, {"divergence", div},
+                                 {"layers", layers}, {"degenerate_at_batch_1", r.degenerate_at_batch_1},
+                                 {"batch_invariance", inv}, {"fold_max_abs", r.fold_max_abs},
+                                 {"fold_summary", r.fold_summary}, {"agree_from_batch", r.agree_from_batch},
+                                 {"verdict", r.verdict}})
+                     .dump(2)
+              << "\n";
+  } else {
+    fmt::print("Train (batch statistics) vs inference (running statistics), {} samples\n", r.samples);
+    fmt::print("  {:>5} {:<18} {:>10} {:>9} {:>8} {:>8} {:>10}\n", "batch", "output", "max abs", "rel L2", "cosine",
+               "top-1", "invariance");
+    for (const auto& x : r.divergence) {
+      double iv = 0;
+      for (const auto& [b, v] : r.invariance) if (b == x.batch) iv = v;
+      fmt::print("  {:>5} {:<18} {:>10.3g} {:>9.3g} {:>8.4f} {:>8} {:>10.2g}\n", x.batch, fit(x.output, 18), x.max_abs,
+                 x.rel_l2, x.cosine, x.argmax_agreement >= 0 ? fmt::format("{:.0f}%", 100 * x.argmax_agreement) : "-",
+                 iv);
+    }
+    fmt::print("  (invariance: inference-mode output of a sample in the batch vs alone)\n\n");
+    fmt::print("Batch vs running statistics per layer, at batch {}:\n", r.batch_sizes.back());
+    fmt::print("  {:<40} {:>14} {:>10}\n", "BN", "mean shift (sd)", "var ratio");
+    for (const auto& l : r.layers)
+      fmt::print("  {:<40} {:>14.3g} {:>10.3g}\n", fit_left(l.bn, 40), l.mean_shift_sigma, l.var_ratio);
+    if (!r.degenerate_at_batch_1.empty()) {
+      fmt::print("\nDegenerate at batch 1 (one value per channel: the output is beta):\n");
+      for (const auto& bn : r.degenerate_at_batch_1) fmt::print("  {}\n", bn);
+    }
+    fmt::print("\nVerdict:\n");
+    for (const auto& v : r.verdict) fmt::print("  - {}\n", v);
+  }
+  if (!a.html.empty()) {
+    std::vector<double> xs;
+    std::map<std::string, Series> per_output;
+    for (const auto& x : r.divergence) {
+      if (std::find(xs.begin(), xs.end(), static_cast<double>(x.batch)) == xs.end())
+        xs.push_back(static_cast<double>(x.batch));
+      per_output[x.output].name = x.output;
+      per_output[x.output].values.push_back(x.rel_l2);
+    }
+    std::vector<Series> lines;
+    for (auto& [k, s] : per_output) lines.push_back(s);
+    std::vector<std::string> labels;
+    Series shift{"mean shift (running sd)", {}}, ratio{"variance ratio", {}};
+    for (const auto& l : r.layers) {
+      labels.push_back(l.bn);
+      shift.values.push_back(l.mean_shift_sigma);
+      ratio.values.push_back(l.var_ratio);
+    }
+    write_html(a.html, "bnfold audit: " + a.model, r.verdict,
+               {{"Output divergence against batch size",
+                 svg_lines("Train vs inference: relative L2 of outputs", xs, lines, "batch size", "relative L2")},
+                {"Batch vs running statistics", svg_bars("Per layer, at the largest batch", labels, {shift, ratio}, "")}});
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_bn_commands(CLI::App& app) {
+  auto da = std::make_shared<DriftArgs>();
+  CLI::App* drift = app.add_subcommand("drift", "Compare the statistics of data with those the model's BNs learned.");
+  add_data_options(drift, *da, false);
+  drift->add_option("--save-stats", da->save_stats, "Save the accumulated statistics (to merge shards later)");
+  drift->add_option("--merge", da->merge, "Statistics files (from --save-stats) to merge; repeatable");
+  drift->add_option("--fail-above", da->fail_above, "Exit with code 3 when the largest layer score is above this");
+  drift->footer(
+      "Runs the data in inference mode and accumulates every BN input's per-channel\n"
+      "mean and variance (Welford/Chan: shards saved with --save-stats merge exactly).\n"
+      "Per layer: the drift score (mean over channels of the symmetric KL divergence\n"
+      "between the data's Gaussian and the running one) and the share of channels\n"
+      "whose mean moved more than 3 running standard deviations, ranked.\n\n"
+      "Examples:\n"
+      "  bnfold drift model.onnx --data camera2/ --fail-above 0.5\n"
+      "  bnfold drift model.onnx --data shard1/ --save-stats s1.json\n"
+      "  bnfold drift model.onnx --merge s1.json --merge s2.json --html drift.html");
+  drift->callback([da] {
+    if (const int c = run_drift(*da)) throw CLI::RuntimeError(c);
+  });
+
+  auto ra = std::make_shared<RecalArgs>();
+  CLI::App* recal = app.add_subcommand("recalibrate", "Re-estimate BN running statistics on new data (AdaBN).");
+  add_data_options(recal, *ra, true);
+  recal->add_option("-o,--output", ra->out, "Where to write the recalibrated model")->required();
+  recal->add_option("--mode", ra->mode,
+                    "sequential: each BN gets the exact statistics of its input in inference mode with earlier BNs "
+                    "already recalibrated; update-bn: PyTorch's update_bn (train-mode pass, average of batch "
+                    "statistics)")
+      ->capture_default_str();
+  recal->add_flag("--fold", ra->fold, "Fold the recalibrated BNs into the neighbouring layers");
+  recal->footer(
+      "Writes a new model with the same interface; the report gives each layer's\n"
+      "statistics change and the drift on the data before and after.\n\n"
+      "Example:\n"
+      "  bnfold recalibrate model.onnx --data factory2/ -o model_factory2.onnx --fold");
+  recal->callback([ra] { run_recalibrate(*ra); });
+
+  auto aa = std::make_shared<AuditArgs>();
+  CLI::App* aud = app.add_subcommand("audit", "Show how a model's outputs differ in train and inference mode.");
+  add_data_options(aud, *aa, false);
+  aud->add_flag("--random", aa->random, "Use random N(0,1) inputs instead of --data");
+  aud->add_option("--samples", aa->samples, "How many random samples")->capture_default_str();
+  aud->add_option("--batch-sizes", aa->batch_sizes, "Batch sizes to compare at")->capture_default_str();
+  aud->add_option("--tolerance", aa->tolerance, "Relative L2 under which the modes agree")->capture_default_str();
+  aud->add_option("--seed", aa->seed, "Seed of --random");
+  aud->footer(
+      "For each batch size, runs the same samples with running statistics (inference)\n"
+      "and with batch statistics (a model served in train mode) and reports per output\n"
+      "max abs difference, relative L2, cosine and top-1 agreement; per BN layer how\n"
+      "far batch statistics are from running ones; BNs that see one value per channel\n"
+      "at batch 1; batch invariance in inference mode; and fold fidelity. Ends with a\n"
+      "verdict in plain words.\n\n"
+      "Example:\n"
+      "  bnfold audit model.onnx --data samples/ --batch-sizes 1,2,4,8,32 --html audit.html");
+  aud->callback([aa] { run_audit(*aa); });
+}
+
+}  // namespace bnfold::cli
