@@ -109,8 +109,13 @@ Tensor read_image(const std::string& path, const DataOptions& o) {
   BNFOLD_CHECK(px != nullptr, ErrorCode::InvalidArgument, "{}: cannot decode the image: {}", path,
                stbi_failure_reason());
   std::vector<unsigned char> resized(static_cast<size_t>(w * h * c));
-  const int ok = stbir_resize_uint8(px, iw, ih, 0, resized.data(), static_cast<int>(w), static_cast<int>(h), 0,
-                                    static_cast<int>(c));
+  int ok = 1;
+  if (iw == w && ih == h) {  // the resampling filter is not the identity even at the same size
+    std::memcpy(resized.data(), px, resized.size());
+  } else {
+    ok = stbir_resize_uint8(px, iw, ih, 0, resized.data(), static_cast<int>(w), static_cast<int>(h), 0,
+                            static_cast<int>(c));
+  }
   stbi_image_free(px);
   BNFOLD_CHECK(ok, ErrorCode::Internal, "{}: resizing failed", path);
   Tensor t(DType::Float32, o.sample_dims);

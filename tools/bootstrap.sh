@@ -10,6 +10,8 @@ BNFOLD_PACKAGES=(
   libcli11-dev nlohmann-json3-dev catch2
   # model generation and end-to-end tests (torchvision exports)
   python3 python3-numpy python3-onnx python3-torch python3-torchvision
+  # the HTML reports are rendered in headless Chromium by a test
+  chromium
 )
 
 bnfold_install_packages() {

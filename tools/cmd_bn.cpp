@@ -82,7 +82,16 @@ Progress progress_bar(const std::string& what) {
   };
 }
 
-std::shared_ptr<Graph> load_model(const DataArgs& a) { return std::shared_ptr<Graph>(load_onnx(a.model)); }
+// PyTorch's exporter shares equal initializers through Identity nodes (a
+// fresh model's BNs all have mean 0, var 1): constant folding gives every BN
+// its own constant parameters again, which drift and recalibration read.
+std::shared_ptr<Graph> load_model(const DataArgs& a) {
+  std::shared_ptr<Graph> g(load_onnx(a.model));
+  PipelineOptions po;
+  po.passes = {"constant-folding", "dead-code"};
+  run_pipeline(*g, po, nullptr);
+  return g;
+}
 
 Dataset load_data(const DataArgs& a, const Graph& g) {
   const auto req = g.required_inputs();

@@ -1,0 +1,166 @@
+// Data sets, BN input statistics (Chan merging), drift, recalibration and the
+// audit, on the bundled models and fixture files.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+#include "graph/onnx_io.hpp"
+#include "graph/tensor_io.hpp"
+#include "runtime/bn_analysis.hpp"
+#include "tests/onnx_builder.hpp"
+
+namespace fs = std::filesystem;
+using namespace bnfold;
+using Catch::Matchers::Contains;
+
+namespace {
+
+const std::string kModels = BNFOLD_MODELS_DIR;
+const std::string kData = BNFOLD_TEST_DATA;
+
+// Samples like those tiny_resnet's statistics were calibrated on (1.5 N(0,1) + 0.3),
+// or the same seen by "another camera" (contrast x0.5, brightness +1).
+Dataset samples(int64_t n, uint32_t seed, bool shifted) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.f, 1.f);
+  Tensor t(DType::Float32, {n, 3, 32, 32});
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const float x = 1.5f * normal(rng) + 0.3f;
+    t.mutable_data_as<float>()[i] = shifted ? 0.5f * x + 1.0f : x;
+  }
+  return Dataset::from_tensor(t);
+}
+
+std::shared_ptr<Graph> tiny() { return std::shared_ptr<Graph>(load_onnx(kModels + "/tiny_resnet.onnx")); }
+
+}  // namespace
+
+TEST_CASE("data sets: .npy samples and batches, .npz stored and compressed, images", "[data]") {
+  DataOptions o;
+  o.sample_dims = {3, 4, 4};
+  const Dataset d = Dataset::open({kData + "/samples"}, o);
+  CHECK(d.size() == 1 + 2 + 1 + 2 + 3);  // a_sample, b_batch, c_stored (1 + 2), d_compressed (3)
+  CHECK(d.batch(0, 1).dims() == std::vector<int64_t>{1, 3, 4, 4});
+  const Tensor a = load_npy(kData + "/samples/a_sample.npy");
+  CHECK(std::memcmp(d.batch(0, 1).data(), a.data(), a.nbytes()) == 0);
+
+  DataOptions img;
+  img.sample_dims = {3, 8, 6};
+  img.mean = {0.5f, 0.5f, 0.5f};
+  img.std = {0.5f, 0.5f, 0.5f};
+  const Dataset png = Dataset::open({kData + "/image.png"}, img);
+  const Tensor t = png.batch(0, 1);
+  // Pixel (0,0) is RGB (147, 229, 242): channel 0 is R.
+  CHECK(t.data_as<float>()[0] == Approx((147 / 255.f - 0.5f) / 0.5f));
+  img.bgr = true;
+  CHECK(Dataset::open({kData + "/image.png"}, img).batch(0, 1).data_as<float>()[0] == Approx((242 / 255.f - 0.5f) / 0.5f));
+  // JPEG of noise is lossy (chroma subsampling): check it decodes into range.
+  const Tensor j = Dataset::open({kData + "/image.jpg"}, img).batch(0, 1);
+  CHECK(j.dims() == std::vector<int64_t>{1, 3, 8, 6});
+  for (int64_t i = 0; i < j.numel(); ++i) CHECK(std::fabs(j.data_as<float>()[i]) <= 1.0f);
+}
+
+TEST_CASE("bad data gets a clear error", "[data][errors]") {
+  DataOptions o;
+  o.sample_dims = {3, 4, 4};
+  test::TempDir empty;
+  CHECK_THROWS_WITH(Dataset::open({empty.path()}, o), Contains("no data files in this folder"));
+  CHECK_THROWS_WITH(Dataset::open({kData + "/garbage.npy"}, o), Contains("garbage.npy: not a .npy file"));
+  CHECK_THROWS_WITH(Dataset::open({kData + "/wrong_dtype.npy"}, o),
+                    Contains("wrong_dtype.npy: holds float64 data, the model takes float32"));
+  CHECK_THROWS_WITH(Dataset::open({kData + "/wrong_shape.npy"}, o),
+                    Contains("wrong_shape.npy: holds [3,5,4] but the model takes samples of [3,4,4]"));
+  CHECK_THROWS_WITH(Dataset::open({kData + "/nothing_here"}, o), Contains("no such file or folder"));
+}
+
+TEST_CASE("Chan merging of shards equals one pass over all data", "[stats]") {
+  auto g = tiny();
+  const Dataset all = samples(24, 1, false);
+  const BnInputStats one = collect_bn_input_stats(g, all, 8, 2);
+  BnInputStats shards = collect_bn_input_stats(g, Dataset::from_tensor(all.batch(0, 10)), 4, 2);
+  test::TempDir dir;
+  collect_bn_input_stats(g, Dataset::from_tensor(all.batch(10, 14)), 5, 2).save(dir.file("s2.json"));
+  shards.merge(BnInputStats::load(dir.file("s2.json")));
+  REQUIRE(shards.order == one.order);
+  CHECK(shards.samples == 24);
+  for (const auto& name : one.order) {
+    const ChannelMoments& a = one.per_bn.at(name);
+    const ChannelMoments& b = shards.per_bn.at(name);
+    CHECK(a.count == b.count);
+    const auto va = a.variance(), vb = b.variance();
+    for (size_t c = 0; c < a.mean.size(); ++c) {
+      CHECK(b.mean[c] == Approx(a.mean[c]).epsilon(1e-9).margin(1e-12));
+      CHECK(vb[c] == Approx(va[c]).epsilon(1e-9));
+    }
+  }
+}
+
+TEST_CASE("drift scores data from the training distribution low and shifted data high", "[drift]") {
+  auto g = tiny();
+  const DriftReport same = compute_drift(*g, collect_bn_input_stats(g, samples(32, 2, false), 16, 2));
+  const DriftReport shifted = compute_drift(*g, collect_bn_input_stats(g, samples(32, 2, true), 16, 2));
+  CHECK(same.layers.size() == 7);
+  CHECK(same.max_score < 0.01);
+  CHECK(shifted.max_score > 1.0);
+  CHECK(shifted.layers[0].var_ratio < 0.5);  // the first BN sees the contrast change
+}
+
+TEST_CASE("sequential recalibration gives each BN the inference statistics of its input", "[recalibrate]") {
+  auto g = tiny();
+  const Dataset data = samples(24, 3, true);
+  auto updated = clone_graph(*g);
+  const RecalibrationReport r = recalibrate(*updated, data, RecalibrationMode::Sequential, 8, 2);
+  CHECK(r.layers.size() == 7);
+  CHECK(r.passes >= 2);
+  std::shared_ptr<Graph> u(std::move(updated));
+  const BnInputStats after = collect_bn_input_stats(u, data, 8, 2);
+  for (const Node* n : u->nodes()) {
+    if (n->op_type() != "BatchNormalization") continue;
+    const ChannelMoments& m = after.per_bn.at(bn_key(*n));
+    const auto var = m.variance();
+    for (size_t c = 0; c < m.mean.size(); ++c) {
+      CHECK(n->input(3)->data().value_at(static_cast<int64_t>(c)) == Approx(m.mean[c]).epsilon(1e-4).margin(1e-5));
+      CHECK(n->input(4)->data().value_at(static_cast<int64_t>(c)) == Approx(var[c]).epsilon(1e-4));
+    }
+  }
+  CHECK(compute_drift(*u, after).max_score < 1e-6);
+}
+
+TEST_CASE("recalibration of a model without BatchNormalization is refused", "[recalibrate][errors]") {
+  auto g = std::make_shared<Graph>();
+  g->info.opsets[""] = 13;
+  Value* x = g->add_input("x", DType::Float32, Shape::of({1, 3, 32, 32}));
+  g->add_output(g->add_node("Relu", {x}, {"y"})->output(0));
+  CHECK_THROWS_WITH(recalibrate(*g, samples(4, 1, false), RecalibrationMode::Sequential, 1, 1),
+                    Contains("no BatchNormalization"));
+  CHECK_THROWS_WITH(collect_bn_input_stats(g, samples(4, 1, false), 1, 1), Contains("no BatchNormalization"));
+}
+
+TEST_CASE("the audit: divergence shrinks with batch size, BN after Gemm degenerates at batch 1", "[audit]") {
+  AuditOptions o;
+  o.batch_sizes = {1, 4, 16};
+  o.threads = 2;
+  const AuditReport r = audit(tiny(), samples(16, 4, false), o);
+  REQUIRE(r.divergence.size() == 3);
+  CHECK(r.divergence[0].rel_l2 > r.divergence[2].rel_l2);
+  for (const auto& [b, v] : r.invariance) CHECK(v < 1e-5);
+  CHECK(r.fold_max_abs < 1e-5);
+  CHECK(r.layers.size() == 7);
+  CHECK(r.degenerate_at_batch_1.empty());  // 32x32 spatial: never one value per channel
+  CHECK_FALSE(r.verdict.empty());
+
+  // mlp_bn: BN after Gemm sees one value per channel at batch 1.
+  auto mlp = std::shared_ptr<Graph>(load_onnx(kModels + "/mlp_bn.onnx"));
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal;
+  Tensor t(DType::Float32, {8, 20});
+  for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = normal(rng);
+  AuditOptions o2;
+  o2.batch_sizes = {1, 8};
+  const AuditReport m = audit(mlp, Dataset::from_tensor(t), o2);
+  CHECK(m.degenerate_at_batch_1.size() == 2);
+  CHECK_THAT(m.verdict[1], Contains("output beta whatever the input"));
+}
