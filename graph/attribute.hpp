@@ -1,13 +1,15 @@
 // A node attribute: one of ONNX's attribute kinds, held as plain C++ values.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "graph/tensor.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 enum class AttrKind { Float, Int, String, Tensor, Floats, Ints, Strings, Tensors };
 

@@ -3,11 +3,13 @@
 // extra outputs, and 14+ says `training_mode`.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <string>
 
 #include "graph/graph.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct BatchNormAttrs {
   double epsilon = 1e-5;

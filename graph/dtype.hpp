@@ -2,11 +2,13 @@
 // conversion to and from ONNX is a range check, not a table.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 enum class DType : int32_t {
   Undefined = 0,

@@ -4,10 +4,12 @@
 // into it at the boundary. The library never exits or aborts.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <stdexcept>
 #include <string>
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 enum class ErrorCode {
   InvalidModel,     // the model file or graph is malformed

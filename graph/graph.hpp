@@ -5,6 +5,8 @@
 // methods change them, so the two sides cannot disagree.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -19,7 +21,7 @@
 #include "graph/shape.hpp"
 #include "graph/tensor.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 class Graph;
 class Node;

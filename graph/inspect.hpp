@@ -2,6 +2,8 @@
 // that embedding applications get the same facts.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -9,7 +11,7 @@
 
 #include "graph/graph.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct TensorInfo {
   std::string name;

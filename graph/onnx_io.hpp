@@ -2,6 +2,8 @@
 // see only bnfold::Graph.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -9,7 +11,7 @@
 
 #include "graph/graph.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct ImportOptions {
   // Run ONNX's shape inference to fill in intermediate dtypes and shapes.

@@ -2,11 +2,13 @@
 // dynamic batch keeps) or unknown. A shape may also have an unknown rank.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct Dim {
   int64_t value = -1;  // >= 0 when the dim is known

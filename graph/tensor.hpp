@@ -3,6 +3,8 @@
 // a constant must clone first: another node may hold the same buffer.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -10,7 +12,7 @@
 
 #include "graph/dtype.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // Number of elements of a shape; throws bnfold::Error for a negative dim or
 // an element count that overflows int64.

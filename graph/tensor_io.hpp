@@ -2,11 +2,13 @@
 // .pb files (the format of ONNX's test data).
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <string>
 
 #include "graph/tensor.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // .npy versions 1-3, little-endian, C order, numeric and bool dtypes.
 Tensor load_npy(const std::string& path);

@@ -2,6 +2,8 @@
 // function: what `bnfold fold` does, as library calls.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <map>
 #include <string>
 #include <vector>
@@ -10,7 +12,7 @@
 #include "passes/fold_report.hpp"
 #include "passes/pipeline.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct FoldOptions {
   std::vector<std::string> passes;  // empty: the default pipeline

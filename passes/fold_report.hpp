@@ -2,11 +2,13 @@
 // kept and why. Filled by the folding passes, printed by `bnfold fold`.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <map>
 #include <string>
 #include <vector>
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct BnFoldRow {
   std::string bn;           // the BN node's name (or "#index" when unnamed)

@@ -4,13 +4,15 @@
 // did (or why not) into the FoldReport.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <memory>
 #include <string>
 
 #include "graph/graph.hpp"
 #include "passes/fold_report.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 class Pass {
  public:

@@ -2,13 +2,15 @@
 // entry, and a plain name -> factory table for `bnfold fold --passes`.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "passes/pass.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct PassInfo {
   const char* name;

@@ -4,6 +4,8 @@
 // audit commands only call these.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <memory>
 #include <string>
 #include <vector>
@@ -12,7 +14,7 @@
 #include "runtime/bn_moments.hpp"
 #include "runtime/dataset.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // The name BnStats and these reports use for a BN node.
 std::string bn_key(const Node& bn);
@@ -65,7 +67,7 @@ RecalibrationReport recalibrate(Graph& graph, const Dataset& data, Recalibration
 
 }  // namespace bnfold
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // ---------------------------------------------------------------- audit
 struct AuditOptions {

@@ -3,6 +3,8 @@
 // results from shards merge into exactly the result of one pass).
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -12,7 +14,7 @@
 #include "runtime/dataset.hpp"
 #include "runtime/session.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct ChannelMoments {
   int64_t count = 0;  // values per channel seen so far

@@ -5,6 +5,8 @@
 // laid out CHW in RGB or BGR order).
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -12,7 +14,7 @@
 
 #include "graph/tensor.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 struct DataOptions {
   // The dims of one sample the model takes (its input without the batch dim);

@@ -4,6 +4,8 @@
 // gets its own activation memory.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -13,7 +15,7 @@
 #include "graph/graph.hpp"
 #include "graph/tensor.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // How BatchNormalization nodes (in inference mode) normalize.
 enum class BnMode {

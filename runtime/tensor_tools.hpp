@@ -2,6 +2,8 @@
 // result with a reference, summarizing an output.
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <cstdint>
 #include <map>
 #include <string>
@@ -10,7 +12,7 @@
 #include "graph/tensor.hpp"
 #include "runtime/session.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // Random inputs for every required input: float ~ N(0, 1), integers in
 // [0, 10), bools. The first symbolic dim of each input becomes `batch`; any

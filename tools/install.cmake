@@ -1,0 +1,41 @@
+# cmake --install: the library, its public headers, the bnfold CLI, a CMake
+# package (find_package(bnfold) -> bnfold::bnfold) and a pkg-config file.
+include(CMakePackageConfigHelpers)
+
+set(BNFOLD_PUBLIC_HEADERS
+  graph/attribute.hpp graph/batchnorm.hpp graph/dtype.hpp graph/error.hpp graph/export.hpp graph/graph.hpp
+  graph/inspect.hpp graph/onnx_io.hpp graph/shape.hpp graph/tensor.hpp graph/tensor_io.hpp
+  passes/fold.hpp passes/fold_report.hpp passes/pass.hpp passes/pipeline.hpp
+  runtime/bn_analysis.hpp runtime/bn_moments.hpp runtime/dataset.hpp runtime/session.hpp runtime/tensor_tools.hpp)
+foreach(h ${BNFOLD_PUBLIC_HEADERS})
+  get_filename_component(dir ${h} DIRECTORY)
+  install(FILES ${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bnfold/${dir})
+endforeach()
+install(FILES runtime/bnfold.hpp runtime/bnfold.h ${PROJECT_BINARY_DIR}/include/bnfold/version.hpp
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bnfold)
+
+install(TARGETS bnfold EXPORT bnfoldTargets
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS bnfold_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(EXPORT bnfoldTargets NAMESPACE bnfold:: DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/bnfold)
+
+if(BUILD_SHARED_LIBS)
+  set(BNFOLD_STATIC_BUILD OFF)
+else()
+  set(BNFOLD_STATIC_BUILD ON)
+endif()
+configure_package_config_file(tools/bnfoldConfig.cmake.in ${PROJECT_BINARY_DIR}/bnfoldConfig.cmake
+                              INSTALL_DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/bnfold)
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/bnfoldConfigVersion.cmake COMPATIBILITY SameMajorVersion)
+install(FILES ${PROJECT_BINARY_DIR}/bnfoldConfig.cmake ${PROJECT_BINARY_DIR}/bnfoldConfigVersion.cmake
+        DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/bnfold)
+
+if(BUILD_SHARED_LIBS)
+  set(BNFOLD_PC_PRIVATE "")
+else()
+  set(BNFOLD_PC_PRIVATE "-lonnx -lonnx_proto -lprotobuf -ldnnl -lfmt -lz -lstb -fopenmp")
+endif()
+configure_file(tools/bnfold.pc.in ${PROJECT_BINARY_DIR}/bnfold.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/bnfold.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
