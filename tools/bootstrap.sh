@@ -9,7 +9,8 @@ BNFOLD_PACKAGES=(
   libdnnl-dev ocl-icd-opencl-dev libbenchmark-dev libstb-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev catch2
   # model generation and end-to-end tests (torchvision exports)
-  python3 python3-numpy python3-onnx python3-torch python3-torchvision
+  python3 python3-dev python3-numpy python3-onnx python3-torch python3-torchvision
+  pybind11-dev python3-pytest
   # the HTML reports are rendered in headless Chromium by a test
   chromium
 )

@@ -37,5 +37,7 @@ if(BUILD_SHARED_LIBS)
 else()
   set(BNFOLD_PC_PRIVATE "-lonnx -lonnx_proto -lprotobuf -ldnnl -lfmt -lz -lstb -fopenmp")
 endif()
+# The .pc file finds the prefix relative to itself (any --prefix works).
+file(RELATIVE_PATH BNFOLD_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
 configure_file(tools/bnfold.pc.in ${PROJECT_BINARY_DIR}/bnfold.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/bnfold.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

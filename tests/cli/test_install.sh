@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs bnfold into a temporary prefix and builds the examples against the
+# installed package: C++ with find_package(bnfold) and with pkg-config, C with
+# pkg-config; runs them and checks what they print.
+# Usage: test_install.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build="$1"
+src="$2"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+prefix="$work/prefix"
+cmake --install "$build" --prefix "$prefix" >/dev/null
+model="$src/models/tiny_resnet.onnx"
+fail=0
+expect() {  # expect NAME PATTERN OUTPUT
+  if grep -q "$2" <<<"$3"; then echo "ok: $1"; else echo "FAIL: $1"; echo "$3"; fail=1; fi
+}
+
+cmake -S "$src/tools/examples/cpp" -B "$work/cpp" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cpp" >/dev/null
+out="$("$work/cpp/example_cpp" "$model" "$work/folded.onnx")"
+expect "C++ example via find_package" "folded 7 of 7 BatchNormalization" "$out"
+expect "C++ example runs the folded model" "output output: float32\[2,10\]" "$out"
+
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+lib="$(pkg-config --variable=libdir bnfold)"
+g++ -std=c++17 "$src/tools/examples/cpp/main.cpp" $(pkg-config --cflags --libs bnfold) -Wl,-rpath,"$lib" -o "$work/cpp_pc"
+out="$("$work/cpp_pc" "$model" "$work/folded2.onnx")"
+expect "C++ example via pkg-config" "folded 7 of 7" "$out"
+
+gcc -std=c99 -Wall -Wextra -Werror "$src/tools/examples/c/main.c" $(pkg-config --cflags --libs bnfold) \
+  -Wl,-rpath,"$lib" -o "$work/c_pc"
+out="$("$work/c_pc" "$model")"
+expect "C example via pkg-config" "folded 7 of 7 BatchNormalization" "$out"
+expect "C example runs" "output output: \[1, 10\]" "$out"
+expect "C example: an error is a status with a message" "status 3: unknown input 'no_such_input'" "$out"
+out="$("$work/c_pc" "$work/missing.onnx" 2>&1 || true)"
+expect "C example: a bad path" "missing.onnx: no such file" "$out"
+
+out="$("$prefix/bin/bnfold" --version)"
+expect "installed CLI" "bnfold 0.1.0" "$out"
+[ "$fail" = 0 ] && echo "9 passed, 0 failed" || { echo "some failed"; exit 1; }

@@ -1,0 +1,100 @@
+"""The Python bindings, tested with Debian's python3 and pytest.
+
+Run by CTest with PYTHONPATH=<build>/python and BNFOLD_MODELS=<source>/models.
+"""
+import os
+import sys
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import bnfold
+
+MODELS = os.environ["BNFOLD_MODELS"]
+sys.path.insert(0, MODELS)
+import make_models  # noqa: E402
+
+TINY = os.path.join(MODELS, "tiny_resnet.onnx")
+
+
+def bundled_tiny_resnet_in_pytorch():
+    """make_models.py's tiny_resnet, rebuilt the same deterministic way."""
+    torch.manual_seed(0)
+    model = make_models.TinyResNet()
+    gen = torch.Generator().manual_seed(len("tiny_resnet"))
+    make_models.randomize_bn(model, gen)
+    make_models.calibrate(model, (8, 3, 32, 32), gen)
+    return model.eval()
+
+
+def test_session_matches_pytorch_eval_on_the_bundled_model():
+    model = bundled_tiny_resnet_in_pytorch()
+    x = np.random.default_rng(1).standard_normal((5, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    s = bnfold.Session(TINY, threads=2)
+    got = s.run({"input": x})["output"]
+    assert got.shape == (5, 10) and got.dtype == np.float32
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_batch_statistics_mode_matches_pytorch_train():
+    model = bundled_tiny_resnet_in_pytorch()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.momentum = 0.0
+            m.train()
+    x = np.random.default_rng(2).standard_normal((4, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        want = model(torch.from_numpy(x)).numpy()
+    got = bnfold.Session(TINY, bn_mode="batch").run({"input": x})["output"]
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
+def test_fold_returns_the_report(tmp_path):
+    r = bnfold.fold(TINY, str(tmp_path / "f.onnx"), verify=True)
+    assert r["folded"] == 7 and r["total"] == 7 and r["verified"]
+    assert all(b["action"] == "folded" and b["max_abs_error"] < 1e-4 for b in r["batchnorms"])
+    folded = bnfold.Session(str(tmp_path / "f.onnx"))
+    x = np.zeros((1, 3, 32, 32), np.float32)
+    np.testing.assert_allclose(folded.run({"input": x})["output"], bnfold.Session(TINY).run({"input": x})["output"],
+                               rtol=1e-4, atol=1e-6)
+
+
+def test_errors_raise_with_the_library_message(tmp_path):
+    with pytest.raises(bnfold.Error, match="no_such.onnx: no such file"):
+        bnfold.Session(str(tmp_path / "no_such.onnx"))
+    s = bnfold.Session(TINY)
+    with pytest.raises(bnfold.Error, match="unknown input 'image'"):
+        s.run({"image": np.zeros((1, 3, 32, 32), np.float32)})
+    with pytest.raises(bnfold.Error, match="dim 1 must be 3"):
+        s.run({"input": np.zeros((1, 4, 32, 32), np.float32)})
+
+
+def test_non_contiguous_and_threads():
+    s = bnfold.Session(TINY, threads=1)
+    x = np.random.default_rng(3).standard_normal((2, 32, 32, 3)).astype(np.float32).transpose(0, 3, 1, 2)
+    assert not x.flags["C_CONTIGUOUS"]
+    want = s.run({"input": np.ascontiguousarray(x)})["output"]
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(s.run({"input": x})["output"])) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 4 and all(np.array_equal(r, want) for r in results)
+
+
+def test_drift_recalibrate_audit_as_dicts(tmp_path):
+    rng = np.random.default_rng(4)
+    x = (0.5 * (1.5 * rng.standard_normal((16, 3, 32, 32)) + 0.3) + 1.0).astype(np.float32)
+    np.save(tmp_path / "shifted.npy", x)
+    d = bnfold.drift(TINY, [str(tmp_path / "shifted.npy")], batch=8)
+    assert d["samples"] == 16 and d["max_score"] > 1 and len(d["layers"]) == 7
+    r = bnfold.recalibrate(TINY, [str(tmp_path / "shifted.npy")], str(tmp_path / "r.onnx"), batch=8)
+    assert r["mode"] == "sequential" and r["layers"] == 7
+    assert bnfold.drift(str(tmp_path / "r.onnx"), [str(tmp_path / "shifted.npy")])["max_score"] < 1e-6
+    a = bnfold.audit(TINY, [str(tmp_path / "shifted.npy")], batch_sizes=[1, 4])
+    assert len(a["divergence"]) == 2 and a["verdict"]
