@@ -30,17 +30,7 @@ class FoldAffineIntoProducer : public Pass {
   const char* name() const override { return "fold-affine-into-producer"; }
 
   bool run(Graph& g) override {
-    bool changed = false;
-    for (bool again = true; again;) {
-      again = false;
-      for (Node* n : g.topological_order()) {
-        if (try_fold(g, n)) {
-          again = changed = true;
-          break;  // the graph changed: start over with a fresh order
-        }
-      }
-    }
-    return changed;
+    return rewrite_until_stable(g, [&](Node* n) { return try_fold(g, n); });
   }
 
  private:

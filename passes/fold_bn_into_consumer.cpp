@@ -27,21 +27,8 @@ class FoldBnIntoConsumer : public Pass {
   const char* name() const override { return "fold-bn-into-consumer"; }
 
   bool run(Graph& g) override {
-    // A fold erases the consumer too, which a snapshot of the order still
-    // holds: start over after each change.
-    bool changed = false;
-    for (bool again = true; again;) {
-      again = false;
-      for (Node* bn : g.topological_order()) {
-        if (done_.count(bn)) continue;
-        done_.insert(bn);
-        if (try_fold(g, bn)) {
-          again = changed = true;
-          break;
-        }
-      }
-    }
-    return changed;
+    // A fold erases the consumer too; each BN is tried once.
+    return rewrite_until_stable(g, [&](Node* bn) { return done_.insert(bn).second && try_fold(g, bn); });
   }
 
  private:

@@ -20,19 +20,7 @@ class MatMulAddToGemm : public Pass {
   const char* name() const override { return "matmul-add-to-gemm"; }
 
   bool run(Graph& g) override {
-    // A rewrite erases the Add too, which a snapshot of the order still
-    // holds: start over after each change.
-    bool changed = false;
-    for (bool again = true; again;) {
-      again = false;
-      for (Node* mm : g.topological_order()) {
-        if (rewrite(g, mm)) {
-          again = changed = true;
-          break;
-        }
-      }
-    }
-    return changed;
+    return rewrite_until_stable(g, [&](Node* n) { return rewrite(g, n); });  // erases the Add too
   }
 
  private:

@@ -22,6 +22,25 @@ class Pass {
   void set_report(FoldReport* report) { report_ = report; }
 
  protected:
+  // Applies `rewrite` to the nodes in topological order until none changes
+  // the graph. Starts over after every change, because a rewrite may erase
+  // nodes that a snapshot of the order still holds. Returns whether anything
+  // changed.
+  template <typename F>
+  static bool rewrite_until_stable(Graph& g, F&& rewrite) {
+    bool changed = false;
+    for (bool again = true; again;) {
+      again = false;
+      for (Node* n : g.topological_order()) {
+        if (rewrite(n)) {
+          again = changed = true;
+          break;
+        }
+      }
+    }
+    return changed;
+  }
+
   // Report helpers; the report is optional.
   void note(const std::string& bn_output, const std::string& why) {
     if (report_) report_->note(bn_output, why);
