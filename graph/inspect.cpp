@@ -8,13 +8,22 @@ namespace bnfold {
 
 namespace {
 
+// The constant behind a value, seen through Identity nodes: PyTorch's
+// exporter shares equal initializers (a fresh model's BN statistics) that way.
+const Tensor* constant_of(const Value* v) {
+  while (v && !v->is_constant() && v->producer() && v->producer()->op_type() == "Identity")
+    v = v->producer()->input(0);
+  return v && v->is_constant() ? &v->data() : nullptr;
+}
+
 void fill_parameters(const Node& bn, double eps, BatchNormInfo* info) {
   // Inputs: X, scale, B, input_mean, input_var.
+  const Tensor* p[5] = {};
   for (size_t k = 1; k <= 4; ++k)
-    if (!bn.input(k) || !bn.input(k)->is_constant()) return;
+    if (!(p[k] = constant_of(bn.input(k)))) return;
   info->params_constant = true;
-  const Tensor& var = bn.input(4)->data();
-  info->channels = bn.input(1)->data().numel();
+  const Tensor& var = *p[4];
+  info->channels = p[1]->numel();
   for (int64_t c = 0; c < var.numel(); ++c) {
     const double v = var.value_at(c);
     if (c == 0 || v < info->var_min) info->var_min = v;
@@ -23,7 +32,7 @@ void fill_parameters(const Node& bn, double eps, BatchNormInfo* info) {
   }
   for (int64_t c = 0; c < info->channels; ++c) {
     for (size_t k = 1; k <= 4; ++k) {
-      const Tensor& t = bn.input(k)->data();
+      const Tensor& t = *p[k];
       if (c < t.numel() && !std::isfinite(t.value_at(c))) {
         info->nonfinite.push_back(c);
         break;
