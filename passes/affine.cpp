@@ -61,6 +61,15 @@ std::string base_name(const Node* n, const char* what) {
   return (n->name().empty() ? n->op_type() : n->name()) + "_" + what;
 }
 
+// Gives a layer its folded weight (input 1) and bias (input 2) as new
+// constants: the old ones may be shared with other nodes.
+void install(Graph& g, Node* layer, Tensor weight, Tensor bias) {
+  g.set_input(layer, 1, add_constant(g, base_name(layer, "weight_folded"), std::move(weight)));
+  Value* b = add_constant(g, base_name(layer, "bias_folded"), std::move(bias));
+  if (layer->inputs().size() > 2) g.set_input(layer, 2, b);
+  else g.append_input(layer, b);
+}
+
 // Zero padding? (explicit pads all zero, auto_pad NOTSET or VALID)
 bool unpadded(const Node* conv) {
   const std::string pad = conv->has_attr("auto_pad") ? conv->attr_string("auto_pad") : "NOTSET";
@@ -103,10 +112,7 @@ std::string fold_conv(Graph& g, Node* conv, const ChannelAffine& a, bool transpo
   if (auto why = store(b ? b->dtype() : w->dtype(), {out_channels}, bv, &nb, [](size_t i) { return static_cast<int64_t>(i); });
       !why.empty())
     return why;
-  g.set_input(conv, 1, add_constant(g, base_name(conv, "weight_folded"), std::move(nw)));
-  Value* bias = add_constant(g, base_name(conv, "bias_folded"), std::move(nb));
-  if (conv->inputs().size() > 2) g.set_input(conv, 2, bias);
-  else g.append_input(conv, bias);
+  install(g, conv, std::move(nw), std::move(nb));
   return "";
 }
 
@@ -151,10 +157,7 @@ std::string fold_gemm(Graph& g, Node* gemm, const ChannelAffine& a) {
   Tensor nw, nc;
   if (auto why = store(w->dtype(), d, wv, &nw, channel_of); !why.empty()) return why;
   if (auto why = gemm_bias(gemm, a, {}, gemm->attr_float("beta"), true, &nc, w->dtype()); !why.empty()) return why;
-  g.set_input(gemm, 1, add_constant(g, base_name(gemm, "weight_folded"), std::move(nw)));
-  Value* c = add_constant(g, base_name(gemm, "bias_folded"), std::move(nc));
-  if (gemm->inputs().size() > 2) g.set_input(gemm, 2, c);
-  else g.append_input(gemm, c);
+  install(g, gemm, std::move(nw), std::move(nc));
   gemm->set_attr("beta", Attribute::of_float(1.0f));
   return "";
 }
@@ -212,10 +215,7 @@ std::string fold_consumer_conv(Graph& g, Node* conv, Value* x, const ChannelAffi
       !why.empty())
     return why;
   g.set_input(conv, 0, x);
-  g.set_input(conv, 1, add_constant(g, base_name(conv, "weight_folded"), std::move(nw)));
-  Value* bias = add_constant(g, base_name(conv, "bias_folded"), std::move(nb));
-  if (conv->inputs().size() > 2) g.set_input(conv, 2, bias);
-  else g.append_input(conv, bias);
+  install(g, conv, std::move(nw), std::move(nb));
   return "";
 }
 
@@ -246,10 +246,7 @@ std::string fold_consumer_gemm(Graph& g, Node* gemm, Value* x, const ChannelAffi
   if (auto why = gemm_bias(gemm, cols, tb, gemm->attr_float("beta"), false, &nc, w->dtype()); !why.empty())
     return why;
   g.set_input(gemm, 0, x);
-  g.set_input(gemm, 1, add_constant(g, base_name(gemm, "weight_folded"), std::move(nw)));
-  Value* c = add_constant(g, base_name(gemm, "bias_folded"), std::move(nc));
-  if (gemm->inputs().size() > 2) g.set_input(gemm, 2, c);
-  else g.append_input(gemm, c);
+  install(g, gemm, std::move(nw), std::move(nc));
   gemm->set_attr("beta", Attribute::of_float(1.0f));
   return "";
 }
