@@ -62,10 +62,8 @@ class Conv : public OpKernel {
     const F32 x(*in[0]), w(*in[1]);
     const bool has_bias = in.size() > 2 && in[2];
     const F32 b(has_bias ? *in[2] : *in[1]);
-    const Loop l(geo_, in[0]->dims(), in[1]->dims()[0], group_);
-    const auto& g = l.g;
-    const int64_t N = l.N, C = l.C, M = l.M, cg = l.cg, mg = l.mg, ID = l.ID, IH = l.IH, IW = l.IW, OD = l.OD,
-                  OH = l.OH, OW = l.OW, KD = l.KD, KH = l.KH, KW = l.KW;
+    const auto [g, N, C, M, cg, mg, ID, IH, IW, OD, OH, OW, KD, KH, KW] =
+        Loop(geo_, in[0]->dims(), in[1]->dims()[0], group_);
     Tensor y(DType::Float32, out[0]->dims());
     float* py = y.mutable_data_as<float>();
     for (int64_t n = 0; n < N; ++n)
@@ -128,10 +126,8 @@ class ConvTranspose : public OpKernel {
     const F32 x(*in[0]), w(*in[1]);
     const bool has_bias = in.size() > 2 && in[2];
     const F32 b(has_bias ? *in[2] : *in[1]);
-    const Loop l(geo_, in[0]->dims(), out[0]->dims()[1], group_);
-    const auto& g = l.g;
-    const int64_t N = l.N, C = l.C, M = l.M, cg = l.cg, mg = l.mg, ID = l.ID, IH = l.IH, IW = l.IW, OD = l.OD,
-                  OH = l.OH, OW = l.OW, KD = l.KD, KH = l.KH, KW = l.KW;
+    const auto [g, N, C, M, cg, mg, ID, IH, IW, OD, OH, OW, KD, KH, KW] =
+        Loop(geo_, in[0]->dims(), out[0]->dims()[1], group_);
     const int64_t osz = OD * OH * OW;
     std::vector<double> acc(static_cast<size_t>(N * M * osz), 0.0);
     for (int64_t n = 0; n < N; ++n)
