@@ -61,6 +61,16 @@ std::string base_name(const Node* n, const char* what) {
   return (n->name().empty() ? n->op_type() : n->name()) + "_" + what;
 }
 
+// A conv's constant float weight and its constant bias (nullptr when it has
+// none); "" or why not.
+std::string conv_params(const Node* conv, const Tensor** w, const Tensor** b) {
+  *w = constant_input(conv, 1);
+  if (auto why = float_weights(conv, *w); !why.empty()) return why;
+  *b = conv->input(2) ? constant_input(conv, 2) : nullptr;
+  if (conv->input(2) && !*b) return fmt::format("the bias of {} is not constant", who(conv));
+  return "";
+}
+
 // Gives a layer its folded weight (input 1) and bias (input 2) as new
 // constants: the old ones may be shared with other nodes.
 void install(Graph& g, Node* layer, Tensor weight, Tensor bias) {
@@ -82,10 +92,8 @@ bool unpadded(const Node* conv) {
 }
 
 std::string fold_conv(Graph& g, Node* conv, const ChannelAffine& a, bool transposed) {
-  const Tensor* w = constant_input(conv, 1);
-  if (auto why = float_weights(conv, w); !why.empty()) return why;
-  const Tensor* b = conv->input(2) ? constant_input(conv, 2) : nullptr;
-  if (conv->input(2) && !b) return fmt::format("the bias of {} is not constant", who(conv));
+  const Tensor *w = nullptr, *b = nullptr;
+  if (auto why = conv_params(conv, &w, &b); !why.empty()) return why;
   const auto& d = w->dims();
   const int64_t group = conv->attr_int("group");
   const int64_t out_channels = transposed ? d[1] * group : d[0];
@@ -185,10 +193,8 @@ Node* matmul_as_gemm(Graph& g, Node* mm, std::string* why) {
 
 std::string fold_consumer_conv(Graph& g, Node* conv, Value* x, const ChannelAffine& a) {
   if (!unpadded(conv)) return "zero padding makes the fold inexact";
-  const Tensor* w = constant_input(conv, 1);
-  if (auto why = float_weights(conv, w); !why.empty()) return why;
-  const Tensor* b = conv->input(2) ? constant_input(conv, 2) : nullptr;
-  if (conv->input(2) && !b) return fmt::format("the bias of {} is not constant", who(conv));
+  const Tensor *w = nullptr, *b = nullptr;
+  if (auto why = conv_params(conv, &w, &b); !why.empty()) return why;
   const auto& d = w->dims();
   const int64_t group = conv->attr_int("group");
   const int64_t m = d[0], cg = d[1];

@@ -25,6 +25,16 @@ void check_float(const InferContext& ctx) {
 
 std::vector<int64_t> spatial(const std::vector<int64_t>& d) { return {d.begin() + 2, d.end()}; }
 
+// What Conv and ConvTranspose check alike; returns the group count.
+int64_t check_common(const InferContext& ctx) {
+  check_float(ctx);
+  const auto& x = ctx.dims(0);
+  const auto& w = ctx.dims(1);
+  BNFOLD_NODE_CHECK(ctx, x.size() >= 3 && x.size() <= 5 && w.size() == x.size(),
+                    "input {} and weight {} must both have rank 3 to 5", Shape::of(x).str(), Shape::of(w).str());
+  return ctx.node().attr_int("group");
+}
+
 // The sizes one run of either kernel loops over, on the 3-D form of the geometry.
 struct Loop {
   Loop(const WindowGeometry& geo, const std::vector<int64_t>& xd, int64_t out_channels, int64_t group)
@@ -38,12 +48,9 @@ struct Loop {
 class Conv : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
-    check_float(ctx);
+    group_ = check_common(ctx);
     const auto& x = ctx.dims(0);
     const auto& w = ctx.dims(1);
-    BNFOLD_NODE_CHECK(ctx, x.size() >= 3 && x.size() <= 5 && w.size() == x.size(),
-                      "input {} and weight {} must both have rank 3 to 5", Shape::of(x).str(), Shape::of(w).str());
-    group_ = ctx.node().attr_int("group");
     BNFOLD_NODE_CHECK(ctx, group_ > 0 && x[1] % group_ == 0 && w[0] % group_ == 0 && w[1] * group_ == x[1],
                       "{} input channels, weight {}, group {} do not agree", x[1], Shape::of(w).str(), group_);
     if (ctx.has_input(2))
@@ -104,12 +111,9 @@ class Conv : public OpKernel {
 class ConvTranspose : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
-    check_float(ctx);
+    group_ = check_common(ctx);
     const auto& x = ctx.dims(0);
     const auto& w = ctx.dims(1);
-    BNFOLD_NODE_CHECK(ctx, x.size() >= 3 && x.size() <= 5 && w.size() == x.size(),
-                      "input {} and weight {} must both have rank 3 to 5", Shape::of(x).str(), Shape::of(w).str());
-    group_ = ctx.node().attr_int("group");
     BNFOLD_NODE_CHECK(ctx, group_ > 0 && w[0] == x[1] && x[1] % group_ == 0,
                       "{} input channels, weight {}, group {} do not agree", x[1], Shape::of(w).str(), group_);
     std::vector<int64_t> output_padding;
