@@ -9,6 +9,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::InvalidArgument: return "invalid argument";
     case ErrorCode::Io: return "I/O error";
     case ErrorCode::Internal: return "internal error";
+    case ErrorCode::NeedsInputValue: return "needs an input value";
   }
   return "error";
 }

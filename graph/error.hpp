@@ -17,6 +17,10 @@ enum class ErrorCode {
   InvalidArgument,  // a caller passed something wrong (name, shape, option)
   Io,               // a file could not be read or written
   Internal,         // a bnfold invariant broke: a bug
+  // A shape in the model depends on the value of an input that is not known
+  // yet (a Reshape whose shape is fed at run time): the plan can only be
+  // built when a run brings that value.
+  NeedsInputValue,
 };
 
 const char* error_code_name(ErrorCode code);

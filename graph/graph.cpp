@@ -15,6 +15,12 @@ std::string Node::label() const {
   return fmt::format("node #{} '{}' ({})", id_, name_, op_type_);
 }
 
+std::string node_name(const Node& n) {
+  if (!n.name().empty()) return n.name();
+  if (n.output(0)) return n.output(0)->name();
+  return n.label();
+}
+
 int64_t Node::graph_opset() const { return graph_ ? graph_->opset(domain_) : 0; }
 
 std::optional<Attribute> Node::find_attr(const std::string& name) const {

@@ -117,6 +117,11 @@ class Node {
   std::map<std::string, Attribute> attrs_;
 };
 
+// The name reports, statistics and folds use for a node: its own name, or,
+// when the model leaves it unnamed, the name of its first output (stable
+// across export and import, unlike the node's position); else its label.
+std::string node_name(const Node& n);
+
 // What an ONNX model says about itself besides the graph.
 struct ModelInfo {
   int64_t ir_version = 8;

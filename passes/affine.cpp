@@ -12,7 +12,7 @@ namespace bnfold {
 namespace {
 
 // How messages name a node: its name, or its label when it has none.
-std::string who(const Node* n) { return n->name().empty() ? n->label() : n->name(); }
+std::string who(const Node* n) { return node_name(*n); }
 
 std::vector<double> doubles(const Tensor& t) {
   std::vector<double> v(static_cast<size_t>(t.numel()));
@@ -329,9 +329,10 @@ std::string fold_into_producer(Graph& g, Node* producer, const ChannelAffine& a,
   return "producer is " + op;
 }
 
-std::string fold_into_consumer(Graph& g, Node* consumer, Value* x, const ChannelAffine& a) {
+std::string fold_into_consumer(Graph& g, Node* consumer, Value* x, const ChannelAffine& a, Node** layer) {
   const std::string& op = consumer->op_type();
   if (!consumer->domain().empty()) return "consumer is " + op;
+  *layer = consumer;
   if (op == "Conv") return fold_consumer_conv(g, consumer, x, a);
   if (op == "Gemm") return fold_consumer_gemm(g, consumer, x, a);
   if (op == "MatMul") {
@@ -352,6 +353,7 @@ std::string fold_into_consumer(Graph& g, Node* consumer, Value* x, const Channel
       if (g.outputs()[i] == old) g.replace_output(i, gemm->output(0));
     g.erase_node(consumer);
     g.rename_value(gemm->output(0), name);
+    *layer = gemm;
     return "";
   }
   return "consumer is " + op;

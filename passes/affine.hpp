@@ -39,8 +39,9 @@ std::string fold_into_producer(Graph& g, Node* producer, const ChannelAffine& a,
 
 // Folds the affine map of value x into `consumer`, which reads the affine
 // result at input 0 (Conv without padding, Gemm with transA=0, MatMul with a
-// constant 2-D B on 2-D x). On success the consumer reads x directly.
-std::string fold_into_consumer(Graph& g, Node* consumer, Value* x, const ChannelAffine& a);
+// constant 2-D B on 2-D x). On success the layer reads x directly and
+// *layer is set to it (a Gemm that replaced a MatMul is a new node).
+std::string fold_into_consumer(Graph& g, Node* consumer, Value* x, const ChannelAffine& a, Node** layer);
 
 // After a fold: every use of `old_out` (and its graph-output slot) moves to
 // `result`, the nodes that computed it are erased, and `result` takes

@@ -56,7 +56,7 @@ class BnToScaleShift : public Pass {
       }
       const std::string key = y->name();
       bypass(g, y, add->output(0), {bn});
-      record(key, "scale-shift");
+      record(key, FoldAction::ScaleShift);
       changed = true;
     }
     return changed;

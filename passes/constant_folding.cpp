@@ -14,7 +14,7 @@
 // input default); (2) the op is deterministic and bnfold has a kernel for it;
 // (3) the result is at most 64 MB (a ConstantOfShape must not inflate the file).
 #include "passes/passes.hpp"
-#include "runtime/ops/ops.hpp"
+#include "ops/ops.hpp"
 
 namespace bnfold {
 

@@ -1,107 +1,32 @@
 #include "passes/fold.hpp"
 
-#include <cmath>
-
-#include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include <set>
 
 namespace bnfold {
 
-FoldReport fold_batchnorms(Graph& graph, const FoldOptions& options) {
+FoldReport fold_batchnorms(Graph& graph, const PipelineOptions& options) {
   FoldReport report;
   // One row per BN, with its neighbours as they are before any pass.
   for (const Node* n : graph.topological_order()) {
     if (n->op_type() != "BatchNormalization" || !n->domain().empty() || !n->output(0)) continue;
     BnFoldRow& row = report.row(n->output(0)->name());
-    row.bn = n->name().empty() ? "#" + std::to_string(n->id()) : n->name();
+    row.bn = node_name(*n);
     const Value* x = n->input(0);
     row.producer_op = x->producer() ? x->producer()->op_type() : x->has_data() ? "constant" : "graph input";
     for (const Use& u : n->output(0)->uses())
       row.consumer_ops += (row.consumer_ops.empty() ? "" : ",") + u.node->op_type();
     if (n->output(0)->is_graph_output()) row.consumer_ops += row.consumer_ops.empty() ? "(output)" : ",(output)";
   }
-  PipelineOptions po;
-  po.passes = options.passes;
-  po.verify_each = options.verify_each;
-  run_pipeline(graph, po, &report);
+  run_pipeline(graph, options, &report);
   graph.verify();
+  // A target a later pass replaced is no longer one to point at.
+  std::set<const Node*> live;
+  for (const Node* n : graph.nodes()) live.insert(n);
+  for (const std::string& key : report.order()) {
+    BnFoldRow* row = report.find(key);
+    if (row->target_node && !live.count(row->target_node)) row->target_node = nullptr;
+  }
   return report;
-}
-
-namespace {
-
-// A copy of g (through its serialized form) whose extra values are also outputs.
-std::shared_ptr<Graph> with_outputs(const Graph& g, const std::vector<std::string>& extra) {
-  std::shared_ptr<Graph> copy = clone_graph(g);
-  for (const auto& name : extra) {
-    Value* v = copy->find_value(name);
-    if (v && !v->is_graph_output()) copy->add_output(v);
-  }
-  return copy;
-}
-
-ValueCheck check(const std::string& name, const Tensor& got, const Tensor& want, double rtol, double atol) {
-  const TensorStats st = tensor_stats(want);
-  const double scale = std::max(std::fabs(st.min), std::fabs(st.max));
-  if (atol < 0) atol = 1e-4 * scale;
-  const TensorDiff d = compare_tensors(got, want, rtol, atol);
-  ValueCheck c;
-  c.name = name;
-  c.scale = scale;
-  c.atol = atol;
-  c.max_abs = d.max_abs;
-  c.max_rel = d.max_rel;
-  c.mismatches = d.shape_mismatch ? got.numel() : d.mismatches;
-  return c;
-}
-
-}  // namespace
-
-VerifyResult verify_fold(const Graph& original, const Graph& folded, FoldReport* report,
-                         const VerifyOptions& options) {
-  // The points to compare: each fold's output value, present in both graphs.
-  std::vector<std::pair<std::string, std::string>> points;  // report key, value name
-  if (report) {
-    for (const std::string& key : report->order()) {
-      const BnFoldRow* row = report->find(key);
-      std::string at = key;
-      if (row->action == "folded forward") {
-        at.clear();
-        for (const Node* n : folded.nodes())
-          if ((n->name().empty() ? n->label() : n->name()) == row->target && n->output(0)) at = n->output(0)->name();
-      }
-      if (!at.empty() && original.find_value(at) && folded.find_value(at)) points.emplace_back(key, at);
-    }
-  }
-  std::vector<std::string> extra;
-  for (const auto& p : points) extra.push_back(p.second);
-  SessionOptions so;
-  so.threads = options.threads;
-  Session a(with_outputs(original, extra), so);
-  Session b(with_outputs(folded, extra), so);
-  std::map<std::string, Tensor> inputs = options.inputs;
-  if (inputs.size() < a.inputs().size()) {
-    auto random = random_inputs(a, options.batch, options.seed);
-    for (auto& [k, v] : random) inputs.emplace(k, std::move(v));
-  }
-  const auto ra = a.run(inputs);
-  const auto rb = b.run(inputs);
-  VerifyResult result;
-  for (const Value* v : original.outputs()) {
-    ValueCheck c = check(v->name(), rb.at(v->name()), ra.at(v->name()), options.rtol, options.atol);
-    result.ok &= c.mismatches == 0;
-    result.outputs.push_back(c);
-  }
-  for (const auto& [key, at] : points) {
-    ValueCheck c = check(at, rb.at(at), ra.at(at), options.rtol, options.atol);
-    result.folds.push_back(c);
-    BnFoldRow* row = report->find(key);
-    row->max_abs_error = c.max_abs;
-    row->measured_at = at;
-  }
-  return result;
 }
 
 }  // namespace bnfold

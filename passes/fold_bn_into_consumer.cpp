@@ -35,35 +35,32 @@ class FoldBnIntoConsumer : public Pass {
   std::set<const Node*> done_;  // nodes already tried (a BN that did not fold stays as it was)
 
   bool try_fold(Graph& g, Node* bn) {
-    {
-      if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) return false;
-      Value* y = bn->output(0);
-      const std::string key = y->name();
-      ChannelAffine a;
-      if (!batchnorm_affine(*bn, &a).empty()) return false;  // noted by the producer fold
-      if (y->is_graph_output()) {
-        note(key, "its output is a graph output");
-        return false;
-      }
-      if (y->uses().size() != 1) {
-        note(key, fmt::format("its output has {} consumers", y->uses().size()));
-        return false;
-      }
-      const Use use = y->uses()[0];
-      Node* consumer = use.node;
-      if (use.input_index != 0) {
-        note(key, fmt::format("consumer {} reads it as input {}", consumer->op_type(), use.input_index));
-        return false;
-      }
-      const std::string target = consumer->name().empty() ? consumer->label() : consumer->name();
-      if (const std::string why = fold_into_consumer(g, consumer, bn->input(0), a); !why.empty()) {
-        note(key, why);
-        return false;
-      }
-      g.erase_node(bn);
-      record(key, "folded forward", target);
-      return true;
+    if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) return false;
+    Value* y = bn->output(0);
+    const std::string key = y->name();
+    ChannelAffine a;
+    if (!batchnorm_affine(*bn, &a).empty()) return false;  // noted by the producer fold
+    if (y->is_graph_output()) {
+      note(key, "its output is a graph output");
+      return false;
     }
+    if (y->uses().size() != 1) {
+      note(key, fmt::format("its output has {} consumers", y->uses().size()));
+      return false;
+    }
+    const Use use = y->uses()[0];
+    if (use.input_index != 0) {
+      note(key, fmt::format("consumer {} reads it as input {}", use.node->op_type(), use.input_index));
+      return false;
+    }
+    Node* target = nullptr;
+    if (const std::string why = fold_into_consumer(g, use.node, bn->input(0), a, &target); !why.empty()) {
+      note(key, why);
+      return false;
+    }
+    g.erase_node(bn);
+    record(key, FoldAction::FoldedForward, target);
+    return true;
   }
 };
 

@@ -50,14 +50,13 @@ class FoldBnIntoProducer : public Pass {
         note(key, "producer output is a graph output");
         continue;
       }
-      const std::string target = producer->name().empty() ? producer->label() : producer->name();
       Value* result = nullptr;
       if (const std::string why = fold_into_producer(g, producer, a, &result); !why.empty()) {
         note(key, why);
         continue;
       }
       bypass(g, bn->output(0), result, {bn});
-      record(key, "folded", target);
+      record(key, FoldAction::Folded, result->producer());
       changed = true;
     }
     return changed;

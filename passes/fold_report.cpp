@@ -2,12 +2,24 @@
 
 namespace bnfold {
 
+const char* to_string(FoldAction action) {
+  switch (action) {
+    case FoldAction::Kept: return "kept";
+    case FoldAction::Folded: return "folded";
+    case FoldAction::FoldedForward: return "folded forward";
+    case FoldAction::ScaleShift: return "scale-shift";
+  }
+  return "?";
+}
+
 std::string BnFoldRow::describe() const {
-  if (action == "folded") return "folded into " + target;
-  if (action == "folded forward") return "folded into following " + target;
-  if (action == "scale-shift") return "kept as scale-shift: " + reason;
-  if (action == "kept") return "kept: " + reason;
-  return action;
+  switch (action) {
+    case FoldAction::Folded: return "folded into " + target;
+    case FoldAction::FoldedForward: return "folded into following " + target;
+    case FoldAction::ScaleShift: return "kept as scale-shift: " + reason;
+    case FoldAction::Kept: break;
+  }
+  return "kept: " + reason;
 }
 
 BnFoldRow& FoldReport::row(const std::string& output) {
@@ -16,7 +28,6 @@ BnFoldRow& FoldReport::row(const std::string& output) {
   order_.push_back(output);
   BnFoldRow& r = rows_[output];
   r.output = output;
-  r.action = "kept";
   return r;
 }
 
@@ -37,7 +48,7 @@ std::vector<BnFoldRow> FoldReport::rows() const {
   return out;
 }
 
-size_t FoldReport::count(const std::string& action) const {
+size_t FoldReport::count(FoldAction action) const {
   size_t n = 0;
   for (const auto& [k, r] : rows_) n += r.action == action;
   return n;

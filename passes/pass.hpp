@@ -45,12 +45,13 @@ class Pass {
   void note(const std::string& bn_output, const std::string& why) {
     if (report_) report_->note(bn_output, why);
   }
-  void record(const std::string& bn_output, const std::string& action, const std::string& target = "") {
+  void record(const std::string& bn_output, FoldAction action, const Node* target = nullptr) {
     if (!report_) return;
     BnFoldRow& row = report_->row(bn_output);
     row.action = action;
-    row.target = target;
-    if (action != "scale-shift") row.reason.clear();
+    row.target_node = target;
+    row.target = target ? node_name(*target) : "";
+    if (action != FoldAction::ScaleShift) row.reason.clear();
   }
 
   FoldReport* report_ = nullptr;  // may be null

@@ -7,8 +7,8 @@
 
 #include "graph/batchnorm.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
-#include "runtime/ops/op_util.hpp"
-#include "runtime/ops/ops.hpp"
+#include "ops/op_util.hpp"
+#include "ops/ops.hpp"
 #include "runtime/plan_builder.hpp"
 
 namespace bnfold::rt {
@@ -53,6 +53,7 @@ class BnStatsStep : public Step {
     else store_from_float32(yf, &y);
     if (state.bn_hook && *state.bn_hook) (*state.bn_hook)(stats);
   }
+  StepKind kind() const override { return StepKind::BnStatistics; }
   std::string describe() const override {
     return std::string("BatchNormalization (") + (batch_stats ? "batch statistics" : "collecting statistics") + ")";
   }
@@ -66,7 +67,7 @@ bool build_bn_stats_step(PlanBuilder& b, const Node& n, const InferContext& ctx,
   if (a.training || !a.spatial || n.inputs().size() < 5) return false;  // ONNX training semantics: the kernel
   auto step = std::make_unique<BnStatsStep>();
   step->node = &n;
-  step->name = n.name().empty() ? n.output(0)->name() : n.name();
+  step->name = node_name(n);
   step->batch_stats = batch_stats;
   step->eps = a.epsilon;
   for (size_t i = 0; i < 5; ++i) {

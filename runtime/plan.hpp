@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "graph/graph.hpp"
-#include "runtime/kernel.hpp"
+#include "ops/kernel.hpp"
 #include "runtime/session.hpp"
 
 namespace dnnl {
@@ -38,11 +38,22 @@ struct RunState {
   const BnStatsHook* bn_hook = nullptr;
 };
 
+// What executes a step, for plan statistics and the structural tests.
+enum class StepKind {
+  OneDnn,        // a oneDNN primitive computing a node (and what is fused into it)
+  Reorder,       // a oneDNN layout change or copy that computes no node
+  Reference,     // a plain reference kernel
+  BnStatistics,  // a plain BatchNormalization that measures its input's statistics
+};
+
 class Step {
  public:
   virtual ~Step() = default;
   virtual void run(RunState& state) const = 0;
+  virtual StepKind kind() const = 0;
   virtual std::string describe() const = 0;  // "Conv (oneDNN) + relu", for logs and tests
+  // The oneDNN implementation that runs it ("brg:avx512_core", "ref:any"); "" for plain kernels.
+  virtual std::string implementation() const { return ""; }
   const Node* node = nullptr;  // the node it computes (null for inserted reorders)
   std::vector<int> in, out;    // slots read and written (-1: omitted)
   double flops = 0;            // multiply-adds x 2 of a Conv/Gemm/MatMul at this plan's shapes

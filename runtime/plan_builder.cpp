@@ -2,8 +2,8 @@
 
 #include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
-#include "runtime/ops/op_util.hpp"
-#include "runtime/ops/ops.hpp"
+#include "ops/op_util.hpp"
+#include "ops/ops.hpp"
 
 namespace bnfold::rt {
 
@@ -31,6 +31,7 @@ class RefStep : public Step {
     }
     kernel->run(pin, pout);
   }
+  StepKind kind() const override { return StepKind::Reference; }
   std::string describe() const override { return node->op_type() + " (reference)"; }
 };
 
@@ -105,7 +106,7 @@ int PlanBuilder::in_layout(int s, const dnnl::memory::desc& md) {
   const std::vector<int64_t> dims = slot(s).dims;
   const int to = define(nullptr, dtype, dims, &md);
   const dnnl::reorder::primitive_desc pd(dnnl_engine(), layout(s), dnnl_engine(), md, scratch_attr());
-  auto step = std::make_unique<DnnlStep>(*this, pd, "reorder");
+  auto step = std::make_unique<DnnlStep>(*this, pd, "reorder", StepKind::Reorder);
   step->arg(DNNL_ARG_FROM, s, layout(s));
   step->arg(DNNL_ARG_TO, to, md);
   add_step(std::move(step));

@@ -5,7 +5,7 @@
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
-#include "runtime/ops/ops.hpp"
+#include "ops/ops.hpp"
 #include "runtime/plan.hpp"
 
 namespace bnfold {
@@ -53,9 +53,10 @@ struct Session::Impl {
       } catch (const rt::NeedsInputValue& e) {
         size_t i = 0;
         while (i < fed.size() && fed[i]->name() != e.input()) ++i;
-        BNFOLD_CHECK(i < fed.size() && !value_keyed[i] && values[i], ErrorCode::InvalidArgument,
-                     "input '{}' decides a shape in the model; its value is needed to build the plan",
-                     e.input());
+        BNFOLD_CHECK(i < fed.size() && !value_keyed[i], ErrorCode::Internal,
+                     "input '{}' decides a shape, but a plan keyed by its value still needs it", e.input());
+        BNFOLD_CHECK(values[i], ErrorCode::NeedsInputValue,
+                     "input '{}' decides a shape in the model; its value is needed to build the plan", e.input());
         value_keyed[i] = true;
       }
     }
@@ -146,7 +147,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
     impl_->plan_for(dims, values);
   } catch (const Error& e) {
     // A shape decided by an input's value can only be planned at run time.
-    if (std::string(e.what()).find("decides a shape") == std::string::npos) throw;
+    if (e.code() != ErrorCode::NeedsInputValue) throw;
   }
 }
 
@@ -212,12 +213,15 @@ Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inpu
   s.activation_bytes = plan->arena_bytes();
   for (const auto& step : plan->steps()) {
     ++s.steps;
-    const std::string what = step->describe();
-    if (what == "reorder" || what == "residual copy") ++s.reorders;
-    else if (what.find("(oneDNN)") != std::string::npos) ++s.onednn_steps;
-    else ++s.reference_steps;
+    switch (step->kind()) {
+      case rt::StepKind::Reorder: ++s.reorders; break;
+      case rt::StepKind::OneDnn: ++s.onednn_steps; break;
+      case rt::StepKind::Reference:
+      case rt::StepKind::BnStatistics: ++s.reference_steps; break;
+    }
     s.flops += step->flops;
-    s.step_descriptions.push_back(what);
+    s.step_descriptions.push_back(step->describe());
+    s.step_implementations.push_back(step->implementation());
   }
   return s;
 }
@@ -231,8 +235,8 @@ std::vector<Session::StepTime> Session::profile(const std::map<std::string, Tens
   std::vector<StepTime> out;
   for (size_t i = 0; i < plan->steps().size(); ++i) {
     const auto& step = plan->steps()[i];
-    out.push_back({step->describe(), step->node ? step->node->name() : "", ms[i] / std::max(1, iterations),
-                   step->flops});
+    out.push_back({step->describe(), step->node ? step->node->name() : "", step->implementation(),
+                   ms[i] / std::max(1, iterations), step->flops});
   }
   return out;
 }

@@ -79,12 +79,15 @@ class Session {
     size_t activation_bytes = 0;  // peak: one arena per run
     double flops = 0;             // Conv/ConvTranspose/Gemm/MatMul, 2 per multiply-add
     std::vector<std::string> step_descriptions;  // "Conv (oneDNN) + Add + Relu", ...
+    // oneDNN's implementation of each step ("brg:avx512_core", "ref:any"); "" for plain kernels.
+    std::vector<std::string> step_implementations;
   };
   PlanStats plan_stats(const std::map<std::string, Tensor>& inputs) const;
 
   // Runs `iterations` times, timing every step; returns each step's mean ms.
   struct StepTime {
     std::string what, node;
+    std::string implementation;  // oneDNN's, "" for plain kernels
     double ms = 0, flops = 0;
   };
   std::vector<StepTime> profile(const std::map<std::string, Tensor>& inputs, int iterations) const;

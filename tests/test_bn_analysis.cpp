@@ -9,7 +9,7 @@
 
 #include "graph/onnx_io.hpp"
 #include "graph/tensor_io.hpp"
-#include "runtime/bn_analysis.hpp"
+#include "analysis/bn_analysis.hpp"
 #include "tests/onnx_builder.hpp"
 
 namespace fs = std::filesystem;
@@ -119,7 +119,7 @@ TEST_CASE("sequential recalibration gives each BN the inference statistics of it
   const BnInputStats after = collect_bn_input_stats(u, data, 8, 2);
   for (const Node* n : u->nodes()) {
     if (n->op_type() != "BatchNormalization") continue;
-    const ChannelMoments& m = after.per_bn.at(bn_key(*n));
+    const ChannelMoments& m = after.per_bn.at(node_name(*n));
     const auto var = m.variance();
     for (size_t c = 0; c < m.mean.size(); ++c) {
       CHECK(n->input(3)->data().value_at(static_cast<int64_t>(c)) == Approx(m.mean[c]).epsilon(1e-4).margin(1e-5));

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "bnfold/version.hpp"
-#include "runtime/bnfold.h"
+#include "api/bnfold.h"
 
 using Catch::Matchers::Contains;
 

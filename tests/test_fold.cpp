@@ -9,6 +9,7 @@
 #include <random>
 
 #include "graph/onnx_io.hpp"
+#include "analysis/verify_fold.hpp"
 #include "passes/fold.hpp"
 #include "runtime/session.hpp"
 #include "runtime/tensor_tools.hpp"
@@ -67,7 +68,7 @@ struct Model {
   std::pair<std::shared_ptr<Graph>, FoldReport> fold(double rtol = 1e-5, double atol = 1e-6) {
     const std::string bytes = serialize_onnx(*g);
     std::shared_ptr<Graph> folded = load_onnx_bytes(bytes.data(), bytes.size(), "copy");
-    FoldOptions fo;
+    PipelineOptions fo;
     fo.verify_each = true;
     FoldReport report = fold_batchnorms(*folded, fo);
     SessionOptions ref;
@@ -137,7 +138,7 @@ TEST_CASE("grouped ConvTranspose -> BN folds along axis 1 within each group", "[
   m.output(m.bn(c, 6, "y"));
   auto [g, report] = m.fold();
   CHECK(count(*g, "BatchNormalization") == 0);
-  CHECK(only_row(report).action == "folded");
+  CHECK(only_row(report).action == FoldAction::Folded);
 }
 
 TEST_CASE("Gemm -> BN folds for transB 0 and 1, alpha, beta, with and without C", "[fold][gemm]") {
@@ -155,7 +156,7 @@ TEST_CASE("Gemm -> BN folds for transB 0 and 1, alpha, beta, with and without C"
       auto [g, report] = m.fold();
       INFO("transB " << trans_b << " C " << with_c);
       CHECK(count(*g, "BatchNormalization") == 0);
-      CHECK(only_row(report).action == "folded");
+      CHECK(only_row(report).action == FoldAction::Folded);
     }
   }
 }
@@ -167,13 +168,13 @@ TEST_CASE("MatMul -> BN: 2-D A folds (as a Gemm), batched A keeps a scale-shift"
   auto [g, report] = m.fold();
   CHECK(count(*g, "MatMul") == 0);
   CHECK(count(*g, "Gemm") == 1);
-  CHECK(only_row(report).action == "folded");
+  CHECK(only_row(report).action == FoldAction::Folded);
 
   Model batched;  // [2, 4, 6] x [6, 5] -> [2, 4, 5]: BN's channel axis 1 is not the output-feature axis
   Value* z = batched.node("MatMul", {batched.input("a", {2, 4, 6}), batched.weight("b", {6, 5})}, "mm", {}, {2, 4, 5});
   batched.output(batched.bn(z, 4, "y", {2, 4, 5}));
   auto [g2, r2] = batched.fold();
-  CHECK(only_row(r2).action == "scale-shift");
+  CHECK(only_row(r2).action == FoldAction::ScaleShift);
   CHECK_THAT(only_row(r2).reason, Contains("A of mm_node is not 2-D"));
 }
 
@@ -185,7 +186,7 @@ TEST_CASE("MatMul + Add -> BN folds through matmul-add-to-gemm", "[fold][matmul]
   auto [g, report] = m.fold();
   CHECK(count(*g, "Gemm") == 1);
   CHECK(g->num_nodes() == 1);
-  CHECK(only_row(report).action == "folded");
+  CHECK(only_row(report).action == FoldAction::Folded);
 }
 
 TEST_CASE("BN -> Conv folds forward without padding, is kept with padding", "[fold][consumer]") {
@@ -203,7 +204,7 @@ TEST_CASE("BN -> Conv folds forward without padding, is kept with padding", "[fo
       CHECK(row.describe() == "folded into following y_node");
       CHECK(count(*g, "Mul") == 0);
     } else {
-      CHECK(row.action == "scale-shift");
+      CHECK(row.action == FoldAction::ScaleShift);
       CHECK_THAT(row.reason, Contains("zero padding makes the fold inexact"));
       CHECK(count(*g, "Mul") == 1);
       CHECK(count(*g, "Add") == 1);
@@ -221,13 +222,13 @@ TEST_CASE("BN -> Gemm and BN -> MatMul fold forward", "[fold][consumer]") {
                              m.weight("c", {4})},
                     "y", {{"transB", Attribute::of_int(trans_b)}, {"alpha", Attribute::of_float(1.5f)}}));
     auto [g, report] = m.fold();
-    CHECK(only_row(report).action == "folded forward");
+    CHECK(only_row(report).action == FoldAction::FoldedForward);
   }
   Model mm;
   Value* r = mm.node("Relu", {mm.input("x", {3, 6})}, "r", {}, {3, 6});
   mm.output(mm.node("MatMul", {mm.bn(r, 6, "bn", {3, 6}), mm.weight("w", {6, 4})}, "y", {}, {3, 4}));
   auto [g, report] = mm.fold();
-  CHECK(only_row(report).action == "folded forward");
+  CHECK(only_row(report).action == FoldAction::FoldedForward);
   CHECK(g->outputs()[0]->name() == "y");
 }
 
@@ -239,7 +240,7 @@ TEST_CASE("a weight shared by two convs is not changed for the other", "[fold][p
   m.output(m.bn(m.node("Conv", {x, w}, "c1"), 4, "y1"));
   m.output(m.node("Conv", {x, w}, "c2"));
   auto [g, report] = m.fold();
-  CHECK(only_row(report).action == "folded");
+  CHECK(only_row(report).action == FoldAction::Folded);
   REQUIRE(g->find_value("w") != nullptr);
   CHECK(g->find_value("w")->data().same_as(before));
   CHECK(w->data().same_as(before));  // the original graph is untouched too
@@ -268,7 +269,7 @@ TEST_CASE("preconditions: second consumer, graph outputs, training mode, non-con
     Value* c = m.node("Conv", {m.input("x", {1, 3, 5, 5}), m.weight("w", {4, 3, 3, 3})}, "c");
     m.output(m.bn(c, 4, "y"));
     auto [g, report] = m.fold();
-    CHECK(only_row(report).action == "folded");
+    CHECK(only_row(report).action == FoldAction::Folded);
     CHECK(g->outputs()[0]->name() == "y");
     CHECK(g->outputs()[0]->producer()->op_type() == "Conv");
   }
@@ -328,7 +329,7 @@ TEST_CASE("float16 weights fold in double, an overflow is refused", "[fold][fp16
   Value* c = m.node("Conv", {m.input("x", {1, 3, 5, 5}), m.weight("w", {4, 3, 3, 3})}, "c");
   m.output(m.bn(c, 4, "y"));
   auto [g, report] = m.fold(2e-3, 2e-3);  // float16 rounding of the folded weights
-  CHECK(only_row(report).action == "folded");
+  CHECK(only_row(report).action == FoldAction::Folded);
   CHECK(g->find_value("c_node_weight_folded")->data().dtype() == DType::Float16);
 
   Model big;
@@ -354,7 +355,7 @@ TEST_CASE("Identity between Conv and BN, and decomposed BN (Mul+Add), fold", "[f
   m.output(m.bn(i, 4, "y"));
   auto [g, report] = m.fold();
   CHECK(g->num_nodes() == 1);
-  CHECK(only_row(report).action == "folded");
+  CHECK(only_row(report).action == FoldAction::Folded);
 
   Model d;
   Value* c2 = d.node("Conv", {d.input("x", {2, 3, 5, 5}), d.weight("w", {4, 3, 3, 3})}, "c", {}, {2, 4, 3, 3});

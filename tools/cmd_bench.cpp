@@ -12,6 +12,7 @@
 #include "tools/commands.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
+#include "tools/timing.hpp"
 
 namespace bnfold::cli {
 
@@ -35,12 +36,6 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-double percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
 uint64_t peak_rss_bytes() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -52,15 +47,11 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
   const auto t0 = Clock::now();
   const Session::PlanStats stats = session.plan_stats(inputs);  // compiles the plan for this batch
   const double compile_ms = ms_since(t0);
-  for (int i = 0; i < a.warmup; ++i) session.run(inputs);
-  std::vector<double> times;
-  const auto start = Clock::now();
-  while ((a.iterations > 0 && static_cast<int>(times.size()) < a.iterations) ||
-         (a.iterations <= 0 && (times.size() < 3 || ms_since(start) < a.seconds * 1000))) {
-    const auto t = Clock::now();
-    session.run(inputs);
-    times.push_back(ms_since(t));
-  }
+  TimingPlan plan;
+  plan.warmup = a.warmup;
+  plan.iterations = a.iterations;
+  plan.seconds = a.seconds;
+  const std::vector<double> times = time_runs([&] { session.run(inputs); }, plan);
   const double median = percentile(times, 0.5);
   nlohmann::json j = {
       {"batch", batch},
@@ -85,6 +76,7 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
     for (size_t i = 0; i < prof.size() && static_cast<int>(i) < a.per_op; ++i)
       ops.push_back({{"step", prof[i].what},
                      {"node", prof[i].node},
+                     {"implementation", prof[i].implementation},
                      {"ms", prof[i].ms},
                      {"gflops_per_s", prof[i].ms > 0 ? prof[i].flops / 1e6 / prof[i].ms : 0.0}});
     j["slowest_steps"] = ops;
@@ -113,8 +105,9 @@ void print_text(const nlohmann::json& r) {
     if (!b.contains("slowest_steps")) continue;
     fmt::print("\n  slowest steps at batch {}:\n", b["batch"].get<int64_t>());
     for (const auto& s : b["slowest_steps"])
-      fmt::print("  {:>8.3f} ms {:>7.1f} GFLOP/s  {} {}\n", s["ms"].get<double>(), s["gflops_per_s"].get<double>(),
-                 fit(s["step"].get<std::string>(), 36), fit_left(s["node"].get<std::string>(), 20));
+      fmt::print("  {:>8.3f} ms {:>7.1f} GFLOP/s  {} {} {}\n", s["ms"].get<double>(),
+                 s["gflops_per_s"].get<double>(), fit(s["step"].get<std::string>(), 36),
+                 fit(s["implementation"].get<std::string>(), 22), fit_left(s["node"].get<std::string>(), 20));
   }
 }
 

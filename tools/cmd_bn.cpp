@@ -10,8 +10,7 @@
 
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
-#include "runtime/bn_analysis.hpp"
+#include "analysis/workflows.hpp"
 #include "runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
 #include "tools/inputs.hpp"
@@ -48,22 +47,6 @@ void add_data_options(CLI::App* cmd, DataArgs& a, bool data_required) {
   cmd->add_option("--html", a.html, "Also write a self-contained HTML report with charts here");
 }
 
-std::vector<float> floats(const std::string& s, const char* option) {
-  std::vector<float> out;
-  size_t pos = 0;
-  while (pos < s.size()) {
-    const size_t comma = s.find(',', pos);
-    try {
-      out.push_back(std::stof(s.substr(pos, comma - pos)));
-    } catch (const std::exception&) {
-      failf(ErrorCode::InvalidArgument, "{} '{}': expected numbers separated by commas", option, s);
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
 // A progress bar on a terminal, plain lines (every 25%) otherwise; on stderr.
 Progress progress_bar(const std::string& what) {
   const bool tty = isatty(2);
@@ -82,42 +65,14 @@ Progress progress_bar(const std::string& what) {
   };
 }
 
-// PyTorch's exporter shares equal initializers through Identity nodes (a
-// fresh model's BNs all have mean 0, var 1): constant folding gives every BN
-// its own constant parameters again, which drift and recalibration read.
-std::shared_ptr<Graph> load_model(const DataArgs& a) {
-  std::shared_ptr<Graph> g(load_onnx(a.model));
-  PipelineOptions po;
-  po.passes = {"constant-folding", "dead-code"};
-  run_pipeline(*g, po, nullptr);
-  return g;
-}
-
 Dataset load_data(const DataArgs& a, const Graph& g) {
-  const auto req = g.required_inputs();
-  BNFOLD_CHECK(req.size() == 1, ErrorCode::Unsupported, "{}: the model has {} inputs; these commands need one",
-               a.model, req.size());
-  const Shape& s = req[0]->shape();
-  BNFOLD_CHECK(s.rank_known && s.rank() >= 2, ErrorCode::InvalidArgument, "{}: input '{}' has no usable shape {}",
-               a.model, req[0]->name(), s.str());
-  DataOptions o;
-  o.dtype = req[0]->dtype();
-  for (size_t k = 1; k < s.rank(); ++k) {
-    BNFOLD_CHECK(s.dims[k].known(), ErrorCode::InvalidArgument, "{}: input dim {} is not fixed ({})", a.model, k,
-                 s.str());
-    o.sample_dims.push_back(s.dims[k].value);
-  }
-  if (!a.size.empty()) {
-    const auto x = a.size.find('x');
-    BNFOLD_CHECK(x != std::string::npos && o.sample_dims.size() == 3, ErrorCode::InvalidArgument,
-                 "--size {}: expected HxW for a model taking images", a.size);
-    BNFOLD_CHECK(std::stoll(a.size.substr(0, x)) == o.sample_dims[1] && std::stoll(a.size.substr(x + 1)) == o.sample_dims[2],
-                 ErrorCode::InvalidArgument, "--size {} differs from the model's input {}", a.size, s.str());
-  }
-  if (!a.mean.empty()) o.mean = floats(a.mean, "--mean");
-  o.std = floats(a.std_, "--std");
+  ImageOptions images;
+  if (!a.size.empty()) images.size = parse_size(a.size, "--size");
+  if (!a.mean.empty()) images.mean = parse_float_list(a.mean, "--mean");
+  images.std = parse_float_list(a.std_, "--std");
   BNFOLD_CHECK(a.order == "rgb" || a.order == "bgr", ErrorCode::InvalidArgument, "--channel-order: rgb or bgr");
-  o.bgr = a.order == "bgr";
+  images.bgr = a.order == "bgr";
+  DataOptions o = data_options_for(g, a.model, images);
   o.progress = progress_bar("reading data");
   Dataset d = Dataset::open(a.data, o);
   fmt::print(stderr, "{}\n", d.description);
@@ -131,14 +86,6 @@ struct DriftArgs : DataArgs {
   std::vector<std::string> merge;
   double fail_above = -1;
 };
-
-nlohmann::json drift_json(const DriftReport& r) {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : r.layers)
-    layers.push_back({{"bn", l.bn}, {"channels", l.channels}, {"score", l.score}, {"shifted_share", l.shifted_share},
-                      {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
-  return {{"samples", r.samples}, {"max_score", r.max_score}, {"mean_score", r.mean_score}, {"layers", layers}};
-}
 
 void print_drift(const DriftReport& r) {
   std::vector<LayerDrift> ranked = r.layers;
@@ -156,7 +103,7 @@ void print_drift(const DriftReport& r) {
 }
 
 int run_drift(const DriftArgs& a) {
-  auto g = load_model(a);
+  auto g = load_for_bn_analysis(a.model);
   BnInputStats stats;
   if (!a.merge.empty()) {
     for (const auto& f : a.merge) stats.merge(BnInputStats::load(f));
@@ -173,7 +120,7 @@ int run_drift(const DriftArgs& a) {
     fmt::print(stderr, "statistics saved to {}\n", a.save_stats);
   }
   const DriftReport r = compute_drift(*g, stats);
-  if (a.json) std::cout << drift_json(r).dump(2) << "\n";
+  if (a.json) std::cout << drift_json(r) << "\n";
   else print_drift(r);
   if (!a.html.empty()) {
     std::vector<std::string> labels;
@@ -209,35 +156,25 @@ struct RecalArgs : DataArgs {
 };
 
 int run_recalibrate(const RecalArgs& a) {
-  BNFOLD_CHECK(a.mode == "sequential" || a.mode == "update-bn", ErrorCode::InvalidArgument,
-               "--mode {}: use sequential or update-bn", a.mode);
+  RecalibrateOptions o;
+  o.mode = parse_recalibration_mode(a.mode);
+  o.batch = a.batch;
+  o.threads = a.threads;
+  o.fold = a.fold;
+  o.progress = progress_bar("recalibrating");
   BNFOLD_CHECK(std::filesystem::absolute(a.out) != std::filesystem::absolute(a.model), ErrorCode::InvalidArgument,
                "-o {} would overwrite the input model", a.out);
-  auto g = load_model(a);
+  auto g = load_for_bn_analysis(a.model);
   const Dataset d = load_data(a, *g);
-  const DriftReport before = compute_drift(*g, collect_bn_input_stats(g, d, a.batch, a.threads));
-  auto updated = clone_graph(*g);
-  const auto mode = a.mode == "update-bn" ? RecalibrationMode::UpdateBn : RecalibrationMode::Sequential;
-  const RecalibrationReport r = recalibrate(*updated, d, mode, a.batch, a.threads, progress_bar("recalibrating"));
-  std::shared_ptr<Graph> shared(std::move(updated));
-  const DriftReport after = compute_drift(*shared, collect_bn_input_stats(shared, d, a.batch, a.threads));
-  std::string folded;
-  if (a.fold) {
-    const FoldReport fr = fold_batchnorms(*shared);
-    folded = fmt::format("{} of {} BN folded", fr.count("folded") + fr.count("folded forward"), fr.rows().size());
-  }
-  shared->info.producer_name = "bnfold";
-  save_onnx(*shared, a.out);  // temporary file, then rename: nothing half-written at -o
-  nlohmann::json layers = nlohmann::json::array();
-  for (size_t i = 0; i < r.layers.size(); ++i)
-    layers.push_back({{"bn", r.layers[i].bn}, {"mean_shift_sigma", r.layers[i].mean_shift_sigma},
-                      {"var_ratio", r.layers[i].var_ratio}});
+  const RecalibrateResult res = recalibrate_model(g, d, o);
+  save_onnx(*res.model, a.out);  // temporary file, then rename: nothing half-written at -o
+  const RecalibrationReport& r = res.report;
+  const DriftReport& before = res.drift_before;
+  const DriftReport& after = res.drift_after;
   if (a.json) {
-    std::cout << nlohmann::json({{"mode", recalibration_mode_name(r.mode)}, {"samples", r.samples},
-                                 {"passes", r.passes}, {"layers", layers}, {"drift_before", drift_json(before)},
-                                 {"drift_after", drift_json(after)}, {"output", a.out}})
-                     .dump(2)
-              << "\n";
+    nlohmann::json j = nlohmann::json::parse(recalibrate_json(res));
+    j["output"] = a.out;
+    std::cout << j.dump(2) << "\n";
   } else {
     fmt::print("Recalibrated {} BatchNormalization layers on {} samples, mode {} ({} pass{} over the data)\n",
                r.layers.size(), r.samples, recalibration_mode_name(r.mode), r.passes, r.passes == 1 ? "" : "es");
@@ -251,7 +188,9 @@ int run_recalibrate(const RecalArgs& a) {
     }
     fmt::print("Drift on this data: max {:.4g} before, {:.4g} after; mean {:.4g} before, {:.4g} after\n",
                before.max_score, after.max_score, before.mean_score, after.mean_score);
-    fmt::print("Wrote {}{}\n", a.out, folded.empty() ? "" : " (" + folded + ")");
+    const std::string folded =
+        res.fold ? fmt::format(" ({} of {} BN folded)", res.fold->folded(), res.fold->rows().size()) : "";
+    fmt::print("Wrote {}{}\n", a.out, folded);
   }
   if (!a.html.empty()) {
     std::vector<std::string> labels;
@@ -280,39 +219,22 @@ struct AuditArgs : DataArgs {
 };
 
 int run_audit(const AuditArgs& a) {
-  auto g = load_model(a);
+  auto g = load_for_bn_analysis(a.model);
   BNFOLD_CHECK(a.random != !a.data.empty(), ErrorCode::InvalidArgument, "give --data PATH or --random");
   AuditOptions o;
   o.batch_sizes = parse_int_list(a.batch_sizes, "--batch-sizes");
-  std::sort(o.batch_sizes.begin(), o.batch_sizes.end());
   o.tolerance = a.tolerance;
   o.threads = a.threads;
   o.progress = progress_bar("auditing");
   Dataset d = a.random ? Dataset() : load_data(a, *g);
   if (a.random) {
     Session probe(g);
-    const int64_t n = std::max(a.samples, o.batch_sizes.back());
+    const int64_t n = std::max(a.samples, *std::max_element(o.batch_sizes.begin(), o.batch_sizes.end()));
     d = Dataset::from_tensor(random_inputs(probe, n, a.seed).begin()->second);
   }
   const AuditReport r = audit(g, d, o);
-  nlohmann::json div = nlohmann::json::array();
-  for (const auto& x : r.divergence)
-    div.push_back({{"batch", x.batch}, {"output", x.output}, {"max_abs", x.max_abs}, {"rel_l2", x.rel_l2},
-                   {"cosine", x.cosine},
-                   {"argmax_agreement", x.argmax_agreement >= 0 ? nlohmann::json(x.argmax_agreement) : nlohmann::json()}});
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : r.layers)
-    layers.push_back({{"bn", l.bn}, {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
-  nlohmann::json inv = nlohmann::json::array();
-  for (const auto& [b, v] : r.invariance) inv.push_back({{"batch", b}, {"max_abs", v}});
   if (a.json) {
-    std::cout << nlohmann::json({{"samples", r.samples}, {"batch_sizes", r.batch_sizes}, {"divergence", div},
-                                 {"layers", layers}, {"degenerate_at_batch_1", r.degenerate_at_batch_1},
-                                 {"batch_invariance", inv}, {"fold_max_abs", r.fold_max_abs},
-                                 {"fold_summary", r.fold_summary}, {"agree_from_batch", r.agree_from_batch},
-                                 {"verdict", r.verdict}})
-                     .dump(2)
-              << "\n";
+    std::cout << audit_json(r) << "\n";
   } else {
     fmt::print("Train (batch statistics) vs inference (running statistics), {} samples\n", r.samples);
     fmt::print("  {:>5} {:<18} {:>10} {:>9} {:>8} {:>8} {:>10}\n", "batch", "output", "max abs", "rel L2", "cosine",

@@ -11,12 +11,13 @@
 
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
+#include "analysis/workflows.hpp"
 #include "runtime/session.hpp"
 #include "runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
+#include "tools/timing.hpp"
 
 namespace bnfold::cli {
 
@@ -44,39 +45,31 @@ std::string short_name(const std::string& n) {
 void print_report(const FoldReport& report, bool measured) {
   const auto rows = report.rows();
   fmt::print("BatchNormalization: {} found: {} folded, {} folded forward, {} scale-shift, {} kept\n",
-             rows.size(), report.count("folded"), report.count("folded forward"), report.count("scale-shift"),
-             report.count("kept"));
+             rows.size(), report.count(FoldAction::Folded), report.count(FoldAction::FoldedForward), report.count(FoldAction::ScaleShift),
+             report.count(FoldAction::Kept));
   if (rows.empty()) return;
   fmt::print("  {:<20} {:<13} {:<33} {}\n", "BN", "producer", "action", measured ? "max err" : "");
   for (const auto& r : rows) {
-    std::string action = r.action == "folded"           ? "folded into " + r.target
-                         : r.action == "folded forward" ? "into following " + r.target
-                                                        : r.action;
+    const std::string action = r.action == FoldAction::Folded          ? "folded into " + r.target
+                               : r.action == FoldAction::FoldedForward ? "into following " + r.target
+                                                                       : to_string(r.action);
     const std::string err = r.max_abs_error >= 0 ? fmt::format("{:.1e}", r.max_abs_error) : "";
     fmt::print("  {:<20} {:<13} {:<33} {}\n", fit_left(short_name(r.bn), 20), fit(r.producer_op, 13),
                fit(action, 33), err);
   }
   bool header = false;
   for (const auto& r : rows) {
-    if (r.action != "scale-shift" && r.action != "kept") continue;
+    if (r.action != FoldAction::ScaleShift && r.action != FoldAction::Kept) continue;
     if (!header) fmt::print("  Why not folded:\n");
     header = true;
     fmt::print("    {}: {}\n", short_name(r.bn), r.describe());
   }
 }
 
-double median_ms(const Session& s, const std::map<std::string, Tensor>& inputs, double seconds) {
-  using Clock = std::chrono::steady_clock;
-  for (int i = 0; i < 2; ++i) s.run(inputs);  // warm-up: first runs create primitives
-  std::vector<double> t;
-  const auto start = Clock::now();
-  while (t.size() < 5 || std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
-    const auto t0 = Clock::now();
-    s.run(inputs);
-    t.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+double median_ms(const Session& s, const std::map<std::string, Tensor>& inputs) {
+  TimingPlan plan;
+  plan.min_runs = 5;
+  return percentile(time_runs([&] { s.run(inputs); }, plan), 0.5);
 }
 
 nlohmann::json bench(const std::string& original, const std::string& folded, const FoldArgs& a) {
@@ -88,7 +81,7 @@ nlohmann::json bench(const std::string& original, const std::string& folded, con
              a.threads ? std::to_string(a.threads) : std::string("all"));
   for (int64_t b : parse_int_list(a.bench_batches, "--bench-batch")) {
     const auto inputs = random_inputs(s1, b, a.seed);
-    const double t1 = median_ms(s1, inputs, 2.0), t2 = median_ms(s2, inputs, 2.0);
+    const double t1 = median_ms(s1, inputs), t2 = median_ms(s2, inputs);
     fmt::print("  batch {:>3}: original {:8.2f} ms, folded {:8.2f} ms, {:.2f}x\n", b, t1, t2, t1 / t2);
     rows.push_back({{"batch", b}, {"original_ms", t1}, {"folded_ms", t2}, {"speedup", t1 / t2}});
   }
@@ -104,49 +97,35 @@ int run(const FoldArgs& a) {
   BNFOLD_CHECK(!a.in.empty() && !a.out.empty(), ErrorCode::InvalidArgument, "give the model and -o OUT.onnx");
   BNFOLD_CHECK(std::filesystem::absolute(a.in) != std::filesystem::absolute(a.out), ErrorCode::InvalidArgument,
                "-o {} would overwrite the input model", a.out);
-  auto original = load_onnx(a.in);
-  auto folded = load_onnx(a.in);
-  FoldOptions fo;
-  fo.verify_each = a.verify_each;
-  if (!a.passes.empty()) {
-    std::string item;
-    for (char c : a.passes + ",") {
-      if (c != ',') {
-        item += c;
-      } else if (!item.empty()) {
-        fo.passes.push_back(item);
-        item.clear();
-      }
-    }
+  std::shared_ptr<Graph> original(load_onnx(a.in));
+  FoldModelOptions fo;
+  fo.pipeline.verify_each = a.verify_each;
+  fo.pipeline.passes = split_list(a.passes);
+  fo.verify = a.verify;
+  VerifyOptions& vo = fo.verify_options;
+  vo.batch = a.batch;
+  vo.seed = a.seed;
+  vo.rtol = a.rtol;
+  vo.atol = a.atol;
+  vo.threads = a.threads;
+  if (a.verify && !a.inputs.empty()) {
+    Session probe(original);
+    vo.inputs = load_or_random_inputs(probe, a.inputs, a.batch, a.seed);
   }
-  FoldReport report = fold_batchnorms(*folded, fo);
-
-  VerifyResult verified;
-  if (a.verify) {
-    VerifyOptions vo;
-    vo.batch = a.batch;
-    vo.seed = a.seed;
-    vo.rtol = a.rtol;
-    vo.atol = a.atol;
-    vo.threads = a.threads;
-    if (!a.inputs.empty()) {
-      Session probe(std::shared_ptr<const Graph>(load_onnx(a.in)));
-      vo.inputs = load_or_random_inputs(probe, a.inputs, a.batch, a.seed);
-    }
-    verified = verify_fold(*original, *folded, &report, vo);
-  }
+  const FoldResult result = fold_model(*original, fo);
+  const FoldReport& report = result.report;
+  const Graph& folded = *result.model;
   print_report(report, a.verify);
 
   ExportOptions eo;
   if (a.external_data) eo.external_file = std::filesystem::path(a.out).filename().string() + ".data";
-  folded->info.producer_name = "bnfold";
-  folded->info.producer_version = BNFOLD_VERSION;
-  save_onnx(*folded, a.out, eo);  // the ONNX checker runs on the written file
+  save_onnx(folded, a.out, eo);  // the ONNX checker runs on the written file
   fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
-             human_bytes(std::filesystem::file_size(a.out)), folded->num_nodes());
+             human_bytes(std::filesystem::file_size(a.out)), folded.num_nodes());
 
-  nlohmann::json j;
+  nlohmann::json j = nlohmann::json::parse(fold_json(result));
   if (a.verify) {
+    const VerifyResult& verified = *result.verification;
     fmt::print("\nVerification: original vs folded on the same {} (batch {});\n"
                "  tolerance rtol {:g}, atol {}\n",
                a.inputs.empty() ? "random inputs" : "inputs", a.batch, a.rtol,
@@ -155,38 +134,17 @@ int run(const FoldArgs& a) {
       fmt::print("  {}: max abs error {:.3g} (values up to {:.3g}, atol {:.2g}): {}\n", fit(c.name, 20),
                  c.max_abs, c.scale, c.atol,
                  c.mismatches ? fmt::format("FAIL ({} elements beyond tolerance)", c.mismatches) : "ok");
-    nlohmann::json outs = nlohmann::json::array();
-    for (const auto& c : verified.outputs)
-      outs.push_back({{"output", c.name}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel}, {"scale", c.scale},
-                      {"atol", c.atol}, {"mismatches", c.mismatches}});
-    j["verification"] = {{"ok", verified.ok}, {"outputs", outs}, {"rtol", a.rtol}, {"atol", a.atol}};
+    j["verification"]["rtol"] = a.rtol;
+    j["verification"]["atol"] = a.atol;
   }
   if (a.bench) j["speed"] = bench(a.in, a.out, a);
   if (!a.report.empty()) {
-    nlohmann::json rows = nlohmann::json::array();
-    for (const auto& r : report.rows())
-      rows.push_back({{"bn", r.bn},
-                      {"output", r.output},
-                      {"producer_op", r.producer_op},
-                      {"consumer_ops", r.consumer_ops},
-                      {"action", r.action},
-                      {"target", r.target},
-                      {"reason", r.reason},
-                      {"description", r.describe()},
-                      {"max_abs_error", r.max_abs_error >= 0 ? nlohmann::json(r.max_abs_error) : nlohmann::json()},
-                      {"measured_at", r.measured_at}});
     j["model"] = a.in;
     j["output_model"] = a.out;
-    j["batchnorms"] = rows;
-    j["counts"] = {{"total", report.rows().size()},
-                   {"folded", report.count("folded")},
-                   {"folded_forward", report.count("folded forward")},
-                   {"scale_shift", report.count("scale-shift")},
-                   {"kept", report.count("kept")}};
     std::ofstream(a.report) << j.dump(2) << "\n";
     fmt::print("\nReport written to {}\n", a.report);
   }
-  return a.verify && !verified.ok ? 1 : 0;
+  return a.verify && !result.verification->ok ? 1 : 0;
 }
 
 }  // namespace

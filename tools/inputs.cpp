@@ -39,24 +39,4 @@ std::map<std::string, Tensor> load_or_random_inputs(const Session& session, cons
   return inputs;
 }
 
-std::vector<int64_t> parse_int_list(const std::string& s, const char* option) {
-  std::vector<int64_t> out;
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    const size_t comma = s.find(',', pos);
-    const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
-    try {
-      size_t used = 0;
-      const long long v = std::stoll(item, &used);
-      BNFOLD_CHECK(used == item.size() && v > 0, ErrorCode::InvalidArgument, "");
-      out.push_back(v);
-    } catch (const std::exception&) {
-      failf(ErrorCode::InvalidArgument, "{} '{}': expected positive integers separated by commas", option, s);
-    }
-    if (comma == std::string::npos) break;
-    pos = comma + 1;
-  }
-  return out;
-}
-
 }  // namespace bnfold::cli

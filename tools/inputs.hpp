@@ -19,7 +19,4 @@ std::map<std::string, std::string> parse_named_files(const std::vector<std::stri
 std::map<std::string, Tensor> load_or_random_inputs(const Session& session, const std::vector<std::string>& items,
                                                      int64_t batch, uint64_t seed);
 
-// "1,8,32" -> {1, 8, 32}
-std::vector<int64_t> parse_int_list(const std::string& s, const char* option);
-
 }  // namespace bnfold::cli

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "graph/check.hpp"
+
 namespace bnfold::cli {
 
 std::string human_bytes(uint64_t bytes) {
@@ -40,6 +42,74 @@ std::string short_number(double v) {
   const double a = std::fabs(v);
   if (a != 0 && (a < 1e-3 || a >= 1e5)) return fmt::format("{:.2e}", v);
   return fmt::format("{:.4g}", v);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+  std::vector<std::string> out;
+  std::string item;
+  for (char c : s + ",") {
+    if (c != ',') {
+      item += c;
+    } else if (!item.empty()) {
+      out.push_back(item);
+      item.clear();
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Every item of the list parsed whole by `parse`, else one error naming the
+// option and what it expects.
+template <typename T, typename F>
+std::vector<T> parse_list(const std::string& s, const char* option, const char* expected, F&& parse) {
+  std::vector<T> out;
+  const std::vector<std::string> items = split_list(s);
+  bool ok = !items.empty();
+  for (const auto& item : items) {
+    try {
+      size_t used = 0;
+      out.push_back(parse(item, &used));
+      ok &= used == item.size();
+    } catch (const std::exception&) {
+      ok = false;
+    }
+  }
+  BNFOLD_CHECK(ok, ErrorCode::InvalidArgument, "{} '{}': expected {}", option, s, expected);
+  return out;
+}
+
+}  // namespace
+
+std::vector<int64_t> parse_int_list(const std::string& s, const char* option) {
+  auto v = parse_list<int64_t>(s, option, "positive integers separated by commas",
+                               [](const std::string& x, size_t* used) { return std::stoll(x, used); });
+  for (int64_t x : v)
+    BNFOLD_CHECK(x > 0, ErrorCode::InvalidArgument, "{} '{}': expected positive integers separated by commas",
+                 option, s);
+  return v;
+}
+
+std::vector<float> parse_float_list(const std::string& s, const char* option) {
+  return parse_list<float>(s, option, "numbers separated by commas",
+                           [](const std::string& x, size_t* used) { return std::stof(x, used); });
+}
+
+std::vector<int64_t> parse_size(const std::string& s, const char* option) {
+  const auto x = s.find('x');
+  std::vector<int64_t> hw;
+  if (x != std::string::npos && s.find(',') == std::string::npos) {
+    std::string list = s;
+    list[x] = ',';
+    try {
+      hw = parse_int_list(list, option);
+    } catch (const Error&) {
+      hw.clear();
+    }
+  }
+  BNFOLD_CHECK(hw.size() == 2, ErrorCode::InvalidArgument, "{} '{}': expected HxW, e.g. 224x224", option, s);
+  return hw;
 }
 
 }  // namespace bnfold::cli

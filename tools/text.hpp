@@ -1,8 +1,10 @@
-// Small formatting helpers shared by the CLI commands' text output.
+// Small helpers shared by the CLI commands: formatting their text output,
+// and parsing the comma-separated lists of their options.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace bnfold::cli {
 
@@ -11,5 +13,14 @@ std::string human_count(int64_t count);    // "11.7 M"
 std::string fit(const std::string& s, size_t width);       // keeps the head: "abc~"
 std::string fit_left(const std::string& s, size_t width);  // keeps the tail: "~xyz"
 std::string short_number(double v);        // "0.0123", "3.41e+05"
+
+// "a,b,,c" -> {"a", "b", "c"}
+std::vector<std::string> split_list(const std::string& s);
+// "1,8,32" -> {1, 8, 32}: positive integers; throws naming the option.
+std::vector<int64_t> parse_int_list(const std::string& s, const char* option);
+// "0.485,0.456,0.406" -> floats; throws naming the option.
+std::vector<float> parse_float_list(const std::string& s, const char* option);
+// "224x224" -> {224, 224}
+std::vector<int64_t> parse_size(const std::string& s, const char* option);
 
 }  // namespace bnfold::cli

@@ -3,8 +3,8 @@
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_conv.hpp"
 
-#include "runtime/ops/conv_geometry.hpp"
-#include "runtime/ops/op_util.hpp"
+#include "ops/conv_geometry.hpp"
+#include "ops/op_util.hpp"
 
 namespace bnfold::rt {
 

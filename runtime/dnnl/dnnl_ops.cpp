@@ -4,8 +4,8 @@
 // runs it.
 #include "graph/batchnorm.hpp"
 #include "runtime/dnnl/dnnl_conv.hpp"
-#include "runtime/ops/conv_geometry.hpp"
-#include "runtime/ops/op_util.hpp"
+#include "ops/conv_geometry.hpp"
+#include "ops/op_util.hpp"
 
 namespace bnfold::rt {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <unordered_map>
 
-#include "runtime/ops/op_util.hpp"
+#include "ops/op_util.hpp"
 
 namespace bnfold::rt {
 
@@ -13,8 +13,8 @@ dnnl::primitive_attr scratch_attr() {
   return attr;
 }
 
-DnnlStep::DnnlStep(PlanBuilder& b, const dnnl::primitive_desc_base& pd, std::string what)
-    : prim_(pd.get()), what_(std::move(what)) {
+DnnlStep::DnnlStep(PlanBuilder& b, const dnnl::primitive_desc_base& pd, std::string what, StepKind kind)
+    : prim_(pd.get()), what_(std::move(what)), kind_(kind), impl_(pd.impl_info_str()) {
   const dnnl::memory::desc scratch = pd.scratchpad_desc();
   if (scratch.get_size() > 0) {
     const int s = b.define(nullptr, DType::UInt8, {static_cast<int64_t>(scratch.get_size())}, nullptr);
@@ -169,7 +169,7 @@ int finish_fusion(PlanBuilder& b, const Fusion& f, const Node& producer, const s
     const int src = f.residual;
     dst = b.define(f.result, DType::Float32, dims, &dst_md);
     const dnnl::reorder::primitive_desc pd(dnnl_engine(), b.layout(src), dnnl_engine(), dst_md, scratch_attr());
-    auto copy = std::make_unique<DnnlStep>(b, pd, "residual copy");
+    auto copy = std::make_unique<DnnlStep>(b, pd, "residual copy", StepKind::Reorder);
     copy->arg(DNNL_ARG_FROM, src, b.layout(src));
     copy->arg(DNNL_ARG_TO, dst, dst_md);
     b.add_step(std::move(copy));

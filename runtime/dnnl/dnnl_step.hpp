@@ -20,13 +20,16 @@ dnnl::primitive_attr scratch_attr();
 class DnnlStep : public Step {
  public:
   // pd must have been made with scratch_attr() (or a copy of it).
-  DnnlStep(PlanBuilder& b, const dnnl::primitive_desc_base& pd, std::string what);
+  DnnlStep(PlanBuilder& b, const dnnl::primitive_desc_base& pd, std::string what,
+           StepKind kind = StepKind::OneDnn);
   // An argument backed by a slot, read or written in layout md.
   void arg(int dnnl_arg, int slot, const dnnl::memory::desc& md);
   // A constant argument (weights, bias, statistics), made once.
   void fixed(int dnnl_arg, dnnl::memory m) { fixed_.emplace_back(dnnl_arg, std::move(m)); }
   void run(RunState& state) const override;
+  StepKind kind() const override { return kind_; }
   std::string describe() const override { return what_; }
+  std::string implementation() const override { return impl_; }
 
  private:
   struct Arg {
@@ -36,6 +39,8 @@ class DnnlStep : public Step {
   };
   dnnl::primitive prim_;
   std::string what_;
+  StepKind kind_;
+  std::string impl_;  // primitive_desc::impl_info_str(), recorded at plan build
   std::vector<Arg> args_;
   std::vector<std::pair<int, dnnl::memory>> fixed_;
 };

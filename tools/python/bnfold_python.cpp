@@ -13,8 +13,7 @@
 #include "bnfold/version.hpp"
 #include "graph/error.hpp"
 #include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
-#include "runtime/bn_analysis.hpp"
+#include "analysis/workflows.hpp"
 #include "runtime/session.hpp"
 
 namespace py = pybind11;
@@ -63,26 +62,11 @@ py::array to_numpy(Tensor t) {
   return py::array(numpy_dtype(holder->dtype()), shape, holder->mutable_data(), free_when_done);
 }
 
-py::dict row_dict(const BnFoldRow& r) {
-  py::dict d;
-  d["bn"] = r.bn;
-  d["producer_op"] = r.producer_op;
-  d["consumer_ops"] = r.consumer_ops;
-  d["action"] = r.action;
-  d["target"] = r.target;
-  d["reason"] = r.reason;
-  d["description"] = r.describe();
-  d["max_abs_error"] = r.max_abs_error >= 0 ? py::cast(r.max_abs_error) : py::none();
-  return d;
-}
+// The library's JSON form of a report, as a dict: the same keys as the CLI's --json.
+py::object as_dict(const std::string& json_text) { return py::module_::import("json").attr("loads")(json_text); }
 
-Dataset open_data(const Graph& g, const std::vector<std::string>& paths) {
-  const auto req = g.required_inputs();
-  if (req.size() != 1) throw Error(ErrorCode::Unsupported, "the model must have one input");
-  DataOptions o;
-  o.dtype = req[0]->dtype();
-  for (size_t k = 1; k < req[0]->shape().rank(); ++k) o.sample_dims.push_back(req[0]->shape().dims[k].value);
-  return Dataset::open(paths, o);
+Dataset open_data(const Graph& g, const std::string& path, const std::vector<std::string>& data) {
+  return Dataset::open(data, data_options_for(g, path));
 }
 
 class PySession {
@@ -90,8 +74,7 @@ class PySession {
   PySession(const std::string& path, int threads, const std::string& bn_mode) {
     SessionOptions o;
     o.threads = threads;
-    if (bn_mode == "batch") o.bn_mode = BnMode::BatchStatistics;
-    else if (bn_mode != "inference") throw Error(ErrorCode::InvalidArgument, "bn_mode: 'inference' or 'batch'");
+    o.bn_mode = parse_bn_mode(bn_mode);
     py::gil_scoped_release release;
     session_ = std::make_unique<Session>(path, o);
   }
@@ -140,36 +123,21 @@ PYBIND11_MODULE(bnfold, m) {
   m.def(
       "fold",
       [](const std::string& path, const std::string& out, bool verify, int64_t batch) {
-        auto original = load_onnx(path);
-        auto folded = clone_graph(*original);
-        FoldReport report = fold_batchnorms(*folded);
-        py::dict result;
-        if (verify) {
-          VerifyOptions vo;
-          vo.batch = batch;
-          const VerifyResult v = verify_fold(*original, *folded, &report, vo);
-          py::list outs;
-          for (const auto& c : v.outputs) {
-            py::dict d;
-            d["output"] = c.name;
-            d["max_abs"] = c.max_abs;
-            d["max_rel"] = c.max_rel;
-            d["mismatches"] = c.mismatches;
-            outs.append(d);
-          }
-          result["verified"] = v.ok;
-          result["outputs"] = outs;
+        FoldModelOptions o;
+        o.verify = verify;
+        o.verify_options.batch = batch;
+        std::unique_ptr<Graph> original = load_onnx(path);
+        FoldResult r;
+        {
+          py::gil_scoped_release release;
+          r = fold_model(*original, o);
+          save_onnx(*r.model, out);
         }
-        save_onnx(*folded, out);
-        py::list rows;
-        for (const auto& r : report.rows()) rows.append(row_dict(r));
-        result["batchnorms"] = rows;
-        result["folded"] = report.count("folded") + report.count("folded forward");
-        result["total"] = report.rows().size();
-        return result;
+        return as_dict(fold_json(r));
       },
       py::arg("path"), py::arg("out"), py::arg("verify") = true, py::arg("batch") = 2,
-      "Folds every BatchNormalization of the model at `path` and writes `out`; returns the report.");
+      "Folds every BatchNormalization of the model at `path` and writes `out`; returns the report\n"
+      "(the keys of `bnfold fold --report`).");
 
   py::class_<PySession>(m, "Session")
       .def(py::init<const std::string&, int, const std::string&>(), py::arg("path"), py::arg("threads") = 0,
@@ -181,70 +149,52 @@ PYBIND11_MODULE(bnfold, m) {
   m.def(
       "drift",
       [](const std::string& path, const std::vector<std::string>& data, int64_t batch) {
-        std::shared_ptr<Graph> g(load_onnx(path));
-        run_pipeline(*g, PipelineOptions{{"constant-folding", "dead-code"}, false}, nullptr);
-        const DriftReport r = compute_drift(*g, collect_bn_input_stats(g, open_data(*g, data), batch, 0));
-        py::list layers;
-        for (const auto& l : r.layers) {
-          py::dict d;
-          d["bn"] = l.bn;
-          d["score"] = l.score;
-          d["shifted_share"] = l.shifted_share;
-          d["mean_shift_sigma"] = l.mean_shift_sigma;
-          d["var_ratio"] = l.var_ratio;
-          layers.append(d);
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          std::shared_ptr<Graph> g = load_for_bn_analysis(path);
+          json = drift_json(compute_drift(*g, collect_bn_input_stats(g, open_data(*g, path, data), batch, 0)));
         }
-        py::dict out;
-        out["max_score"] = r.max_score;
-        out["mean_score"] = r.mean_score;
-        out["samples"] = r.samples;
-        out["layers"] = layers;
-        return out;
+        return as_dict(json);
       },
-      py::arg("path"), py::arg("data"), py::arg("batch") = 32);
+      py::arg("path"), py::arg("data"), py::arg("batch") = 32,
+      "Drift of the data from the model's running statistics (the keys of `bnfold drift --json`).");
 
   m.def(
       "recalibrate",
       [](const std::string& path, const std::vector<std::string>& data, const std::string& out,
-         const std::string& mode, int64_t batch) {
-        auto g = load_onnx(path);
-        run_pipeline(*g, PipelineOptions{{"constant-folding", "dead-code"}, false}, nullptr);
-        const RecalibrationReport r =
-            recalibrate(*g, open_data(*g, data), mode == "update-bn" ? RecalibrationMode::UpdateBn
-                                                                     : RecalibrationMode::Sequential,
-                        batch, 0);
-        save_onnx(*g, out);
-        py::dict d;
-        d["mode"] = recalibration_mode_name(r.mode);
-        d["layers"] = r.layers.size();
-        d["passes"] = r.passes;
-        return d;
+         const std::string& mode, int64_t batch, bool fold) {
+        RecalibrateOptions o;
+        o.mode = parse_recalibration_mode(mode);
+        o.batch = batch;
+        o.fold = fold;
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          std::shared_ptr<Graph> g = load_for_bn_analysis(path);
+          const RecalibrateResult r = recalibrate_model(g, open_data(*g, path, data), o);
+          save_onnx(*r.model, out);
+          json = recalibrate_json(r);
+        }
+        return as_dict(json);
       },
-      py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32);
+      py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
+      py::arg("fold") = false,
+      "Re-estimates the BN statistics on the data and writes `out` (the keys of `bnfold recalibrate --json`).");
 
   m.def(
       "audit",
       [](const std::string& path, const std::vector<std::string>& data, const std::vector<int64_t>& batch_sizes) {
-        std::shared_ptr<Graph> g(load_onnx(path));
         AuditOptions o;
         o.batch_sizes = batch_sizes;
-        const AuditReport r = audit(g, open_data(*g, data), o);
-        py::list div;
-        for (const auto& x : r.divergence) {
-          py::dict d;
-          d["batch"] = x.batch;
-          d["output"] = x.output;
-          d["max_abs"] = x.max_abs;
-          d["rel_l2"] = x.rel_l2;
-          d["cosine"] = x.cosine;
-          div.append(d);
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          std::shared_ptr<Graph> g = load_for_bn_analysis(path);
+          json = audit_json(audit(g, open_data(*g, path, data), o));
         }
-        py::dict d;
-        d["divergence"] = div;
-        d["degenerate_at_batch_1"] = r.degenerate_at_batch_1;
-        d["agree_from_batch"] = r.agree_from_batch;
-        d["verdict"] = r.verdict;
-        return d;
+        return as_dict(json);
       },
-      py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32});
+      py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
+      "Train vs inference mode at each batch size (the keys of `bnfold audit --json`).");
 }

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
     auto graph = bnfold::load_onnx(argv[1]);
     const bnfold::FoldReport report = bnfold::fold_batchnorms(*graph);
     std::printf("bnfold %s: folded %zu of %zu BatchNormalization\n", BNFOLD_VERSION_STRING,
-                report.count("folded") + report.count("folded forward"), report.rows().size());
+                report.folded(), report.rows().size());
     bnfold::save_onnx(*graph, argv[2]);
 
     bnfold::Session session(std::shared_ptr<const bnfold::Graph>(std::move(graph)), {/*threads=*/2});

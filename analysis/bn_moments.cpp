@@ -1,0 +1,124 @@
+#include "analysis/bn_moments.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "graph/check.hpp"
+
+namespace bnfold {
+
+void ChannelMoments::add(int64_t n, const std::vector<double>& batch_mean, const std::vector<double>& batch_var) {
+  ChannelMoments b;
+  b.count = n;
+  b.mean = batch_mean;
+  b.m2.resize(batch_var.size());
+  for (size_t c = 0; c < batch_var.size(); ++c) b.m2[c] = batch_var[c] * static_cast<double>(n);
+  merge(b);
+}
+
+void ChannelMoments::merge(const ChannelMoments& o) {
+  if (o.count == 0) return;
+  if (count == 0) {
+    *this = o;
+    return;
+  }
+  BNFOLD_CHECK(o.mean.size() == mean.size(), ErrorCode::InvalidArgument, "channel counts differ ({} vs {})",
+               mean.size(), o.mean.size());
+  const double na = static_cast<double>(count), nb = static_cast<double>(o.count), n = na + nb;
+  for (size_t c = 0; c < mean.size(); ++c) {
+    const double delta = o.mean[c] - mean[c];
+    mean[c] += delta * nb / n;
+    m2[c] += o.m2[c] + delta * delta * na * nb / n;
+  }
+  count += o.count;
+}
+
+std::vector<double> ChannelMoments::variance() const {
+  std::vector<double> v(m2.size(), 0.0);
+  for (size_t c = 0; c < m2.size(); ++c) v[c] = count > 0 ? m2[c] / static_cast<double>(count) : 0.0;
+  return v;
+}
+
+void BnInputStats::merge(const BnInputStats& o) {
+  if (order.empty()) {
+    *this = o;
+    return;
+  }
+  BNFOLD_CHECK(order == o.order, ErrorCode::InvalidArgument,
+               "the statistics were collected on models with different BatchNormalization nodes");
+  for (const auto& [name, m] : o.per_bn) per_bn[name].merge(m);
+  samples += o.samples;
+}
+
+void BnInputStats::save(const std::string& path) const {
+  nlohmann::json j;
+  j["format"] = "bnfold-bn-input-stats-1";
+  j["model"] = model;
+  j["samples"] = samples;
+  nlohmann::json bns = nlohmann::json::array();
+  for (const auto& name : order) {
+    const ChannelMoments& m = per_bn.at(name);
+    bns.push_back({{"bn", name}, {"count", m.count}, {"mean", m.mean}, {"m2", m.m2}});
+  }
+  j["batchnorms"] = bns;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp);
+    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: cannot open for writing", tmp);
+    out << j.dump() << "\n";
+  }
+  std::rename(tmp.c_str(), path.c_str());
+}
+
+BnInputStats BnInputStats::load(const std::string& path) {
+  std::ifstream in(path);
+  BNFOLD_CHECK(in.good(), ErrorCode::Io, "{}: cannot open for reading", path);
+  BnInputStats s;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(in);
+    BNFOLD_CHECK(j.value("format", "") == "bnfold-bn-input-stats-1", ErrorCode::InvalidArgument,
+                 "not a bnfold statistics file");
+    s.model = j.at("model").get<std::string>();
+    s.samples = j.at("samples").get<int64_t>();
+    for (const auto& b : j.at("batchnorms")) {
+      ChannelMoments m;
+      m.count = b.at("count").get<int64_t>();
+      m.mean = b.at("mean").get<std::vector<double>>();
+      m.m2 = b.at("m2").get<std::vector<double>>();
+      const std::string name = b.at("bn").get<std::string>();
+      s.order.push_back(name);
+      s.per_bn[name] = std::move(m);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    failf(ErrorCode::InvalidArgument, "{}: not a bnfold statistics file: {}", path, e.what());
+  } catch (const Error& e) {
+    failf(e.code(), "{}: {}", path, e.what());
+  }
+  return s;
+}
+
+BnInputStats collect_bn_input_stats(std::shared_ptr<const Graph> graph, const Dataset& data, int64_t batch,
+                                    int threads, const Progress& progress) {
+  SessionOptions so;
+  so.threads = threads;
+  so.collect_bn_stats = true;
+  Session session(graph, so);
+  BNFOLD_CHECK(session.inputs().size() == 1, ErrorCode::Unsupported,
+               "statistics over a data set need a model with one input; this one has {}", session.inputs().size());
+  BnInputStats stats;
+  stats.samples = data.size();
+  const BnStatsHook hook = [&](const BnStats& s) {
+    if (!stats.per_bn.count(s.bn)) stats.order.push_back(s.bn);
+    stats.per_bn[s.bn].add(s.count, s.mean, s.var);
+  };
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    const int64_t n = std::min(batch, data.size() - start);
+    session.run({{session.inputs()[0].name, data.batch(start, n)}}, hook);
+    if (progress) progress(start + n, data.size());
+  }
+  BNFOLD_CHECK(!stats.order.empty(), ErrorCode::InvalidArgument,
+               "the model has no BatchNormalization node in inference mode to collect statistics for");
+  return stats;
+}
+
+}  // namespace bnfold

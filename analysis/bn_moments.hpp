@@ -1,0 +1,44 @@
+// Per-channel statistics of every BatchNormalization's input over a data set,
+// accumulated with Chan's parallel update (numerically stable, and partial
+// results from shards merge into exactly the result of one pass).
+#pragma once
+
+#include "graph/export.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "analysis/dataset.hpp"
+#include "runtime/session.hpp"
+
+namespace bnfold BNFOLD_API {
+
+struct ChannelMoments {
+  int64_t count = 0;  // values per channel seen so far
+  std::vector<double> mean, m2;  // per channel; m2 = sum of squared deviations
+  void add(int64_t n, const std::vector<double>& batch_mean, const std::vector<double>& batch_var);
+  void merge(const ChannelMoments& other);
+  std::vector<double> variance() const;  // population (biased)
+};
+
+struct BnInputStats {
+  std::string model;                             // the model they were collected for
+  int64_t samples = 0;
+  std::vector<std::string> order;                // BNs in plan order
+  std::map<std::string, ChannelMoments> per_bn;  // by BN name
+  void merge(const BnInputStats& other);         // throws if the BNs differ
+  void save(const std::string& path) const;      // JSON
+  static BnInputStats load(const std::string& path);
+};
+
+using Progress = std::function<void(int64_t done, int64_t total)>;
+
+// Runs the data through the graph in inference mode, batch by batch, and
+// accumulates every BN input's statistics.
+BnInputStats collect_bn_input_stats(std::shared_ptr<const Graph> graph, const Dataset& data, int64_t batch,
+                                    int threads, const Progress& progress = {});
+
+}  // namespace bnfold

@@ -1,0 +1,154 @@
+// AdaBN: re-estimating BatchNormalization's running statistics on new data.
+#include <cmath>
+#include <unordered_map>
+
+#include "graph/batchnorm.hpp"
+#include "graph/check.hpp"
+#include "graph/onnx_io.hpp"
+#include "analysis/bn_analysis.hpp"
+#include "ops/ops.hpp"
+
+namespace bnfold {
+
+namespace {
+
+std::vector<Node*> inference_bns(Graph& g) {
+  std::vector<Node*> out;
+  for (Node* n : g.topological_order()) {
+    if (n->op_type() != "BatchNormalization" || !n->domain().empty()) continue;
+    const BatchNormAttrs a = batchnorm_attrs(*n);
+    if (a.training || !a.spatial) continue;
+    bool constant = true;
+    for (size_t k = 1; k <= 4; ++k) constant &= n->input(k) && n->input(k)->is_constant();
+    if (constant) out.push_back(n);
+  }
+  BNFOLD_CHECK(!out.empty(), ErrorCode::InvalidArgument,
+               "the model has no BatchNormalization in inference mode with constant parameters to recalibrate");
+  return out;
+}
+
+// Dependency level of each BN: 0 when no other BN lies upstream of its input.
+std::unordered_map<const Node*, int> levels(const Graph& g) {
+  std::unordered_map<const Value*, int> value_level;  // 1 + deepest BN upstream, 0 for none
+  std::unordered_map<const Node*, int> bn_level;
+  for (const Node* n : g.topological_order()) {
+    int in = 0;
+    for (const Value* v : n->inputs())
+      if (v) in = std::max(in, value_level.count(v) ? value_level[v] : 0);
+    const bool is_bn = n->op_type() == "BatchNormalization";
+    if (is_bn) bn_level[n] = in;
+    for (const Value* out : n->outputs())
+      if (out) value_level[out] = is_bn ? in + 1 : in;
+  }
+  return bn_level;
+}
+
+void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::vector<double>& var,
+               RecalibratedLayer* layer) {
+  const Tensor& old_mean = bn->input(3)->data();
+  const Tensor& old_var = bn->input(4)->data();
+  const double eps = batchnorm_attrs(*bn).epsilon;
+  double shift = 0, ratio = 0;
+  const auto c = static_cast<int64_t>(mean.size());
+  BNFOLD_CHECK(c == old_mean.numel(), ErrorCode::Internal, "{}: channel count", bn->label());
+  Tensor m(DType::Float64, {c}), v(DType::Float64, {c});
+  for (int64_t i = 0; i < c; ++i) {
+    const auto ui = static_cast<size_t>(i);
+    m.mutable_data_as<double>()[i] = mean[ui];
+    v.mutable_data_as<double>()[i] = var[ui];
+    shift += std::fabs(mean[ui] - old_mean.value_at(i)) / std::sqrt(old_var.value_at(i) + eps);
+    ratio += (var[ui] + eps) / (old_var.value_at(i) + eps);
+  }
+  Tensor mt(old_mean.dtype(), old_mean.dims()), vt(old_var.dtype(), old_var.dims());
+  rt::cast_into(m, &mt);
+  rt::cast_into(v, &vt);
+  // New constants: the old ones may be shared.
+  const std::string base = node_name(*bn);
+  g.set_input(bn, 3, g.add_constant(g.unique_name(base + "_recalibrated_mean"), std::move(mt)));
+  g.set_input(bn, 4, g.add_constant(g.unique_name(base + "_recalibrated_var"), std::move(vt)));
+  layer->bn = base;
+  layer->mean_shift_sigma = shift / static_cast<double>(c);
+  layer->var_ratio = ratio / static_cast<double>(c);
+}
+
+std::string single_input(const Session& s) {
+  BNFOLD_CHECK(s.inputs().size() == 1, ErrorCode::Unsupported,
+               "recalibration needs a model with one input; this one has {}", s.inputs().size());
+  return s.inputs()[0].name;
+}
+
+}  // namespace
+
+const char* recalibration_mode_name(RecalibrationMode m) {
+  return m == RecalibrationMode::UpdateBn ? "update_bn" : "sequential";
+}
+
+RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode mode, int64_t batch, int threads,
+                                const Progress& progress) {
+  RecalibrationReport r;
+  r.mode = mode;
+  r.samples = data.size();
+  const std::vector<Node*> bns = inference_bns(g);
+  if (mode == RecalibrationMode::UpdateBn) {
+    // One train-mode pass; like PyTorch, each batch counts once and the
+    // variance is the unbiased one of the batch.
+    SessionOptions so;
+    so.threads = threads;
+    so.bn_mode = BnMode::BatchStatistics;
+    Session s(std::shared_ptr<const Graph>(clone_graph(g)), so);
+    const std::string input = single_input(s);
+    std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> sums;
+    int64_t batches = 0;
+    for (int64_t start = 0; start < data.size(); start += batch) {
+      const int64_t n = std::min(batch, data.size() - start);
+      s.run({{input, data.batch(start, n)}}, [&](const BnStats& st) {
+        auto& [m, v] = sums[st.bn];
+        m.resize(st.mean.size(), 0.0);
+        v.resize(st.var.size(), 0.0);
+        const double unbias = st.count > 1 ? static_cast<double>(st.count) / static_cast<double>(st.count - 1) : 1.0;
+        for (size_t c = 0; c < st.mean.size(); ++c) {
+          m[c] += st.mean[c];
+          v[c] += st.var[c] * unbias;
+        }
+      });
+      ++batches;
+      if (progress) progress(start + n, data.size());
+    }
+    r.passes = 1;
+    for (Node* bn : bns) {
+      auto it = sums.find(node_name(*bn));
+      if (it == sums.end()) continue;
+      auto [m, v] = it->second;
+      for (size_t c = 0; c < m.size(); ++c) {
+        m[c] /= static_cast<double>(batches);
+        v[c] /= static_cast<double>(batches);
+      }
+      RecalibratedLayer layer;
+      set_stats(g, bn, m, v, &layer);
+      r.layers.push_back(layer);
+    }
+    return r;
+  }
+
+  // Sequential: level by level, each with the levels before already updated.
+  const auto level = levels(g);
+  int max_level = 0;
+  for (Node* bn : bns) max_level = std::max(max_level, level.at(bn));
+  for (int l = 0; l <= max_level; ++l) {
+    const BnInputStats stats = collect_bn_input_stats(std::shared_ptr<const Graph>(clone_graph(g)), data, batch,
+                                                      threads, [&](int64_t done, int64_t total) {
+                                                        if (progress) progress(l * total + done, (max_level + 1) * total);
+                                                      });
+    ++r.passes;
+    for (Node* bn : bns) {
+      if (level.at(bn) != l) continue;
+      const ChannelMoments& m = stats.per_bn.at(node_name(*bn));
+      RecalibratedLayer layer;
+      set_stats(g, bn, m.mean, m.variance(), &layer);
+      r.layers.push_back(layer);
+    }
+  }
+  return r;
+}
+
+}  // namespace bnfold

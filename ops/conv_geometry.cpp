@@ -1,0 +1,116 @@
+#include "ops/conv_geometry.hpp"
+
+namespace bnfold::rt {
+
+namespace {
+
+std::vector<int64_t> ints_or(const Node& n, const char* name, size_t count, int64_t fallback) {
+  if (n.has_attr(name)) return n.attr_ints(name);
+  return std::vector<int64_t>(count, fallback);
+}
+
+}  // namespace
+
+WindowGeometry window_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                               const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations) {
+  const Node& n = ctx.node();
+  const size_t r = in_spatial.size();
+  WindowGeometry g;
+  g.in = in_spatial;
+  g.kernel = kernel;
+  g.stride = ints_or(n, "strides", r, 1);
+  g.dilation = use_dilations ? ints_or(n, "dilations", r, 1) : std::vector<int64_t>(r, 1);
+  const std::vector<int64_t> pads = ints_or(n, "pads", 2 * r, 0);
+  BNFOLD_NODE_CHECK(ctx, kernel.size() == r && g.stride.size() == r && g.dilation.size() == r && pads.size() == 2 * r,
+                    "kernel_shape/strides/dilations/pads do not match {} spatial dims", r);
+  const std::string auto_pad = n.has_attr("auto_pad") ? n.attr_string("auto_pad") : "NOTSET";
+  g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(r));
+  g.pad_end.assign(pads.begin() + static_cast<int64_t>(r), pads.end());
+  g.out.resize(r);
+  for (size_t k = 0; k < r; ++k) {
+    BNFOLD_NODE_CHECK(ctx, g.stride[k] > 0 && g.dilation[k] > 0 && kernel[k] > 0,
+                      "strides, dilations and kernel must be positive");
+    const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      g.out[k] = (in_spatial[k] + g.stride[k] - 1) / g.stride[k];
+      const int64_t total = std::max<int64_t>(0, (g.out[k] - 1) * g.stride[k] + span - in_spatial[k]);
+      const int64_t small = total / 2;
+      g.pad_begin[k] = auto_pad == "SAME_UPPER" ? small : total - small;
+      g.pad_end[k] = total - g.pad_begin[k];
+      continue;
+    }
+    if (auto_pad == "VALID") {
+      g.pad_begin[k] = g.pad_end[k] = 0;
+    } else {
+      BNFOLD_NODE_CHECK(ctx, auto_pad == "NOTSET", "unknown auto_pad '{}'", auto_pad);
+    }
+    const int64_t room = in_spatial[k] + g.pad_begin[k] + g.pad_end[k] - span;
+    BNFOLD_NODE_CHECK(ctx, room >= 0, "the window ({}) is larger than the padded input ({}) on spatial axis {}",
+                      span, in_spatial[k] + g.pad_begin[k] + g.pad_end[k], k);
+    g.out[k] = (ceil_mode ? (room + g.stride[k] - 1) / g.stride[k] : room / g.stride[k]) + 1;
+    // With ceil_mode the last window must start inside the input or the left padding.
+    if (ceil_mode && (g.out[k] - 1) * g.stride[k] >= in_spatial[k] + g.pad_begin[k]) --g.out[k];
+  }
+  return g;
+}
+
+WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                                   const std::vector<int64_t>& kernel, std::vector<int64_t>* output_padding) {
+  const Node& n = ctx.node();
+  const size_t r = in_spatial.size();
+  WindowGeometry g;
+  g.in = in_spatial;
+  g.kernel = kernel;
+  g.stride = ints_or(n, "strides", r, 1);
+  g.dilation = ints_or(n, "dilations", r, 1);
+  *output_padding = ints_or(n, "output_padding", r, 0);
+  const std::vector<int64_t> pads = ints_or(n, "pads", 2 * r, 0);
+  BNFOLD_NODE_CHECK(ctx, g.stride.size() == r && g.dilation.size() == r && pads.size() == 2 * r &&
+                             output_padding->size() == r,
+                    "strides/dilations/pads/output_padding do not match {} spatial dims", r);
+  const std::string auto_pad = n.has_attr("auto_pad") ? n.attr_string("auto_pad") : "NOTSET";
+  g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(r));
+  g.pad_end.assign(pads.begin() + static_cast<int64_t>(r), pads.end());
+  std::vector<int64_t> out_shape;
+  if (n.has_attr("output_shape")) {
+    out_shape = n.attr_ints("output_shape");
+    if (out_shape.size() == r + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
+    BNFOLD_NODE_CHECK(ctx, out_shape.size() == r, "output_shape has {} dims for {} spatial dims",
+                      out_shape.size(), r);
+  } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (size_t k = 0; k < r; ++k) out_shape.push_back(in_spatial[k] * g.stride[k]);
+  }
+  g.out.resize(r);
+  for (size_t k = 0; k < r; ++k) {
+    const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
+    const int64_t full = g.stride[k] * (in_spatial[k] - 1) + (*output_padding)[k] + span;
+    if (!out_shape.empty()) {
+      const int64_t total = full - out_shape[k];
+      // Python's floor division, as ONNX's reference: a negative total (an
+      // output_shape larger than the natural size) extends the end.
+      const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+      if (auto_pad == "SAME_UPPER") {
+        g.pad_begin[k] = half;
+        g.pad_end[k] = total - half;
+      } else {
+        g.pad_begin[k] = total - half;
+        g.pad_end[k] = half;
+      }
+    }
+    g.out[k] = full - g.pad_begin[k] - g.pad_end[k];
+    BNFOLD_NODE_CHECK(ctx, g.out[k] > 0, "the output size on spatial axis {} would be {}", k, g.out[k]);
+  }
+  return g;
+}
+
+WindowGeometry as_3d(const WindowGeometry& g) {
+  WindowGeometry o = g;
+  while (o.in.size() < 3) {
+    for (auto* v : {&o.in, &o.kernel, &o.stride, &o.dilation, &o.out}) v->insert(v->begin(), 1);
+    o.pad_begin.insert(o.pad_begin.begin(), 0);
+    o.pad_end.insert(o.pad_end.begin(), 0);
+  }
+  return o;
+}
+
+}  // namespace bnfold::rt

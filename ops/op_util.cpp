@@ -1,0 +1,103 @@
+#include "ops/op_util.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace bnfold::rt {
+
+int64_t normalize_axis(const InferContext& ctx, int64_t axis, size_t rank) {
+  const auto r = static_cast<int64_t>(rank);
+  BNFOLD_NODE_CHECK(ctx, axis >= -r && axis < std::max<int64_t>(r, 1), "axis {} is out of range for rank {}",
+                    axis, rank);
+  return axis < 0 ? axis + r : axis;
+}
+
+std::vector<int64_t> broadcast_dims(const InferContext& ctx, const std::vector<int64_t>& a,
+                                    const std::vector<int64_t>& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  std::vector<int64_t> out(rank);
+  for (size_t k = 0; k < rank; ++k) {
+    const int64_t da = k < rank - a.size() ? 1 : a[k - (rank - a.size())];
+    const int64_t db = k < rank - b.size() ? 1 : b[k - (rank - b.size())];
+    BNFOLD_NODE_CHECK(ctx, da == db || da == 1 || db == 1,
+                      "shapes {} and {} do not broadcast (dim {}: {} vs {})",
+                      Shape::of(a).str(), Shape::of(b).str(), k, da, db);
+    out[k] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> strides_of(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> s(dims.size(), 1);
+  for (size_t k = dims.size(); k-- > 1;) s[k - 1] = s[k] * dims[k];
+  return s;
+}
+
+int64_t product(const std::vector<int64_t>& dims, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t k = from; k < dims.size() && k < to; ++k) p *= dims[k];
+  return p;
+}
+
+BroadcastWalker::BroadcastWalker(const std::vector<int64_t>& out_dims,
+                                 const std::vector<int64_t>& in_dims) {
+  const int64_t total = product(out_dims);
+  if (in_dims == out_dims) {
+    identity_ = true;
+    return;
+  }
+  const size_t rank = out_dims.size();
+  std::vector<int64_t> in_strides(rank, 0);
+  const auto s = strides_of(in_dims);
+  for (size_t k = 0; k < in_dims.size(); ++k) {
+    const size_t o = rank - in_dims.size() + k;
+    in_strides[o] = in_dims[k] == 1 ? 0 : s[k];
+  }
+  offsets_.resize(static_cast<size_t>(total));
+  std::vector<int64_t> idx(rank, 0);
+  int64_t off = 0;
+  for (int64_t i = 0; i < total; ++i) {
+    offsets_[static_cast<size_t>(i)] = off;
+    for (size_t k = rank; k-- > 0;) {  // increment the multi-index
+      if (++idx[k] < out_dims[k]) {
+        off += in_strides[k];
+        break;
+      }
+      off -= in_strides[k] * (out_dims[k] - 1);
+      idx[k] = 0;
+    }
+  }
+}
+
+Tensor to_float32(const Tensor& t) {
+  Tensor f(DType::Float32, t.dims());
+  float* p = f.mutable_data_as<float>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(t.value_at(i));
+  return f;
+}
+
+void store_from_float32(const Tensor& f, Tensor* out) {
+  const float* p = f.data_as<float>();
+  const int64_t n = f.numel();
+  switch (out->dtype()) {
+    case DType::Float32: std::memcpy(out->mutable_data(), p, static_cast<size_t>(n) * 4); return;
+    case DType::Float64:
+      for (int64_t i = 0; i < n; ++i) out->mutable_data_as<double>()[i] = p[i];
+      return;
+    case DType::Float16:
+      for (int64_t i = 0; i < n; ++i) out->mutable_data_as<uint16_t>()[i] = float_to_half(p[i]);
+      return;
+    case DType::BFloat16:
+      for (int64_t i = 0; i < n; ++i) out->mutable_data_as<uint16_t>()[i] = float_to_bfloat16(p[i]);
+      return;
+    default: failf(ErrorCode::Internal, "store_from_float32 into {}", dtype_name(out->dtype()));
+  }
+}
+
+void copy_bytes(const Tensor& from, Tensor* to) {
+  BNFOLD_CHECK(from.nbytes() == to->nbytes(), ErrorCode::Internal, "copy of {} into {}",
+               from.describe(), to->describe());
+  if (from.nbytes()) std::memcpy(to->mutable_data(), from.data(), from.nbytes());
+}
+
+}  // namespace bnfold::rt

@@ -1,0 +1,61 @@
+// Internal helpers shared by the reference kernels.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "ops/kernel.hpp"
+
+namespace bnfold::rt {
+
+// Resolves a possibly negative axis against a rank; throws naming the node.
+int64_t normalize_axis(const InferContext& ctx, int64_t axis, size_t rank);
+// Multidirectional (numpy) broadcast of two shapes; throws naming the node.
+std::vector<int64_t> broadcast_dims(const InferContext& ctx, const std::vector<int64_t>& a,
+                                    const std::vector<int64_t>& b);
+// Row-major strides.
+std::vector<int64_t> strides_of(const std::vector<int64_t>& dims);
+int64_t product(const std::vector<int64_t>& dims, size_t from = 0, size_t to = SIZE_MAX);
+
+// Maps each element of an output shape to the offset of the broadcast input
+// element, walking the output in row-major order.
+class BroadcastWalker {
+ public:
+  BroadcastWalker(const std::vector<int64_t>& out_dims, const std::vector<int64_t>& in_dims);
+  // Offsets for every output element, in order (fine for reference kernels).
+  const std::vector<int64_t>& offsets() const { return offsets_; }
+  bool identity() const { return identity_; }
+
+ private:
+  std::vector<int64_t> offsets_;
+  bool identity_ = false;
+};
+
+// Float32 copies of float16/bfloat16/float64 tensors and back, so that
+// reference math can be written once for float and double.
+Tensor to_float32(const Tensor& t);
+void store_from_float32(const Tensor& f, Tensor* out);
+
+// Calls f(T{}) with the C++ type of a numeric dtype; throws for others.
+template <typename F>
+void dispatch_numeric(DType t, F&& f) {
+  switch (t) {
+    case DType::Float32: f(float{}); return;
+    case DType::Float64: f(double{}); return;
+    case DType::Int8: f(int8_t{}); return;
+    case DType::UInt8: f(uint8_t{}); return;
+    case DType::Int16: f(int16_t{}); return;
+    case DType::UInt16: f(uint16_t{}); return;
+    case DType::Int32: f(int32_t{}); return;
+    case DType::UInt32: f(uint32_t{}); return;
+    case DType::Int64: f(int64_t{}); return;
+    case DType::UInt64: f(uint64_t{}); return;
+    case DType::Bool: f(bool{}); return;
+    default: failf(ErrorCode::Unsupported, "no kernel for {} data", dtype_name(t));
+  }
+}
+
+// Copies the bytes of an element-size-compatible tensor (data movement ops).
+void copy_bytes(const Tensor& from, Tensor* to);
+
+}  // namespace bnfold::rt
