@@ -60,8 +60,8 @@ void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::v
     ratio += (var[ui] + eps) / (old_var.value_at(i) + eps);
   }
   Tensor mt(old_mean.dtype(), old_mean.dims()), vt(old_var.dtype(), old_var.dims());
-  rt::cast_into(m, &mt);
-  rt::cast_into(v, &vt);
+  ops::cast_into(m, &mt);
+  ops::cast_into(v, &vt);
   // New constants: the old ones may be shared.
   const std::string base = node_name(*bn);
   g.set_input(bn, 3, g.add_constant(g.unique_name(base + "_recalibrated_mean"), std::move(mt)));

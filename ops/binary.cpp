@@ -6,35 +6,25 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
-enum class Bin { Add, Sub, Mul, Div, Pow, Max, Min, PRelu, Equal, Less, Greater, LessEq, GreaterEq };
-
-Bin bin_of(const std::string& op) {
-  if (op == "Add" || op == "Sum" || op == "Mean") return Bin::Add;
-  if (op == "Sub") return Bin::Sub;
-  if (op == "Mul") return Bin::Mul;
-  if (op == "Div") return Bin::Div;
-  if (op == "Pow") return Bin::Pow;
-  if (op == "Max") return Bin::Max;
-  if (op == "Min") return Bin::Min;
-  if (op == "PRelu") return Bin::PRelu;
-  if (op == "Equal") return Bin::Equal;
-  if (op == "Less") return Bin::Less;
-  if (op == "Greater") return Bin::Greater;
-  if (op == "LessOrEqual") return Bin::LessEq;
-  if (op == "GreaterOrEqual") return Bin::GreaterEq;
-  failf(ErrorCode::Internal, "no binary op {}", op);
-}
+using Bin = BinaryOp;
 
 bool is_comparison(Bin b) { return b >= Bin::Equal; }
+
+// The op names for messages, in BinaryOp's order.
+const char* const kNames[] = {"Add", "Sub",  "Mul",   "Div",  "Pow",     "Max",         "Min",           "Sum",
+                              "Mean", "PRelu", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"};
+static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(Bin::GreaterOrEqual) + 1);
 
 template <typename T>
 T combine(Bin op, T a, T b) {
   switch (op) {
-    case Bin::Add: return static_cast<T>(a + b);
+    case Bin::Add:
+    case Bin::Sum:
+    case Bin::Mean: return static_cast<T>(a + b);  // Mean divides at the end
     case Bin::Sub: return static_cast<T>(a - b);
     case Bin::Mul: return static_cast<T>(a * b);
     case Bin::Div:
@@ -55,8 +45,8 @@ bool compare(Bin op, T a, T b) {
     case Bin::Equal: return a == b;
     case Bin::Less: return a < b;
     case Bin::Greater: return a > b;
-    case Bin::LessEq: return a <= b;
-    case Bin::GreaterEq: return a >= b;
+    case Bin::LessOrEqual: return a <= b;
+    case Bin::GreaterOrEqual: return a >= b;
     default: return false;
   }
 }
@@ -103,7 +93,7 @@ void binary_any(Bin op, const Tensor& a, const Tensor& b, Tensor* out) {
 // their inputs left to right.
 class Binary : public OpKernel {
  public:
-  explicit Binary(const std::string& op) : name_(op), op_(bin_of(op)) {}
+  explicit Binary(Bin op) : name_(kNames[static_cast<size_t>(op)]), op_(op) {}
 
   void infer(InferContext& ctx) override {
     BNFOLD_NODE_CHECK(ctx, ctx.num_inputs() >= 1, "needs at least one input");
@@ -162,7 +152,7 @@ class Binary : public OpKernel {
       }
       copy_bytes(acc, out[0]);
     }
-    if (name_ == "Mean" && in.size() > 1) {
+    if (op_ == Bin::Mean && in.size() > 1) {
       Tensor f = to_float32(*out[0]);
       float* p = f.mutable_data_as<float>();
       for (int64_t i = 0; i < f.numel(); ++i) p[i] /= static_cast<float>(in.size());
@@ -172,7 +162,7 @@ class Binary : public OpKernel {
   }
 
  private:
-  std::string name_;
+  const char* name_;
   Bin op_;
   std::vector<int64_t> slope_dims_;  // PRelu before opset 7: a per-channel view of the slope
 };
@@ -210,9 +200,12 @@ class Pow : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_binary(const Node& n) {
-  if (n.op_type() == "Pow") return std::make_unique<Pow>();
-  return std::make_unique<Binary>(n.op_type());
+std::unique_ptr<OpKernel> make_binary(const Node&, int variant) {
+  const auto op = static_cast<Bin>(variant);
+  if (op == Bin::Pow) return std::make_unique<Pow>();
+  return std::make_unique<Binary>(op);
 }
 
-}  // namespace bnfold::rt
+const char* binary_name(BinaryOp op) { return kNames[static_cast<size_t>(op)]; }
+
+}  // namespace bnfold::ops

@@ -4,7 +4,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -178,7 +178,17 @@ class ConvTranspose : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_conv(const Node&) { return std::make_unique<Conv>(); }
-std::unique_ptr<OpKernel> make_conv_transpose(const Node&) { return std::make_unique<ConvTranspose>(); }
+std::unique_ptr<OpKernel> make_conv(const Node&, int) { return std::make_unique<Conv>(); }
+std::unique_ptr<OpKernel> make_conv_transpose(const Node&, int) { return std::make_unique<ConvTranspose>(); }
 
-}  // namespace bnfold::rt
+// Each output element is a dot product over C_in/g x kernel (the weight's dims after the first).
+double conv_flops(const Node&, const InferContext& ctx) {
+  return 2.0 * static_cast<double>(product(ctx.outputs()[0].dims)) * static_cast<double>(product(ctx.dims(1), 1));
+}
+
+// Each input element is scattered into C_out/g x kernel outputs.
+double conv_transpose_flops(const Node&, const InferContext& ctx) {
+  return 2.0 * static_cast<double>(product(ctx.dims(0))) * static_cast<double>(product(ctx.dims(1), 1));
+}
+
+}  // namespace bnfold::ops

@@ -1,6 +1,6 @@
 #include "ops/conv_geometry.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -113,4 +113,4 @@ WindowGeometry as_3d(const WindowGeometry& g) {
   return o;
 }
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -8,7 +8,7 @@
 
 #include "ops/kernel.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 struct WindowGeometry {
   std::vector<int64_t> in, kernel, stride, dilation, pad_begin, pad_end, out;  // spatial dims only
@@ -27,4 +27,4 @@ WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<in
 // loop nest serves 1D, 2D and 3D.
 WindowGeometry as_3d(const WindowGeometry& g);
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -7,7 +7,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -403,18 +403,14 @@ void cast_into(const Tensor& in, Tensor* out) {
   });
 }
 
-std::unique_ptr<OpKernel> make_data_op(const Node& n) {
-  const std::string& op = n.op_type();
-  if (op == "Transpose") return std::make_unique<Transpose>();
-  if (op == "Concat") return std::make_unique<Concat>();
-  if (op == "Split") return std::make_unique<Split>();
-  if (op == "Slice") return std::make_unique<Slice>();
-  if (op == "Gather") return std::make_unique<Gather>();
-  if (op == "Expand") return std::make_unique<Expand>();
-  if (op == "Pad") return std::make_unique<Pad>();
-  if (op == "ConstantOfShape") return std::make_unique<ConstantOfShape>();
-  if (op == "Cast") return std::make_unique<Cast>();
-  failf(ErrorCode::Internal, "no data op {}", op);
-}
+std::unique_ptr<OpKernel> make_transpose(const Node&, int) { return std::make_unique<Transpose>(); }
+std::unique_ptr<OpKernel> make_concat(const Node&, int) { return std::make_unique<Concat>(); }
+std::unique_ptr<OpKernel> make_split(const Node&, int) { return std::make_unique<Split>(); }
+std::unique_ptr<OpKernel> make_slice(const Node&, int) { return std::make_unique<Slice>(); }
+std::unique_ptr<OpKernel> make_gather(const Node&, int) { return std::make_unique<Gather>(); }
+std::unique_ptr<OpKernel> make_expand(const Node&, int) { return std::make_unique<Expand>(); }
+std::unique_ptr<OpKernel> make_pad(const Node&, int) { return std::make_unique<Pad>(); }
+std::unique_ptr<OpKernel> make_constant_of_shape(const Node&, int) { return std::make_unique<ConstantOfShape>(); }
+std::unique_ptr<OpKernel> make_cast(const Node&, int) { return std::make_unique<Cast>(); }
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -1,6 +1,6 @@
 #include "ops/kernel.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 InferContext::InferContext(const Node& node, std::vector<ArgInfo> inputs)
     : node_(node), inputs_(std::move(inputs)) {
@@ -48,4 +48,4 @@ void InferContext::set_output_value(size_t i, Tensor value) {
   output_values_[i] = std::move(value);
 }
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -14,7 +14,7 @@
 #include "graph/check.hpp"
 #include "graph/graph.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 // What the planner knows about one input or output when the plan is built.
 struct ArgInfo {
@@ -80,7 +80,7 @@ class OpKernel {
   virtual void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const = 0;
 };
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops
 
 // Throws bnfold::Error prefixed with the node's label.
 #define BNFOLD_NODE_CHECK(ctx, cond, ...)                                                   \

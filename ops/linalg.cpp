@@ -3,7 +3,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -115,7 +115,17 @@ class MatMul : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_gemm(const Node&) { return std::make_unique<Gemm>(); }
-std::unique_ptr<OpKernel> make_matmul(const Node&) { return std::make_unique<MatMul>(); }
+std::unique_ptr<OpKernel> make_gemm(const Node&, int) { return std::make_unique<Gemm>(); }
+std::unique_ptr<OpKernel> make_matmul(const Node&, int) { return std::make_unique<MatMul>(); }
 
-}  // namespace bnfold::rt
+double gemm_flops(const Node& n, const InferContext& ctx) {
+  const auto& a = ctx.dims(0);
+  const int64_t k = n.attr_int("transA") ? a[0] : a[1];
+  return 2.0 * static_cast<double>(product(ctx.outputs()[0].dims)) * static_cast<double>(k);
+}
+
+double matmul_flops(const Node&, const InferContext& ctx) {
+  return 2.0 * static_cast<double>(product(ctx.outputs()[0].dims)) * static_cast<double>(ctx.dims(0).back());
+}
+
+}  // namespace bnfold::ops

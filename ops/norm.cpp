@@ -7,7 +7,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -155,9 +155,9 @@ class Softmax : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_batchnorm(const Node&) { return std::make_unique<BatchNorm>(); }
-std::unique_ptr<OpKernel> make_softmax(const Node& n) {
-  return std::make_unique<Softmax>(n.op_type() == "LogSoftmax");
+std::unique_ptr<OpKernel> make_batchnorm(const Node&, int) { return std::make_unique<BatchNorm>(); }
+std::unique_ptr<OpKernel> make_softmax(const Node&, int variant) {
+  return std::make_unique<Softmax>(static_cast<SoftmaxOp>(variant) == SoftmaxOp::LogSoftmax);
 }
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 int64_t normalize_axis(const InferContext& ctx, int64_t axis, size_t rank) {
   const auto r = static_cast<int64_t>(rank);
@@ -100,4 +100,4 @@ void copy_bytes(const Tensor& from, Tensor* to) {
   if (from.nbytes()) std::memcpy(to->mutable_data(), from.data(), from.nbytes());
 }
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

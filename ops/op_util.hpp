@@ -6,7 +6,7 @@
 
 #include "ops/kernel.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 // Resolves a possibly negative axis against a rank; throws naming the node.
 int64_t normalize_axis(const InferContext& ctx, int64_t axis, size_t rank);
@@ -58,4 +58,4 @@ void dispatch_numeric(DType t, F&& f) {
 // Copies the bytes of an element-size-compatible tensor (data movement ops).
 void copy_bytes(const Tensor& from, Tensor* to);
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -1,46 +1,53 @@
-// Internal: the factories of the reference kernels (one file per op family)
-// and the kernel table that maps (op, opset) to them.
+// Internal: the factories of the reference kernels (one file per op family),
+// which the op table (ops/op_table.cpp) lists, the FLOP counts of the ops
+// that dominate run time, and helpers other layers share.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "ops/kernel.hpp"
+#include "ops/op_table.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
-using KernelFactory = std::unique_ptr<OpKernel> (*)(const Node&);
+// variant: the UnaryOp, BinaryOp... of the entry; factories of one op ignore it.
+std::unique_ptr<OpKernel> make_unary(const Node&, int variant);
+std::unique_ptr<OpKernel> make_clip(const Node&, int);
+std::unique_ptr<OpKernel> make_dropout(const Node&, int);
+std::unique_ptr<OpKernel> make_binary(const Node&, int variant);
+std::unique_ptr<OpKernel> make_shape(const Node&, int);
+std::unique_ptr<OpKernel> make_size(const Node&, int);
+std::unique_ptr<OpKernel> make_reshaping(const Node&, int variant);
+std::unique_ptr<OpKernel> make_transpose(const Node&, int);
+std::unique_ptr<OpKernel> make_concat(const Node&, int);
+std::unique_ptr<OpKernel> make_split(const Node&, int);
+std::unique_ptr<OpKernel> make_slice(const Node&, int);
+std::unique_ptr<OpKernel> make_gather(const Node&, int);
+std::unique_ptr<OpKernel> make_expand(const Node&, int);
+std::unique_ptr<OpKernel> make_pad(const Node&, int);
+std::unique_ptr<OpKernel> make_constant_of_shape(const Node&, int);
+std::unique_ptr<OpKernel> make_cast(const Node&, int);
+std::unique_ptr<OpKernel> make_conv(const Node&, int);
+std::unique_ptr<OpKernel> make_conv_transpose(const Node&, int);
+std::unique_ptr<OpKernel> make_pool(const Node&, int variant);
+std::unique_ptr<OpKernel> make_lrn(const Node&, int);
+std::unique_ptr<OpKernel> make_gemm(const Node&, int);
+std::unique_ptr<OpKernel> make_matmul(const Node&, int);
+std::unique_ptr<OpKernel> make_batchnorm(const Node&, int);
+std::unique_ptr<OpKernel> make_softmax(const Node&, int variant);
+std::unique_ptr<OpKernel> make_reduce(const Node&, int variant);
+std::unique_ptr<OpKernel> make_resize(const Node&, int variant);
 
-struct OpEntry {
-  const char* op;
-  int since;  // first opset version this kernel implements
-  int until;  // last one
-  KernelFactory make;
-};
+// The ONNX names of the variants (for messages, and the table's test).
+const char* unary_name(UnaryOp op);
+const char* binary_name(BinaryOp op);
 
-// The entry for a node's op at its opset; nullptr when bnfold has none.
-const OpEntry* find_op(const std::string& op, int64_t opset);
-// Why a node has no kernel, for the error message.
-std::string why_unsupported(const std::string& op, int64_t opset);
-
-std::unique_ptr<OpKernel> make_unary(const Node&);
-std::unique_ptr<OpKernel> make_clip(const Node&);
-std::unique_ptr<OpKernel> make_dropout(const Node&);
-std::unique_ptr<OpKernel> make_binary(const Node&);
-std::unique_ptr<OpKernel> make_shape(const Node&);
-std::unique_ptr<OpKernel> make_size(const Node&);
-std::unique_ptr<OpKernel> make_reshaping(const Node&);
-std::unique_ptr<OpKernel> make_data_op(const Node&);
-std::unique_ptr<OpKernel> make_conv(const Node&);
-std::unique_ptr<OpKernel> make_conv_transpose(const Node&);
-std::unique_ptr<OpKernel> make_pool(const Node&);
-std::unique_ptr<OpKernel> make_lrn(const Node&);
-std::unique_ptr<OpKernel> make_gemm(const Node&);
-std::unique_ptr<OpKernel> make_matmul(const Node&);
-std::unique_ptr<OpKernel> make_batchnorm(const Node&);
-std::unique_ptr<OpKernel> make_softmax(const Node&);
-std::unique_ptr<OpKernel> make_reduce(const Node&);
-std::unique_ptr<OpKernel> make_resize(const Node&);
+double conv_flops(const Node&, const InferContext&);
+double conv_transpose_flops(const Node&, const InferContext&);
+double gemm_flops(const Node&, const InferContext&);
+double matmul_flops(const Node&, const InferContext&);
 
 // Per-channel (axis 1) mean and biased variance of x.
 void batch_moments(const Tensor& x, std::vector<double>* mean, std::vector<double>* var);
@@ -48,4 +55,4 @@ void batch_moments(const Tensor& x, std::vector<double>* mean, std::vector<doubl
 // Converts any numeric tensor into out's dtype (numpy astype semantics).
 void cast_into(const Tensor& in, Tensor* out);
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -9,7 +9,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -20,16 +20,16 @@ void finish(const Tensor& y, Tensor* out) {
 
 class Pool : public OpKernel {
  public:
-  explicit Pool(std::string op) : op_(std::move(op)) {}
+  explicit Pool(PoolOp op) : op_(op) {}
 
   void infer(InferContext& ctx) override {
     const auto& x = ctx.dims(0);
-    BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)) || (op_ == "MaxPool" && ctx.opset() >= 12),
+    BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)) || (op_ == PoolOp::MaxPool && ctx.opset() >= 12),
                       "{} data is not supported", dtype_name(ctx.dtype(0)));
     BNFOLD_NODE_CHECK(ctx, x.size() >= 3 && x.size() <= 5, "input rank {} (needs 3 to 5)", x.size());
     const std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
-    global_ = op_ == "GlobalMaxPool" || op_ == "GlobalAveragePool";
-    max_ = op_ == "MaxPool" || op_ == "GlobalMaxPool";
+    global_ = op_ == PoolOp::GlobalMaxPool || op_ == PoolOp::GlobalAveragePool;
+    max_ = op_ == PoolOp::MaxPool || op_ == PoolOp::GlobalMaxPool;
     if (global_) {
       geo_.in = in_spatial;
       geo_.kernel = in_spatial;
@@ -41,13 +41,13 @@ class Pool : public OpKernel {
     } else {
       const Node& n = ctx.node();
       const bool ceil = ctx.opset() >= 10 && n.attr_int("ceil_mode") != 0;
-      const bool dilations = op_ == "MaxPool" && ctx.opset() >= 10;
+      const bool dilations = op_ == PoolOp::MaxPool && ctx.opset() >= 10;
       geo_ = window_geometry(ctx, in_spatial, n.attr_ints("kernel_shape"), ceil, dilations);
-      if (op_ == "AveragePool") {  // the attribute exists from opset 7
+      if (op_ == PoolOp::AveragePool) {  // the attribute exists from opset 7
         auto a = n.find_attr("count_include_pad");
         count_include_pad_ = a && a->i != 0;
       }
-      if (op_ == "MaxPool" && ctx.opset() >= 8) storage_order_ = n.attr_int("storage_order");
+      if (op_ == PoolOp::MaxPool && ctx.opset() >= 8) storage_order_ = n.attr_int("storage_order");
     }
     std::vector<int64_t> out = {x[0], x[1]};
     out.insert(out.end(), geo_.out.begin(), geo_.out.end());
@@ -111,7 +111,7 @@ class Pool : public OpKernel {
   }
 
  private:
-  std::string op_;
+  PoolOp op_;
   bool global_ = false, max_ = false, count_include_pad_ = false;
   int64_t storage_order_ = 0;
   WindowGeometry geo_;
@@ -159,7 +159,9 @@ class Lrn : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_pool(const Node& n) { return std::make_unique<Pool>(n.op_type()); }
-std::unique_ptr<OpKernel> make_lrn(const Node&) { return std::make_unique<Lrn>(); }
+std::unique_ptr<OpKernel> make_pool(const Node&, int variant) {
+  return std::make_unique<Pool>(static_cast<PoolOp>(variant));
+}
+std::unique_ptr<OpKernel> make_lrn(const Node&, int) { return std::make_unique<Lrn>(); }
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

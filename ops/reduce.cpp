@@ -7,20 +7,20 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
 class Reduce : public OpKernel {
  public:
-  explicit Reduce(std::string op) : op_(std::move(op)) {}
+  explicit Reduce(ReduceOp op) : op_(op) {}
 
   void infer(InferContext& ctx) override {
     const auto& d = ctx.dims(0);
     const Node& n = ctx.node();
     const bool keepdims = n.attr_int("keepdims") != 0;
     // ReduceSum takes axes as an input from opset 13, the others from 18.
-    const bool axes_input = (op_ == "ReduceSum" && ctx.opset() >= 13) || ctx.opset() >= 18;
+    const bool axes_input = (op_ == ReduceOp::Sum && ctx.opset() >= 13) || ctx.opset() >= 18;
     std::vector<int64_t> axes;
     bool noop = false;
     if (axes_input) {
@@ -45,7 +45,7 @@ class Reduce : public OpKernel {
     const Tensor& x = *in[0];
     const auto& d = x.dims();
     const int64_t total = out[0]->numel();
-    const bool is_max = op_ == "ReduceMax", is_min = op_ == "ReduceMin", is_prod = op_ == "ReduceProd";
+    const bool is_max = op_ == ReduceOp::Max, is_min = op_ == ReduceOp::Min, is_prod = op_ == ReduceOp::Prod;
     std::vector<double> acc(static_cast<size_t>(total),
                             is_max   ? -std::numeric_limits<double>::infinity()
                             : is_min ? std::numeric_limits<double>::infinity()
@@ -64,9 +64,9 @@ class Reduce : public OpKernel {
       if (is_max) a = std::max(a, v);
       else if (is_min) a = std::min(a, v);
       else if (is_prod) a *= v;
-      else if (op_ == "ReduceL1") a += std::fabs(v);
-      else if (op_ == "ReduceL2" || op_ == "ReduceSumSquare") a += v * v;
-      else if (op_ == "ReduceLogSumExp") a += std::exp(v);
+      else if (op_ == ReduceOp::L1) a += std::fabs(v);
+      else if (op_ == ReduceOp::L2 || op_ == ReduceOp::SumSquare) a += v * v;
+      else if (op_ == ReduceOp::LogSumExp) a += std::exp(v);
       else a += v;
       ++count[static_cast<size_t>(o)];
       for (size_t k = d.size(); k-- > 0;) {
@@ -78,22 +78,24 @@ class Reduce : public OpKernel {
     double* pr = r.mutable_data_as<double>();
     for (int64_t o = 0; o < total; ++o) {
       double v = acc[static_cast<size_t>(o)];
-      if (op_ == "ReduceMean") v = count[static_cast<size_t>(o)] ? v / static_cast<double>(count[static_cast<size_t>(o)]) : NAN;
-      if (op_ == "ReduceL2") v = std::sqrt(v);
-      if (op_ == "ReduceLogSumExp") v = std::log(v);
+      if (op_ == ReduceOp::Mean) v = count[static_cast<size_t>(o)] ? v / static_cast<double>(count[static_cast<size_t>(o)]) : NAN;
+      if (op_ == ReduceOp::L2) v = std::sqrt(v);
+      if (op_ == ReduceOp::LogSumExp) v = std::log(v);
       pr[o] = v;
     }
     cast_into(r, out[0]);
   }
 
  private:
-  std::string op_;
+  ReduceOp op_;
   std::vector<bool> reduced_;
   std::vector<int64_t> kept_dims_;
 };
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_reduce(const Node& n) { return std::make_unique<Reduce>(n.op_type()); }
+std::unique_ptr<OpKernel> make_reduce(const Node&, int variant) {
+  return std::make_unique<Reduce>(static_cast<ReduceOp>(variant));
+}
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

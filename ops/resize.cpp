@@ -7,16 +7,18 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
 class Resize : public OpKernel {
  public:
+  explicit Resize(ResizeOp op) : op_(op) {}
+
   void infer(InferContext& ctx) override {
     const Node& n = ctx.node();
     const auto& in = ctx.dims(0);
-    const bool upsample = n.op_type() == "Upsample";
+    const bool upsample = op_ == ResizeOp::Upsample;
     mode_ = n.attr_string("mode");
     if (mode_ == "bilinear" || mode_ == "trilinear") mode_ = "linear";  // Upsample-7 spellings
     BNFOLD_NODE_CHECK(ctx, mode_ == "nearest" || mode_ == "linear", "mode '{}' is not supported (nearest and linear are)",
@@ -81,6 +83,7 @@ class Resize : public OpKernel {
   }
 
  private:
+  ResizeOp op_;
   static Tensor to_float64(const Tensor& t) {
     Tensor d(DType::Float64, t.dims());
     for (int64_t i = 0; i < t.numel(); ++i) d.mutable_data_as<double>()[i] = t.value_at(i);
@@ -156,6 +159,8 @@ class Resize : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_resize(const Node&) { return std::make_unique<Resize>(); }
+std::unique_ptr<OpKernel> make_resize(const Node&, int variant) {
+  return std::make_unique<Resize>(static_cast<ResizeOp>(variant));
+}
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

@@ -6,7 +6,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -47,22 +47,22 @@ class SizeOp : public OpKernel {
 // Ops that only reinterpret the shape: the bytes are copied unchanged.
 class Reshaping : public OpKernel {
  public:
-  explicit Reshaping(std::string op) : op_(std::move(op)) {}
+  explicit Reshaping(ReshapeOp op) : op_(op) {}
 
   void infer(InferContext& ctx) override {
     const auto& in = ctx.dims(0);
     std::vector<int64_t> out;
-    if (op_ == "Flatten") {
+    if (op_ == ReshapeOp::Flatten) {
       int64_t axis = ctx.node().attr_int("axis");
       if (axis < 0) axis += static_cast<int64_t>(in.size());
       BNFOLD_NODE_CHECK(ctx, axis >= 0 && axis <= static_cast<int64_t>(in.size()),
                         "axis {} out of range for rank {}", ctx.node().attr_int("axis"), in.size());
       out = {product(in, 0, static_cast<size_t>(axis)), product(in, static_cast<size_t>(axis))};
-    } else if (op_ == "Reshape") {
+    } else if (op_ == ReshapeOp::Reshape) {
       out = reshape_dims(ctx, in);
-    } else if (op_ == "Squeeze") {
+    } else if (op_ == ReshapeOp::Squeeze) {
       out = squeeze_dims(ctx, in);
-    } else if (op_ == "Unsqueeze") {
+    } else if (op_ == ReshapeOp::Unsqueeze) {
       out = unsqueeze_dims(ctx, in);
     }
     BNFOLD_NODE_CHECK(ctx, product(out) == product(in), "cannot reshape {} into {}",
@@ -154,13 +154,15 @@ class Reshaping : public OpKernel {
     return out;
   }
 
-  std::string op_;
+  ReshapeOp op_;
 };
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_shape(const Node&) { return std::make_unique<ShapeOp>(); }
-std::unique_ptr<OpKernel> make_size(const Node&) { return std::make_unique<SizeOp>(); }
-std::unique_ptr<OpKernel> make_reshaping(const Node& n) { return std::make_unique<Reshaping>(n.op_type()); }
+std::unique_ptr<OpKernel> make_shape(const Node&, int) { return std::make_unique<ShapeOp>(); }
+std::unique_ptr<OpKernel> make_size(const Node&, int) { return std::make_unique<SizeOp>(); }
+std::unique_ptr<OpKernel> make_reshaping(const Node&, int variant) {
+  return std::make_unique<Reshaping>(static_cast<ReshapeOp>(variant));
+}
 
-}  // namespace bnfold::rt
+}  // namespace bnfold::ops

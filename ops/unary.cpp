@@ -7,7 +7,7 @@
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
-namespace bnfold::rt {
+namespace bnfold::ops {
 
 namespace {
 
@@ -25,6 +25,7 @@ struct UnaryDef {
 
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
+// In UnaryOp's order (checked below).
 const UnaryDef kUnary[] = {
     {"Relu", [](double x, const Params&) { return x > 0 ? x : 0.0; }, true},
     {"LeakyRelu", [](double x, const Params& p) { return x < 0 ? p.alpha * x : x; }, false},
@@ -63,11 +64,8 @@ const UnaryDef kUnary[] = {
     {"Identity", [](double x, const Params&) { return x; }, true},
 };
 
-const UnaryDef& find_unary(const std::string& op) {
-  for (const auto& d : kUnary)
-    if (op == d.op) return d;
-  failf(ErrorCode::Internal, "no unary op {}", op);
-}
+static_assert(sizeof(kUnary) / sizeof(kUnary[0]) == static_cast<size_t>(UnaryOp::Identity) + 1,
+              "kUnary lists every UnaryOp with a formula, in order");
 
 template <typename T>
 void apply(UnaryFn fn, const Params& p, const Tensor& in, Tensor* out) {
@@ -90,19 +88,25 @@ void apply_any(UnaryFn fn, const Params& p, const Tensor& in, Tensor* out) {
 
 class Unary : public OpKernel {
  public:
-  explicit Unary(const std::string& op) : def_(find_unary(op)) {}
+  explicit Unary(UnaryOp op) : op_(op), def_(kUnary[static_cast<size_t>(op)]) {}
 
   void infer(InferContext& ctx) override {
     const DType t = ctx.dtype(0);
     BNFOLD_NODE_CHECK(ctx, dtype_is_float(t) || (def_.allows_int && t != DType::Bool),
                       "{} is not defined on {} data", def_.op, dtype_name(t));
     const Node& n = ctx.node();
-    const std::string op = def_.op;
-    if (op == "LeakyRelu" || op == "Elu" || op == "Celu" || op == "HardSigmoid" ||
-        op == "ThresholdedRelu" || op == "Selu")
-      p_.alpha = n.attr_float("alpha");
-    if (op == "HardSigmoid") p_.beta = n.attr_float("beta");
-    if (op == "Selu") p_.gamma = n.attr_float("gamma");
+    switch (op_) {
+      case UnaryOp::Selu: p_.gamma = n.attr_float("gamma"); [[fallthrough]];
+      case UnaryOp::LeakyRelu:
+      case UnaryOp::Elu:
+      case UnaryOp::Celu:
+      case UnaryOp::ThresholdedRelu: p_.alpha = n.attr_float("alpha"); break;
+      case UnaryOp::HardSigmoid:
+        p_.alpha = n.attr_float("alpha");
+        p_.beta = n.attr_float("beta");
+        break;
+      default: break;
+    }
     ctx.set_output(0, t, ctx.dims(0));
   }
 
@@ -111,6 +115,7 @@ class Unary : public OpKernel {
   }
 
  private:
+  UnaryOp op_;
   const UnaryDef& def_;
   Params p_;
 };
@@ -171,14 +176,16 @@ class Dropout : public OpKernel {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_unary(const Node& n) { return std::make_unique<Unary>(n.op_type()); }
-std::unique_ptr<OpKernel> make_clip(const Node&) { return std::make_unique<Clip>(); }
-std::unique_ptr<OpKernel> make_dropout(const Node&) { return std::make_unique<Dropout>(); }
-
-bool is_unary_op(const std::string& op) {
-  for (const auto& d : kUnary)
-    if (op == d.op) return true;
-  return false;
+std::unique_ptr<OpKernel> make_unary(const Node&, int variant) {
+  return std::make_unique<Unary>(static_cast<UnaryOp>(variant));
+}
+const char* unary_name(UnaryOp op) {
+  if (op == UnaryOp::Clip) return "Clip";
+  if (op == UnaryOp::Dropout) return "Dropout";
+  return kUnary[static_cast<size_t>(op)].op;
 }
 
-}  // namespace bnfold::rt
+std::unique_ptr<OpKernel> make_clip(const Node&, int) { return std::make_unique<Clip>(); }
+std::unique_ptr<OpKernel> make_dropout(const Node&, int) { return std::make_unique<Dropout>(); }
+
+}  // namespace bnfold::ops

@@ -88,10 +88,10 @@ class ConstantFolding : public Pass {
     if (op == "RandomNormal" || op == "RandomUniform" || op == "RandomNormalLike" || op == "RandomUniformLike" ||
         op == "Multinomial" || op == "Bernoulli")
       return false;
-    std::vector<rt::ArgInfo> args;
+    std::vector<ops::ArgInfo> args;
     std::vector<const Tensor*> in;
     for (const Value* v : n.inputs()) {
-      rt::ArgInfo a;
+      ops::ArgInfo a;
       if (v) {
         if (!v->is_constant()) return false;
         a.present = true;
@@ -103,11 +103,11 @@ class ConstantFolding : public Pass {
       args.push_back(std::move(a));
     }
     if (in.empty()) return false;
-    const rt::OpEntry* entry = rt::find_op(op, n.graph_opset());
+    const ops::OpEntry* entry = ops::find_op(n);
     if (!entry) return false;
     try {
-      auto kernel = entry->make(n);
-      rt::InferContext ctx(n, std::move(args));
+      auto kernel = entry->kernel(n);
+      ops::InferContext ctx(n, std::move(args));
       kernel->infer(ctx);
       std::vector<Tensor*> outs;
       out->resize(n.outputs().size());
@@ -116,7 +116,8 @@ class ConstantFolding : public Pass {
           outs.push_back(nullptr);
           continue;
         }
-        if (!ctx.output_values()[k].empty()) {
+        if (!ctx.output_values()[k].empty()) {  // computed by infer() (ConstantOfShape's)
+          if (ctx.output_values()[k].nbytes() > kMaxBytes) return false;
           (*out)[k] = ctx.output_values()[k];
           outs.push_back(nullptr);
           continue;
@@ -139,6 +140,6 @@ class ConstantFolding : public Pass {
 
 std::unique_ptr<Pass> make_constant_folding() { return std::make_unique<ConstantFolding>(); }
 
-void cast_tensor(const Tensor& in, Tensor* out) { rt::cast_into(in, out); }
+void cast_tensor(const Tensor& in, Tensor* out) { ops::cast_into(in, out); }
 
 }  // namespace bnfold

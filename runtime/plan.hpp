@@ -18,6 +18,9 @@ struct stream;
 
 namespace bnfold::rt {
 
+// The runtime builds on the ops layer's kernel interface and reference kernels.
+using namespace bnfold::ops;
+
 // One tensor of the plan: a weight or plan-time value, a run input, or an
 // activation in the arena. Activations between oneDNN ops may be in a blocked
 // layout; `bytes` then comes from oneDNN, and only oneDNN steps read them.
@@ -78,6 +81,8 @@ class Plan {
 
   size_t arena_bytes() const { return arena_bytes_; }
   const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }
+  const std::vector<Slot>& slots() const { return slots_; }
+  const std::vector<int>& output_slots() const { return output_slots_; }
 
  private:
   friend class PlanBuilder;

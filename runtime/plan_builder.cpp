@@ -35,26 +35,6 @@ class RefStep : public Step {
   std::string describe() const override { return node->op_type() + " (reference)"; }
 };
 
-// 2 x multiply-adds of the ops that dominate run time (for GFLOP/s figures).
-double node_flops(const Node& n, const InferContext& ctx) {
-  const std::string& op = n.op_type();
-  const auto& out = ctx.outputs()[0].dims;
-  if (op == "Conv") {
-    const auto& w = ctx.dims(1);
-    return 2.0 * static_cast<double>(product(out)) * static_cast<double>(product(w, 1));
-  }
-  if (op == "ConvTranspose") {
-    const auto& w = ctx.dims(1);
-    return 2.0 * static_cast<double>(product(ctx.dims(0))) * static_cast<double>(product(w, 1));
-  }
-  if (op == "Gemm") {
-    const auto& a = ctx.dims(0);
-    return 2.0 * static_cast<double>(product(out)) * static_cast<double>(n.attr_int("transA") ? a[0] : a[1]);
-  }
-  if (op == "MatMul") return 2.0 * static_cast<double>(product(out)) * static_cast<double>(ctx.dims(0).back());
-  return 0;
-}
-
 bool all_float32(const InferContext& ctx) {
   for (size_t i = 0; i < ctx.num_inputs(); ++i)
     if (ctx.has_input(i) && ctx.dtype(i) != DType::Float32) return false;
@@ -149,10 +129,9 @@ void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
 }
 
 void PlanBuilder::build_node(const Node& node) {
-  const OpEntry* entry = node.domain().empty() ? find_op(node.op_type(), node.graph_opset()) : nullptr;
-  BNFOLD_CHECK(entry != nullptr, ErrorCode::Unsupported, "{}: {}", node.label(),
-               why_unsupported(node.op_type(), node.graph_opset()));
-  std::unique_ptr<OpKernel> kernel = entry->make(node);
+  const OpEntry* entry = find_op(node);
+  BNFOLD_CHECK(entry != nullptr, ErrorCode::Unsupported, "{}: {}", node.label(), why_unsupported(node));
+  std::unique_ptr<OpKernel> kernel = entry->kernel(node);
   std::vector<ArgInfo> args;
   std::vector<int> in;
   bool all_constant = true;
@@ -208,14 +187,14 @@ void PlanBuilder::build_node(const Node& node) {
     return;
   }
   current_ = &node;
-  current_flops_ = node_flops(node, ctx);
-  if (node.op_type() == "BatchNormalization" && node.domain().empty() &&
+  current_flops_ = entry->flops ? entry->flops(node, ctx) : 0;
+  if (entry->lowering == Lowering::BatchNorm &&
       (options_.bn_mode == BnMode::BatchStatistics || options_.collect_bn_stats)) {
     if (build_bn_stats_step(*this, node, ctx, in, options_.bn_mode == BnMode::BatchStatistics)) return;
   }
   if (options_.use_onednn && all_float32(ctx)) {
     try {
-      if (build_dnnl_step(*this, node, ctx)) return;
+      if (build_dnnl_step(*this, *entry, node, ctx)) return;
     } catch (const dnnl::error&) {
       // oneDNN has no implementation for this case: the reference kernel runs it.
     }

@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "ops/op_table.hpp"
 #include "runtime/plan.hpp"
 
 namespace bnfold::rt {
@@ -65,7 +66,7 @@ class PlanBuilder {
 
 // Tries to run node with oneDNN; false leaves the builder unchanged (the
 // caller then uses the reference kernel). Defined in runtime/dnnl/.
-bool build_dnnl_step(PlanBuilder& b, const Node& node, const InferContext& ctx);
+bool build_dnnl_step(PlanBuilder& b, const OpEntry& entry, const Node& node, const InferContext& ctx);
 
 // A BatchNormalization that computes its input's statistics (batch-statistics
 // mode, or collection for a hook); false for nodes it does not cover.

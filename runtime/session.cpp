@@ -69,9 +69,8 @@ struct Session::Impl {
 
   void check_kernels() const {
     for (const Node* n : graph->nodes()) {
-      BNFOLD_CHECK(n->domain().empty() && rt::find_op(n->op_type(), n->graph_opset()) != nullptr,
-                   ErrorCode::Unsupported, "{}: {}", n->label(),
-                   rt::why_unsupported(n->op_type(), n->graph_opset()));
+      BNFOLD_CHECK(ops::find_op(*n) != nullptr, ErrorCode::Unsupported, "{}: {}", n->label(),
+                   ops::why_unsupported(*n));
     }
   }
 

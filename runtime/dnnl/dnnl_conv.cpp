@@ -1,7 +1,7 @@
 // oneDNN steps for Conv and ConvTranspose, with the following activations and
 // residual Add fused as post-ops. Weights are reordered once, into the layout
 // the primitive picked (format_tag::any), when the plan is built.
-#include "runtime/dnnl/dnnl_conv.hpp"
+#include "runtime/dnnl/dnnl_builders.hpp"
 
 #include "ops/conv_geometry.hpp"
 #include "ops/op_util.hpp"
@@ -9,8 +9,6 @@
 namespace bnfold::rt {
 
 namespace {
-
-using dims_t = dnnl::memory::dims;
 
 std::vector<int64_t> spatial(const std::vector<int64_t>& d) { return {d.begin() + 2, d.end()}; }
 
@@ -69,7 +67,8 @@ const Tensor* f32_constant(PlanBuilder& b, const Tensor* t) {
 
 }  // namespace
 
-bool build_conv(PlanBuilder& b, const Node& n, const InferContext& ctx, bool transposed) {
+bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
+  const bool transposed = e.lowering == Lowering::ConvTranspose;
   const Tensor* w = f32_constant(b, ctx.input(1).value);
   const bool has_bias = ctx.has_input(2);
   const Tensor* bias = has_bias ? f32_constant(b, ctx.input(2).value) : nullptr;

@@ -7,6 +7,19 @@
 
 namespace bnfold::rt {
 
+std::unique_ptr<DnnlStep> step_for(PlanBuilder& b, const Node& n, const dnnl::primitive_desc_base& pd,
+                                   const std::string& extra) {
+  auto s = std::make_unique<DnnlStep>(b, pd, n.op_type() + " (oneDNN)" + extra);
+  s->node = &n;
+  return s;
+}
+
+std::vector<int64_t> with_rank(const std::vector<int64_t>& d, size_t rank) {
+  std::vector<int64_t> out(rank - d.size(), 1);
+  out.insert(out.end(), d.begin(), d.end());
+  return out;
+}
+
 dnnl::primitive_attr scratch_attr() {
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -51,35 +64,41 @@ bool constant_scalar(const PlanBuilder& b, const Node& n, size_t i, double* v) {
 
 }  // namespace
 
-std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
+std::vector<EltwiseAlg> eltwise_algs(const OpEntry& e, const Node& n, const PlanBuilder& b) {
   using A = dnnl::algorithm;
-  const std::string& op = n.op_type();
   // (Callers only ask for float32 tensors; the graph's own dtypes may be unset.)
-  if (!n.domain().empty() || n.inputs().empty() || !n.input(0)) return {};
-  if (op == "Relu") return {{A::eltwise_relu, 0, 0}};
-  if (op == "LeakyRelu") return {{A::eltwise_relu, n.attr_float("alpha"), 0}};
-  if (op == "Elu") return {{A::eltwise_elu, n.attr_float("alpha"), 0}};
-  if (op == "Tanh") return {{A::eltwise_tanh, 0, 0}};
-  if (op == "Sigmoid") return {{A::eltwise_logistic, 0, 0}};
-  if (op == "Softplus") return {{A::eltwise_soft_relu, 0, 0}};
-  if (op == "HardSwish") return {{A::eltwise_hardswish, 0, 0}};
-  if (op == "Exp") return {{A::eltwise_exp, 0, 0}};
-  if (op == "Abs") return {{A::eltwise_abs, 0, 0}};
-  if (op == "Sqrt") return {{A::eltwise_sqrt, 0, 0}};
-  if (op == "HardSigmoid")  // clip(alpha * x + beta, 0, 1)
-    return {{A::eltwise_linear, n.attr_float("alpha"), n.attr_float("beta")}, {A::eltwise_clip_v2, 0, 1}};
-  if (op == "Clip") {
-    double lo = -3.4e38, hi = 3.4e38;
-    if (n.graph_opset() < 11) {
-      lo = n.attr_float("min");
-      hi = n.attr_float("max");
-    } else {
-      if (n.input(1) && !constant_scalar(b, n, 1, &lo)) return {};
-      if (n.input(2) && !constant_scalar(b, n, 2, &hi)) return {};
+  if (e.lowering != Lowering::Eltwise || n.inputs().empty() || !n.input(0)) return {};
+  switch (e.as<UnaryOp>()) {
+    case UnaryOp::Relu: return {{A::eltwise_relu, 0, 0}};
+    case UnaryOp::LeakyRelu: return {{A::eltwise_relu, n.attr_float("alpha"), 0}};
+    case UnaryOp::Elu: return {{A::eltwise_elu, n.attr_float("alpha"), 0}};
+    case UnaryOp::Tanh: return {{A::eltwise_tanh, 0, 0}};
+    case UnaryOp::Sigmoid: return {{A::eltwise_logistic, 0, 0}};
+    case UnaryOp::Softplus: return {{A::eltwise_soft_relu, 0, 0}};
+    case UnaryOp::HardSwish: return {{A::eltwise_hardswish, 0, 0}};
+    case UnaryOp::Exp: return {{A::eltwise_exp, 0, 0}};
+    case UnaryOp::Abs: return {{A::eltwise_abs, 0, 0}};
+    case UnaryOp::Sqrt: return {{A::eltwise_sqrt, 0, 0}};
+    case UnaryOp::HardSigmoid:  // clip(alpha * x + beta, 0, 1)
+      return {{A::eltwise_linear, n.attr_float("alpha"), n.attr_float("beta")}, {A::eltwise_clip_v2, 0, 1}};
+    case UnaryOp::Clip: {
+      double lo = -3.4e38, hi = 3.4e38;
+      if (n.graph_opset() < 11) {
+        lo = n.attr_float("min");
+        hi = n.attr_float("max");
+      } else {
+        if (n.input(1) && !constant_scalar(b, n, 1, &lo)) return {};
+        if (n.input(2) && !constant_scalar(b, n, 2, &hi)) return {};
+      }
+      return {{A::eltwise_clip_v2, static_cast<float>(lo), static_cast<float>(hi)}};
     }
-    return {{A::eltwise_clip_v2, static_cast<float>(lo), static_cast<float>(hi)}};
+    default: return {};  // an Eltwise entry whose function oneDNN lacks
   }
-  return {};
+}
+
+std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
+  const OpEntry* e = find_op(n);
+  return e ? eltwise_algs(*e, n, b) : std::vector<EltwiseAlg>{};
 }
 
 namespace {
@@ -88,15 +107,18 @@ namespace {
 // post-op on an output of `dims`: a scalar or one value per channel (axis 1).
 bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, const std::vector<int64_t>& dims,
                           dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims) {
-  const std::string& op = c.op_type();
-  if (c.inputs().size() != 2 || !c.domain().empty()) return false;
-  if (op == "Add") *alg = dnnl::algorithm::binary_add;
-  else if (op == "Mul") *alg = dnnl::algorithm::binary_mul;
-  else if (op == "Sub") *alg = dnnl::algorithm::binary_sub;
-  else if (op == "Div") *alg = dnnl::algorithm::binary_div;
-  else return false;
+  const OpEntry* e = lowered_as(c, Lowering::Binary);
+  if (!e || c.inputs().size() != 2) return false;
+  const BinaryOp op = e->as<BinaryOp>();
+  switch (op) {
+    case BinaryOp::Add: *alg = dnnl::algorithm::binary_add; break;
+    case BinaryOp::Mul: *alg = dnnl::algorithm::binary_mul; break;
+    case BinaryOp::Sub: *alg = dnnl::algorithm::binary_sub; break;
+    case BinaryOp::Div: *alg = dnnl::algorithm::binary_div; break;
+    default: return false;
+  }
   const size_t other = c.input(0) == x ? 1 : 0;
-  if ((op == "Sub" || op == "Div") && other != 1) return false;
+  if ((op == BinaryOp::Sub || op == BinaryOp::Div) && other != 1) return false;
   const Value* k = c.input(other);
   const int s = k ? b.slot_of(k) : -1;
   const Tensor* t = s >= 0 ? b.slot(s).constant : (k && k->is_constant() ? &k->data() : nullptr);
@@ -111,6 +133,11 @@ bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, c
   }
   *data = t;
   return true;
+}
+
+bool is_add(const Node& n) {
+  const OpEntry* e = lowered_as(n, Lowering::Binary);
+  return e && e->as<BinaryOp>() == BinaryOp::Add;
 }
 
 }  // namespace
@@ -140,7 +167,7 @@ Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64
       f.ops.append_binary(alg, md);
       f.what += " + " + c->op_type();
       anything = true;
-    } else if (allow_sum && !anything && c->op_type() == "Add" && c->inputs().size() == 2) {
+    } else if (allow_sum && !anything && is_add(*c) && c->inputs().size() == 2) {
       // Residual Add: dst is prefilled with the other operand, then summed into.
       const Value* other = c->input(0) == f.result ? c->input(1) : c->input(0);
       const int s = other ? b.slot_of(other) : -1;

@@ -50,7 +50,8 @@ struct EltwiseAlg {
   dnnl::algorithm alg;
   float alpha, beta;
 };
-// The algorithms for node n, or an empty list when oneDNN cannot express it.
+// The algorithms for node n (of entry e), or an empty list when oneDNN cannot express it.
+std::vector<EltwiseAlg> eltwise_algs(const OpEntry& e, const Node& n, const PlanBuilder& b);
 std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b);
 
 // Post-ops fused into a Conv / ConvTranspose / Gemm / binary: the chain of
@@ -79,6 +80,16 @@ void add_fusion_args(DnnlStep& step, const Fusion& f);
 // the absorbed nodes. Returns the dst slot.
 int finish_fusion(PlanBuilder& b, const Fusion& f, const Node& producer, const std::vector<int64_t>& dims,
                   const dnnl::memory::desc& dst_md);
+
+using dims_t = dnnl::memory::dims;
+
+// The slot of node input i (the value must have been computed or defined).
+inline int input_slot(const PlanBuilder& b, const Node& n, size_t i) { return b.slot_of(n.input(i)); }
+// A step computing node n; its description names the op and what is fused.
+std::unique_ptr<DnnlStep> step_for(PlanBuilder& b, const Node& n, const dnnl::primitive_desc_base& pd,
+                                   const std::string& extra = "");
+// d with leading 1s up to `rank` (numpy broadcasting alignment).
+std::vector<int64_t> with_rank(const std::vector<int64_t>& d, size_t rank);
 
 // A plain f32 memory over a constant tensor (converted to f32 when needed).
 dnnl::memory constant_memory(PlanBuilder& b, const Tensor& t, const std::vector<int64_t>& dims);

@@ -148,26 +148,27 @@ PYBIND11_MODULE(bnfold, m) {
 
   m.def(
       "drift",
-      [](const std::string& path, const std::vector<std::string>& data, int64_t batch) {
+      [](const std::string& path, const std::vector<std::string>& data, int64_t batch, int threads) {
         std::string json;
         {
           py::gil_scoped_release release;
           std::shared_ptr<Graph> g = load_for_bn_analysis(path);
-          json = drift_json(compute_drift(*g, collect_bn_input_stats(g, open_data(*g, path, data), batch, 0)));
+          json = drift_json(compute_drift(*g, collect_bn_input_stats(g, open_data(*g, path, data), batch, threads)));
         }
         return as_dict(json);
       },
-      py::arg("path"), py::arg("data"), py::arg("batch") = 32,
+      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0,
       "Drift of the data from the model's running statistics (the keys of `bnfold drift --json`).");
 
   m.def(
       "recalibrate",
       [](const std::string& path, const std::vector<std::string>& data, const std::string& out,
-         const std::string& mode, int64_t batch, bool fold) {
+         const std::string& mode, int64_t batch, bool fold, int threads) {
         RecalibrateOptions o;
         o.mode = parse_recalibration_mode(mode);
         o.batch = batch;
         o.fold = fold;
+        o.threads = threads;
         std::string json;
         {
           py::gil_scoped_release release;
@@ -179,14 +180,17 @@ PYBIND11_MODULE(bnfold, m) {
         return as_dict(json);
       },
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
-      py::arg("fold") = false,
+      py::arg("fold") = false, py::arg("threads") = 0,
       "Re-estimates the BN statistics on the data and writes `out` (the keys of `bnfold recalibrate --json`).");
 
   m.def(
       "audit",
-      [](const std::string& path, const std::vector<std::string>& data, const std::vector<int64_t>& batch_sizes) {
+      [](const std::string& path, const std::vector<std::string>& data, const std::vector<int64_t>& batch_sizes,
+         double tolerance, int threads) {
         AuditOptions o;
         o.batch_sizes = batch_sizes;
+        o.tolerance = tolerance;
+        o.threads = threads;
         std::string json;
         {
           py::gil_scoped_release release;
@@ -196,5 +200,6 @@ PYBIND11_MODULE(bnfold, m) {
         return as_dict(json);
       },
       py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
+      py::arg("tolerance") = 0.05, py::arg("threads") = 0,
       "Train vs inference mode at each batch size (the keys of `bnfold audit --json`).");
 }

@@ -13,6 +13,7 @@
 #include "passes/fold.hpp"
 #include "runtime/session.hpp"
 #include "runtime/tensor_tools.hpp"
+#include "tests/model_builder.hpp"
 #include "tests/onnx_builder.hpp"
 
 using namespace bnfold;
@@ -20,49 +21,8 @@ using Catch::Matchers::Contains;
 
 namespace {
 
-Tensor random_tensor(const std::vector<int64_t>& dims, uint32_t seed, float lo = -1, float hi = 1,
-                     DType dtype = DType::Float32) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  Tensor f(DType::Float32, dims);
-  for (int64_t i = 0; i < f.numel(); ++i) f.mutable_data_as<float>()[i] = u(rng);
-  if (dtype == DType::Float32) return f;
-  Tensor t(dtype, dims);
-  for (int64_t i = 0; i < f.numel(); ++i) t.mutable_data_as<uint16_t>()[i] = float_to_half(f.data_as<float>()[i]);
-  return t;
-}
-
-struct Model {
-  std::shared_ptr<Graph> g = std::make_shared<Graph>();
-  std::map<std::string, Tensor> inputs;
-  uint32_t seed = 1;
-  DType dtype = DType::Float32;
-
-  explicit Model(int64_t opset = 15) { g->info.opsets[""] = opset; }
-  Value* input(const std::string& name, const std::vector<int64_t>& dims) {
-    inputs[name] = random_tensor(dims, seed++, -1, 1, dtype);
-    return g->add_input(name, dtype, Shape::of(dims));
-  }
-  Value* weight(const std::string& name, const std::vector<int64_t>& dims, float lo = -1, float hi = 1) {
-    return g->add_constant(name, random_tensor(dims, seed++, lo, hi, dtype));
-  }
-  Value* node(const std::string& op, const std::vector<Value*>& in, const std::string& out,
-              const std::vector<std::pair<std::string, Attribute>>& attrs = {},
-              const std::vector<int64_t>& out_dims = {}) {
-    Node* n = g->add_node(op, in, {out}, out + "_node");
-    for (const auto& [k, a] : attrs) n->set_attr(k, a);
-    n->output(0)->set_dtype(dtype);
-    if (!out_dims.empty()) n->output(0)->set_shape(Shape::of(out_dims));
-    return n->output(0);
-  }
-  // BN with random parameters (var in [0.5, 2]) named "<out>_node".
-  Value* bn(Value* x, int64_t c, const std::string& out, const std::vector<int64_t>& out_dims = {}) {
-    return node("BatchNormalization",
-                {x, weight(out + "_gamma", {c}, 0.5f, 1.5f), weight(out + "_beta", {c}),
-                 weight(out + "_mean", {c}), weight(out + "_var", {c}, 0.5f, 2.0f)},
-                out, {{"epsilon", Attribute::of_float(1e-3f)}}, out_dims);
-  }
-  void output(Value* v) { g->add_output(v); }
+struct Model : test::TestModel {
+  explicit Model(int64_t opset = 15) : TestModel(opset) {}
 
   // Folds a copy; checks outputs before/after agree; returns the copy and report.
   std::pair<std::shared_ptr<Graph>, FoldReport> fold(double rtol = 1e-5, double atol = 1e-6) {
@@ -73,26 +33,14 @@ struct Model {
     FoldReport report = fold_batchnorms(*folded, fo);
     SessionOptions ref;
     ref.use_onednn = false;
-    const auto want = Session(g, ref).run(inputs);
-    const auto got = Session(folded, ref).run(inputs);
-    for (const auto& [name, t] : want) {
-      REQUIRE(got.count(name));  // output names are kept
-      const TensorDiff d = compare_tensors(got.at(name), t, rtol, atol);
-      INFO(name << ": max abs " << d.max_abs << ", max rel " << d.max_rel);
-      CHECK(d.mismatches == 0);
-      CHECK_FALSE(d.shape_mismatch);
-    }
+    test::check_same_outputs(Session(folded, ref).run(inputs), Session(g, ref).run(inputs), rtol, atol);
     return {folded, report};
   }
 };
 
-size_t count(const Graph& g, const std::string& op) {
-  size_t n = 0;
-  for (const Node* node : g.nodes()) n += node->op_type() == op;
-  return n;
-}
-
-Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+size_t count(const Graph& g, const std::string& op) { return test::count_ops(g, op); }
+using test::ints;
+using test::random_tensor;
 
 const BnFoldRow& only_row(const FoldReport& r) {
   REQUIRE(r.rows().size() >= 1);

@@ -8,45 +8,15 @@
 
 #include "runtime/session.hpp"
 #include "runtime/tensor_tools.hpp"
+#include "tests/model_builder.hpp"
 
 using namespace bnfold;
 
 namespace {
 
-Tensor random_tensor(const std::vector<int64_t>& dims, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  Tensor t(DType::Float32, dims);
-  for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = u(rng);
-  return t;
-}
-
 // A one- or few-node graph built in code, run by both kernel sets.
-struct Case {
-  std::shared_ptr<Graph> g = std::make_shared<Graph>();
-  std::map<std::string, Tensor> inputs;
-  uint32_t seed = 1;
-
-  explicit Case(int64_t opset = 13) { g->info.opsets[""] = opset; }
-  Value* input(const std::string& name, const std::vector<int64_t>& dims) {
-    inputs[name] = random_tensor(dims, seed++);
-    return g->add_input(name, DType::Float32, Shape::of(dims));
-  }
-  Value* weight(const std::string& name, const std::vector<int64_t>& dims) {
-    return g->add_constant(name, random_tensor(dims, seed++));
-  }
-  Value* positive(const std::string& name, const std::vector<int64_t>& dims) {
-    Tensor t = random_tensor(dims, seed++);
-    for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = 0.5f + std::abs(t.data_as<float>()[i]);
-    return g->add_constant(name, t);
-  }
-  Value* node(const std::string& op, const std::vector<Value*>& in,
-              const std::vector<std::pair<std::string, Attribute>>& attrs = {}) {
-    Node* n = g->add_node(op, in, {g->unique_name(op + "_out")}, g->unique_name(op));
-    for (const auto& [k, a] : attrs) n->set_attr(k, a);
-    return n->output(0);
-  }
-  void output(Value* v) { g->add_output(v); }
+struct Case : test::TestModel {
+  using TestModel::TestModel;
 
   // Runs both ways; returns the oneDNN plan's step descriptions.
   std::vector<std::string> check(double rtol = 1e-4, double atol = 1e-5) {
@@ -54,15 +24,7 @@ struct Case {
     fast.threads = 2;
     ref.use_onednn = false;
     Session a(g, fast), b(g, ref);
-    const auto got = a.run(inputs);
-    const auto want = b.run(inputs);
-    for (const auto& [name, t] : want) {
-      const TensorDiff d = compare_tensors(got.at(name), t, rtol, atol);
-      INFO(name << ": " << got.at(name).describe() << " vs " << t.describe() << ", max abs " << d.max_abs
-                << ", max rel " << d.max_rel << ", worst element " << d.worst_index);
-      CHECK_FALSE(d.shape_mismatch);
-      CHECK(d.mismatches == 0);
-    }
+    test::check_same_outputs(a.run(inputs), b.run(inputs), rtol, atol);
     return a.plan_stats(inputs).step_descriptions;
   }
 };
@@ -73,7 +35,7 @@ bool contains(const std::vector<std::string>& steps, const std::string& what) {
   return false;
 }
 
-Attribute ints(std::vector<int64_t> v) { return Attribute::of_ints(std::move(v)); }
+using test::ints;
 Attribute one(int64_t v) { return Attribute::of_int(v); }
 Attribute real(float v) { return Attribute::of_float(v); }
 Attribute text(const char* s) { return Attribute::of_string(s); }

@@ -1,0 +1,24 @@
+// Internal: the oneDNN step builders, one per Lowering of the op table
+// (dnnl_table.cpp maps them). Each returns false, changing nothing, for a
+// case it does not cover; the reference kernel then runs it.
+#pragma once
+
+#include "runtime/dnnl/dnnl_step.hpp"
+
+namespace bnfold::rt {
+
+using DnnlBuilder = bool (*)(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+
+bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);  // also ConvTranspose
+bool build_gemm(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_matmul(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_batchnorm(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_eltwise(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_binary(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_softmax(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_concat(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_lrn(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_reduce(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+
+}  // namespace bnfold::rt

@@ -1,0 +1,100 @@
+// oneDNN steps for Gemm (inner product: alpha and beta folded into the
+// weights and bias once) and MatMul, with fused post-ops.
+#include "runtime/dnnl/dnnl_builders.hpp"
+#include "ops/op_util.hpp"
+
+namespace bnfold::rt {
+
+using dnnl::algorithm;
+using dnnl::prop_kind;
+
+namespace {
+
+// A float32 copy of a constant, scaled (Gemm's alpha and beta).
+Tensor scaled(const Tensor& t, double factor) {
+  Tensor f = to_float32(t);
+  float* p = f.mutable_data_as<float>();
+  for (int64_t i = 0; i < f.numel(); ++i) p[i] = static_cast<float>(p[i] * factor);
+  return f;
+}
+
+}  // namespace
+
+bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
+  if (n.attr_int("transA") != 0 || !ctx.input(1).value) return false;
+  const bool trans_b = n.attr_int("transB") != 0;
+  const auto& out = ctx.outputs()[0].dims;
+  const int64_t M = out[0], N = out[1], K = ctx.dims(0)[1];
+  const Tensor* c = nullptr;
+  if (ctx.has_input(2)) {
+    c = ctx.input(2).value;
+    const auto& cd = ctx.dims(2);
+    // Only a per-column bias ([N] or [1, N]) maps onto oneDNN's bias.
+    if (!c || product(cd) != N || (cd.size() == 2 && cd[0] != 1) || cd.size() > 2) return false;
+  }
+  const Fusion f = plan_fusion(b, n, out, false);
+  const dnnl::memory::desc w_any({N, K}, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+  const dnnl::memory::desc bias_md = plain_md({N});
+  dnnl::primitive_attr attr = scratch_attr();
+  attr.set_post_ops(f.ops);
+  using IP = dnnl::inner_product_forward;
+  const IP::desc d = c ? IP::desc(prop_kind::forward_inference, any_md({M, K}), w_any, bias_md, any_md(out))
+                       : IP::desc(prop_kind::forward_inference, any_md({M, K}), w_any, any_md(out));
+  dnnl::inner_product_forward::primitive_desc pd(d, attr, dnnl_engine());
+
+  // alpha goes into the weights, beta into the bias, once.
+  const double alpha = n.attr_float("alpha"), beta = n.attr_float("beta");
+  const Tensor* w = b.own(scaled(*ctx.input(1).value, alpha));
+  const dnnl::memory::desc w_onnx = trans_b ? plain_md({N, K})  // B is [N, K]
+                                            : dnnl::memory::desc({N, K}, dnnl::memory::data_type::f32, dims_t{1, N});
+  const int src = b.in_layout(input_slot(b, n, 0), pd.src_desc());
+  const int dst = finish_fusion(b, f, n, out, pd.dst_desc());
+  auto step = step_for(b, n, pd, f.what);
+  step->arg(DNNL_ARG_SRC, src, pd.src_desc());
+  step->arg(DNNL_ARG_DST, dst, pd.dst_desc());
+  add_fusion_args(*step, f);
+  step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, w_onnx, pd.weights_desc()));
+  if (c) {
+    const Tensor* bias = b.own(scaled(*c, beta));
+    step->fixed(DNNL_ARG_BIAS, dnnl::memory(bias_md, dnnl_engine(), const_cast<void*>(bias->data())));
+  }
+  b.add_step(std::move(step));
+  return true;
+}
+
+bool build_matmul(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
+  const auto& a = ctx.dims(0);
+  const auto& w = ctx.dims(1);
+  const auto& out = ctx.outputs()[0].dims;
+  if (a.size() < 2 || w.size() < 2) return false;  // vector operands: reference kernel
+  const size_t rank = std::max(a.size(), w.size());
+  std::vector<int64_t> ad = with_rank(a, rank), wd = with_rank(w, rank);
+  const bool const_b = ctx.input(1).value != nullptr;
+  if (const_b && w.size() == 2) {
+    // A constant 2-D B: fold A's batch dims into M (A is plain row-major).
+    ad = {product(a, 0, a.size() - 1), a.back()};
+    wd = w;
+  }
+  const std::vector<int64_t> od = const_b && w.size() == 2 ? std::vector<int64_t>{ad[0], w[1]} : out;
+  const Fusion f = plan_fusion(b, n, out, false);
+  dnnl::primitive_attr attr = scratch_attr();
+  attr.set_post_ops(f.ops);
+  const auto a_md = plain_md(ad), w_md = plain_md(wd), o_md = plain_md(od);
+  dnnl::matmul::desc d(a_md, w_md, o_md);
+  dnnl::matmul::primitive_desc pd(d, attr, dnnl_engine());
+  const int src = b.in_layout(input_slot(b, n, 0), plain_md(a));
+  const int dst = finish_fusion(b, f, n, out, plain_md(out));
+  auto step = step_for(b, n, pd, f.what);
+  step->arg(DNNL_ARG_SRC, src, a_md);
+  step->arg(DNNL_ARG_DST, dst, o_md);
+  add_fusion_args(*step, f);
+  if (const_b) {
+    step->fixed(DNNL_ARG_WEIGHTS, constant_memory(b, *ctx.input(1).value, wd));
+  } else {
+    step->arg(DNNL_ARG_WEIGHTS, b.in_layout(input_slot(b, n, 1), plain_md(w)), w_md);
+  }
+  b.add_step(std::move(step));
+  return true;
+}
+
+}  // namespace bnfold::rt

@@ -1,0 +1,86 @@
+// oneDNN steps for pooling (ceil_mode as extra right padding) and the
+// reductions oneDNN has.
+#include "runtime/dnnl/dnnl_builders.hpp"
+#include "ops/conv_geometry.hpp"
+#include "ops/op_util.hpp"
+
+namespace bnfold::rt {
+
+using dnnl::algorithm;
+using dnnl::prop_kind;
+
+bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
+  if (n.outputs().size() > 1 && n.output(1)) return false;  // MaxPool's Indices: reference kernel
+  const auto op = e.as<PoolOp>();
+  const auto& x = ctx.dims(0);
+  const auto& out = ctx.outputs()[0].dims;
+  const std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
+  WindowGeometry g;
+  const bool global = op == PoolOp::GlobalMaxPool || op == PoolOp::GlobalAveragePool;
+  const bool max = op == PoolOp::MaxPool || op == PoolOp::GlobalMaxPool;
+  bool include_pad = false;
+  if (global) {
+    g.kernel = in_spatial;
+    g.stride.assign(in_spatial.size(), 1);
+    g.dilation.assign(in_spatial.size(), 1);
+    g.pad_begin.assign(in_spatial.size(), 0);
+    g.pad_end.assign(in_spatial.size(), 0);
+  } else {
+    const bool ceil = n.graph_opset() >= 10 && n.attr_int("ceil_mode") != 0;
+    g = window_geometry(ctx, in_spatial, n.attr_ints("kernel_shape"), ceil, op == PoolOp::MaxPool && n.graph_opset() >= 10);
+    if (op == PoolOp::AveragePool) {
+      auto a = n.find_attr("count_include_pad");
+      include_pad = a && a->i != 0;
+    }
+  }
+  // oneDNN derives the output size from the pads: ceil_mode becomes extra right padding.
+  dims_t pad_r;
+  for (size_t k = 0; k < in_spatial.size(); ++k) {
+    const int64_t span = (g.kernel[k] - 1) * g.dilation[k] + 1;
+    pad_r.push_back((out[k + 2] - 1) * g.stride[k] + span - in_spatial[k] - g.pad_begin[k]);
+    // Counting padding in the average must not count that extra padding.
+    if (include_pad && pad_r.back() != g.pad_end[k]) return false;
+  }
+  const algorithm alg = max ? algorithm::pooling_max
+                        : include_pad ? algorithm::pooling_avg_include_padding
+                                      : algorithm::pooling_avg_exclude_padding;
+  const int s = input_slot(b, n, 0);
+  dims_t dil;
+  for (int64_t d : g.dilation) dil.push_back(d - 1);
+  dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out),
+                                   dims_t(g.stride.begin(), g.stride.end()), dims_t(g.kernel.begin(), g.kernel.end()),
+                                   dil, dims_t(g.pad_begin.begin(), g.pad_begin.end()), pad_r);
+  dnnl::pooling_v2_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
+  const auto dst_md = pd.dst_desc();
+  const int dst = b.define(n.output(0), DType::Float32, out, &dst_md);
+  auto step = step_for(b, n, pd);
+  step->arg(DNNL_ARG_SRC, s, b.layout(s));
+  step->arg(DNNL_ARG_DST, dst, dst_md);
+  b.add_step(std::move(step));
+  return true;
+}
+
+bool build_reduce(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
+  algorithm alg;
+  switch (e.as<ReduceOp>()) {
+    case ReduceOp::Mean: alg = algorithm::reduction_mean; break;
+    case ReduceOp::Sum: alg = algorithm::reduction_sum; break;
+    case ReduceOp::Max: alg = algorithm::reduction_max; break;
+    case ReduceOp::Min: alg = algorithm::reduction_min; break;
+    default: return false;
+  }
+  const auto& x = ctx.dims(0);
+  const auto& out = ctx.outputs()[0].dims;
+  if (out.size() != x.size() || out == x || product(x) == 0) return false;  // keepdims=0: reference kernel
+  dnnl::reduction::desc d(alg, plain_md(x), plain_md(out), 0.f, 0.f);
+  dnnl::reduction::primitive_desc pd(d, scratch_attr(), dnnl_engine());
+  const int src = b.in_layout(input_slot(b, n, 0), plain_md(x));
+  const int dst = b.define(n.output(0), DType::Float32, out, nullptr);
+  auto step = step_for(b, n, pd);
+  step->arg(DNNL_ARG_SRC, src, plain_md(x));
+  step->arg(DNNL_ARG_DST, dst, plain_md(out));
+  b.add_step(std::move(step));
+  return true;
+}
+
+}  // namespace bnfold::rt
