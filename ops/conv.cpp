@@ -1,5 +1,7 @@
 // Conv and ConvTranspose, reference kernels (float32; other float types go
 // through float32). 1D/2D/3D share one loop nest by padding to 3 spatial dims.
+#include <algorithm>
+
 #include "ops/conv_geometry.hpp"
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
@@ -38,14 +40,76 @@ int64_t check_common(const InferContext& ctx) {
 // The sizes one run of either kernel loops over, on the 3-D form of the geometry.
 struct Loop {
   Loop(const WindowGeometry& geo, const std::vector<int64_t>& xd, int64_t out_channels, int64_t group)
-      : g(as_3d(geo)), N(xd[0]), C(xd[1]), M(out_channels), cg(C / group), mg(M / group), ID(g.in[0]),
-        IH(g.in[1]), IW(g.in[2]), OD(g.out[0]), OH(g.out[1]), OW(g.out[2]), KD(g.kernel[0]), KH(g.kernel[1]),
-        KW(g.kernel[2]) {}
+      : g(as_3d(geo)), N(xd[0]), C(xd[1]), M(out_channels), cg(C / group), mg(M / group),
+        in{g.in[0], g.in[1], g.in[2]}, out{g.out[0], g.out[1], g.out[2]}, kernel{g.kernel[0], g.kernel[1], g.kernel[2]},
+        isz(in[0] * in[1] * in[2]), osz(out[0] * out[1] * out[2]), ksz(kernel[0] * kernel[1] * kernel[2]) {}
   WindowGeometry g;
-  int64_t N, C, M, cg, mg, ID, IH, IW, OD, OH, OW, KD, KH, KW;
+  int64_t N, C, M, cg, mg;
+  int64_t in[3], out[3], kernel[3];
+  int64_t isz, osz, ksz;  // elements of one input plane, output plane, kernel
 };
 
-class Conv : public OpKernel {
+// A run's operands as float32, and its output accumulated in double, each
+// output plane starting at its bias.
+struct Operands {
+  Operands(const std::vector<const Tensor*>& in, const Loop& l)
+      : x(*in[0]), w(*in[1]), has_bias(in.size() > 2 && in[2]), b(has_bias ? *in[2] : *in[1]),
+        acc(static_cast<size_t>(l.N * l.M * l.osz)) {
+    for (int64_t p = 0; p < l.N * l.M; ++p)
+      std::fill_n(acc.begin() + p * l.osz, l.osz, has_bias ? b.p[p % l.M] : 0.0);
+  }
+  double* plane(const Loop& l, int64_t n, int64_t m) { return &acc[static_cast<size_t>((n * l.M + m) * l.osz)]; }
+  F32 x, w;
+  bool has_bias;
+  F32 b;
+  std::vector<double> acc;
+};
+
+// Both kernels walk the same taps: for every position a of one side (sizes
+// a_size) and kernel offset k, b = a * stride - pad + k * dilation on the
+// other side (sizes b_size), when inside it. Conv slides over its output (a)
+// and reads its input (b); ConvTranspose slides over its input and scatters
+// into its output. f(a, k, b) takes flat indices within one channel plane.
+template <typename F>
+void for_each_tap(const WindowGeometry& g, const int64_t* a_size, const int64_t* b_size, const int64_t* k_size,
+                  F&& f) {
+  for (int64_t a0 = 0; a0 < a_size[0]; ++a0)
+    for (int64_t a1 = 0; a1 < a_size[1]; ++a1)
+      for (int64_t a2 = 0; a2 < a_size[2]; ++a2) {
+        const int64_t a = (a0 * a_size[1] + a1) * a_size[2] + a2;
+        for (int64_t k0 = 0; k0 < k_size[0]; ++k0) {
+          const int64_t b0 = a0 * g.stride[0] - g.pad_begin[0] + k0 * g.dilation[0];
+          if (b0 < 0 || b0 >= b_size[0]) continue;
+          for (int64_t k1 = 0; k1 < k_size[1]; ++k1) {
+            const int64_t b1 = a1 * g.stride[1] - g.pad_begin[1] + k1 * g.dilation[1];
+            if (b1 < 0 || b1 >= b_size[1]) continue;
+            for (int64_t k2 = 0; k2 < k_size[2]; ++k2) {
+              const int64_t b2 = a2 * g.stride[2] - g.pad_begin[2] + k2 * g.dilation[2];
+              if (b2 < 0 || b2 >= b_size[2]) continue;
+              f(a, (k0 * k_size[1] + k1) * k_size[2] + k2, (b0 * b_size[1] + b1) * b_size[2] + b2);
+            }
+          }
+        }
+      }
+}
+
+// The float32 result, stored in the output's dtype.
+void store_result(const std::vector<double>& acc, Tensor* out) {
+  Tensor y(DType::Float32, out->dims());
+  float* py = y.mutable_data_as<float>();
+  for (size_t i = 0; i < acc.size(); ++i) py[i] = static_cast<float>(acc[i]);
+  if (out->dtype() == DType::Float32) copy_bytes(y, out);
+  else store_from_float32(y, out);
+}
+
+// What both kernels keep from infer(): the group count and the geometry.
+class ConvBase : public OpKernel {
+ protected:
+  int64_t group_ = 1;
+  WindowGeometry geo_;
+};
+
+class Conv : public ConvBase {
  public:
   void infer(InferContext& ctx) override {
     group_ = check_common(ctx);
@@ -66,49 +130,23 @@ class Conv : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    const F32 x(*in[0]), w(*in[1]);
-    const bool has_bias = in.size() > 2 && in[2];
-    const F32 b(has_bias ? *in[2] : *in[1]);
-    const auto [g, N, C, M, cg, mg, ID, IH, IW, OD, OH, OW, KD, KH, KW] =
-        Loop(geo_, in[0]->dims(), in[1]->dims()[0], group_);
-    Tensor y(DType::Float32, out[0]->dims());
-    float* py = y.mutable_data_as<float>();
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t m = 0; m < M; ++m) {
-        const int64_t grp = m / mg;
-        for (int64_t od = 0; od < OD; ++od)
-          for (int64_t oh = 0; oh < OH; ++oh)
-            for (int64_t ow = 0; ow < OW; ++ow) {
-              double acc = has_bias ? b.p[m] : 0.0;
-              for (int64_t c = 0; c < cg; ++c)
-                for (int64_t kd = 0; kd < KD; ++kd) {
-                  const int64_t id = od * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-                  if (id < 0 || id >= ID) continue;
-                  for (int64_t kh = 0; kh < KH; ++kh) {
-                    const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-                    if (ih < 0 || ih >= IH) continue;
-                    for (int64_t kw = 0; kw < KW; ++kw) {
-                      const int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
-                      if (iw < 0 || iw >= IW) continue;
-                      const float xv = x.p[(((n * C + grp * cg + c) * ID + id) * IH + ih) * IW + iw];
-                      const float wv = w.p[(((m * cg + c) * KD + kd) * KH + kh) * KW + kw];
-                      acc += static_cast<double>(xv) * wv;
-                    }
-                  }
-                }
-              py[(((n * M + m) * OD + od) * OH + oh) * OW + ow] = static_cast<float>(acc);
-            }
+    const Loop l(geo_, in[0]->dims(), in[1]->dims()[0], group_);
+    Operands op(in, l);
+    for (int64_t n = 0; n < l.N; ++n)
+      for (int64_t m = 0; m < l.M; ++m) {
+        double* y = op.plane(l, n, m);
+        for (int64_t c = 0; c < l.cg; ++c) {
+          const float* xc = op.x.p + (n * l.C + m / l.mg * l.cg + c) * l.isz;
+          const float* wc = op.w.p + (m * l.cg + c) * l.ksz;
+          for_each_tap(l.g, l.out, l.in, l.kernel,
+                       [&](int64_t o, int64_t k, int64_t i) { y[o] += static_cast<double>(xc[i]) * wc[k]; });
+        }
       }
-    if (out[0]->dtype() == DType::Float32) copy_bytes(y, out[0]);
-    else store_from_float32(y, out[0]);
+    store_result(op.acc, out[0]);
   }
-
- private:
-  int64_t group_ = 1;
-  WindowGeometry geo_;
 };
 
-class ConvTranspose : public OpKernel {
+class ConvTranspose : public ConvBase {
  public:
   void infer(InferContext& ctx) override {
     group_ = check_common(ctx);
@@ -127,53 +165,21 @@ class ConvTranspose : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    const F32 x(*in[0]), w(*in[1]);
-    const bool has_bias = in.size() > 2 && in[2];
-    const F32 b(has_bias ? *in[2] : *in[1]);
-    const auto [g, N, C, M, cg, mg, ID, IH, IW, OD, OH, OW, KD, KH, KW] =
-        Loop(geo_, in[0]->dims(), out[0]->dims()[1], group_);
-    const int64_t osz = OD * OH * OW;
-    std::vector<double> acc(static_cast<size_t>(N * M * osz), 0.0);
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t o = 0; o < osz; ++o) acc[static_cast<size_t>((n * M + m) * osz + o)] = has_bias ? b.p[m] : 0.0;
+    const Loop l(geo_, in[0]->dims(), out[0]->dims()[1], group_);
+    Operands op(in, l);
     // Scatter: every input element adds its kernel-weighted footprint.
-    for (int64_t n = 0; n < N; ++n)
-      for (int64_t c = 0; c < C; ++c) {
-        const int64_t grp = c / cg;
-        for (int64_t id = 0; id < ID; ++id)
-          for (int64_t ih = 0; ih < IH; ++ih)
-            for (int64_t iw = 0; iw < IW; ++iw) {
-              const double xv = x.p[(((n * C + c) * ID + id) * IH + ih) * IW + iw];
-              for (int64_t mm = 0; mm < mg; ++mm) {
-                const int64_t m = grp * mg + mm;
-                for (int64_t kd = 0; kd < KD; ++kd) {
-                  const int64_t od = id * g.stride[0] - g.pad_begin[0] + kd * g.dilation[0];
-                  if (od < 0 || od >= OD) continue;
-                  for (int64_t kh = 0; kh < KH; ++kh) {
-                    const int64_t oh = ih * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-                    if (oh < 0 || oh >= OH) continue;
-                    for (int64_t kw = 0; kw < KW; ++kw) {
-                      const int64_t ow = iw * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
-                      if (ow < 0 || ow >= OW) continue;
-                      const float wv = w.p[(((c * mg + mm) * KD + kd) * KH + kh) * KW + kw];
-                      acc[static_cast<size_t>((((n * M + m) * OD + od) * OH + oh) * OW + ow)] += xv * wv;
-                    }
-                  }
-                }
-              }
-            }
+    for (int64_t n = 0; n < l.N; ++n)
+      for (int64_t c = 0; c < l.C; ++c) {
+        const float* xc = op.x.p + (n * l.C + c) * l.isz;
+        for (int64_t mm = 0; mm < l.mg; ++mm) {
+          double* y = op.plane(l, n, c / l.cg * l.mg + mm);
+          const float* wc = op.w.p + (c * l.mg + mm) * l.ksz;
+          for_each_tap(l.g, l.in, l.out, l.kernel,
+                       [&](int64_t i, int64_t k, int64_t o) { y[o] += static_cast<double>(xc[i]) * wc[k]; });
+        }
       }
-    Tensor y(DType::Float32, out[0]->dims());
-    float* py = y.mutable_data_as<float>();
-    for (size_t i = 0; i < acc.size(); ++i) py[i] = static_cast<float>(acc[i]);
-    if (out[0]->dtype() == DType::Float32) copy_bytes(y, out[0]);
-    else store_from_float32(y, out[0]);
+    store_result(op.acc, out[0]);
   }
-
- private:
-  int64_t group_ = 1;
-  WindowGeometry geo_;
 };
 
 }  // namespace

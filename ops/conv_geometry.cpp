@@ -9,10 +9,10 @@ std::vector<int64_t> ints_or(const Node& n, const char* name, size_t count, int6
   return std::vector<int64_t>(count, fallback);
 }
 
-}  // namespace
-
-WindowGeometry window_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
-                               const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations) {
+// What both geometries read alike: strides, dilations (or all 1) and pads,
+// checked for rank and sign, and auto_pad.
+WindowGeometry read_window(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                           const std::vector<int64_t>& kernel, bool use_dilations, std::string* auto_pad) {
   const Node& n = ctx.node();
   const size_t r = in_spatial.size();
   WindowGeometry g;
@@ -23,13 +23,23 @@ WindowGeometry window_geometry(const InferContext& ctx, const std::vector<int64_
   const std::vector<int64_t> pads = ints_or(n, "pads", 2 * r, 0);
   BNFOLD_NODE_CHECK(ctx, kernel.size() == r && g.stride.size() == r && g.dilation.size() == r && pads.size() == 2 * r,
                     "kernel_shape/strides/dilations/pads do not match {} spatial dims", r);
-  const std::string auto_pad = n.has_attr("auto_pad") ? n.attr_string("auto_pad") : "NOTSET";
+  for (size_t k = 0; k < r; ++k)
+    BNFOLD_NODE_CHECK(ctx, g.stride[k] > 0 && g.dilation[k] > 0 && kernel[k] > 0,
+                      "strides, dilations and kernel must be positive");
+  *auto_pad = n.has_attr("auto_pad") ? n.attr_string("auto_pad") : "NOTSET";
   g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(r));
   g.pad_end.assign(pads.begin() + static_cast<int64_t>(r), pads.end());
   g.out.resize(r);
-  for (size_t k = 0; k < r; ++k) {
-    BNFOLD_NODE_CHECK(ctx, g.stride[k] > 0 && g.dilation[k] > 0 && kernel[k] > 0,
-                      "strides, dilations and kernel must be positive");
+  return g;
+}
+
+}  // namespace
+
+WindowGeometry window_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                               const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations) {
+  std::string auto_pad;
+  WindowGeometry g = read_window(ctx, in_spatial, kernel, use_dilations, &auto_pad);
+  for (size_t k = 0; k < in_spatial.size(); ++k) {
     const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       g.out[k] = (in_spatial[k] + g.stride[k] - 1) / g.stride[k];
@@ -58,19 +68,10 @@ WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<in
                                    const std::vector<int64_t>& kernel, std::vector<int64_t>* output_padding) {
   const Node& n = ctx.node();
   const size_t r = in_spatial.size();
-  WindowGeometry g;
-  g.in = in_spatial;
-  g.kernel = kernel;
-  g.stride = ints_or(n, "strides", r, 1);
-  g.dilation = ints_or(n, "dilations", r, 1);
+  std::string auto_pad;
+  WindowGeometry g = read_window(ctx, in_spatial, kernel, true, &auto_pad);
   *output_padding = ints_or(n, "output_padding", r, 0);
-  const std::vector<int64_t> pads = ints_or(n, "pads", 2 * r, 0);
-  BNFOLD_NODE_CHECK(ctx, g.stride.size() == r && g.dilation.size() == r && pads.size() == 2 * r &&
-                             output_padding->size() == r,
-                    "strides/dilations/pads/output_padding do not match {} spatial dims", r);
-  const std::string auto_pad = n.has_attr("auto_pad") ? n.attr_string("auto_pad") : "NOTSET";
-  g.pad_begin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(r));
-  g.pad_end.assign(pads.begin() + static_cast<int64_t>(r), pads.end());
+  BNFOLD_NODE_CHECK(ctx, output_padding->size() == r, "output_padding does not match {} spatial dims", r);
   std::vector<int64_t> out_shape;
   if (n.has_attr("output_shape")) {
     out_shape = n.attr_ints("output_shape");
@@ -80,7 +81,6 @@ WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<in
   } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
     for (size_t k = 0; k < r; ++k) out_shape.push_back(in_spatial[k] * g.stride[k]);
   }
-  g.out.resize(r);
   for (size_t k = 0; k < r; ++k) {
     const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
     const int64_t full = g.stride[k] * (in_spatial[k] - 1) + (*output_padding)[k] + span;

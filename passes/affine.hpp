@@ -1,12 +1,11 @@
 // Internal: the arithmetic of folding a per-channel affine map y = x*s + t
-// (an inference-mode BatchNormalization, or constant per-channel Mul/Add)
-// into the layer before it or after it. Computed in double, stored in the
-// weight's dtype. Every function checks its preconditions and returns a
-// reason instead of changing the graph when one fails ("" means done).
-// Folds never mutate an existing constant: they add new ones, so a weight
-// shared with another node stays intact.
+// (an inference-mode BatchNormalization, or constant per-channel Mul/Add):
+// computed in double, stored in the weight's dtype. The per-layer folds that
+// use it are in layer_folds.hpp; the graph edits in graph_surgery.hpp.
 #pragma once
 
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -29,23 +28,11 @@ std::string batchnorm_affine(const Node& bn, ChannelAffine* out);
 // or [C] for rank 2). False when it has another shape.
 bool channel_vector(const Tensor& t, size_t rank, int64_t channels, std::vector<double>* out);
 
-// Folds the affine map applied to `producer`'s output into the producer
-// (Conv, ConvTranspose, Gemm, MatMul with constant 2-D B and 2-D A). Returns
-// "" and sets *result to the value that now carries the affine result (the
-// producer's output, or the output of a Gemm that replaced a MatMul);
-// otherwise the reason. The caller has checked that the affine node is the
-// producer output's only consumer.
-std::string fold_into_producer(Graph& g, Node* producer, const ChannelAffine& a, Value** result);
-
-// Folds the affine map of value x into `consumer`, which reads the affine
-// result at input 0 (Conv without padding, Gemm with transA=0, MatMul with a
-// constant 2-D B on 2-D x). On success the layer reads x directly and
-// *layer is set to it (a Gemm that replaced a MatMul is a new node).
-std::string fold_into_consumer(Graph& g, Node* consumer, Value* x, const ChannelAffine& a, Node** layer);
-
-// After a fold: every use of `old_out` (and its graph-output slot) moves to
-// `result`, the nodes that computed it are erased, and `result` takes
-// old_out's name, so graph outputs and downstream names stay the same.
-void bypass(Graph& g, Value* old_out, Value* result, const std::vector<Node*>& erase);
+// A tensor's values in double.
+std::vector<double> doubles(const Tensor& t);
+// A tensor of `dtype` and `dims` holding v; "" or why not: float16 overflow
+// (naming the channel that channel_of maps the element to), or non-float weights.
+std::string store_weights(DType dtype, const std::vector<int64_t>& dims, const std::vector<double>& v, Tensor* out,
+                          const std::function<int64_t(size_t)>& channel_of);
 
 }  // namespace bnfold

@@ -11,6 +11,8 @@
 // Preconditions: (1) BN in inference mode with constant, valid parameters
 // (training-mode BNs stay BNs); (2) x's rank is known.
 #include "passes/affine.hpp"
+#include "passes/graph_surgery.hpp"
+#include "ops/ops.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {
@@ -23,8 +25,7 @@ class BnToScaleShift : public Pass {
 
   bool run(Graph& g) override {
     bool changed = false;
-    for (Node* bn : g.topological_order()) {
-      if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) continue;
+    for (Node* bn : batchnorms(g)) {
       Value* x = bn->input(0);
       Value* y = bn->output(0);
       ChannelAffine a;
@@ -42,8 +43,8 @@ class BnToScaleShift : public Pass {
         t.mutable_data_as<double>()[c] = a.shift[c];
       }
       Tensor sc(dtype, dims), tc(dtype, dims);
-      cast_tensor(s, &sc);
-      cast_tensor(t, &tc);
+      ops::cast_into(s, &sc);
+      ops::cast_into(t, &tc);
       const std::string base = bn->name().empty() ? y->name() : bn->name();
       Value* sv = g.add_constant(g.unique_name(base + "_scale"), std::move(sc));
       Value* tv = g.add_constant(g.unique_name(base + "_shift"), std::move(tc));

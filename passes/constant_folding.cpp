@@ -140,6 +140,5 @@ class ConstantFolding : public Pass {
 
 std::unique_ptr<Pass> make_constant_folding() { return std::make_unique<ConstantFolding>(); }
 
-void cast_tensor(const Tensor& in, Tensor* out) { ops::cast_into(in, out); }
 
 }  // namespace bnfold

@@ -7,6 +7,7 @@
 // graph input, not a constant, not another graph output. These ops hide a
 // Conv -> BN adjacency from the folding passes.
 #include "passes/affine.hpp"
+#include "passes/graph_surgery.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {

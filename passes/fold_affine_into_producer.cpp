@@ -12,7 +12,8 @@
 // along the channel axis (or a scalar); (2) the layer's output has the Mul/Add
 // as its only consumer and is no graph output; (3) the fold preconditions of
 // the layer (constant float weights, channel counts, no float16 overflow).
-#include "passes/affine.hpp"
+#include "passes/graph_surgery.hpp"
+#include "passes/layer_folds.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {

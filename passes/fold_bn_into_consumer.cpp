@@ -15,7 +15,8 @@
 // agree; (5) the Conv has no padding.
 #include <set>
 
-#include "passes/affine.hpp"
+#include "passes/graph_surgery.hpp"
+#include "passes/layer_folds.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {
@@ -35,7 +36,7 @@ class FoldBnIntoConsumer : public Pass {
   std::set<const Node*> done_;  // nodes already tried (a BN that did not fold stays as it was)
 
   bool try_fold(Graph& g, Node* bn) {
-    if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) return false;
+    if (!is_batchnorm(*bn)) return false;
     Value* y = bn->output(0);
     const std::string key = y->name();
     ChannelAffine a;

@@ -15,7 +15,8 @@
 // constant floats; (4) channel counts agree; (5) float16 weights do not
 // overflow. New constants are made; shared weights stay untouched. BN's output
 // name is kept.
-#include "passes/affine.hpp"
+#include "passes/graph_surgery.hpp"
+#include "passes/layer_folds.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {
@@ -28,8 +29,7 @@ class FoldBnIntoProducer : public Pass {
 
   bool run(Graph& g) override {
     bool changed = false;
-    for (Node* bn : g.topological_order()) {
-      if (bn->op_type() != "BatchNormalization" || !bn->domain().empty() || !bn->output(0)) continue;
+    for (Node* bn : batchnorms(g)) {
       const std::string key = bn->output(0)->name();
       ChannelAffine a;
       if (const std::string why = batchnorm_affine(*bn, &a); !why.empty()) {

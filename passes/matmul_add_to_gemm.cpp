@@ -9,6 +9,7 @@
 // row vector. Linear layers export this way; Gemm's bias is what a following
 // BatchNormalization folds into.
 #include "passes/affine.hpp"
+#include "passes/graph_surgery.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {

@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "graph/graph.hpp"
 #include "passes/fold_report.hpp"
@@ -39,6 +40,17 @@ class Pass {
       }
     }
     return changed;
+  }
+
+  // The BatchNormalization nodes (ai.onnx, with an output), producers first.
+  static std::vector<Node*> batchnorms(const Graph& g) {
+    std::vector<Node*> out;
+    for (Node* n : g.topological_order())
+      if (is_batchnorm(*n)) out.push_back(n);
+    return out;
+  }
+  static bool is_batchnorm(const Node& n) {
+    return n.op_type() == "BatchNormalization" && n.domain().empty() && n.output(0);
   }
 
   // Report helpers; the report is optional.

@@ -19,7 +19,4 @@ std::unique_ptr<Pass> make_fold_bn_into_consumer();
 std::unique_ptr<Pass> make_bn_to_scale_shift();
 std::unique_ptr<Pass> make_fold_affine_into_producer();
 
-// Converts a numeric tensor into out's dtype (the executor's Cast semantics).
-void cast_tensor(const Tensor& in, Tensor* out);
-
 }  // namespace bnfold

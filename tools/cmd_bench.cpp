@@ -121,7 +121,7 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--warmup", a->warmup, "Untimed runs first (first runs are slow)")->capture_default_str();
   cmd->add_option("-n,--iterations", a->iterations, "Timed runs per batch size (0: use --seconds)");
   cmd->add_option("-s,--seconds", a->seconds, "Time budget per batch size")->capture_default_str();
-  cmd->add_option("-t,--threads", a->threads, "Threads (0: one per core)")->capture_default_str();
+  add_threads_option(cmd, a->threads);
   cmd->add_option("--per-op", a->per_op, "Also list the N slowest steps with their GFLOP/s");
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
   cmd->add_flag("--json", a->json, "Print JSON");

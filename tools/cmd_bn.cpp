@@ -42,7 +42,7 @@ void add_data_options(CLI::App* cmd, DataArgs& a, bool data_required) {
   cmd->add_option("--std", a.std_, "Images: per-channel std, e.g. 0.229,0.224,0.225")->capture_default_str();
   cmd->add_option("--channel-order", a.order, "Images: rgb or bgr, the model's channel order")->capture_default_str();
   cmd->add_option("-b,--batch", a.batch, "Batch size for passes over the data")->capture_default_str();
-  cmd->add_option("-t,--threads", a.threads, "Threads (0: one per core)");
+  add_threads_option(cmd, a.threads);
   cmd->add_flag("--json", a.json, "Print JSON instead of text");
   cmd->add_option("--html", a.html, "Also write a self-contained HTML report with charts here");
 }
@@ -303,9 +303,7 @@ void add_bn_commands(CLI::App& app) {
       "  bnfold drift model.onnx --data camera2/ --fail-above 0.5\n"
       "  bnfold drift model.onnx --data shard1/ --save-stats s1.json\n"
       "  bnfold drift model.onnx --merge s1.json --merge s2.json --html drift.html");
-  drift->callback([da] {
-    if (const int c = run_drift(*da)) throw CLI::RuntimeError(c);
-  });
+  on_run(drift, [da] { return run_drift(*da); });
 
   auto ra = std::make_shared<RecalArgs>();
   CLI::App* recal = app.add_subcommand("recalibrate", "Re-estimate BN running statistics on new data (AdaBN).");
@@ -322,7 +320,7 @@ void add_bn_commands(CLI::App& app) {
       "statistics change and the drift on the data before and after.\n\n"
       "Example:\n"
       "  bnfold recalibrate model.onnx --data factory2/ -o model_factory2.onnx --fold");
-  recal->callback([ra] { run_recalibrate(*ra); });
+  on_run(recal, [ra] { return run_recalibrate(*ra); });
 
   auto aa = std::make_shared<AuditArgs>();
   CLI::App* aud = app.add_subcommand("audit", "Show how a model's outputs differ in train and inference mode.");
@@ -341,7 +339,7 @@ void add_bn_commands(CLI::App& app) {
       "verdict in plain words.\n\n"
       "Example:\n"
       "  bnfold audit model.onnx --data samples/ --batch-sizes 1,2,4,8,32 --html audit.html");
-  aud->callback([aa] { run_audit(*aa); });
+  on_run(aud, [aa] { return run_audit(*aa); });
 }
 
 }  // namespace bnfold::cli

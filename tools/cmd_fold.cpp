@@ -168,7 +168,7 @@ void add_fold(CLI::App& app) {
   cmd->add_flag("--bench", a->bench, "Also time original and folded with bnfold's executor");
   cmd->add_option("--bench-batch", a->bench_batches, "Batch sizes for --bench")->capture_default_str();
   cmd->add_flag("--external-data", a->external_data, "Write weights to OUT.data next to the model");
-  cmd->add_option("-t,--threads", a->threads, "Threads for --verify and --bench (0: one per core)");
+  add_threads_option(cmd, a->threads, "Threads for --verify and --bench (0: one per core)");
   cmd->footer(
       "A BN right after a Conv, ConvTranspose (grouped too), Gemm or MatMul is folded\n"
       "into its weights: W' = W * s, b' = (b - mean) * s + beta, s = gamma/sqrt(var+eps),\n"
@@ -182,10 +182,7 @@ void add_fold(CLI::App& app) {
       "  bnfold fold models/tiny_resnet.onnx -o tiny_folded.onnx --verify --bench\n"
       "  bnfold fold model.onnx -o folded.onnx --verify -i input=x.npy --report r.json\n"
       "  bnfold fold --list-passes");
-  cmd->callback([a] {
-    const int code = run(*a);
-    if (code != 0) throw CLI::RuntimeError(code);
-  });
+  on_run(cmd, [a] { return run(*a); });
 }
 
 }  // namespace bnfold::cli

@@ -110,7 +110,7 @@ void add_run(CLI::App& app) {
   cmd->add_option("-e,--expect", a->expects, "NAME=PATH of a reference output to compare with; repeatable");
   cmd->add_option("--rtol", a->rtol, "Relative tolerance of --expect")->capture_default_str();
   cmd->add_option("--atol", a->atol, "Absolute tolerance of --expect")->capture_default_str();
-  cmd->add_option("-t,--threads", a->threads, "Threads (0: one per core)")->capture_default_str();
+  add_threads_option(cmd, a->threads);
   cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");
   cmd->add_option("--bn-mode", a->bn_mode,
@@ -126,10 +126,7 @@ void add_run(CLI::App& app) {
       "Examples:\n"
       "  bnfold run models/tiny_resnet.onnx --batch 8\n"
       "  bnfold run model.onnx -i input=x.npy -e output=y.npy --rtol 1e-4");
-  cmd->callback([a] {
-    const int code = run(*a);
-    if (code != 0) throw CLI::RuntimeError(code);
-  });
+  on_run(cmd, [a] { return run(*a); });
 }
 
 }  // namespace bnfold::cli

@@ -60,6 +60,21 @@ Weights deconv_weights(const std::vector<int64_t>& w, int64_t group) {
   return r;
 }
 
+// The primitive descriptor of a convolution or deconvolution (P): the two
+// take the same arguments.
+template <typename P>
+std::unique_ptr<dnnl::primitive_desc> conv_pd(dnnl::algorithm alg, const std::vector<int64_t>& x,
+                                              const dnnl::memory::desc& w_any, bool has_bias,
+                                              const dnnl::memory::desc& b_md, const std::vector<int64_t>& out,
+                                              const dims_t& strides, const dims_t& dil, const dims_t& pad_l,
+                                              const dims_t& pad_r, const dnnl::primitive_attr& attr) {
+  const auto kind = dnnl::prop_kind::forward_inference;
+  using D = typename P::desc;
+  const D d = has_bias ? D(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
+                       : D(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
+  return std::make_unique<typename P::primitive_desc>(d, attr, dnnl_engine());
+}
+
 const Tensor* f32_constant(PlanBuilder& b, const Tensor* t) {
   if (!t || t->dtype() == DType::Float32) return t;
   return b.own(to_float32(*t));
@@ -94,37 +109,17 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
   const dims_t dil = minus_one(g.dilation);  // oneDNN counts dilation from 0
 
-  std::unique_ptr<dnnl::primitive_desc> pd;
-  dnnl::memory::desc src_md, weights_md, dst_md;
-  if (transposed) {
-    using D = dnnl::deconvolution_forward;
-    const auto kind = dnnl::prop_kind::forward_inference;
-    const auto alg = dnnl::algorithm::deconvolution_direct;
-    const D::desc d = has_bias ? D::desc(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
-                               : D::desc(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
-    auto p = std::make_unique<D::primitive_desc>(d, attr, dnnl_engine());
-    src_md = p->src_desc();
-    weights_md = p->weights_desc();
-    dst_md = p->dst_desc();
-    pd = std::move(p);
-  } else {
-    using C = dnnl::convolution_forward;
-    const auto kind = dnnl::prop_kind::forward_inference;
-    const auto alg = dnnl::algorithm::convolution_direct;
-    const C::desc d = has_bias ? C::desc(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
-                               : C::desc(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
-    auto p = std::make_unique<C::primitive_desc>(d, attr, dnnl_engine());
-    src_md = p->src_desc();
-    weights_md = p->weights_desc();
-    dst_md = p->dst_desc();
-    pd = std::move(p);
-  }
+  const std::unique_ptr<dnnl::primitive_desc> pd =
+      transposed ? conv_pd<dnnl::deconvolution_forward>(dnnl::algorithm::deconvolution_direct, x, w_any, has_bias,
+                                                        b_md, out, strides, dil, pad_l, pad_r, attr)
+                 : conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, x, w_any, has_bias, b_md,
+                                                      out, strides, dil, pad_l, pad_r, attr);
+  const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();
 
   // The primitive exists: now change the plan.
   const int src = b.in_layout(b.slot_of(n.input(0)), src_md);
   const int dst = finish_fusion(b, f, n, out, dst_md);
-  auto step = std::make_unique<DnnlStep>(b, *pd, n.op_type() + " (oneDNN)" + f.what);
-  step->node = &n;
+  auto step = step_for(b, n, *pd, f.what);
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);

@@ -16,21 +16,11 @@ import numpy as np
 
 BNFOLD, MODELS, WORK = sys.argv[1:4]
 sys.path.insert(0, MODELS)
-passed, failed = 0, 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness  # noqa: E402
 
-
-def run(*args, timeout=600):
-    p = subprocess.run([BNFOLD, *args], capture_output=True, text=True, timeout=timeout)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name}\n{detail[:3000]}")
+h = Harness(BNFOLD, timeout=600)
+run, check = h.run, h.check
 
 
 os.makedirs(WORK, exist_ok=True)
@@ -134,5 +124,4 @@ if code == 0:
 else:
     check("recalibrate --mode update-bn", False, out + err)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+h.finish()

@@ -10,21 +10,11 @@ import sys
 import tempfile
 
 BNFOLD, MODELS, GENERATED = sys.argv[1:4]
-passed, failed = 0, 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Harness  # noqa: E402
 
-
-def run(*args):
-    p = subprocess.run([BNFOLD, *args], capture_output=True, text=True, timeout=300)
-    return p.returncode, p.stdout, p.stderr
-
-
-def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {name}\n{detail}")
+h = Harness(BNFOLD, timeout=300)
+run, check = h.run, h.check
 
 
 def fits_80(text):
@@ -98,5 +88,4 @@ with tempfile.TemporaryDirectory() as d:
     code, out, err = run("inspect", garbage)
     check("garbage file: exit 1, not an ONNX model", code == 1 and "not an ONNX model" in err, err)
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+h.finish()
