@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "graph/check.hpp"
+#include "analysis/workflows.hpp"
 #include "graph/tensor_io.hpp"
 #include "runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
@@ -59,9 +60,7 @@ int run(const RunArgs& a) {
   SessionOptions opts;
   opts.threads = a.threads;
   opts.use_onednn = !a.reference;
-  BNFOLD_CHECK(a.bn_mode == "inference" || a.bn_mode == "batch", ErrorCode::InvalidArgument,
-               "--bn-mode {}: use inference or batch", a.bn_mode);
-  if (a.bn_mode == "batch") opts.bn_mode = BnMode::BatchStatistics;
+  opts.bn_mode = parse_bn_mode(a.bn_mode);
   Session session(a.model, opts);
   const auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
   for (const auto& [name, t] : inputs) fmt::print("input {}: {}\n", name, t.describe());

@@ -1,6 +1,7 @@
 #include "runtime/dnnl/dnnl_step.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_map>
 
 #include "ops/op_util.hpp"
@@ -135,12 +136,49 @@ bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, c
   return true;
 }
 
+// The gate of a gated activation: Sigmoid (SiLU = x * sigmoid(x)) or
+// HardSigmoid with alpha 1/6, beta 1/2 (HardSwish = x * hardsigmoid(x), as
+// exporters write it before opset 14).
+bool gate_alg(const Node& n, dnnl::algorithm* alg) {
+  const OpEntry* e = lowered_as(n, Lowering::Eltwise);
+  if (!e) return false;
+  if (e->as<UnaryOp>() == UnaryOp::Sigmoid) {
+    *alg = dnnl::algorithm::eltwise_swish;
+    return true;
+  }
+  if (e->as<UnaryOp>() == UnaryOp::HardSigmoid && std::fabs(n.attr_float("alpha") - 1.0 / 6) < 1e-7 &&
+      n.attr_float("beta") == 0.5f) {
+    *alg = dnnl::algorithm::eltwise_hardswish;
+    return true;
+  }
+  return false;
+}
+
 bool is_add(const Node& n) {
   const OpEntry* e = lowered_as(n, Lowering::Binary);
   return e && e->as<BinaryOp>() == BinaryOp::Add;
 }
 
 }  // namespace
+
+GatedActivation gated_activation(const PlanBuilder& b, const Value* v) {
+  if (!v || v->is_graph_output() || v->uses().size() != 2) return {};
+  for (const Use& u : v->uses()) {
+    GatedActivation g;
+    if (u.input_index != 0 || !gate_alg(*u.node, &g.alg)) continue;
+    const Value* gate_out = u.node->output(0);
+    const Node* mul = b.sole_consumer(gate_out);
+    const OpEntry* e = mul ? lowered_as(*mul, Lowering::Binary) : nullptr;
+    if (!e || e->as<BinaryOp>() != BinaryOp::Mul || mul->inputs().size() != 2) continue;
+    const bool pair = (mul->input(0) == v && mul->input(1) == gate_out) ||
+                      (mul->input(1) == v && mul->input(0) == gate_out);
+    if (!pair) continue;
+    g.gate = u.node;
+    g.mul = mul;
+    return g;
+  }
+  return {};
+}
 
 void add_fusion_args(DnnlStep& step, const Fusion& f) {
   for (const auto& a : f.binary_args)
@@ -152,7 +190,18 @@ Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64
   Fusion f;
   f.result = producer.output(0);
   bool anything = false;
-  for (const Node* c = b.sole_consumer(f.result); c; c = b.sole_consumer(f.result)) {
+  for (;;) {
+    if (const GatedActivation g = gated_activation(b, f.result); g.mul) {
+      f.ops.append_eltwise(1.0f, g.alg, 1.0f, 0.0f);
+      f.what += g.alg == dnnl::algorithm::eltwise_swish ? " + SiLU" : " + HardSwish";
+      anything = true;
+      f.absorbed.push_back(g.gate);
+      f.absorbed.push_back(g.mul);
+      f.result = g.mul->output(0);
+      continue;
+    }
+    const Node* c = b.sole_consumer(f.result);
+    if (!c) break;
     dnnl::algorithm alg;
     const Tensor* data = nullptr;
     std::vector<int64_t> cdims;

@@ -54,6 +54,15 @@ struct EltwiseAlg {
 std::vector<EltwiseAlg> eltwise_algs(const OpEntry& e, const Node& n, const PlanBuilder& b);
 std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b);
 
+// A gated activation on value v: x * Sigmoid(x) (SiLU, oneDNN's swish) or
+// x * HardSigmoid(x; 1/6, 1/2) (HardSwish), written as a gate node and a Mul.
+struct GatedActivation {
+  dnnl::algorithm alg = dnnl::algorithm::undef;
+  const Node* gate = nullptr;
+  const Node* mul = nullptr;  // null: v is not the input of one
+};
+GatedActivation gated_activation(const PlanBuilder& b, const Value* v);
+
 // Post-ops fused into a Conv / ConvTranspose / Gemm / binary: the chain of
 // activations (and, where allowed, one residual Add) that follows it.
 struct Fusion {

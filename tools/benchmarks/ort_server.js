@@ -1,0 +1,112 @@
+// ONNX Runtime's side of tools/benchmarks/vs_onnxruntime.py: a child process
+// that reads one JSON command per line on stdin and answers one JSON line on
+// stdout, so that the driver can alternate between bnfold and ORT in one
+// invocation. Commands:
+//   {"cmd": "load", "path": P, "level": "all"|"disabled", "threads": T}
+//       -> {"id": K, "create_ms": ms, "input": name, "dims": [...]}
+//   {"cmd": "time", "id": K, "batch": B, "seconds": S, "warmup": W}
+//       -> {"ms": [per-run milliseconds]}
+//   {"cmd": "run", "id": K, "npy": IN, "out": OUT}   (runs once on a .npy, writes the first output)
+//       -> {"output": name}
+//   {"cmd": "rss"} -> {"max_rss_bytes": peak resident set size of this process}
+// Usage: node ort_server.js NODE_MODULES_DIR
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const readline = require('readline');
+
+const ort = require(path.join(process.argv[2], 'onnxruntime-node'));
+const sessions = [];
+
+// A .npy reader/writer for float32 C-order arrays (10-byte preamble, header length at byte 8).
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  const headerLen = buf.readUInt16LE(8);
+  const header = buf.toString('latin1', 10, 10 + headerLen);
+  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new Error(`${file}: not C-order float32`);
+  const dims = header.match(/\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
+  const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length));
+  return {dims, data};
+}
+
+function writeNpy(file, dims, data) {
+  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
+  while ((10 + header.length + 1) % 64 !== 0) header += ' ';
+  header += '\n';
+  const pre = Buffer.alloc(10);
+  pre.write('\x93NUMPY', 0, 'latin1');
+  pre[6] = 1;
+  pre[7] = 0;
+  pre.writeUInt16LE(header.length, 8);
+  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+}
+
+// Random N(0,1)-like inputs (uniform sum of 4, scaled): the values do not change the timing.
+function randomInput(dims) {
+  const n = dims.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; ++i) {
+    let acc = 0;
+    for (let k = 0; k < 4; ++k) {
+      s = (s * 1103515245 + 12345) % 2147483648;
+      acc += s / 2147483648;
+    }
+    data[i] = (acc - 2) * 1.732;
+  }
+  return data;
+}
+
+async function handle(cmd) {
+  if (cmd.cmd === 'load') {
+    const t0 = process.hrtime.bigint();
+    const session = await ort.InferenceSession.create(cmd.path, {
+      graphOptimizationLevel: cmd.level || 'all',
+      intraOpNumThreads: cmd.threads || 2,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+    });
+    const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    sessions.push(session);
+    return {id: sessions.length - 1, create_ms: createMs, input: session.inputNames[0]};
+  }
+  if (cmd.cmd === 'time') {
+    const session = sessions[cmd.id];
+    const dims = [cmd.batch, ...cmd.sample_dims];
+    const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', randomInput(dims), dims)};
+    for (let i = 0; i < (cmd.warmup ?? 2); ++i) await session.run(feeds);
+    const ms = [];
+    const start = process.hrtime.bigint();
+    while (ms.length < (cmd.min_runs ?? 3) || Number(process.hrtime.bigint() - start) / 1e9 < cmd.seconds) {
+      const t0 = process.hrtime.bigint();
+      await session.run(feeds);
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    return {ms};
+  }
+  if (cmd.cmd === 'run') {
+    const session = sessions[cmd.id];
+    const x = readNpy(cmd.npy);
+    const out = await session.run({[session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims)});
+    const name = session.outputNames[0];
+    writeNpy(cmd.out, out[name].dims, out[name].data);
+    return {output: name};
+  }
+  if (cmd.cmd === 'rss') return {max_rss_bytes: process.resourceUsage().maxRSS * 1024};
+  throw new Error(`unknown command ${cmd.cmd}`);
+}
+
+const rl = readline.createInterface({input: process.stdin});
+let queue = Promise.resolve();
+rl.on('line', (line) => {
+  queue = queue.then(async () => {
+    let reply;
+    try {
+      reply = await handle(JSON.parse(line));
+    } catch (e) {
+      reply = {error: String(e && e.message ? e.message : e)};
+    }
+    process.stdout.write(JSON.stringify(reply) + '\n');
+  });
+});
+rl.on('close', () => queue.then(() => process.exit(0)));
