@@ -48,6 +48,10 @@ class Transpose : public OpKernel {
       out.push_back(in[static_cast<size_t>(p)]);
     }
     ctx.set_output(0, ctx.dtype(0), out);
+    rank_ = in.size();
+  }
+  DataMovement movement() const override {
+    return {DataMovement::Kind::Copy, perm_, {std::vector<int64_t>(rank_, 0)}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -66,6 +70,7 @@ class Transpose : public OpKernel {
 
  private:
   std::vector<int64_t> perm_;
+  size_t rank_ = 0;
 };
 
 class Concat : public OpKernel {
@@ -128,6 +133,18 @@ class Split : public OpKernel {
       ctx.set_output(k, ctx.dtype(0), d);
     }
     BNFOLD_NODE_CHECK(ctx, sum == in[axis_], "split sizes add up to {}, the axis has {}", sum, in[axis_]);
+    rank_ = in.size();
+  }
+  DataMovement movement() const override {
+    DataMovement m{DataMovement::Kind::Copy, {}, {}};
+    int64_t at = 0;
+    for (int64_t size : sizes_) {
+      std::vector<int64_t> start(rank_, 0);
+      start[axis_] = at;
+      m.start.push_back(start);
+      at += size;
+    }
+    return m;
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -147,7 +164,7 @@ class Split : public OpKernel {
   }
 
  private:
-  size_t axis_ = 0;
+  size_t axis_ = 0, rank_ = 0;
   std::vector<int64_t> sizes_;
 };
 
@@ -193,6 +210,12 @@ class Slice : public OpKernel {
       step_[a] = step;
     }
     ctx.set_output(0, ctx.dtype(0), out);
+  }
+  // A box of the input when every step is 1.
+  DataMovement movement() const override {
+    for (int64_t s : step_)
+      if (s != 1) return {};
+    return {DataMovement::Kind::Copy, {}, {start_}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -285,6 +308,12 @@ class Pad : public OpKernel {
         BNFOLD_NODE_CHECK(ctx, in[k] > 1 || out[k] == in[k], "reflect padding needs axis {} longer than 1", k);
     }
     ctx.set_output(0, ctx.dtype(0), out);
+  }
+  // No padding at all (exporters write a Pad of zeros before some pools): the identity.
+  DataMovement movement() const override {
+    for (int64_t p : pads_)
+      if (p != 0) return {};
+    return {DataMovement::Kind::View, {}, {}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {

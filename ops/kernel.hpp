@@ -72,10 +72,27 @@ class InferContext {
   std::vector<Tensor> output_values_;
 };
 
+// How a kernel's outputs relate to its input 0 when they only rearrange it
+// (known after infer()), so that a runtime may move the data its own way.
+struct DataMovement {
+  enum class Kind {
+    None,  // the kernel computes
+    View,  // output 0 is input 0's bytes, with its own dims (Reshape, Identity...)
+    Copy,  // each output is a strided box of input 0, its axes permuted
+  };
+  Kind kind = Kind::None;
+  // Copy: output k's element at index i holds input 0's element at
+  // start[k][a] + i[perm^-1 ...]; precisely, output axis j reads input axis
+  // perm[j] (empty perm: the identity), from start[k][perm[j]] in steps of 1.
+  std::vector<int64_t> perm;
+  std::vector<std::vector<int64_t>> start;  // per output, per input axis
+};
+
 class OpKernel {
  public:
   virtual ~OpKernel() = default;
   virtual void infer(InferContext& ctx) = 0;
+  virtual DataMovement movement() const { return {}; }
   // in[i] is nullptr for an omitted optional input; out[i] for an unused output.
   virtual void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const = 0;
 };

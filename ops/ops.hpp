@@ -44,6 +44,10 @@ std::unique_ptr<OpKernel> make_resize(const Node&, int variant);
 const char* unary_name(UnaryOp op);
 const char* binary_name(BinaryOp op);
 
+// Which axes of input 0 a Reduce* node reduces (its axes attribute or input,
+// all of them when it has none, none with noop_with_empty_axes).
+std::vector<bool> reduced_axes(const InferContext& ctx, ReduceOp op);
+
 double conv_flops(const Node&, const InferContext&);
 double conv_transpose_flops(const Node&, const InferContext&);
 double gemm_flops(const Node&, const InferContext&);

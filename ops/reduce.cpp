@@ -9,6 +9,24 @@
 
 namespace bnfold::ops {
 
+std::vector<bool> reduced_axes(const InferContext& ctx, ReduceOp op) {
+  const auto& d = ctx.dims(0);
+  const Node& n = ctx.node();
+  // ReduceSum takes axes as an input from opset 13, the others from 18.
+  const bool axes_input = (op == ReduceOp::Sum && ctx.opset() >= 13) || ctx.opset() >= 18;
+  std::vector<int64_t> axes;
+  bool noop = false;
+  if (axes_input) {
+    if (ctx.has_input(1)) axes = ctx.constant_ints(1, "axes");
+    noop = axes.empty() && n.attr_int("noop_with_empty_axes") != 0;
+  } else if (n.has_attr("axes")) {
+    axes = n.attr_ints("axes");
+  }
+  std::vector<bool> reduced(d.size(), axes.empty() && !noop);
+  for (int64_t a : axes) reduced[static_cast<size_t>(normalize_axis(ctx, a, d.size()))] = true;
+  return reduced;
+}
+
 namespace {
 
 class Reduce : public OpKernel {
@@ -17,20 +35,8 @@ class Reduce : public OpKernel {
 
   void infer(InferContext& ctx) override {
     const auto& d = ctx.dims(0);
-    const Node& n = ctx.node();
-    const bool keepdims = n.attr_int("keepdims") != 0;
-    // ReduceSum takes axes as an input from opset 13, the others from 18.
-    const bool axes_input = (op_ == ReduceOp::Sum && ctx.opset() >= 13) || ctx.opset() >= 18;
-    std::vector<int64_t> axes;
-    bool noop = false;
-    if (axes_input) {
-      if (ctx.has_input(1)) axes = ctx.constant_ints(1, "axes");
-      noop = axes.empty() && n.attr_int("noop_with_empty_axes") != 0;
-    } else if (n.has_attr("axes")) {
-      axes = n.attr_ints("axes");
-    }
-    reduced_.assign(d.size(), axes.empty() && !noop);
-    for (int64_t a : axes) reduced_[static_cast<size_t>(normalize_axis(ctx, a, d.size()))] = true;
+    const bool keepdims = ctx.node().attr_int("keepdims") != 0;
+    reduced_ = reduced_axes(ctx, op_);
     std::vector<int64_t> out;
     for (size_t k = 0; k < d.size(); ++k) {
       if (!reduced_[k]) out.push_back(d[k]);

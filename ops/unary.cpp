@@ -89,6 +89,9 @@ void apply_any(UnaryFn fn, const Params& p, const Tensor& in, Tensor* out) {
 class Unary : public OpKernel {
  public:
   explicit Unary(UnaryOp op) : op_(op), def_(kUnary[static_cast<size_t>(op)]) {}
+  DataMovement movement() const override {
+    return {op_ == UnaryOp::Identity ? DataMovement::Kind::View : DataMovement::Kind::None, {}, {}};
+  }
 
   void infer(InferContext& ctx) override {
     const DType t = ctx.dtype(0);
@@ -162,7 +165,12 @@ class Dropout : public OpKernel {
       BNFOLD_NODE_CHECK(ctx, ratio == 0, "training_mode=1 with ratio {} (random dropout) is not supported", ratio);
     }
     ctx.set_output(0, ctx.dtype(0), ctx.dims(0));
-    if (ctx.has_output(1)) ctx.set_output(1, DType::Bool, ctx.dims(0));
+    mask_ = ctx.has_output(1);
+    if (mask_) ctx.set_output(1, DType::Bool, ctx.dims(0));
+  }
+  // Without a mask to write, inference Dropout is the identity.
+  DataMovement movement() const override {
+    return {mask_ ? DataMovement::Kind::None : DataMovement::Kind::View, {}, {}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -172,6 +180,9 @@ class Dropout : public OpKernel {
       for (int64_t i = 0; i < out[1]->numel(); ++i) m[i] = 1;
     }
   }
+
+ private:
+  bool mask_ = false;
 };
 
 }  // namespace

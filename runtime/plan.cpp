@@ -29,22 +29,23 @@ void Plan::plan_memory() {
   // Lifetime of each activation: [defining step, last reading step]; graph
   // outputs live to the end. Inclusive ends keep a step's inputs and outputs
   // apart, so no kernel writes over what it reads.
+  // A view's uses are its base's: lifetimes are per base slot.
   const int end = static_cast<int>(steps_.size());
+  const auto root = [&](int s) { return slots_[static_cast<size_t>(s)].view_of >= 0 ? slots_[static_cast<size_t>(s)].view_of : s; };
   std::vector<int> first(slots_.size(), -1), last(slots_.size(), -1);
   for (int i = 0; i < end; ++i) {
     for (int s : steps_[static_cast<size_t>(i)]->out)
-      if (s >= 0 && first[static_cast<size_t>(s)] < 0) first[static_cast<size_t>(s)] = i;
-    for (int s : steps_[static_cast<size_t>(i)]->out)
-      if (s >= 0) last[static_cast<size_t>(s)] = std::max(last[static_cast<size_t>(s)], i);
-    for (int s : steps_[static_cast<size_t>(i)]->in)
-      if (s >= 0) last[static_cast<size_t>(s)] = i;
+      if (s >= 0 && first[static_cast<size_t>(root(s))] < 0) first[static_cast<size_t>(root(s))] = i;
+    for (const auto* list : {&steps_[static_cast<size_t>(i)]->out, &steps_[static_cast<size_t>(i)]->in})
+      for (int s : *list)
+        if (s >= 0) last[static_cast<size_t>(root(s))] = std::max(last[static_cast<size_t>(root(s))], i);
   }
-  for (int s : output_slots_) last[static_cast<size_t>(s)] = end;
+  for (int s : output_slots_) last[static_cast<size_t>(root(s))] = end;
 
   std::vector<int> order;
   for (size_t s = 0; s < slots_.size(); ++s) {
     Slot& slot = slots_[s];
-    if (slot.constant || slot.input >= 0 || first[s] < 0) continue;
+    if (slot.constant || slot.input >= 0 || slot.view_of >= 0 || first[s] < 0) continue;
     if (slot.bytes == 0) slot.bytes = static_cast<size_t>(checked_numel(slot.dims)) * dtype_size(slot.dtype);
     slot.bytes = aligned(slot.bytes);
     order.push_back(static_cast<int>(s));
@@ -73,6 +74,8 @@ void Plan::plan_memory() {
     arena_bytes_ = std::max(arena_bytes_, offset + slot.bytes);
     placed.push_back(s);
   }
+  for (Slot& slot : slots_)
+    if (slot.view_of >= 0) slot.offset = slots_[static_cast<size_t>(slot.view_of)].offset;
 }
 
 std::shared_ptr<void> Plan::take_arena() const {
@@ -108,7 +111,8 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vec
   state.ptr.resize(slots_.size());
   for (size_t s = 0; s < slots_.size(); ++s) {
     const Slot& slot = slots_[s];
-    state.ptr[s] = slot.constant ? const_cast<void*>(slot.constant->data())
+    state.ptr[s] = slot.view_of >= 0 ? state.ptr[static_cast<size_t>(slot.view_of)]  // bases come first
+                   : slot.constant  ? const_cast<void*>(slot.constant->data())
                    : slot.input >= 0 ? const_cast<void*>(inputs[static_cast<size_t>(slot.input)]->data())
                                      : base + slot.offset;
   }

@@ -32,6 +32,10 @@ struct Slot {
   size_t offset = 0;  // in the arena, for activations
   size_t bytes = 0;   // 0: the plain row-major size
   bool plain = true;
+  // A view: the same bytes as slot `view_of` (an earlier slot that is no view),
+  // seen with other dims (Reshape, Flatten...) or as is (Identity). No step
+  // computes it; it keeps its base alive as long as it is used.
+  int view_of = -1;
 };
 
 // What a step sees while running: the address of every slot.

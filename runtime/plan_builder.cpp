@@ -77,6 +77,18 @@ int PlanBuilder::define(const Value* v, DType dtype, const std::vector<int64_t>&
 
 void PlanBuilder::alias(const Value* v, int s) { slot_of_[v] = s; }
 
+int PlanBuilder::view(const Value* v, int s, const std::vector<int64_t>& dims) {
+  const Slot base = slot(s);  // a copy: define() grows the slot vector
+  const int root = base.view_of >= 0 ? base.view_of : s;
+  BNFOLD_CHECK(base.plain || dims == base.dims, ErrorCode::Internal, "a view of a blocked slot with other dims");
+  const dnnl::memory::desc md = layout(s);
+  const int w = define(v, base.dtype, dims, base.plain ? nullptr : &md);
+  Slot& view = plan_.slots_[static_cast<size_t>(w)];
+  view.view_of = root;
+  view.constant = nullptr;
+  return w;
+}
+
 int PlanBuilder::in_layout(int s, const dnnl::memory::desc& md) {
   if (layout(s) == md) return s;
   for (const Reorder& r : reorders_)
@@ -188,6 +200,15 @@ void PlanBuilder::build_node(const Node& node) {
   }
   current_ = &node;
   current_flops_ = entry->flops ? entry->flops(node, ctx) : 0;
+  const DataMovement movement = kernel->movement();
+  if (movement.kind == DataMovement::Kind::View && build_view(node, ctx, in)) return;
+  if (movement.kind == DataMovement::Kind::Copy && options_.use_onednn && all_float32(ctx)) {
+    try {
+      if (build_copy(*this, node, ctx, movement)) return;
+    } catch (const dnnl::error&) {
+      // oneDNN cannot describe this copy: the reference kernel runs it.
+    }
+  }
   if (entry->lowering == Lowering::BatchNorm &&
       (options_.bn_mode == BnMode::BatchStatistics || options_.collect_bn_stats)) {
     if (build_bn_stats_step(*this, node, ctx, in, options_.bn_mode == BnMode::BatchStatistics)) return;
@@ -200,6 +221,17 @@ void PlanBuilder::build_node(const Node& node) {
     }
   }
   add_reference_step(node, std::move(kernel), ctx, in);
+}
+
+bool PlanBuilder::build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in) {
+  if (in.empty() || in[0] < 0 || ctx.outputs().empty() || ctx.outputs()[0].dtype != slot(in[0]).dtype) return false;
+  for (size_t k = 1; k < node.outputs().size(); ++k)
+    if (node.output(k)) return false;
+  const std::vector<int64_t>& dims = ctx.outputs()[0].dims;
+  int s = in[0];
+  if (!slot(s).plain && dims != slot(s).dims) s = in_layout(s, plain_md(slot(s).dims));
+  view(node.output(0), s, dims);
+  return true;
 }
 
 void PlanBuilder::add_reference_step(const Node& node, std::unique_ptr<OpKernel> kernel,

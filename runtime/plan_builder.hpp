@@ -35,6 +35,9 @@ class PlanBuilder {
   int define(const Value* v, DType dtype, const std::vector<int64_t>& dims, const dnnl::memory::desc* md);
   // v is computed inside another step, into slot s (a fused activation or Add).
   void alias(const Value* v, int s);
+  // A slot for value v over the bytes of slot s, with dims (same element
+  // count; s plain unless the dims are s's). Returns the new slot.
+  int view(const Value* v, int s, const std::vector<int64_t>& dims);
   void add_step(std::unique_ptr<Step> step);
   // Marks a node as computed by another node's step (fusion).
   void absorb(const Node* n) { absorbed_.insert(n); }
@@ -45,6 +48,8 @@ class PlanBuilder {
 
  private:
   void build_node(const Node& node);
+  // Output 0 as a view of input 0 (DataMovement::Kind::View); false when it cannot be.
+  bool build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in);
   void add_reference_step(const Node& node, std::unique_ptr<OpKernel> kernel, const InferContext& ctx,
                           const std::vector<int>& in);
 
@@ -67,6 +72,11 @@ class PlanBuilder {
 // Tries to run node with oneDNN; false leaves the builder unchanged (the
 // caller then uses the reference kernel). Defined in runtime/dnnl/.
 bool build_dnnl_step(PlanBuilder& b, const OpEntry& entry, const Node& node, const InferContext& ctx);
+
+// A kernel whose outputs are strided boxes of its input (Transpose, Slice,
+// Split: DataMovement::Kind::Copy) as oneDNN reorders; false when it does not
+// apply. Defined in runtime/dnnl/dnnl_copy.cpp.
+bool build_copy(PlanBuilder& b, const Node& node, const InferContext& ctx, const DataMovement& mv);
 
 // A BatchNormalization that computes its input's statistics (batch-statistics
 // mode, or collection for a hook); false for nodes it does not cover.

@@ -7,15 +7,16 @@ namespace bnfold::rt {
 using dnnl::algorithm;
 using dnnl::prop_kind;
 
-// One eltwise primitive for the node; a second algorithm (HardSigmoid's clip)
-// and what follows (post-ops) are fused into it. A gated activation whose
+// An eltwise primitive per algorithm of the node (HardSigmoid: linear, then
+// clip in place). oneDNN 2.6's jit eltwise takes no post-ops (with them it
+// picks ref:any), so nothing else is fused here. A gated activation whose
 // gate this node is (x * Sigmoid(x)) becomes one swish/hardswish step that
 // computes the Mul's output.
 bool build_eltwise(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
-  const int s = input_slot(b, n, 0);
-  const auto md = b.layout(s);
+  int src = input_slot(b, n, 0);
+  const auto md = b.layout(src);
   std::vector<EltwiseAlg> algs;
-  const Node* last = &n;  // the node whose output the step computes before post-ops
+  const Node* last = &n;  // the node whose output the steps compute
   std::string what;
   if (const GatedActivation g = gated_activation(b, n.input(0)); g.gate == &n) {
     algs = {{g.alg, 1.0f, 0.0f}};
@@ -25,37 +26,19 @@ bool build_eltwise(PlanBuilder& b, const OpEntry& e, const Node& n, const InferC
     algs = eltwise_algs(e, n, b);
   }
   if (algs.empty()) return false;
-  const Fusion f = plan_fusion(b, *last, ctx.dims(0), false);
-  dnnl::post_ops ops;
-  for (size_t i = 1; i < algs.size(); ++i) ops.append_eltwise(1.0f, algs[i].alg, algs[i].alpha, algs[i].beta);
-  // The fusion's own post-ops follow (their binary-argument indices shift by what came first).
-  const int shift = ops.len();
-  for (int i = 0; i < f.ops.len(); ++i) {
-    if (f.ops.kind(i) == dnnl::primitive::kind::eltwise) {
-      float scale, alpha, beta;
-      algorithm alg;
-      f.ops.get_params_eltwise(i, scale, alg, alpha, beta);
-      ops.append_eltwise(scale, alg, alpha, beta);
-    } else {
-      algorithm alg;
-      dnnl::memory::desc src1;
-      f.ops.get_params_binary(i, alg, src1);
-      ops.append_binary(alg, src1);
-    }
-  }
-  dnnl::primitive_attr attr = scratch_attr();
-  attr.set_post_ops(ops);
-  dnnl::eltwise_forward::desc d(prop_kind::forward_inference, algs[0].alg, md, algs[0].alpha, algs[0].beta);
-  dnnl::eltwise_forward::primitive_desc pd(d, attr, dnnl_engine());
+  std::vector<dnnl::eltwise_forward::primitive_desc> pds;
+  for (const EltwiseAlg& a : algs)
+    pds.emplace_back(dnnl::eltwise_forward::desc(prop_kind::forward_inference, a.alg, md, a.alpha, a.beta),
+                     scratch_attr(), dnnl_engine());
   if (last != &n) b.absorb(last);  // the Mul; the gate's own output is never materialized
-  const int dst = finish_fusion(b, f, *last, ctx.dims(0), md);
-  auto step = step_for(b, n, pd, what + f.what);
-  step->arg(DNNL_ARG_SRC, s, md);
-  step->arg(DNNL_ARG_DST, dst, md);
-  for (const auto& a : f.binary_args)
-    step->fixed(DNNL_ARG_ATTR_MULTIPLE_POST_OP(a.index + shift) | DNNL_ARG_SRC_1,
-                dnnl::memory(a.md, dnnl_engine(), const_cast<void*>(a.data->data())));
-  b.add_step(std::move(step));
+  const int dst = b.define(last->output(0), DType::Float32, ctx.dims(0), &md);
+  for (const auto& pd : pds) {
+    auto step = step_for(b, n, pd, what);
+    step->arg(DNNL_ARG_SRC, src, md);
+    step->arg(DNNL_ARG_DST, dst, md);
+    b.add_step(std::move(step));
+    src = dst;  // the next algorithm works in place
+  }
   return true;
 }
 

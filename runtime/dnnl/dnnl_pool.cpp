@@ -3,6 +3,7 @@
 #include "runtime/dnnl/dnnl_builders.hpp"
 #include "ops/conv_geometry.hpp"
 #include "ops/op_util.hpp"
+#include "ops/ops.hpp"
 
 namespace bnfold::rt {
 
@@ -60,7 +61,43 @@ bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   return true;
 }
 
+namespace {
+
+// ReduceMean/ReduceMax over every spatial axis (N and C kept) is global
+// pooling, which runs in the producer's (blocked) layout; keepdims=0 reads
+// the [N, C, 1, ...] result as [N, C] (the same bytes, plain).
+bool build_spatial_reduce(PlanBuilder& b, ReduceOp op, const Node& n, const InferContext& ctx,
+                          const std::vector<bool>& reduced) {
+  const auto& x = ctx.dims(0);
+  if (x.size() < 3 || reduced[0] || reduced[1] || (op != ReduceOp::Mean && op != ReduceOp::Max)) return false;
+  for (size_t k = 2; k < x.size(); ++k)
+    if (!reduced[k]) return false;
+  const int s = input_slot(b, n, 0);
+  std::vector<int64_t> out_4d = {x[0], x[1]};
+  out_4d.resize(x.size(), 1);
+  const dims_t kernel(x.begin() + 2, x.end()), ones(x.size() - 2, 1), zeros(x.size() - 2, 0);
+  const auto alg = op == ReduceOp::Max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
+  dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out_4d), ones, kernel,
+                                   zeros, zeros, zeros);
+  dnnl::pooling_v2_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
+  const auto dst_md = pd.dst_desc();
+  const bool keepdims = ctx.outputs()[0].dims == out_4d;
+  const int pooled = b.define(keepdims ? n.output(0) : nullptr, DType::Float32, out_4d, &dst_md);
+  auto step = step_for(b, n, pd, " as global pooling");
+  step->arg(DNNL_ARG_SRC, s, b.layout(s));
+  step->arg(DNNL_ARG_DST, pooled, dst_md);
+  b.add_step(std::move(step));
+  if (!keepdims) b.view(n.output(0), b.in_layout(pooled, plain_md(out_4d)), ctx.outputs()[0].dims);
+  return true;
+}
+
+}  // namespace
+
 bool build_reduce(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
+  const auto& x = ctx.dims(0);
+  const auto& out = ctx.outputs()[0].dims;
+  if (product(x) == 0) return false;
+  if (build_spatial_reduce(b, e.as<ReduceOp>(), n, ctx, reduced_axes(ctx, e.as<ReduceOp>()))) return true;
   algorithm alg;
   switch (e.as<ReduceOp>()) {
     case ReduceOp::Mean: alg = algorithm::reduction_mean; break;
@@ -69,9 +106,7 @@ bool build_reduce(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCo
     case ReduceOp::Min: alg = algorithm::reduction_min; break;
     default: return false;
   }
-  const auto& x = ctx.dims(0);
-  const auto& out = ctx.outputs()[0].dims;
-  if (out.size() != x.size() || out == x || product(x) == 0) return false;  // keepdims=0: reference kernel
+  if (out.size() != x.size() || out == x) return false;  // keepdims=0: reference kernel
   dnnl::reduction::desc d(alg, plain_md(x), plain_md(out), 0.f, 0.f);
   dnnl::reduction::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const int src = b.in_layout(input_slot(b, n, 0), plain_md(x));

@@ -105,6 +105,34 @@ TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]"
   CHECK(contains(hs.check(), "Conv (oneDNN) + LeakyRelu + HardSigmoid"));
 }
 
+TEST_CASE("x * Sigmoid(x) and x * HardSigmoid(x) become SiLU and HardSwish, fused or alone", "[kernels][fusion]") {
+  for (const char* gate : {"Sigmoid", "HardSigmoid"}) {
+    const std::vector<std::pair<std::string, Attribute>> attrs =
+        std::string(gate) == "HardSigmoid"
+            ? std::vector<std::pair<std::string, Attribute>>{{"alpha", real(1.0f / 6)}, {"beta", real(0.5f)}}
+            : std::vector<std::pair<std::string, Attribute>>{};
+    const std::string as = std::string(gate) == "Sigmoid" ? "SiLU" : "HardSwish";
+    INFO(gate);
+    Case fused;  // after a Conv: one post-op, the gate and the Mul absorbed
+    Value* c = fused.node("Conv", {fused.input("x", {2, 12, 5, 5}), fused.weight("w", {12, 12, 3, 3})},
+                          {{"pads", ints({1, 1, 1, 1})}});
+    fused.output(fused.node("Relu", {fused.node("Mul", {fused.node(gate, {c}, attrs), c})}));
+    const auto steps = fused.check();
+    CHECK(contains(steps, "Conv (oneDNN) + " + as + " + Relu"));
+    CHECK(steps.size() <= 3);  // the conv (and the reorders at the graph's edges)
+    Case alone;  // on a graph input: one eltwise step computes the Mul's output
+    Value* x = alone.input("x", {2, 7, 4, 4});
+    alone.output(alone.node("Mul", {x, alone.node(gate, {x}, attrs)}));
+    CHECK(contains(alone.check(), std::string(gate) + " (oneDNN) as " + as));
+  }
+  Case other;  // HardSigmoid with other constants is not HardSwish: linear + clip, two steps
+  Value* x = other.input("x", {1, 5, 3, 3});
+  other.output(other.node("Mul", {x, other.node("HardSigmoid", {x}, {{"alpha", real(0.2f)}, {"beta", real(0.5f)}})}));
+  const auto steps = other.check();
+  CHECK_FALSE(contains(steps, "HardSwish"));
+  CHECK(contains(steps, "HardSigmoid (oneDNN)"));
+}
+
 TEST_CASE("a per-channel Mul+Add (a BN kept as scale-shift) fuses into its producer or runs as one step",
           "[kernels][fusion]") {
   Case t;

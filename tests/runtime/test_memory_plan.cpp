@@ -2,13 +2,15 @@
 // no two activations that are alive at the same step share a byte of the
 // arena. Lifetimes are recomputed here from the steps alone: from the first
 // step that writes a slot to the last that reads or writes it, and to the
-// end for graph outputs.
+// end for graph outputs. A view (Reshape, Identity: the same bytes as its
+// base) counts as a use of its base.
 #include <catch2/catch.hpp>
 
 #include <random>
 
 #include "graph/onnx_io.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/session.hpp"
 #include "tests/model_builder.hpp"
 
 using namespace bnfold;
@@ -26,22 +28,25 @@ std::vector<std::string> overlaps(const rt::Plan& plan) {
   const auto& slots = plan.slots();
   const auto& steps = plan.steps();
   std::vector<Interval> life(slots.size());
+  const auto base = [&](int s) { return static_cast<size_t>(slots[static_cast<size_t>(s)].view_of >= 0 ? slots[static_cast<size_t>(s)].view_of : s); };
   for (int i = 0; i < static_cast<int>(steps.size()); ++i) {
     for (int s : steps[static_cast<size_t>(i)]->out)
-      if (s >= 0 && life[static_cast<size_t>(s)].first < 0) life[static_cast<size_t>(s)].first = i;
+      if (s >= 0 && life[base(s)].first < 0) life[base(s)].first = i;
     for (const auto* list : {&steps[static_cast<size_t>(i)]->in, &steps[static_cast<size_t>(i)]->out})
       for (int s : *list)
-        if (s >= 0) life[static_cast<size_t>(s)].last = std::max(life[static_cast<size_t>(s)].last, i);
+        if (s >= 0) life[base(s)].last = std::max(life[base(s)].last, i);
   }
-  for (int s : plan.output_slots()) life[static_cast<size_t>(s)].last = static_cast<int>(steps.size());
+  for (int s : plan.output_slots()) life[base(s)].last = static_cast<int>(steps.size());
+  for (size_t s = 0; s < slots.size(); ++s)  // a view shares its base's bytes
+    if (slots[s].view_of >= 0) CHECK(slots[s].offset == slots[static_cast<size_t>(slots[s].view_of)].offset);
   std::vector<std::string> out;
   for (size_t a = 0; a < slots.size(); ++a) {
     const rt::Slot& sa = slots[a];
-    if (sa.constant || sa.input >= 0 || life[a].first < 0) continue;
+    if (sa.constant || sa.input >= 0 || sa.view_of >= 0 || life[a].first < 0) continue;
     CHECK(sa.offset + sa.bytes <= plan.arena_bytes());
     for (size_t b = a + 1; b < slots.size(); ++b) {
       const rt::Slot& sb = slots[b];
-      if (sb.constant || sb.input >= 0 || life[b].first < 0) continue;
+      if (sb.constant || sb.input >= 0 || sb.view_of >= 0 || life[b].first < 0) continue;
       const bool alive_together = life[a].first <= life[b].last && life[b].first <= life[a].last;
       const bool share_bytes = sa.offset < sb.offset + sb.bytes && sb.offset < sa.offset + sa.bytes;
       if (alive_together && share_bytes)
@@ -74,7 +79,18 @@ test::TestModel random_graph(uint32_t seed) {
     Value* a = live[pick(live.size())];
     Value* b = live[pick(live.size())];
     Value* out = nullptr;
-    switch (pick(6)) {
+    switch (pick(9)) {
+      case 6: out = m.node("Identity", {a}); break;
+      case 7: {  // a view through other dims and back: [n, c*h, h] then [n, c, h, h]
+        Tensor flat(DType::Int64, {3}), back(DType::Int64, {4});
+        const int64_t f[] = {n, c * h, h}, bk[] = {n, c, h, h};
+        std::copy(f, f + 3, flat.mutable_data_as<int64_t>());
+        std::copy(bk, bk + 4, back.mutable_data_as<int64_t>());
+        Value* r = m.node("Reshape", {a, m.g->add_constant("flat" + std::to_string(i), std::move(flat))});
+        out = m.node("Reshape", {m.node("Relu", {r}), m.g->add_constant("back" + std::to_string(i), std::move(back))});
+        break;
+      }
+      case 8: out = m.node("Transpose", {a}, "", {{"perm", test::ints({0, 1, 3, 2})}}); break;
       case 0: out = m.node("Relu", {a}); break;
       case 1: out = m.node("Add", {a, b}); break;
       case 2: out = m.node("Mul", {a, m.weight("k" + std::to_string(i), {c, 1, 1})}); break;
@@ -111,6 +127,13 @@ TEST_CASE("the memory plan never gives two live activations the same bytes", "[r
       CHECK(bad.empty());
       if (!bad.empty()) FAIL(bad.front());
     }
+    // And the plans compute what the reference kernels do (the arena is reused across runs).
+    SessionOptions fast, ref;
+    fast.threads = 2;
+    ref.use_onednn = false;
+    const Session a(m.g, fast), b(m.g, ref);
+    const auto want = b.run(m.inputs);
+    for (int run = 0; run < 2; ++run) test::check_same_outputs(a.run(m.inputs), want, 1e-4, 1e-4);
   }
 }
 
