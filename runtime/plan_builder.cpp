@@ -1,5 +1,7 @@
 #include "runtime/plan_builder.hpp"
 
+#include <algorithm>
+
 #include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "ops/op_util.hpp"
@@ -117,6 +119,22 @@ const Node* PlanBuilder::sole_consumer(const Value* v) const {
   return v->uses()[0].node;
 }
 
+bool PlanBuilder::can_overwrite(int s, const std::vector<const Node*>& fusing) const {
+  const Slot& sl = slot(s);
+  if (sl.constant || sl.input >= 0 || sl.view_of >= 0) return false;
+  for (const Slot& other : plan_.slots_)
+    if (other.view_of == s) return false;
+  for (const auto& [v, at] : slot_of_) {
+    if (at != s) continue;
+    if (v->is_graph_output()) return false;
+    for (const Use& u : v->uses())
+      if (!built_.count(u.node) && !absorbed_.count(u.node) &&
+          std::find(fusing.begin(), fusing.end(), u.node) == fusing.end())
+        return false;
+  }
+  return true;
+}
+
 const Tensor* PlanBuilder::own(Tensor t) {
   plan_.owned_.push_back(std::make_unique<Tensor>(std::move(t)));
   return plan_.owned_.back().get();
@@ -141,6 +159,7 @@ void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
 }
 
 void PlanBuilder::build_node(const Node& node) {
+  built_.insert(&node);
   const OpEntry* entry = find_op(node);
   BNFOLD_CHECK(entry != nullptr, ErrorCode::Unsupported, "{}: {}", node.label(), why_unsupported(node));
   std::unique_ptr<OpKernel> kernel = entry->kernel(node);

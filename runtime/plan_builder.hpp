@@ -43,6 +43,10 @@ class PlanBuilder {
   void absorb(const Node* n) { absorbed_.insert(n); }
   // The node consuming v when it is v's only use and v is no graph output.
   const Node* sole_consumer(const Value* v) const;
+  // Whether slot s may be written over by the step being built: an
+  // activation (no input, constant or view) whose every value is no graph
+  // output and has no consumer left to build besides the nodes in `fusing`.
+  bool can_overwrite(int s, const std::vector<const Node*>& fusing) const;
   // Keeps a tensor alive as long as the plan (converted weights...).
   const Tensor* own(Tensor t);
 
@@ -67,6 +71,7 @@ class PlanBuilder {
   };
   std::vector<Reorder> reorders_;
   std::unordered_set<const Node*> absorbed_;
+  std::unordered_set<const Node*> built_;  // nodes whose steps exist (or are being made)
 };
 
 // Tries to run node with oneDNN; false leaves the builder unchanged (the

@@ -64,21 +64,29 @@ bool build_binary(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCo
   }
   const int s0 = input_slot(b, n, i0), s1 = input_slot(b, n, i1);
   const auto md0 = b.layout(s0);
-  // src1: the same layout as src0 when it has the same dims, else plain with
-  // src0's rank (size-1 dims broadcast).
+  // src1: src0's layout when it has the same dims, else src0's format at
+  // src0's rank (size-1 dims broadcast): oneDNN's jit binary wants the two
+  // alike (a plain [N,C,1,1] against a blocked [N,C,H,W] is its ref path).
   const bool same = ctx.dims(i1) == out;
-  const auto md1 = same ? md0 : plain_md(with_rank(ctx.dims(i1), out.size()));
+  const auto md1 = same ? md0 : same_format_md(md0, with_rank(ctx.dims(i1), out.size()));
   const Fusion f = plan_fusion(b, n, out, false);
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   dnnl::binary::desc d(alg, md0, md1, md0);
   dnnl::binary::primitive_desc pd(d, attr, dnnl_engine());
-  const int src1 = b.in_layout(s1, same ? md0 : plain_md(ctx.dims(i1)));
   const int dst = finish_fusion(b, f, n, out, md0);
   auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC_0, s0, md0);
-  step->arg(DNNL_ARG_SRC_1, src1, md1);
   step->arg(DNNL_ARG_DST, dst, md0);
+  const std::vector<int64_t> dims1 = with_rank(ctx.dims(i1), out.size());
+  if (const Tensor* k = b.slot(s1).constant) {  // reordered once, now
+    const Tensor* f32 = k->dtype() == DType::Float32 ? k : b.own(to_float32(*k));
+    step->fixed(DNNL_ARG_SRC_1, reordered_constant(*f32, plain_md(dims1), md1));
+  } else {
+    int src1 = s1;
+    if (ctx.dims(i1).size() != out.size()) src1 = b.view(nullptr, b.in_layout(s1, plain_md(ctx.dims(i1))), dims1);
+    step->arg(DNNL_ARG_SRC_1, b.in_layout(src1, md1), md1);
+  }
   add_fusion_args(*step, f);
   b.add_step(std::move(step));
   return true;

@@ -238,7 +238,13 @@ Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64
 int finish_fusion(PlanBuilder& b, const Fusion& f, const Node& producer, const std::vector<int64_t>& dims,
                   const dnnl::memory::desc& dst_md) {
   int dst;
-  if (f.residual >= 0) {
+  bool reads_residual = false;  // x -> Conv -> Add(x): the step must not write what it reads
+  for (const Value* v : producer.inputs()) reads_residual |= v && b.slot_of(v) == f.residual;
+  if (f.residual >= 0 && !reads_residual && b.layout(f.residual) == dst_md && b.can_overwrite(f.residual, f.absorbed)) {
+    // Nothing reads the residual after this step: the sum accumulates into its bytes.
+    dst = f.residual;
+    b.alias(f.result, dst);
+  } else if (f.residual >= 0) {
     // The residual must have the output's dims exactly (no broadcasting in sum).
     BNFOLD_CHECK(b.slot(f.residual).dims == dims, ErrorCode::Internal, "residual dims differ");
     // Copy (reorder) the residual into a fresh dst slot: the conv adds onto it.

@@ -29,6 +29,10 @@ dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims);
 dnnl::memory::desc plain_md(const std::vector<int64_t>& dims,
                             dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
 dnnl::memory::desc any_md(const std::vector<int64_t>& dims);
+// A descriptor of `dims` in the same format as `like` (nChw16c, nhwc...),
+// for an operand that broadcasts against it; plain when like's format is
+// none of the common ones.
+dnnl::memory::desc same_format_md(const dnnl::memory::desc& like, const std::vector<int64_t>& dims);
 // A memory of the plan's own: weights reordered once into the layout a
 // primitive wants (src holds plain f32 data).
 dnnl::memory reordered_constant(const Tensor& plain_f32, const dnnl::memory::desc& src_md,

@@ -105,6 +105,34 @@ TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]"
   CHECK(contains(hs.check(), "Conv (oneDNN) + LeakyRelu + HardSigmoid"));
 }
 
+TEST_CASE("a residual Add sums into the residual's bytes when nothing reads them later, else into a copy",
+          "[kernels][fusion]") {
+  {  // resnet's pattern: x (a conv's, blocked) feeds a conv chain and the Add, which comes last
+    Case t;
+    Value* x = t.node("Relu", {t.node("Conv", {t.input("in", {2, 8, 6, 6}), t.weight("w0", {16, 8, 1, 1})})});
+    Value* c1 = t.node("Relu", {t.node("Conv", {x, t.weight("w1", {16, 16, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}})});
+    Value* c2 = t.node("Conv", {c1, t.weight("w2", {16, 16, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}});
+    t.output(t.node("Relu", {t.node("Add", {c2, x})}));
+    const auto steps = t.check();
+    CHECK(contains(steps, "Conv (oneDNN) + Add + Relu"));
+    CHECK_FALSE(contains(steps, "residual copy"));
+  }
+  {  // x read after the Add too: the sum goes into a copy
+    Case t;
+    Value* x = t.node("Relu", {t.input("in", {2, 16, 6, 6})});
+    Value* c = t.node("Conv", {x, t.weight("w", {16, 16, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}});
+    Value* sum = t.node("Add", {c, x});
+    t.output(t.node("Mul", {sum, t.node("Sigmoid", {x})}));
+    CHECK(contains(t.check(), "residual copy"));
+  }
+  {  // x -> Conv -> Add(x): the conv reads x, so it cannot sum into it
+    Case t;
+    Value* x = t.node("Relu", {t.input("in", {1, 16, 5, 5})});
+    t.output(t.node("Add", {t.node("Conv", {x, t.weight("w", {16, 16, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}}), x}));
+    t.check();
+  }
+}
+
 TEST_CASE("x * Sigmoid(x) and x * HardSigmoid(x) become SiLU and HardSwish, fused or alone", "[kernels][fusion]") {
   for (const char* gate : {"Sigmoid", "HardSigmoid"}) {
     const std::vector<std::pair<std::string, Attribute>> attrs =
