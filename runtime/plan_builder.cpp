@@ -221,7 +221,9 @@ void PlanBuilder::build_node(const Node& node) {
   current_flops_ = entry->flops ? entry->flops(node, ctx) : 0;
   const DataMovement movement = kernel->movement();
   if (movement.kind == DataMovement::Kind::View && build_view(node, ctx, in)) return;
-  if (movement.kind == DataMovement::Kind::Copy && options_.use_onednn && all_float32(ctx)) {
+  // A copy moves input 0 alone (Slice's starts and ends are plan-time integers).
+  const bool f32_copy = ctx.dtype(0) == DType::Float32 && std::all_of(ctx.outputs().begin(), ctx.outputs().end(), [](const ArgInfo& o) { return !o.present || o.dtype == DType::Float32; });
+  if (movement.kind == DataMovement::Kind::Copy && options_.use_onednn && f32_copy) {
     try {
       if (build_copy(*this, node, ctx, movement)) return;
     } catch (const dnnl::error&) {
