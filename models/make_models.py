@@ -155,7 +155,7 @@ TORCHVISION = {
 }
 
 
-def build_torchvision(name):
+def build_torchvision(name, size=None):
     """A torchvision model with random weights, randomised BN parameters and
     calibrated running statistics, in eval mode. Deterministic per name."""
     import torchvision
@@ -170,14 +170,16 @@ def build_torchvision(name):
     model = ctor(**kwargs)
     gen = torch.Generator().manual_seed(1)
     randomize_bn(model, gen)
-    channels, size = TORCHVISION[name]
+    channels, default_size = TORCHVISION[name]
+    size = size or default_size
     calibrate(model, (4, channels, size, size), gen, batches=2)
     return model
 
 
-def make_torchvision(name, out_dir, opset):
-    channels, size = TORCHVISION[name]
-    export(build_torchvision(name), (1, channels, size, size), os.path.join(out_dir, f"{name}.onnx"), opset)
+def make_torchvision(name, out_dir, opset, size=None):
+    channels, default_size = TORCHVISION[name]
+    size = size or default_size
+    export(build_torchvision(name, size), (1, channels, size, size), os.path.join(out_dir, f"{name}.onnx"), opset)
 
 
 def main():
@@ -186,6 +188,8 @@ def main():
     p.add_argument("--torchvision", nargs="*", default=None, metavar="NAME",
                    help=f"export these torchvision models instead: {', '.join(TORCHVISION)}")
     p.add_argument("--opset", type=int, default=13)
+    p.add_argument("--size", type=int, default=None,
+                   help="torchvision: the input's height and width (default: each model's own, 224 or 299)")
     p.add_argument("--skip-existing", action="store_true",
                    help="leave models that already exist alone (for test fixtures)")
     args = p.parse_args()
@@ -197,7 +201,7 @@ def main():
                 sys.exit(f"unknown torchvision model '{name}'; known: {', '.join(TORCHVISION)}")
             if args.skip_existing and os.path.exists(os.path.join(args.out, f"{name}.onnx")):
                 continue
-            make_torchvision(name, args.out, args.opset)
+            make_torchvision(name, args.out, args.opset, args.size)
         return
     for name, (cls, shape) in BUNDLED.items():
         gen = torch.Generator().manual_seed(len(name))

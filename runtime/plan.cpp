@@ -78,7 +78,7 @@ void Plan::plan_memory() {
     if (slot.view_of >= 0) slot.offset = slots_[static_cast<size_t>(slot.view_of)].offset;
 }
 
-std::shared_ptr<void> Plan::take_arena() const {
+std::unique_ptr<Plan::Arena> Plan::take_arena() const {
   {
     std::lock_guard<std::mutex> lock(pool_mutex_);
     if (!free_arenas_.empty()) {
@@ -87,12 +87,14 @@ std::shared_ptr<void> Plan::take_arena() const {
       return a;
     }
   }
-  std::shared_ptr<void> arena(std::aligned_alloc(kAlign, std::max(arena_bytes_, kAlign)), std::free);
-  BNFOLD_CHECK(arena != nullptr, ErrorCode::Io, "out of memory allocating {} bytes of activations", arena_bytes_);
-  return arena;
+  auto a = std::make_unique<Arena>();
+  a->bytes = std::shared_ptr<void>(std::aligned_alloc(kAlign, std::max(arena_bytes_, kAlign)), std::free);
+  BNFOLD_CHECK(a->bytes != nullptr, ErrorCode::Io, "out of memory allocating {} bytes of activations", arena_bytes_);
+  a->cache.resize(steps_.size());
+  return a;
 }
 
-void Plan::give_back(std::shared_ptr<void> arena) const {
+void Plan::give_back(std::unique_ptr<Arena> arena) const {
   std::lock_guard<std::mutex> lock(pool_mutex_);
   free_arenas_.push_back(std::move(arena));
 }
@@ -100,13 +102,13 @@ void Plan::give_back(std::shared_ptr<void> arena) const {
 std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms,
                               const BnStatsHook* bn_hook) const {
   // Returned to the pool when this run ends, also when a step throws.
-  std::shared_ptr<void> arena = take_arena();
+  std::unique_ptr<Arena> arena = take_arena();
   struct Return {
     const Plan* plan;
-    std::shared_ptr<void>* arena;
+    std::unique_ptr<Arena>* arena;
     ~Return() { plan->give_back(std::move(*arena)); }
   } give_back_at_end{this, &arena};
-  auto* base = static_cast<char*>(arena.get());
+  auto* base = static_cast<char*>(arena->bytes.get());
   RunState state;
   state.ptr.resize(slots_.size());
   for (size_t s = 0; s < slots_.size(); ++s) {
@@ -119,16 +121,21 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vec
   DnnlStream stream(uses_dnnl_);
   state.stream = stream.get();
   state.bn_hook = bn_hook;
+  state.cache = &arena->cache;
   if (step_ms) {
     step_ms->resize(steps_.size(), 0.0);
     for (size_t i = 0; i < steps_.size(); ++i) {
       const auto t0 = std::chrono::steady_clock::now();
+      state.step = i;
       steps_[i]->run(state);
       stream.wait();
       (*step_ms)[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
   } else {
-    for (const auto& step : steps_) step->run(state);
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      state.step = i;
+      steps_[i]->run(state);
+    }
   }
   stream.wait();
   std::vector<Tensor> results;

@@ -43,6 +43,11 @@ struct RunState {
   std::vector<void*> ptr;
   dnnl::stream* stream = nullptr;
   const BnStatsHook* bn_hook = nullptr;
+  // Per step, what it keeps between runs that use the same arena (oneDNN
+  // memory objects over the arena's addresses): one run at a time uses an
+  // arena, so a step may change its entry without locking.
+  std::vector<std::shared_ptr<void>>* cache = nullptr;
+  size_t step = 0;  // the running step's index
 };
 
 // What executes a step, for plan statistics and the structural tests.
@@ -100,10 +105,14 @@ class Plan {
   // Arenas of finished runs, reused: a fresh one would page-fault all of its
   // memory on every run (measured: most of a 300 MB batch-32 run's BN time).
   // Each concurrent run takes its own.
-  std::shared_ptr<void> take_arena() const;
-  void give_back(std::shared_ptr<void> arena) const;
+  struct Arena {
+    std::shared_ptr<void> bytes;
+    std::vector<std::shared_ptr<void>> cache;  // RunState::cache
+  };
+  std::unique_ptr<Arena> take_arena() const;
+  void give_back(std::unique_ptr<Arena> arena) const;
   mutable std::mutex pool_mutex_;
-  mutable std::vector<std::shared_ptr<void>> free_arenas_;
+  mutable std::vector<std::unique_ptr<Arena>> free_arenas_;
   bool uses_dnnl_ = false;
 };
 

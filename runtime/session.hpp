@@ -81,6 +81,7 @@ class Session {
     std::vector<std::string> step_descriptions;  // "Conv (oneDNN) + Add + Relu", ...
     // oneDNN's implementation of each step ("brg:avx512_core", "ref:any"); "" for plain kernels.
     std::vector<std::string> step_implementations;
+    std::vector<std::string> step_nodes;  // the node each step computes (node_name()), "" for reorders
   };
   PlanStats plan_stats(const std::map<std::string, Tensor>& inputs) const;
 

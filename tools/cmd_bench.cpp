@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -29,6 +30,7 @@ struct BenchArgs {
   int threads = 0;
   bool reference = false;
   bool json = false;
+  bool plan = false;
   int per_op = 0;
 };
 
@@ -36,10 +38,26 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// The process's peak resident memory. VmHWM belongs to this program's
+// memory map; getrusage's ru_maxrss would include the parent's peak from
+// before exec (a benchmark driver's, say).
 uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<uint64_t>(u.ru_maxrss) * 1024;
+}
+
+// Every step of the plan: what runs it and, for oneDNN, which implementation.
+nlohmann::json plan_steps(const Session::PlanStats& stats) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (size_t i = 0; i < stats.step_descriptions.size(); ++i)
+    steps.push_back({{"step", stats.step_descriptions[i]},
+                     {"implementation", stats.step_implementations[i]},
+                     {"node", stats.step_nodes[i]}});
+  return steps;
 }
 
 nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArgs& a) {
@@ -47,6 +65,11 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
   const auto t0 = Clock::now();
   const Session::PlanStats stats = session.plan_stats(inputs);  // compiles the plan for this batch
   const double compile_ms = ms_since(t0);
+  if (a.plan)
+    return {{"batch", batch},          {"plan_ms", compile_ms},
+            {"steps", stats.steps},    {"onednn_steps", stats.onednn_steps},
+            {"reference_steps", stats.reference_steps}, {"reorders", stats.reorders},
+            {"activation_bytes", stats.activation_bytes}, {"plan", plan_steps(stats)}};
   TimingPlan plan;
   plan.warmup = a.warmup;
   plan.iterations = a.iterations;
@@ -82,6 +105,20 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
     j["slowest_steps"] = ops;
   }
   return j;
+}
+
+void print_plan(const nlohmann::json& r) {
+  fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
+             r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
+  for (const auto& b : r["batches"]) {
+    fmt::print("\n  plan at batch {}: {} steps ({} oneDNN, {} reference, {} reorders), {} of activations\n",
+               b["batch"].get<int64_t>(), b["steps"].get<size_t>(), b["onednn_steps"].get<size_t>(),
+               b["reference_steps"].get<size_t>(), b["reorders"].get<size_t>(),
+               human_bytes(b["activation_bytes"].get<uint64_t>()));
+    for (const auto& s : b["plan"])
+      fmt::print("  {:<40} {:<24} {}\n", fit(s["step"].get<std::string>(), 40),
+                 fit(s["implementation"].get<std::string>(), 24), fit_left(s["node"].get<std::string>(), 40));
+  }
 }
 
 void print_text(const nlohmann::json& r) {
@@ -125,14 +162,20 @@ void add_bench(CLI::App& app) {
   cmd->add_option("--per-op", a->per_op, "Also list the N slowest steps with their GFLOP/s");
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
   cmd->add_flag("--json", a->json, "Print JSON");
+  cmd->add_flag("--plan", a->plan,
+                "Print each batch size's plan instead of timing it: every step, what runs it (oneDNN "
+                "and its implementation, a reference kernel, a reorder) and the node it computes");
   cmd->footer(
       "Inputs are random (N(0,1)), with the model's free batch dim set per run.\n"
       "Latency is per run (the whole batch); throughput = batch / median latency.\n"
       "GFLOP/s counts Conv, ConvTranspose, Gemm and MatMul (2 per multiply-add).\n"
-      "On a shared machine, compare numbers from the same invocation.\n\n"
+      "On a shared machine, compare numbers from the same invocation.\n"
+      "--per-op and --plan name oneDNN's implementation of each step: one starting\n"
+      "with 'ref' is oneDNN's slow reference path; '(reference)' is bnfold's own.\n\n"
       "Examples:\n"
       "  bnfold bench models/tiny_resnet.onnx --batch 1,8,32\n"
-      "  bnfold bench resnet50.onnx --batch 32 --threads 2 --per-op 10");
+      "  bnfold bench resnet50.onnx --batch 32 --threads 2 --per-op 10\n"
+      "  bnfold bench model.onnx --plan");
   cmd->callback([a] {
     SessionOptions opts;
     opts.threads = a->threads;
@@ -148,6 +191,7 @@ void add_bench(CLI::App& app) {
     r["batches"] = batches;
     r["peak_rss_bytes"] = peak_rss_bytes();
     if (a->json) std::cout << r.dump(2) << "\n";
+    else if (a->plan) print_plan(r);
     else print_text(r);
   });
 }

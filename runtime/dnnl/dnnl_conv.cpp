@@ -3,6 +3,8 @@
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_builders.hpp"
 
+#include <string>
+
 #include "ops/conv_geometry.hpp"
 #include "ops/op_util.hpp"
 
@@ -63,16 +65,22 @@ Weights deconv_weights(const std::vector<int64_t>& w, int64_t group) {
 // The primitive descriptor of a convolution or deconvolution (P): the two
 // take the same arguments.
 template <typename P>
-std::unique_ptr<dnnl::primitive_desc> conv_pd(dnnl::algorithm alg, const std::vector<int64_t>& x,
+std::unique_ptr<dnnl::primitive_desc> conv_pd(dnnl::algorithm alg, const dnnl::memory::desc& x,
                                               const dnnl::memory::desc& w_any, bool has_bias,
                                               const dnnl::memory::desc& b_md, const std::vector<int64_t>& out,
                                               const dims_t& strides, const dims_t& dil, const dims_t& pad_l,
                                               const dims_t& pad_r, const dnnl::primitive_attr& attr) {
   const auto kind = dnnl::prop_kind::forward_inference;
   using D = typename P::desc;
-  const D d = has_bias ? D(kind, alg, any_md(x), w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
-                       : D(kind, alg, any_md(x), w_any, any_md(out), strides, dil, pad_l, pad_r);
+  const D d = has_bias ? D(kind, alg, x, w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
+                       : D(kind, alg, x, w_any, any_md(out), strides, dil, pad_l, pad_r);
   return std::make_unique<typename P::primitive_desc>(d, attr, dnnl_engine());
+}
+
+// oneDNN's optimized convolutions (brgconv, jit), not its ref or im2col gemm paths.
+bool fast_conv(const char* impl) {
+  const std::string name = impl;
+  return name.rfind("brg", 0) == 0 || name.rfind("jit", 0) == 0;
 }
 
 const Tensor* f32_constant(PlanBuilder& b, const Tensor* t) {
@@ -109,11 +117,25 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
   const dims_t dil = minus_one(g.dilation);  // oneDNN counts dilation from 0
 
-  const std::unique_ptr<dnnl::primitive_desc> pd =
-      transposed ? conv_pd<dnnl::deconvolution_forward>(dnnl::algorithm::deconvolution_direct, x, w_any, has_bias,
-                                                        b_md, out, strides, dil, pad_l, pad_r, attr)
-                 : conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, x, w_any, has_bias, b_md,
-                                                      out, strides, dil, pad_l, pad_r, attr);
+  const auto make_pd = [&](const dnnl::memory::desc& src) {
+    return transposed ? conv_pd<dnnl::deconvolution_forward>(dnnl::algorithm::deconvolution_direct, src, w_any,
+                                                             has_bias, b_md, out, strides, dil, pad_l, pad_r, attr)
+                      : conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, src, w_any, has_bias,
+                                                           b_md, out, strides, dil, pad_l, pad_r, attr);
+  };
+  std::unique_ptr<dnnl::primitive_desc> pd = make_pd(any_md(x));
+  // Where oneDNN would want the input in another of its own layouts (regnet's
+  // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
+  // for the layout the input already has saves a reorder there and back.
+  const dnnl::memory::desc have = b.layout(b.slot_of(n.input(0)));
+  if (have != pd->src_desc() && have != plain_md(x)) {
+    try {
+      auto keep = make_pd(have);
+      if (fast_conv(keep->impl_info_str())) pd = std::move(keep);
+    } catch (const dnnl::error&) {
+      // no implementation for that layout: reorder into the one oneDNN chose
+    }
+  }
   const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();
 
   // The primitive exists: now change the plan.

@@ -1,0 +1,57 @@
+#!/usr/bin/python3
+"""No slow path without a reason: the plans of the torchvision zoo, as
+exported (BN kept) and folded, hold no reference kernel and no oneDNN `ref`
+implementation, and folding never adds steps. Structure, not timing: the
+models are exported at a small input size (64x64), and each plan is built
+with the CPU's own instruction set and again with oneDNN limited to AVX2
+(ONEDNN_MAX_CPU_ISA), the other kind of machine this project runs on.
+
+Usage: zoo_plans.py BNFOLD ZOO_DIR
+"""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools", "cli"))
+from harness import Harness  # noqa: E402
+
+BNFOLD, ZOO = sys.argv[1:3]
+ZOO_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
+              "shufflenet_v2_x1_0", "mnasnet0_5", "regnet_x_400mf", "googlenet", "vgg11_bn"]
+h = Harness(BNFOLD)
+
+
+def plan(model, batch, isa):
+    env = dict(os.environ)
+    if isa:
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+    p = subprocess.run([BNFOLD, "bench", model, "--plan", "--json", "-b", str(batch), "-t", "2"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    if p.returncode != 0:
+        raise RuntimeError(f"bnfold bench --plan {model}: {p.stderr}")
+    return json.loads(p.stdout)["batches"][0]
+
+
+def slow_steps(p):
+    return [f"{s['step']} [{s['implementation']}] at {s['node']}" for s in p["plan"]
+            if "(reference)" in s["step"] or s["implementation"].startswith("ref")]
+
+
+for name in ZOO_MODELS:
+    exported = os.path.join(ZOO, f"{name}.onnx")
+    folded = os.path.join(ZOO, f"{name}.folded.onnx")
+    code, out, err = h.run("fold", exported, "-o", folded)
+    h.check(f"{name}: fold", code == 0, err)
+    if code != 0:
+        continue
+    for isa in ("", "AVX2"):
+        for batch in (1, 8):
+            where = f"{name} batch {batch}{' on AVX2' if isa else ''}"
+            a, f = plan(exported, batch, isa), plan(folded, batch, isa)
+            for label, p in (("as exported", a), ("folded", f)):
+                slow = slow_steps(p)
+                h.check(f"{where} {label}: no reference kernel, no oneDNN ref implementation", not slow,
+                        "\n".join(slow))
+            h.check(f"{where}: folding adds no step ({f['steps']} folded vs {a['steps']})", f["steps"] <= a["steps"])
+h.finish()
