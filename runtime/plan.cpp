@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/dnnl/weight_cache.hpp"
 #include "runtime/plan_builder.hpp"
 
 namespace bnfold::rt {
@@ -18,7 +19,9 @@ size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 
 }  // namespace
 
-Plan::Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options) {
+Plan::Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options,
+           std::shared_ptr<WeightCache> weights)
+    : weights_(weights ? std::move(weights) : std::make_shared<WeightCache>()) {
   PlanBuilder(*this, graph, options).build(inputs);
   plan_memory();
 }

@@ -18,6 +18,8 @@ struct stream;
 
 namespace bnfold::rt {
 
+class WeightCache;
+
 // The runtime builds on the ops layer's kernel interface and reference kernels.
 using namespace bnfold::ops;
 
@@ -80,7 +82,9 @@ class Plan {
   };
   // inputs: every graph input a run will feed. Throws bnfold::Error naming the
   // node that cannot run, or NeedsInputValue.
-  Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options);
+  // weights: reordered constant weights shared with the session's other plans (null: the plan's own).
+  Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options,
+       std::shared_ptr<WeightCache> weights = nullptr);
   ~Plan();
 
   // inputs: in the order given to the constructor. With step_ms, each step
@@ -101,6 +105,7 @@ class Plan {
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<int> output_slots_;
   std::vector<std::unique_ptr<Tensor>> owned_;  // plan-time values (stable addresses)
+  std::shared_ptr<WeightCache> weights_;
   size_t arena_bytes_ = 0;
   // Arenas of finished runs, reused: a fresh one would page-fault all of its
   // memory on every run (measured: most of a 300 MB batch-32 run's BN time).

@@ -4,6 +4,7 @@
 
 #include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/dnnl/weight_cache.hpp"
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
@@ -133,6 +134,11 @@ bool PlanBuilder::can_overwrite(int s, const std::vector<const Node*>& fusing) c
         return false;
   }
   return true;
+}
+
+dnnl::memory PlanBuilder::constant_weights(const Tensor& source, double scale, const dnnl::memory::desc& src_md,
+                                           const dnnl::memory::desc& want) {
+  return plan_.weights_->get(source, scale, src_md, want);
 }
 
 const Tensor* PlanBuilder::own(Tensor t) {

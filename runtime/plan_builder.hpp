@@ -49,6 +49,10 @@ class PlanBuilder {
   bool can_overwrite(int s, const std::vector<const Node*>& fusing) const;
   // Keeps a tensor alive as long as the plan (converted weights...).
   const Tensor* own(Tensor t);
+  // A constant (`source` times `scale`, laid out as src_md) as float32 in
+  // layout `want`, made once per session.
+  dnnl::memory constant_weights(const Tensor& source, double scale, const dnnl::memory::desc& src_md,
+                                const dnnl::memory::desc& want);
 
  private:
   void build_node(const Node& node);

@@ -5,6 +5,7 @@
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/dnnl/weight_cache.hpp"
 #include "ops/ops.hpp"
 #include "runtime/plan.hpp"
 
@@ -13,6 +14,7 @@ namespace bnfold {
 struct Session::Impl {
   std::shared_ptr<const Graph> graph;
   SessionOptions options;
+  std::shared_ptr<rt::WeightCache> weights = std::make_shared<rt::WeightCache>();  // shared by the plans
   std::vector<TensorSpec> inputs, outputs;
   std::vector<const Value*> fed;  // every graph input a run may feed (required, then overridable)
 
@@ -47,7 +49,7 @@ struct Session::Impl {
       for (size_t i = 0; i < fed.size(); ++i)
         in.push_back({fed[i], dims[i], value_keyed[i] ? values[i] : nullptr});
       try {
-        auto plan = std::make_shared<const rt::Plan>(*graph, in, options);
+        auto plan = std::make_shared<const rt::Plan>(*graph, in, options, weights);
         plans.emplace(key, plan);
         return plan;
       } catch (const rt::NeedsInputValue& e) {

@@ -92,7 +92,7 @@ const Tensor* f32_constant(PlanBuilder& b, const Tensor* t) {
 
 bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
   const bool transposed = e.lowering == Lowering::ConvTranspose;
-  const Tensor* w = f32_constant(b, ctx.input(1).value);
+  const Tensor* w = ctx.input(1).value;  // converted and reordered once (WeightCache)
   const bool has_bias = ctx.has_input(2);
   const Tensor* bias = has_bias ? f32_constant(b, ctx.input(2).value) : nullptr;
   if (!w || (has_bias && !bias)) return false;  // weights computed at run time: reference kernel
@@ -145,7 +145,7 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);
-  step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, wt.onnx_md, weights_md));
+  step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
   if (has_bias) step->fixed(DNNL_ARG_BIAS, dnnl::memory(b_md, dnnl_engine(), const_cast<void*>(bias->data())));
   b.add_step(std::move(step));
   return true;

@@ -44,7 +44,7 @@ bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContex
 
   // alpha goes into the weights, beta into the bias, once.
   const double alpha = n.attr_float("alpha"), beta = n.attr_float("beta");
-  const Tensor* w = b.own(scaled(*ctx.input(1).value, alpha));
+
   const dnnl::memory::desc w_onnx = trans_b ? plain_md({N, K})  // B is [N, K]
                                             : dnnl::memory::desc({N, K}, dnnl::memory::data_type::f32, dims_t{1, N});
   const int src = b.in_layout(input_slot(b, n, 0), pd.src_desc());
@@ -53,7 +53,7 @@ bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContex
   step->arg(DNNL_ARG_SRC, src, pd.src_desc());
   step->arg(DNNL_ARG_DST, dst, pd.dst_desc());
   add_fusion_args(*step, f);
-  step->fixed(DNNL_ARG_WEIGHTS, reordered_constant(*w, w_onnx, pd.weights_desc()));
+  step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, alpha, w_onnx, pd.weights_desc()));
   if (c) {
     const Tensor* bias = b.own(scaled(*c, beta));
     step->fixed(DNNL_ARG_BIAS, dnnl::memory(bias_md, dnnl_engine(), const_cast<void*>(bias->data())));

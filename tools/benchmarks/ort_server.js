@@ -92,7 +92,11 @@ async function handle(cmd) {
     writeNpy(cmd.out, out[name].dims, out[name].data);
     return {output: name};
   }
-  if (cmd.cmd === 'rss') return {max_rss_bytes: process.resourceUsage().maxRSS * 1024};
+  if (cmd.cmd === 'rss') {
+    // VmHWM: this program's own peak (maxRSS would count the parent's peak from before exec).
+    const m = fs.readFileSync('/proc/self/status', 'utf8').match(/VmHWM:\s*(\d+) kB/);
+    return {max_rss_bytes: (m ? Number(m[1]) : process.resourceUsage().maxRSS) * 1024};
+  }
   throw new Error(`unknown command ${cmd.cmd}`);
 }
 

@@ -7,8 +7,9 @@ kept) and batch size, times ONNX Runtime with all graph optimizations
 folder with `npm install --ignore-scripts`), bnfold on the model as exported
 and bnfold on the model after `bnfold fold`. The runtimes take turns in
 rounds (ORT, bnfold, bnfold folded, then again...) so that a noisy moment of
-the machine hits all three; each cell's median is over every timed run of
-all its rounds (at least --seconds in all). Also per model: session creation
+the machine hits all three, with a pause and an untimed run before each turn
+(both runtimes' worker threads spin for a while after a run); each cell's
+median is over every timed run of all its rounds (at least --seconds in all). Also per model: session creation
 time and peak resident memory, each runtime in a fresh process.
 
 Writes a markdown table and a CSV into --out, with the CPU's flags.
@@ -92,7 +93,7 @@ def time_bnfold(session, x, seconds, warmup):
         session.run(feeds)
     ms = []
     start = time.perf_counter()
-    while len(ms) < 3 or time.perf_counter() - start < seconds:
+    while len(ms) < 1 or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         session.run(feeds)
         ms.append((time.perf_counter() - t0) * 1e3)
@@ -143,10 +144,15 @@ def main():
             times = {"ort": [], "exported": [], "folded": []}
             chunk = a.seconds / a.rounds
             for r in range(a.rounds):
-                warm = 2 if r == 0 else 0
+                # Before each turn: a pause, so that the other runtime's worker threads (ORT's and
+                # OpenMP's spin after a run) are idle, and one untimed run.
+                warm = 3 if r == 0 else 1
+                time.sleep(0.05)
                 times["ort"] += ort.ask(cmd="time", id=ort_id["id"], batch=batch, sample_dims=sample_dims,
                                         seconds=chunk, warmup=warm, min_runs=1)["ms"]
+                time.sleep(0.05)
                 times["exported"] += time_bnfold(s_exp, x, chunk, warm)
+                time.sleep(0.05)
                 times["folded"] += time_bnfold(s_fold, x, chunk, warm)
             med = {k: statistics.median(v) for k, v in times.items()}
             row = {"model": name, "batch": batch, "ort_ms": med["ort"], "bnfold_ms": med["exported"],
