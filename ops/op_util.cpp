@@ -100,4 +100,10 @@ void copy_bytes(const Tensor& from, Tensor* to) {
   if (from.nbytes()) std::memcpy(to->mutable_data(), from.data(), from.nbytes());
 }
 
+Tensor int64_tensor(const std::vector<int64_t>& values, std::vector<int64_t> dims) {
+  Tensor t(DType::Int64, std::move(dims));
+  std::copy(values.begin(), values.end(), t.mutable_data_as<int64_t>());
+  return t;
+}
+
 }  // namespace bnfold::ops

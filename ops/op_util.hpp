@@ -34,6 +34,8 @@ class BroadcastWalker {
 // Float32 copies of float16/bfloat16/float64 tensors and back, so that
 // reference math can be written once for float and double.
 Tensor to_float32(const Tensor& t);
+// An int64 tensor of `dims` holding values (shapes, indices).
+Tensor int64_tensor(const std::vector<int64_t>& values, std::vector<int64_t> dims);
 void store_from_float32(const Tensor& f, Tensor* out);
 
 // Calls f(T{}) with the C++ type of a numeric dtype; throws for others.

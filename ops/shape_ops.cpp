@@ -10,12 +10,6 @@ namespace bnfold::ops {
 
 namespace {
 
-Tensor int64_tensor(const std::vector<int64_t>& values, std::vector<int64_t> dims) {
-  Tensor t(DType::Int64, std::move(dims));
-  std::copy(values.begin(), values.end(), t.mutable_data_as<int64_t>());
-  return t;
-}
-
 class ShapeOp : public OpKernel {
  public:
   void infer(InferContext& ctx) override {

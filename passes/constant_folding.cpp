@@ -14,6 +14,7 @@
 // input default); (2) the op is deterministic and bnfold has a kernel for it;
 // (3) the result is at most 64 MB (a ConstantOfShape must not inflate the file).
 #include "passes/passes.hpp"
+#include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
 namespace bnfold {
@@ -21,12 +22,6 @@ namespace bnfold {
 namespace {
 
 constexpr uint64_t kMaxBytes = 64u << 20;
-
-Tensor int64_tensor(const std::vector<int64_t>& v, std::vector<int64_t> dims) {
-  Tensor t(DType::Int64, std::move(dims));
-  std::copy(v.begin(), v.end(), t.mutable_data_as<int64_t>());
-  return t;
-}
 
 class ConstantFolding : public Pass {
  public:
@@ -65,7 +60,7 @@ class ConstantFolding : public Pass {
       const Shape& s = n.input(0)->shape();
       if (!s.fully_known()) return false;
       const auto d = s.fixed();
-      out->push_back(int64_tensor(d, {static_cast<int64_t>(d.size())}));
+      out->push_back(ops::int64_tensor(d, {static_cast<int64_t>(d.size())}));
       return true;
     }
     if (n.op_type() == "Gather" && n.input(0) && n.input(0)->producer() && n.input(1) && n.input(1)->is_constant()) {
@@ -77,7 +72,7 @@ class ConstantFolding : public Pass {
       auto i = static_cast<int64_t>(idx.value_at(0));
       if (i < 0) i += static_cast<int64_t>(s.rank());
       if (i < 0 || i >= static_cast<int64_t>(s.rank()) || !s.dims[static_cast<size_t>(i)].known()) return false;
-      out->push_back(int64_tensor({s.dims[static_cast<size_t>(i)].value}, idx.dims()));
+      out->push_back(ops::int64_tensor({s.dims[static_cast<size_t>(i)].value}, idx.dims()));
       return true;
     }
     return false;

@@ -65,6 +65,18 @@ py::array to_numpy(Tensor t) {
 // The library's JSON form of a report, as a dict: the same keys as the CLI's --json.
 py::object as_dict(const std::string& json_text) { return py::module_::import("json").attr("loads")(json_text); }
 
+// Runs a workflow on a model loaded for BN analysis, with the GIL released
+// (other Python threads go on meanwhile); its JSON report comes back as a dict.
+template <typename F>
+py::object analyse(const std::string& path, F&& workflow) {
+  std::string json;
+  {
+    py::gil_scoped_release release;
+    json = workflow(load_for_bn_analysis(path));
+  }
+  return as_dict(json);
+}
+
 Dataset open_data(const Graph& g, const std::string& path, const std::vector<std::string>& data) {
   return Dataset::open(data, data_options_for(g, path));
 }
@@ -149,13 +161,9 @@ PYBIND11_MODULE(bnfold, m) {
   m.def(
       "drift",
       [](const std::string& path, const std::vector<std::string>& data, int64_t batch, int threads) {
-        std::string json;
-        {
-          py::gil_scoped_release release;
-          std::shared_ptr<Graph> g = load_for_bn_analysis(path);
-          json = drift_json(compute_drift(*g, collect_bn_input_stats(g, open_data(*g, path, data), batch, threads)));
-        }
-        return as_dict(json);
+        return analyse(path, [&](std::shared_ptr<Graph> g) {
+          return drift_json(compute_drift(*g, collect_bn_input_stats(g, open_data(*g, path, data), batch, threads)));
+        });
       },
       py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0,
       "Drift of the data from the model's running statistics (the keys of `bnfold drift --json`).");
@@ -169,15 +177,11 @@ PYBIND11_MODULE(bnfold, m) {
         o.batch = batch;
         o.fold = fold;
         o.threads = threads;
-        std::string json;
-        {
-          py::gil_scoped_release release;
-          std::shared_ptr<Graph> g = load_for_bn_analysis(path);
+        return analyse(path, [&](std::shared_ptr<Graph> g) {
           const RecalibrateResult r = recalibrate_model(g, open_data(*g, path, data), o);
           save_onnx(*r.model, out);
-          json = recalibrate_json(r);
-        }
-        return as_dict(json);
+          return recalibrate_json(r);
+        });
       },
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
       py::arg("fold") = false, py::arg("threads") = 0,
@@ -191,13 +195,7 @@ PYBIND11_MODULE(bnfold, m) {
         o.batch_sizes = batch_sizes;
         o.tolerance = tolerance;
         o.threads = threads;
-        std::string json;
-        {
-          py::gil_scoped_release release;
-          std::shared_ptr<Graph> g = load_for_bn_analysis(path);
-          json = audit_json(audit(g, open_data(*g, path, data), o));
-        }
-        return as_dict(json);
+        return analyse(path, [&](std::shared_ptr<Graph> g) { return audit_json(audit(g, open_data(*g, path, data), o)); });
       },
       py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
       py::arg("tolerance") = 0.05, py::arg("threads") = 0,
