@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "bnfold/version.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
@@ -43,6 +45,19 @@ DataOptions data_options_for(const Graph& graph, const std::string& what, const 
                  s.str());
     BNFOLD_CHECK(images.size[0] == o.sample_dims[1] && images.size[1] == o.sample_dims[2], ErrorCode::InvalidArgument,
                  "image size {}x{} differs from the model's input {}", images.size[0], images.size[1], s.str());
+  }
+  // One value, or one per channel; std divides.
+  const size_t channels = o.sample_dims.size() == 3 ? static_cast<size_t>(o.sample_dims[0]) : 0;
+  const std::pair<const char*, const std::vector<float>*> lists[] = {{"mean", &images.mean}, {"std", &images.std}};
+  for (const auto& [what, values] : lists) {
+    if (values->empty()) continue;
+    const bool is_std = std::string(what) == "std";
+    BNFOLD_CHECK(values->size() == 1 || values->size() == channels, ErrorCode::InvalidArgument,
+                 "{} {} values for a model whose input '{}' has {} channels ({})", values->size(), what,
+                 req[0]->name(), channels, s.str());
+    for (float v : *values)
+      BNFOLD_CHECK(std::isfinite(v) && (!is_std || v != 0), ErrorCode::InvalidArgument,
+                   "{} {}: every value must be a finite number{}", what, v, is_std ? ", not 0" : "");
   }
   if (!images.mean.empty()) o.mean = images.mean;
   if (!images.std.empty()) o.std = images.std;

@@ -155,11 +155,15 @@ void add_bench(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Measure a model's latency and throughput per batch size.");
   cmd->add_option("MODEL", a->model, "ONNX model file")->required();
   cmd->add_option("-b,--batch", a->batches, "Batch sizes, comma-separated")->capture_default_str();
-  cmd->add_option("--warmup", a->warmup, "Untimed runs first (first runs are slow)")->capture_default_str();
-  cmd->add_option("-n,--iterations", a->iterations, "Timed runs per batch size (0: use --seconds)");
-  cmd->add_option("-s,--seconds", a->seconds, "Time budget per batch size")->capture_default_str();
+  in_range(cmd->add_option("--warmup", a->warmup, "Untimed runs first (first runs are slow)")->capture_default_str(),
+           0, 1e6);
+  in_range(cmd->add_option("-n,--iterations", a->iterations, "Timed runs per batch size (0: use --seconds)"), 0,
+           1e9);
+  in_range(cmd->add_option("-s,--seconds", a->seconds, "Time budget per batch size, up to an hour")
+               ->capture_default_str(),
+           0, 3600);
   add_threads_option(cmd, a->threads);
-  cmd->add_option("--per-op", a->per_op, "Also list the N slowest steps with their GFLOP/s");
+  in_range(cmd->add_option("--per-op", a->per_op, "Also list the N slowest steps with their GFLOP/s"), 0, 1e9);
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->add_flag("--plan", a->plan,

@@ -41,7 +41,8 @@ void add_data_options(CLI::App* cmd, DataArgs& a, bool data_required) {
   cmd->add_option("--mean", a.mean, "Images: per-channel mean after scaling to [0,1], e.g. 0.485,0.456,0.406");
   cmd->add_option("--std", a.std_, "Images: per-channel std, e.g. 0.229,0.224,0.225")->capture_default_str();
   cmd->add_option("--channel-order", a.order, "Images: rgb or bgr, the model's channel order")->capture_default_str();
-  cmd->add_option("-b,--batch", a.batch, "Batch size for passes over the data")->capture_default_str();
+  in_range(cmd->add_option("-b,--batch", a.batch, "Batch size for passes over the data")->capture_default_str(), 1,
+           1e6);
   add_threads_option(cmd, a.threads);
   cmd->add_flag("--json", a.json, "Print JSON instead of text");
   cmd->add_option("--html", a.html, "Also write a self-contained HTML report with charts here");
@@ -292,7 +293,9 @@ void add_bn_commands(CLI::App& app) {
   add_data_options(drift, *da, false);
   drift->add_option("--save-stats", da->save_stats, "Save the accumulated statistics (to merge shards later)");
   drift->add_option("--merge", da->merge, "Statistics files (from --save-stats) to merge; repeatable");
-  drift->add_option("--fail-above", da->fail_above, "Exit with code 3 when the largest layer score is above this");
+  in_range(drift->add_option("--fail-above", da->fail_above,
+                             "Exit with code 3 when the largest layer score is above this"),
+           0, kNoLimit);
   drift->footer(
       "Runs the data in inference mode and accumulates every BN input's per-channel\n"
       "mean and variance (Welford/Chan: shards saved with --save-stats merge exactly).\n"
@@ -326,9 +329,11 @@ void add_bn_commands(CLI::App& app) {
   CLI::App* aud = app.add_subcommand("audit", "Show how a model's outputs differ in train and inference mode.");
   add_data_options(aud, *aa, false);
   aud->add_flag("--random", aa->random, "Use random N(0,1) inputs instead of --data");
-  aud->add_option("--samples", aa->samples, "How many random samples")->capture_default_str();
+  in_range(aud->add_option("--samples", aa->samples, "How many random samples")->capture_default_str(), 1, 1e7);
   aud->add_option("--batch-sizes", aa->batch_sizes, "Batch sizes to compare at")->capture_default_str();
-  aud->add_option("--tolerance", aa->tolerance, "Relative L2 under which the modes agree")->capture_default_str();
+  in_range(aud->add_option("--tolerance", aa->tolerance, "Relative L2 under which the modes agree")
+               ->capture_default_str(),
+           0, kNoLimit);
   aud->add_option("--seed", aa->seed, "Seed of --random");
   aud->footer(
       "For each batch size, runs the same samples with running statistics (inference)\n"

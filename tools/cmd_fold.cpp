@@ -126,9 +126,11 @@ int run(const FoldArgs& a) {
   nlohmann::json j = nlohmann::json::parse(fold_json(result));
   if (a.verify) {
     const VerifyResult& verified = *result.verification;
-    fmt::print("\nVerification: original vs folded on the same {} (batch {});\n"
+    std::string given;
+    for (const auto& [name, t] : vo.inputs) given += fmt::format("{}{} {}", given.empty() ? "" : ", ", name, t.describe());
+    fmt::print("\nVerification: original vs folded on the same {};\n"
                "  tolerance rtol {:g}, atol {}\n",
-               a.inputs.empty() ? "random inputs" : "inputs", a.batch, a.rtol,
+               a.inputs.empty() ? fmt::format("random inputs (batch {})", a.batch) : "inputs: " + given, a.rtol,
                a.atol < 0 ? "1e-4 x the output's largest |value|" : fmt::format("{:g}", a.atol));
     for (const auto& c : verified.outputs)
       fmt::print("  {}: max abs error {:.3g} (values up to {:.3g}, atol {:.2g}): {}\n", fit(c.name, 20),
@@ -157,10 +159,13 @@ void add_fold(CLI::App& app) {
   cmd->add_option("-o,--output", a->out, "Where to write the folded model");
   cmd->add_flag("--verify", a->verify, "Run original and folded on the same inputs and compare (exit 1 beyond tolerance)");
   cmd->add_option("-i,--input", a->inputs, "NAME=PATH of a verification input (.npy/.pb); others are random");
-  cmd->add_option("-b,--batch", a->batch, "Batch size of random verification inputs")->capture_default_str();
+  in_range(cmd->add_option("-b,--batch", a->batch, "Batch size of random verification inputs")->capture_default_str(),
+           1, 1e6);
   cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
-  cmd->add_option("--rtol", a->rtol, "Relative tolerance of --verify")->capture_default_str();
-  cmd->add_option("--atol", a->atol, "Absolute tolerance of --verify (default: 1e-4 x the output's largest |value|)");
+  in_range(cmd->add_option("--rtol", a->rtol, "Relative tolerance of --verify")->capture_default_str(), 0, kNoLimit);
+  in_range(cmd->add_option("--atol", a->atol,
+                           "Absolute tolerance of --verify (default: 1e-4 x the output's largest |value|)"),
+           0, kNoLimit);
   cmd->add_option("--report", a->report, "Write the per-BN report (and verification, speed) as JSON here");
   cmd->add_option("--passes", a->passes, "Comma-separated passes to run instead of the default pipeline");
   cmd->add_flag("--list-passes", a->list_passes, "Print the default pipeline with the reason for each pass");

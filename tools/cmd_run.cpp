@@ -20,7 +20,7 @@ struct RunArgs {
   std::string model;
   std::vector<std::string> inputs, expects;
   int64_t batch = 1;
-  std::string output_dir = "bnfold-outputs";
+  std::string output_dir;  // empty: outputs are printed, not written
   bool no_save = false;
   double rtol = 1e-3, atol = 1e-4;
   int threads = 0;
@@ -65,11 +65,12 @@ int run(const RunArgs& a) {
   const auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
   for (const auto& [name, t] : inputs) fmt::print("input {}: {}\n", name, t.describe());
   const auto outputs = session.run(inputs);
-  if (!a.no_save) std::filesystem::create_directories(a.output_dir);
+  const bool save = !a.output_dir.empty() && !a.no_save;
+  if (save) std::filesystem::create_directories(a.output_dir);
   for (const auto& spec : session.outputs()) {
     const Tensor& t = outputs.at(spec.name);
     print_output(spec.name, t);
-    if (!a.no_save) {
+    if (save) {
       const std::string path = (std::filesystem::path(a.output_dir) / file_name_for(spec.name)).string();
       save_npy(t, path);
       fmt::print("  saved {}\n", path);
@@ -103,12 +104,14 @@ void add_run(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("run", "Run a model once: inputs from files or random, outputs saved as .npy.");
   cmd->add_option("MODEL", a->model, "ONNX model file")->required();
   cmd->add_option("-i,--input", a->inputs, "NAME=PATH of an input (.npy or ONNX TensorProto .pb); repeatable");
-  cmd->add_option("-b,--batch", a->batch, "Batch size of random inputs (the first free dim)")->capture_default_str();
-  cmd->add_option("-o,--output-dir", a->output_dir, "Folder for the outputs' .npy files")->capture_default_str();
-  cmd->add_flag("--no-save", a->no_save, "Do not write the outputs");
+  in_range(cmd->add_option("-b,--batch", a->batch, "Batch size of random inputs (the first free dim)")
+               ->capture_default_str(),
+           1, 1e6);
+  cmd->add_option("-o,--output-dir", a->output_dir, "Write each output as NAME.npy into this folder (default: none)");
+  cmd->add_flag("--no-save", a->no_save, "Write no outputs (the default; kept for scripts that pass it)");
   cmd->add_option("-e,--expect", a->expects, "NAME=PATH of a reference output to compare with; repeatable");
-  cmd->add_option("--rtol", a->rtol, "Relative tolerance of --expect")->capture_default_str();
-  cmd->add_option("--atol", a->atol, "Absolute tolerance of --expect")->capture_default_str();
+  in_range(cmd->add_option("--rtol", a->rtol, "Relative tolerance of --expect")->capture_default_str(), 0, kNoLimit);
+  in_range(cmd->add_option("--atol", a->atol, "Absolute tolerance of --expect")->capture_default_str(), 0, kNoLimit);
   add_threads_option(cmd, a->threads);
   cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");

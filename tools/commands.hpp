@@ -5,9 +5,16 @@
 
 namespace CLI {
 class App;
+class Option;
 }
 
 namespace bnfold::cli {
+
+// The ranges of numeric options, checked by CLI11 while parsing: a value
+// outside gets "NAME: V is outside [LO, HI]" and exit code 106, like any
+// other parse error; NaN and infinities are outside every range.
+void in_range(CLI::Option* option, double lo, double hi);
+constexpr double kNoLimit = 1e300;
 
 // -t,--threads, the same for every command that runs a model.
 void add_threads_option(CLI::App* cmd, int& threads, const char* what = "Threads (0: one per core)");

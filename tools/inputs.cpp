@@ -32,8 +32,13 @@ std::map<std::string, Tensor> load_or_random_inputs(const Session& session, cons
   if (files.size() < session.inputs().size()) inputs = random_inputs(session, batch, seed);
   for (const auto& [name, path] : files) {
     bool known = false;
-    for (const auto& spec : session.inputs()) known |= spec.name == name;
-    BNFOLD_CHECK(known, ErrorCode::InvalidArgument, "--input {}: the model has no input '{}'", name, name);
+    std::string names;
+    for (const auto& spec : session.inputs()) {
+      known |= spec.name == name;
+      names += (names.empty() ? "'" : ", '") + spec.name + "'";
+    }
+    BNFOLD_CHECK(known, ErrorCode::InvalidArgument, "--input {}: the model has no input '{}'; its inputs are {}",
+                 name, name, names);
     inputs[name] = load_tensor_file(path);
   }
   return inputs;

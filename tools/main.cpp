@@ -29,8 +29,11 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RuntimeError& e) {
+    return e.get_exit_code();  // a command's own exit code (drift --fail-above: 3)
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; every usage error exits 1, as other errors do.
+    return app.exit(e) == 0 ? 0 : 1;
   } catch (const bnfold::Error& e) {
     std::fprintf(stderr, "bnfold: error: %s\n", e.what());
     return 1;

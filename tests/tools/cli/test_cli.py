@@ -88,4 +88,31 @@ with tempfile.TemporaryDirectory() as d:
     code, out, err = run("inspect", garbage)
     check("garbage file: exit 1, not an ONNX model", code == 1 and "not an ONNX model" in err, err)
 
+# Every numeric option has a range, checked while parsing: exit 1, the range named, nothing written.
+with tempfile.TemporaryDirectory() as d:
+    out_model = os.path.join(d, "out.onnx")
+    for args, says in (
+        (("fold", tiny, "-o", out_model, "--verify", "--rtol", "nan"), "--rtol: nan is outside [0, inf)"),
+        (("fold", tiny, "-o", out_model, "--verify", "--atol", "-1e-3"), "--atol: -1e-3 is outside [0, inf)"),
+        (("fold", tiny, "-o", out_model, "--verify", "--batch", "0"), "--batch: 0 is outside [1, "),
+        (("run", tiny, "--threads", "-5"), "--threads: -5 is outside [0, 1024]"),
+        (("run", tiny, "--batch", "0"), "--batch: 0 is outside [1, "),
+        (("bench", tiny, "-s", "1e300", "-n", "0"), "--seconds: 1e300 is outside [0, 3600]"),
+        (("audit", tiny, "--random", "--samples", "0"), "--samples: 0 is outside [1, "),
+        (("audit", tiny, "--random", "--tolerance", "inf"), "--tolerance: inf is outside [0, inf)"),
+        (("drift", tiny, "--data", d, "--std", "0,0,0"), "std 0: every value must be a finite number, not 0"),
+        (("drift", tiny, "--data", d, "--mean", "0.5,0.5"), "2 mean values for a model whose input 'input' has 3"),
+        (("run", tiny, "-i", "image=" + os.path.join(d, "x.npy")), "no input 'image'; its inputs are 'input'"),
+    ):
+        code, out, err = run(*args)
+        check(f"{' '.join(args[:1] + args[2:])}: exit 1, '{says}'", code == 1 and says in err, err)
+        check(f"{' '.join(args[:1] + args[2:])}: writes nothing", not os.path.exists(out_model))
+    # run writes outputs only when asked (-o DIR); --no-save stays accepted.
+    code, out, err = run("run", tiny, "--no-save")
+    check("run --no-save still accepted", code == 0, err)
+    p = subprocess.run([os.path.abspath(BNFOLD), "run", os.path.abspath(tiny)], capture_output=True, text=True, cwd=d)
+    check("run without -o writes nothing", p.returncode == 0 and os.listdir(d) == [], str(os.listdir(d)))
+    code, out, err = run("run", tiny, "-o", os.path.join(d, "outs"))
+    check("run -o DIR writes the outputs", code == 0 and os.path.exists(os.path.join(d, "outs", "output.npy")), err)
+
 h.finish()
