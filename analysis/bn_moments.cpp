@@ -1,5 +1,7 @@
 #include "analysis/bn_moments.hpp"
 
+#include "graph/atomic_file.hpp"
+
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -61,13 +63,7 @@ void BnInputStats::save(const std::string& path) const {
     bns.push_back({{"bn", name}, {"count", m.count}, {"mean", m.mean}, {"m2", m.m2}});
   }
   j["batchnorms"] = bns;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: cannot open for writing", tmp);
-    out << j.dump() << "\n";
-  }
-  std::rename(tmp.c_str(), path.c_str());
+  write_file_atomic(path, j.dump() + "\n");
 }
 
 BnInputStats BnInputStats::load(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "graph/atomic_file.hpp"
 #include "graph/check.hpp"
 #include "graph/external_data.hpp"
 #include "graph/onnx_convert.hpp"
@@ -40,18 +41,17 @@ class ExternalWriter {
     check_external_file_name(options.external_file);
     fs::path dir = fs::path(model_path).parent_path();
     path_ = (dir / options.external_file).string();
-    out_.open(path_ + ".tmp", std::ios::binary | std::ios::trunc);
-    BNFOLD_CHECK(out_.good(), ErrorCode::Io, "{}: cannot open for writing", path_);
+    out_ = std::make_unique<AtomicFile>(path_);
   }
 
   void maybe_externalize(onnx::TensorProto* t) {
-    if (!out_.is_open() || t->raw_data().size() < options_.external_threshold) return;
+    if (!out_ || t->raw_data().size() < options_.external_threshold) return;
     const uint64_t pad = (64 - offset_ % 64) % 64;  // aligned for mmap-friendly readers
     static const char zeros[64] = {};
-    out_.write(zeros, static_cast<std::streamsize>(pad));
+    out_->write(zeros, pad);
     offset_ += pad;
     const std::string& raw = t->raw_data();
-    out_.write(raw.data(), static_cast<std::streamsize>(raw.size()));
+    out_->write(raw.data(), raw.size());
     auto add = [t](const char* key, const std::string& value) {
       auto* e = t->add_external_data();
       e->set_key(key);
@@ -67,16 +67,13 @@ class ExternalWriter {
 
   // Publishes the side file (rename from its temporary name).
   void commit() {
-    if (!out_.is_open()) return;
-    out_.close();
-    BNFOLD_CHECK(!out_.fail(), ErrorCode::Io, "{}: write failed", path_);
-    fs::rename(path_ + ".tmp", path_);
+    if (out_) out_->commit();
   }
 
  private:
   const ExportOptions& options_;
   std::string path_;
-  std::ofstream out_;
+  std::unique_ptr<AtomicFile> out_;
   uint64_t offset_ = 0;
 };
 
@@ -163,18 +160,13 @@ void save_onnx(const Graph& graph, const std::string& path, const ExportOptions&
                "{}: the model would be {} bytes, over protobuf's 2 GB limit; save with external "
                "data (--external-data)",
                path, m.ByteSizeLong());
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: cannot open for writing", tmp);
-    BNFOLD_CHECK(m.SerializeToOstream(&out), ErrorCode::Io, "{}: write failed", tmp);
-  }
-  ext.commit();
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot move the written model into place: {}", path,
-               ec.message());
-  if (options.check) check_onnx_file(path);
+  AtomicFile out(path);
+  BNFOLD_CHECK(m.SerializeToFileDescriptor(out.fd()), ErrorCode::Io, "{}: write failed", path);
+  ext.commit();  // the side file first: the checker reads it through the model
+  // Checked before it replaces anything at `path`: a model the checker
+  // rejects is never left there.
+  if (options.check) check_onnx_file(out.temp_path(), path);
+  out.commit();
 }
 
 std::unique_ptr<Graph> clone_graph(const Graph& graph) {
@@ -185,17 +177,19 @@ std::unique_ptr<Graph> clone_graph(const Graph& graph) {
                          "", options);
 }
 
-void check_onnx_file(const std::string& path) {
+void check_onnx_file(const std::string& path) { check_onnx_file(path, path); }
+
+void check_onnx_file(const std::string& path, const std::string& name) {
   std::error_code ec;
   const auto size = fs::file_size(path, ec);
-  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot read: {}", path, ec.message());
+  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot read: {}", name, ec.message());
   // ONNX's checker casts the size to int and passes a >2 GB file as empty.
   BNFOLD_CHECK(size <= 0x7fffffffu, ErrorCode::Unsupported,
-               "{}: over 2 GB; ONNX's checker cannot read it", path);
+               "{}: over 2 GB; ONNX's checker cannot read it", name);
   try {
     onnx::checker::check_model(path);
   } catch (const std::exception& e) {
-    failf(ErrorCode::InvalidModel, "{}: the ONNX checker rejects the model: {}", path, e.what());
+    failf(ErrorCode::InvalidModel, "{}: the ONNX checker rejects the model: {}", name, e.what());
   }
 }
 

@@ -48,5 +48,7 @@ std::unique_ptr<Graph> clone_graph(const Graph& graph);
 
 // Runs libonnx's checker on a model file; throws bnfold::Error with its message.
 void check_onnx_file(const std::string& path);
+// The same for a file written under another name (messages name `name`).
+void check_onnx_file(const std::string& path, const std::string& name);
 
 }  // namespace bnfold

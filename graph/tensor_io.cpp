@@ -1,5 +1,7 @@
 #include "graph/tensor_io.hpp"
 
+#include "graph/atomic_file.hpp"
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -20,18 +22,6 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: cannot open for writing", tmp);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: write failed", tmp);
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot move into place: {}", path, ec.message());
-}
 
 struct NpyType {
   const char* descr;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "graph/atomic_file.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "analysis/workflows.hpp"
@@ -103,7 +104,15 @@ void print_drift(const DriftReport& r) {
   fmt::print("Max score {:.4g}, mean score {:.4g}\n", r.max_score, r.mean_score);
 }
 
+// Output paths are checked before any work (a missing folder must not cost a pass over the data).
+void check_outputs(const DataArgs& a, const std::vector<std::string>& more) {
+  if (!a.html.empty()) check_writable(a.html);
+  for (const auto& p : more)
+    if (!p.empty()) check_writable(p);
+}
+
 int run_drift(const DriftArgs& a) {
+  check_outputs(a, {a.save_stats});
   auto g = load_for_bn_analysis(a.model);
   BnInputStats stats;
   if (!a.merge.empty()) {
@@ -157,14 +166,15 @@ struct RecalArgs : DataArgs {
 };
 
 int run_recalibrate(const RecalArgs& a) {
+  check_outputs(a, {a.out});
   RecalibrateOptions o;
   o.mode = parse_recalibration_mode(a.mode);
   o.batch = a.batch;
   o.threads = a.threads;
   o.fold = a.fold;
   o.progress = progress_bar("recalibrating");
-  BNFOLD_CHECK(std::filesystem::absolute(a.out) != std::filesystem::absolute(a.model), ErrorCode::InvalidArgument,
-               "-o {} would overwrite the input model", a.out);
+  BNFOLD_CHECK(std::filesystem::absolute(a.out) != std::filesystem::absolute(a.model) && !same_file(a.out, a.model),
+               ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
   auto g = load_for_bn_analysis(a.model);
   const Dataset d = load_data(a, *g);
   const RecalibrateResult res = recalibrate_model(g, d, o);
@@ -220,6 +230,7 @@ struct AuditArgs : DataArgs {
 };
 
 int run_audit(const AuditArgs& a) {
+  check_outputs(a, {});
   auto g = load_for_bn_analysis(a.model);
   BNFOLD_CHECK(a.random != !a.data.empty(), ErrorCode::InvalidArgument, "give --data PATH or --random");
   AuditOptions o;

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "graph/atomic_file.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "analysis/workflows.hpp"
@@ -31,7 +32,7 @@ struct FoldArgs {
   uint64_t seed = 0;
   double rtol = 1e-4, atol = -1;
   std::string report, passes, bench_batches = "1,8";
-  bool external_data = false;
+  bool external_data = false, keep_failed = false;
   int threads = 0;
 };
 
@@ -95,8 +96,11 @@ int run(const FoldArgs& a) {
     return 0;
   }
   BNFOLD_CHECK(!a.in.empty() && !a.out.empty(), ErrorCode::InvalidArgument, "give the model and -o OUT.onnx");
-  BNFOLD_CHECK(std::filesystem::absolute(a.in) != std::filesystem::absolute(a.out), ErrorCode::InvalidArgument,
-               "-o {} would overwrite the input model", a.out);
+  BNFOLD_CHECK(std::filesystem::absolute(a.in) != std::filesystem::absolute(a.out) && !same_file(a.in, a.out),
+               ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
+  // Every output path is checked before any work: a bad one must not cost a fold.
+  check_writable(a.out);
+  if (!a.report.empty()) check_writable(a.report);
   std::shared_ptr<Graph> original(load_onnx(a.in));
   FoldModelOptions fo;
   fo.pipeline.verify_each = a.verify_each;
@@ -117,11 +121,17 @@ int run(const FoldArgs& a) {
   const Graph& folded = *result.model;
   print_report(report, a.verify);
 
-  ExportOptions eo;
-  if (a.external_data) eo.external_file = std::filesystem::path(a.out).filename().string() + ".data";
-  save_onnx(folded, a.out, eo);  // the ONNX checker runs on the written file
-  fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
-             human_bytes(std::filesystem::file_size(a.out)), folded.num_nodes());
+  // A fold that fails its verification is not written, unless asked for.
+  const bool failed = a.verify && !result.verification->ok;
+  if (!failed || a.keep_failed) {
+    ExportOptions eo;
+    if (a.external_data) eo.external_file = std::filesystem::path(a.out).filename().string() + ".data";
+    save_onnx(folded, a.out, eo);  // checked by the ONNX checker before it is moved to -o
+    fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
+               human_bytes(std::filesystem::file_size(a.out)), folded.num_nodes());
+  } else {
+    fmt::print("\nNot written: the verification failed (--keep-failed writes it anyway)\n");
+  }
 
   nlohmann::json j = nlohmann::json::parse(fold_json(result));
   if (a.verify) {
@@ -139,11 +149,11 @@ int run(const FoldArgs& a) {
     j["verification"]["rtol"] = a.rtol;
     j["verification"]["atol"] = a.atol;
   }
-  if (a.bench) j["speed"] = bench(a.in, a.out, a);
+  if (a.bench && (!failed || a.keep_failed)) j["speed"] = bench(a.in, a.out, a);
   if (!a.report.empty()) {
     j["model"] = a.in;
     j["output_model"] = a.out;
-    std::ofstream(a.report) << j.dump(2) << "\n";
+    write_file_atomic(a.report, j.dump(2) + "\n");
     fmt::print("\nReport written to {}\n", a.report);
   }
   return a.verify && !result.verification->ok ? 1 : 0;
@@ -173,6 +183,7 @@ void add_fold(CLI::App& app) {
   cmd->add_flag("--bench", a->bench, "Also time original and folded with bnfold's executor");
   cmd->add_option("--bench-batch", a->bench_batches, "Batch sizes for --bench")->capture_default_str();
   cmd->add_flag("--external-data", a->external_data, "Write weights to OUT.data next to the model");
+  cmd->add_flag("--keep-failed", a->keep_failed, "Write the folded model even when --verify fails");
   add_threads_option(cmd, a->threads, "Threads for --verify and --bench (0: one per core)");
   cmd->footer(
       "A BN right after a Conv, ConvTranspose (grouped too), Gemm or MatMul is folded\n"

@@ -1,5 +1,7 @@
 #include "tools/report_html.hpp"
 
+#include "graph/atomic_file.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -138,13 +140,7 @@ void write_html(const std::string& path, const std::string& title, const std::ve
   for (const auto& p : paragraphs) page += "<p>" + html_escape(p) + "</p>";
   for (const auto& [h, body] : sections) page += "<h2>" + html_escape(h) + "</h2>" + body;
   page += "</body></html>\n";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    BNFOLD_CHECK(out.good(), ErrorCode::Io, "{}: cannot open for writing", tmp);
-    out << page;
-  }
-  std::rename(tmp.c_str(), path.c_str());
+  write_file_atomic(path, page);
 }
 
 }  // namespace bnfold::cli

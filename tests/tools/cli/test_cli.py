@@ -5,6 +5,8 @@ Usage: test_cli.py BNFOLD MODELS_DIR GENERATED_MODELS_DIR
 """
 import json
 import os
+import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -114,5 +116,38 @@ with tempfile.TemporaryDirectory() as d:
     check("run without -o writes nothing", p.returncode == 0 and os.listdir(d) == [], str(os.listdir(d)))
     code, out, err = run("run", tiny, "-o", os.path.join(d, "outs"))
     check("run -o DIR writes the outputs", code == 0 and os.path.exists(os.path.join(d, "outs", "output.npy")), err)
+
+# Outputs: never a device, a folder or a planted symlink; never the input; nothing left on failure.
+with tempfile.TemporaryDirectory() as d:
+    out_model = os.path.join(d, "out.onnx")
+    code, out, err = run("fold", tiny, "-o", "/dev/null")
+    check("fold -o /dev/null is refused, /dev/null stays a device",
+          code == 1 and "not a regular file" in err and stat.S_ISCHR(os.stat("/dev/null").st_mode), err)
+    victim = os.path.join(d, "victim.txt")
+    with open(victim, "w") as f:
+        f.write("keep me")
+    os.symlink(victim, out_model + ".tmp")  # the fixed temporary name of older versions
+    code, out, err = run("fold", tiny, "-o", out_model)
+    check("a symlink planted at OUT.tmp is not followed", code == 0 and open(victim).read() == "keep me", err)
+    check("no temporary left beside the output", sorted(os.listdir(d)) == ["out.onnx", "out.onnx.tmp", "victim.txt"],
+          str(os.listdir(d)))
+    shutil.copy(tiny, os.path.join(d, "m.onnx"))
+    os.symlink(os.path.join(d, "m.onnx"), os.path.join(d, "link.onnx"))
+    for target in (os.path.join(d, ".", "m.onnx"), os.path.join(d, "link.onnx")):
+        code, out, err = run("fold", os.path.join(d, "m.onnx"), "-o", target)
+        check(f"fold -o {os.path.relpath(target, d)} (the input itself) is refused",
+              code == 1 and "overwrite the input" in err, err)
+    check("the input is intact", open(os.path.join(d, "m.onnx"), "rb").read() == open(tiny, "rb").read())
+    code, out, err = run("fold", tiny, "-o", os.path.join(d, "o2.onnx"), "--report", os.path.join(d, "no", "r.json"))
+    check("--report into a missing folder: exit 1 before anything is written",
+          code == 1 and "does not exist" in err and not os.path.exists(os.path.join(d, "o2.onnx")), err)
+    code, out, err = run("audit", tiny, "--random", "--samples", "4", "--batch-sizes", "1,2", "--html", d)
+    check("--html onto a folder is refused", code == 1 and "not a regular file" in err, err)
+    code, out, err = run("fold", tiny, "-o", os.path.join(d, "o3.onnx"), "--verify", "--rtol", "0", "--atol", "0")
+    check("a failed --verify writes nothing", code == 1 and "Not written" in out and
+          not os.path.exists(os.path.join(d, "o3.onnx")), out + err)
+    code, out, err = run("fold", tiny, "-o", os.path.join(d, "o3.onnx"), "--verify", "--rtol", "0", "--atol", "0",
+                         "--keep-failed")
+    check("--keep-failed writes it anyway", code == 1 and os.path.exists(os.path.join(d, "o3.onnx")), out + err)
 
 h.finish()

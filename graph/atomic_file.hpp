@@ -1,0 +1,49 @@
+// Writing a file so that nothing half-written, and nothing it should not
+// touch, is ever at its path. The bytes go into a new temporary file in the
+// destination's folder (a unique name, created exclusively: a symlink or
+// file planted at a fixed name like OUT.tmp is never followed or reused),
+// are flushed to disk, and the temporary is renamed over the destination.
+// A destination that exists and is no regular file (a device such as
+// /dev/null, a folder, a pipe) is refused. Every failure throws a
+// bnfold::Error naming the file; the temporary is removed on every path that
+// does not commit.
+#pragma once
+
+#include "graph/export.hpp"
+
+#include <string>
+
+namespace bnfold BNFOLD_API {
+
+class AtomicFile {
+ public:
+  explicit AtomicFile(const std::string& path);
+  ~AtomicFile();  // removes the temporary unless committed
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t size);
+  int fd() const { return fd_; }
+  // The temporary's path (to check the written file before committing).
+  const std::string& temp_path() const { return temp_; }
+  // fsync, close, rename over the destination.
+  void commit();
+
+ private:
+  std::string path_, temp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// What AtomicFile checks before it writes anything (the folder exists, the
+// path is no device, folder or pipe), for commands to check every output
+// path before they start their work.
+void check_writable(const std::string& path);
+
+// Whether a and b name the same existing file (device and inode: catches
+// d/./m.onnx, hard links and symlinks to the input).
+bool same_file(const std::string& a, const std::string& b);
+
+}  // namespace bnfold
