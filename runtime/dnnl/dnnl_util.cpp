@@ -37,12 +37,13 @@ dnnl::memory::desc any_md(const std::vector<int64_t>& dims) {
 
 dnnl::memory::desc same_format_md(const dnnl::memory::desc& like, const std::vector<int64_t>& dims) {
   using tag = dnnl::memory::format_tag;
-  static const std::vector<std::vector<tag>> by_rank = {
-      {}, {tag::a}, {tag::ab}, {tag::abc, tag::acb, tag::aBc8b, tag::aBc16b},
-      {tag::abcd, tag::acdb, tag::aBcd8b, tag::aBcd16b}, {tag::abcde, tag::acdeb, tag::aBcde8b, tag::aBcde16b}};
+  // Per rank 3, 4, 5: plain, channels last, 8- and 16-channel blocks.
+  static const tag kTags[3][4] = {{tag::abc, tag::acb, tag::aBc8b, tag::aBc16b},
+                                  {tag::abcd, tag::acdb, tag::aBcd8b, tag::aBcd16b},
+                                  {tag::abcde, tag::acdeb, tag::aBcde8b, tag::aBcde16b}};
   const dnnl::memory::dims d = to_dnnl_dims(dims);
-  if (static_cast<size_t>(like.dims().size()) == dims.size() && dims.size() < by_rank.size())
-    for (tag t : by_rank[dims.size()])
+  if (static_cast<size_t>(like.dims().size()) == dims.size() && dims.size() >= 3 && dims.size() <= 5)
+    for (tag t : kTags[dims.size() - 3])
       if (dnnl::memory::desc(like.dims(), like.data_type(), t) == like) return dnnl::memory::desc(d, like.data_type(), t);
   return plain_md(dims);
 }
