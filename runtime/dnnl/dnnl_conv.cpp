@@ -83,18 +83,14 @@ bool fast_conv(const char* impl) {
   return name.rfind("brg", 0) == 0 || name.rfind("jit", 0) == 0;
 }
 
-const Tensor* f32_constant(PlanBuilder& b, const Tensor* t) {
-  if (!t || t->dtype() == DType::Float32) return t;
-  return b.own(to_float32(*t));
-}
-
 }  // namespace
 
 bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
   const bool transposed = e.lowering == Lowering::ConvTranspose;
-  const Tensor* w = ctx.input(1).value;  // converted and reordered once (WeightCache)
+  // Weights and bias are converted to float32 and reordered once (WeightCache).
+  const Tensor* w = ctx.input(1).value;
   const bool has_bias = ctx.has_input(2);
-  const Tensor* bias = has_bias ? f32_constant(b, ctx.input(2).value) : nullptr;
+  const Tensor* bias = has_bias ? ctx.input(2).value : nullptr;
   if (!w || (has_bias && !bias)) return false;  // weights computed at run time: reference kernel
   const auto& x = ctx.dims(0);
   const auto& wd = ctx.dims(1);
@@ -146,7 +142,7 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);
   step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
-  if (has_bias) step->fixed(DNNL_ARG_BIAS, dnnl::memory(b_md, dnnl_engine(), const_cast<void*>(bias->data())));
+  if (has_bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));
   b.add_step(std::move(step));
   return true;
 }

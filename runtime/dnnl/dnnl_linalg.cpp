@@ -8,17 +8,6 @@ namespace bnfold::rt {
 using dnnl::algorithm;
 using dnnl::prop_kind;
 
-namespace {
-
-// A float32 copy of a constant, scaled (Gemm's alpha and beta).
-Tensor scaled(const Tensor& t, double factor) {
-  Tensor f = to_float32(t);
-  float* p = f.mutable_data_as<float>();
-  for (int64_t i = 0; i < f.numel(); ++i) p[i] = static_cast<float>(p[i] * factor);
-  return f;
-}
-
-}  // namespace
 
 bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
   if (n.attr_int("transA") != 0 || !ctx.input(1).value) return false;
@@ -48,7 +37,7 @@ bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContex
                        : IP::desc(prop_kind::forward_inference, any_md({M, K}), w_any, any_md(out));
   dnnl::inner_product_forward::primitive_desc pd(d, attr, dnnl_engine());
 
-  // alpha goes into the weights, beta into the bias, once.
+  // alpha goes into the weights, beta into the bias ([N] or [1, N]: the same bytes), once.
   const double alpha = n.attr_float("alpha"), beta = n.attr_float("beta");
 
   const dnnl::memory::desc w_onnx = trans_b ? plain_md({N, K})  // B is [N, K]
@@ -61,8 +50,7 @@ bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContex
   add_fusion_args(*step, f);
   step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, alpha, w_onnx, pd.weights_desc()));
   if (c) {
-    const Tensor* bias = b.own(scaled(*c, beta));
-    step->fixed(DNNL_ARG_BIAS, dnnl::memory(bias_md, dnnl_engine(), const_cast<void*>(bias->data())));
+    step->fixed(DNNL_ARG_BIAS, b.constant_weights(*c, beta, bias_md, bias_md));
   }
   b.add_step(std::move(step));
   return true;
