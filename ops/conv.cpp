@@ -123,7 +123,7 @@ class Conv : public ConvBase {
     std::vector<int64_t> kernel = spatial(w);
     if (ctx.node().has_attr("kernel_shape"))
       BNFOLD_NODE_CHECK(ctx, ctx.node().attr_ints("kernel_shape") == kernel, "kernel_shape disagrees with the weight");
-    geo_ = window_geometry(ctx, spatial(x), kernel, false, true);
+    geo_ = conv_geometry(ctx, spatial(x), kernel);
     std::vector<int64_t> out = {x[0], w[0]};
     out.insert(out.end(), geo_.out.begin(), geo_.out.end());
     ctx.set_output(0, ctx.dtype(0), out);

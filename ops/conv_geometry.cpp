@@ -33,35 +33,64 @@ WindowGeometry read_window(const InferContext& ctx, const std::vector<int64_t>& 
   return g;
 }
 
-}  // namespace
+// auto_pad SAME_*: the output is ceil(in / stride) and the pads make it so.
+void same_pads(const std::string& auto_pad, int64_t in, int64_t span, WindowGeometry* g, size_t k) {
+  g->out[k] = (in + g->stride[k] - 1) / g->stride[k];
+  const int64_t total = std::max<int64_t>(0, (g->out[k] - 1) * g->stride[k] + span - in);
+  const int64_t small = total / 2;
+  g->pad_begin[k] = auto_pad == "SAME_UPPER" ? small : total - small;
+  g->pad_end[k] = total - g->pad_begin[k];
+}
 
-WindowGeometry window_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
-                               const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations) {
+// Reads the window and resolves auto_pad; calls size(k, span, room) for each
+// spatial axis with explicit pads (room = padded input - window span).
+template <typename F>
+WindowGeometry sized_window(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                            const std::vector<int64_t>& kernel, bool use_dilations, F&& size) {
   std::string auto_pad;
   WindowGeometry g = read_window(ctx, in_spatial, kernel, use_dilations, &auto_pad);
+  BNFOLD_NODE_CHECK(ctx, auto_pad == "NOTSET" || auto_pad == "VALID" || auto_pad == "SAME_UPPER" ||
+                             auto_pad == "SAME_LOWER",
+                    "unknown auto_pad '{}'", auto_pad);
   for (size_t k = 0; k < in_spatial.size(); ++k) {
     const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      g.out[k] = (in_spatial[k] + g.stride[k] - 1) / g.stride[k];
-      const int64_t total = std::max<int64_t>(0, (g.out[k] - 1) * g.stride[k] + span - in_spatial[k]);
-      const int64_t small = total / 2;
-      g.pad_begin[k] = auto_pad == "SAME_UPPER" ? small : total - small;
-      g.pad_end[k] = total - g.pad_begin[k];
+      same_pads(auto_pad, in_spatial[k], span, &g, k);
       continue;
     }
-    if (auto_pad == "VALID") {
-      g.pad_begin[k] = g.pad_end[k] = 0;
-    } else {
-      BNFOLD_NODE_CHECK(ctx, auto_pad == "NOTSET", "unknown auto_pad '{}'", auto_pad);
-    }
-    const int64_t room = in_spatial[k] + g.pad_begin[k] + g.pad_end[k] - span;
-    BNFOLD_NODE_CHECK(ctx, room >= 0, "the window ({}) is larger than the padded input ({}) on spatial axis {}",
-                      span, in_spatial[k] + g.pad_begin[k] + g.pad_end[k], k);
-    g.out[k] = (ceil_mode ? (room + g.stride[k] - 1) / g.stride[k] : room / g.stride[k]) + 1;
-    // With ceil_mode the last window must start inside the input or the left padding.
-    if (ceil_mode && (g.out[k] - 1) * g.stride[k] >= in_spatial[k] + g.pad_begin[k]) --g.out[k];
+    if (auto_pad == "VALID") g.pad_begin[k] = g.pad_end[k] = 0;
+    g.out[k] = size(g, k, span, in_spatial[k] + g.pad_begin[k] + g.pad_end[k] - span);
   }
   return g;
+}
+
+}  // namespace
+
+WindowGeometry conv_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                             const std::vector<int64_t>& kernel) {
+  return sized_window(ctx, in_spatial, kernel, true, [&](const WindowGeometry& g, size_t k, int64_t span, int64_t room) {
+    BNFOLD_NODE_CHECK(ctx, room >= 0, "the window ({}) is larger than the padded input ({}) on spatial axis {}",
+                      span, room + span, k);
+    return room / g.stride[k] + 1;
+  });
+}
+
+WindowGeometry pool_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                             const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations) {
+  return sized_window(ctx, in_spatial, kernel, use_dilations,
+                      [&](const WindowGeometry& g, size_t k, int64_t span, int64_t room) {
+    const int64_t s = g.stride[k];
+    // C++ division truncates toward zero, as ONNX Runtime's does.
+    int64_t out = room / s + 1;
+    if (ceil_mode) {
+      out = (room > 0 ? (room + s - 1) / s : room / s) + 1;
+      // The last window must start inside the input or the left padding.
+      if ((out - 1) * s >= in_spatial[k] + g.pad_begin[k]) --out;
+    }
+    BNFOLD_NODE_CHECK(ctx, out >= 0, "the window ({}) is larger than the padded input ({}) on spatial axis {}",
+                      span, room + span, k);
+    return out;
+  });
 }
 
 WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,

@@ -14,10 +14,20 @@ struct WindowGeometry {
   std::vector<int64_t> in, kernel, stride, dilation, pad_begin, pad_end, out;  // spatial dims only
 };
 
-// Conv / pooling output sizes. kernel: spatial kernel dims; ceil_mode for pooling.
-// use_dilations=false for ops without the attribute (AveragePool before opset 19).
-WindowGeometry window_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
-                               const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations);
+// Conv output sizes (kernel: spatial kernel dims). A window larger than the
+// padded input is refused, as ONNX Runtime refuses it.
+WindowGeometry conv_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                             const std::vector<int64_t>& kernel);
+
+// MaxPool / AveragePool output sizes, rounded as ONNX Runtime rounds them (the
+// README's "Where bnfold follows ONNX Runtime"): out = trunc(room / stride) + 1
+// with room = input + pads - window, so a window larger than the padded input
+// still gives one output where room > -stride; with ceil_mode,
+// ceil(room / stride) + 1, less one when the last window would start in the
+// right padding. An output size of 0 is allowed (an empty tensor), a negative
+// one refused. use_dilations=false for ops without the attribute.
+WindowGeometry pool_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,
+                             const std::vector<int64_t>& kernel, bool ceil_mode, bool use_dilations);
 
 // ConvTranspose: also resolves output_shape / output_padding into pads.
 WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<int64_t>& in_spatial,

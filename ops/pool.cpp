@@ -40,9 +40,9 @@ class Pool : public OpKernel {
       geo_.out.assign(in_spatial.size(), 1);
     } else {
       const Node& n = ctx.node();
-      const bool ceil = ctx.opset() >= 10 && n.attr_int("ceil_mode") != 0;
+      ceil_ = ctx.opset() >= 10 && n.attr_int("ceil_mode") != 0;
       const bool dilations = op_ == PoolOp::MaxPool && ctx.opset() >= 10;
-      geo_ = window_geometry(ctx, in_spatial, n.attr_ints("kernel_shape"), ceil, dilations);
+      geo_ = pool_geometry(ctx, in_spatial, n.attr_ints("kernel_shape"), ceil_, dilations);
       if (op_ == PoolOp::AveragePool) {  // the attribute exists from opset 7
         auto a = n.find_attr("count_include_pad");
         count_include_pad_ = a && a->i != 0;
@@ -67,11 +67,14 @@ class Pool : public OpKernel {
     float* py = y.mutable_data_as<float>();
     int64_t* pi = out.size() > 1 && out[1] ? out[1]->mutable_data_as<int64_t>() : nullptr;
     const int64_t isz = ID * IH * IW;
+    const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
     for (int64_t nc = 0; nc < NC; ++nc)
       for (int64_t od = 0; od < OD; ++od)
         for (int64_t oh = 0; oh < OH; ++oh)
           for (int64_t ow = 0; ow < OW; ++ow) {
-            double acc = max_ ? -std::numeric_limits<double>::infinity() : 0.0;
+            // A window of padding only (dilated windows can be) gives the
+            // lowest float, as in ONNX Runtime and oneDNN.
+            double acc = max_ ? std::numeric_limits<float>::lowest() : 0.0;
             int64_t best = -1, valid = 0, in_window = 0;
             for (int64_t kd = 0; kd < g.kernel[0]; ++kd)
               for (int64_t kh = 0; kh < g.kernel[1]; ++kh)
@@ -99,7 +102,10 @@ class Pool : public OpKernel {
               py[o] = static_cast<float>(acc);
               if (pi) pi[o] = nc * isz + best;
             } else {
-              const int64_t div = count_include_pad_ ? in_window : valid;
+              // count_include_pad divides by the window's positions inside input
+              // + pads; without ceil_mode by the whole window, as ONNX Runtime
+              // does when the window is larger than the padded input.
+              const int64_t div = count_include_pad_ ? (ceil_ ? in_window : window) : valid;
               py[o] = static_cast<float>(div ? acc / static_cast<double>(div) : 0.0);
             }
           }
@@ -112,7 +118,7 @@ class Pool : public OpKernel {
 
  private:
   PoolOp op_;
-  bool global_ = false, max_ = false, count_include_pad_ = false;
+  bool global_ = false, max_ = false, count_include_pad_ = false, ceil_ = false;
   int64_t storage_order_ = 0;
   WindowGeometry geo_;
 };

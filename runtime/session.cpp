@@ -126,10 +126,15 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
   impl_->value_keyed.assign(impl_->fed.size(), false);
   // Unsupported ops are named now, not in the middle of a run.
   impl_->check_kernels();
-  // Compile for the declared shapes (symbolic dims as 1) so that attribute and
-  // shape errors surface at creation too; the plan serves batch-1 runs later.
+  // Compile for the declared shapes so that attribute and shape errors
+  // surface at creation. A symbolic dim is unknown until the inputs arrive:
+  // it is tried as 1 (the plan then serves batch-1 runs), but an error of
+  // that guess is not the model's (a dynamic-H/W model whose first
+  // convolution has no padding is fine at its real sizes); run() checks
+  // the real shapes.
   std::vector<std::vector<int64_t>> dims;
   std::vector<const Tensor*> values;
+  bool guessed = false;
   for (const Value* v : impl_->fed) {
     values.push_back(v->has_data() ? &v->data() : nullptr);
     if (v->has_data()) {
@@ -140,6 +145,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
     std::vector<int64_t> d;
     for (const Dim& x : v->shape().dims) {
       if (!x.known() && !x.is_symbolic()) return;
+      guessed |= !x.known();
       d.push_back(x.known() ? x.value : 1);
     }
     dims.push_back(d);
@@ -148,7 +154,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
     impl_->plan_for(dims, values);
   } catch (const Error& e) {
     // A shape decided by an input's value can only be planned at run time.
-    if (e.code() != ErrorCode::NeedsInputValue) throw;
+    if (e.code() != ErrorCode::NeedsInputValue && !guessed) throw;
   }
 }
 

@@ -99,7 +99,7 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   WindowGeometry g;
   std::vector<int64_t> output_padding(wd.size() - 2, 0);
   if (transposed) g = transposed_geometry(ctx, spatial(x), spatial(wd), &output_padding);
-  else g = window_geometry(ctx, spatial(x), spatial(wd), false, true);
+  else g = conv_geometry(ctx, spatial(x), spatial(wd));
   dims_t pad_r(g.pad_end.begin(), g.pad_end.end());
   for (size_t k = 0; k < pad_r.size(); ++k) pad_r[k] -= output_padding[k];
 

@@ -19,7 +19,7 @@ bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   WindowGeometry g;
   const bool global = op == PoolOp::GlobalMaxPool || op == PoolOp::GlobalAveragePool;
   const bool max = op == PoolOp::MaxPool || op == PoolOp::GlobalMaxPool;
-  bool include_pad = false;
+  bool include_pad = false, ceil = false;
   if (global) {
     g.kernel = in_spatial;
     g.stride.assign(in_spatial.size(), 1);
@@ -27,20 +27,24 @@ bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
     g.pad_begin.assign(in_spatial.size(), 0);
     g.pad_end.assign(in_spatial.size(), 0);
   } else {
-    const bool ceil = n.graph_opset() >= 10 && n.attr_int("ceil_mode") != 0;
-    g = window_geometry(ctx, in_spatial, n.attr_ints("kernel_shape"), ceil, op == PoolOp::MaxPool && n.graph_opset() >= 10);
+    ceil = n.graph_opset() >= 10 && n.attr_int("ceil_mode") != 0;
+    g = pool_geometry(ctx, in_spatial, n.attr_ints("kernel_shape"), ceil, op == PoolOp::MaxPool && n.graph_opset() >= 10);
     if (op == PoolOp::AveragePool) {
       auto a = n.find_attr("count_include_pad");
       include_pad = a && a->i != 0;
     }
   }
-  // oneDNN derives the output size from the pads: ceil_mode becomes extra right padding.
+  // oneDNN derives the output size from the pads: ceil_mode, and a window
+  // larger than the padded input, become extra right padding.
   dims_t pad_r;
   for (size_t k = 0; k < in_spatial.size(); ++k) {
+    if (out[k + 2] == 0) return false;  // an empty output: nothing for oneDNN to do
     const int64_t span = (g.kernel[k] - 1) * g.dilation[k] + 1;
     pad_r.push_back((out[k + 2] - 1) * g.stride[k] + span - in_spatial[k] - g.pad_begin[k]);
-    // Counting padding in the average must not count that extra padding.
-    if (include_pad && pad_r.back() != g.pad_end[k]) return false;
+    // With ceil_mode, counting padding in the average must not count that
+    // extra padding; without, ONNX Runtime divides by the whole window, as
+    // oneDNN does (see pool_geometry).
+    if (include_pad && ceil && pad_r.back() > g.pad_end[k]) return false;
   }
   const algorithm alg = max ? algorithm::pooling_max
                         : include_pad ? algorithm::pooling_avg_include_padding

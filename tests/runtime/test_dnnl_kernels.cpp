@@ -275,6 +275,56 @@ TEST_CASE("Pooling: pads, ceil_mode, dilations, count_include_pad, global", "[ke
   }
 }
 
+TEST_CASE("Pool windows larger than the padded input give what ONNX Runtime gives", "[kernels][pool][ort]") {
+  // Expected values recorded from onnxruntime-node 1.30 (tests/models/
+  // test_pool_rules.py compares a grid of such cases live when ORT is there).
+  struct Spec {
+    const char* op;
+    std::vector<int64_t> in, k, s, pads;
+    int ceil, include_pad;
+    std::vector<float> want;  // on x = 1, 2, 3, ...
+  };
+  const Spec specs[] = {
+      {"AveragePool", {1}, {2}, {2}, {0, 0}, 0, 1, {0.5f}},  // divides by the whole window
+      {"AveragePool", {1}, {2}, {2}, {0, 0}, 1, 1, {1.0f}},  // with ceil_mode, by input + pads
+      {"AveragePool", {1}, {3}, {2}, {1, 0}, 0, 1, {1.0f / 3}},
+      {"AveragePool", {1}, {3}, {2}, {1, 0}, 1, 1, {0.5f}},
+      {"AveragePool", {2}, {3}, {3}, {0, 0}, 0, 0, {1.5f}},
+      {"MaxPool", {1}, {2}, {2}, {0, 0}, 0, 0, {1.0f}},
+      {"MaxPool", {1, 3}, {2, 2}, {2, 2}, {0, 0, 0, 0}, 0, 0, {2.0f}},  // the paddle2onnx OCR case
+      {"AveragePool", {1}, {2}, {1}, {0, 0}, 0, 0, {}},                   // an empty output
+  };
+  for (const auto& sp : specs) {
+    for (bool onednn : {true, false}) {
+      test::TestModel t;
+      std::vector<int64_t> dims = {1, 1};
+      dims.insert(dims.end(), sp.in.begin(), sp.in.end());
+      Value* x = t.input("x", dims);
+      float* px = t.inputs["x"].mutable_data_as<float>();
+      for (int64_t i = 0; i < t.inputs["x"].numel(); ++i) px[i] = static_cast<float>(i + 1);
+      std::vector<std::pair<std::string, Attribute>> attrs = {
+          {"kernel_shape", ints(sp.k)}, {"strides", ints(sp.s)}, {"pads", ints(sp.pads)}, {"ceil_mode", one(sp.ceil)}};
+      if (std::string(sp.op) == "AveragePool") attrs.push_back({"count_include_pad", one(sp.include_pad)});
+      t.output(t.node(sp.op, {x}, "y", attrs));
+      SessionOptions o;
+      o.use_onednn = onednn;
+      const Tensor y = Session(t.g, o).run(t.inputs).at("y");
+      INFO(sp.op << " in " << Shape::of(sp.in).str() << " ceil " << sp.ceil << " include_pad " << sp.include_pad
+                 << " onednn " << onednn);
+      REQUIRE(y.numel() == static_cast<int64_t>(sp.want.size()));
+      for (size_t i = 0; i < sp.want.size(); ++i) CHECK(y.data_as<float>()[i] == Approx(sp.want[i]).epsilon(1e-6));
+    }
+  }
+  // A negative size is refused, as ORT refuses it; so is a Conv window larger than its input.
+  test::TestModel t;
+  Value* x = t.input("x", {1, 1, 1});
+  t.output(t.node("AveragePool", {x}, "y", {{"kernel_shape", ints({3})}}));
+  CHECK_THROWS_WITH(Session(t.g).run(t.inputs), Catch::Matchers::Contains("the window (3) is larger than the padded input (1)"));
+  test::TestModel c;
+  c.output(c.node("Conv", {c.input("x", {1, 1, 1}), c.weight("w", {1, 1, 2})}, "y", {{"strides", ints({2})}}));
+  CHECK_THROWS_WITH(Session(c.g).run(c.inputs), Catch::Matchers::Contains("the window (2) is larger than the padded input (1)"));
+}
+
 TEST_CASE("Element-wise activations", "[kernels][eltwise]") {
   for (const char* op : {"Relu", "LeakyRelu", "Elu", "Tanh", "Sigmoid", "Softplus", "HardSwish", "Exp", "Abs"}) {
     Case t(14);  // HardSwish exists from opset 14

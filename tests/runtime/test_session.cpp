@@ -52,6 +52,25 @@ TEST_CASE("an op without a kernel is named when the session is created", "[sessi
   CHECK_THROWS_WITH(Session(g), Contains("node #0 'hm' (Hardmax): bnfold has no kernel for Hardmax"));
 }
 
+TEST_CASE("a symbolic dim is unknown until the inputs arrive", "[session][errors]") {
+  // [N, 3, H, W] with an unpadded 3x3 convolution: fine at 8x8, impossible at
+  // 2x2; creating the session must not guess H = W = 1 and refuse it.
+  auto g = std::make_shared<Graph>();
+  g->info.opsets[""] = 13;
+  Shape shape;
+  shape.rank_known = true;
+  shape.dims = {Dim::symbolic("N"), Dim::fixed(3), Dim::symbolic("H"), Dim::symbolic("W")};
+  Value* x = g->add_input("x", DType::Float32, shape);
+  Value* w = g->add_constant("w", Tensor(DType::Float32, {4, 3, 3, 3}));
+  Node* conv = g->add_node("Conv", {x, w}, {"y"});
+  g->add_output(conv->output(0));
+  Session s(g);
+  CHECK(s.run({{"x", Tensor(DType::Float32, {2, 3, 8, 8})}}).at(conv->output(0)->name()).dims() ==
+        std::vector<int64_t>{2, 4, 6, 6});
+  CHECK_THROWS_WITH(s.run({{"x", Tensor(DType::Float32, {1, 3, 2, 2})}}),
+                    Contains("the window (3) is larger than the padded input (2)"));
+}
+
 TEST_CASE("NaN and Inf pass through without crashing", "[session]") {
   Session s(kModels + "/tiny_resnet.onnx");
   Tensor x(DType::Float32, {2, 3, 32, 32});

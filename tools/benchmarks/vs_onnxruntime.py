@@ -28,9 +28,11 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ort"))
+from ort import ORT_VERSION, Ort, ensure_ort  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ORT_VERSION = "1.30.0"  # checked in STACK-NOTES; pinned so that runs compare
 ZOO = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
        "shufflenet_v2_x1_0", "mnasnet0_5", "regnet_x_400mf", "googlenet", "vgg11_bn"]
 
@@ -45,38 +47,6 @@ def cpu_flags():
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
     return model, sorted(flags)
-
-
-def ensure_ort(build):
-    """onnxruntime-node, pinned, in BUILD/ort (its install script would fetch CUDA parts: skipped)."""
-    prefix = os.path.join(build, "ort")
-    pkg = os.path.join(prefix, "node_modules", "onnxruntime-node", "package.json")
-    if os.path.exists(pkg) and json.load(open(pkg))["version"] == ORT_VERSION:
-        return os.path.join(prefix, "node_modules")
-    os.makedirs(prefix, exist_ok=True)
-    subprocess.run(["npm", "install", "--prefix", prefix, "--ignore-scripts", "--no-audit", "--no-fund",
-                    f"onnxruntime-node@{ORT_VERSION}"], check=True, stdout=subprocess.DEVNULL)
-    return os.path.join(prefix, "node_modules")
-
-
-class Ort:
-    """One ort_server.js child process (one per model: its peak RSS is that model's)."""
-
-    def __init__(self, node_modules):
-        self.p = subprocess.Popen(["node", os.path.join(HERE, "ort_server.js"), node_modules],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-    def ask(self, **cmd):
-        self.p.stdin.write(json.dumps(cmd) + "\n")
-        self.p.stdin.flush()
-        reply = json.loads(self.p.stdout.readline())
-        if "error" in reply:
-            raise RuntimeError(f"onnxruntime: {reply['error']}")
-        return reply
-
-    def close(self):
-        self.p.stdin.close()
-        self.p.wait()
 
 
 def bnfold_process_stats(bnfold, model, threads):

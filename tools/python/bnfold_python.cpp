@@ -83,9 +83,10 @@ Dataset open_data(const Graph& g, const std::string& path, const std::vector<std
 
 class PySession {
  public:
-  PySession(const std::string& path, int threads, const std::string& bn_mode) {
+  PySession(const std::string& path, int threads, const std::string& bn_mode, bool reference) {
     SessionOptions o;
     o.threads = threads;
+    o.use_onednn = !reference;
     o.bn_mode = parse_bn_mode(bn_mode);
     py::gil_scoped_release release;
     session_ = std::make_unique<Session>(path, o);
@@ -152,8 +153,11 @@ PYBIND11_MODULE(bnfold, m) {
       "(the keys of `bnfold fold --report`).");
 
   py::class_<PySession>(m, "Session")
-      .def(py::init<const std::string&, int, const std::string&>(), py::arg("path"), py::arg("threads") = 0,
-           py::arg("bn_mode") = "inference")
+      .def(py::init<const std::string&, int, const std::string&, bool>(), py::arg("path"), py::arg("threads") = 0,
+           py::arg("bn_mode") = "inference", py::arg("reference") = false,
+           "Loads a model. threads: 0 for one per core; bn_mode: 'inference' (running statistics) or "
+           "'batch' (the current batch's, as a model left in train mode); reference: the plain reference "
+           "kernels instead of oneDNN (slow; an oracle).")
       .def("run", &PySession::run, py::arg("inputs"), "Runs the model: {name: ndarray} -> {name: ndarray}.")
       .def_property_readonly("inputs", &PySession::input_names)
       .def_property_readonly("outputs", &PySession::output_names);

@@ -1,13 +1,13 @@
-// ONNX Runtime's side of tools/benchmarks/vs_onnxruntime.py: a child process
-// that reads one JSON command per line on stdin and answers one JSON line on
-// stdout, so that the driver can alternate between bnfold and ORT in one
-// invocation. Commands:
+// ONNX Runtime in a child process (tools/ort/ort.py drives it for the
+// benchmark and for the tests that compare against ORT): reads one JSON command
+// per line on stdin and answers one JSON line on stdout, so that a driver can
+// alternate between bnfold and ORT in one invocation. Commands:
 //   {"cmd": "load", "path": P, "level": "all"|"disabled", "threads": T}
 //       -> {"id": K, "create_ms": ms, "input": name, "dims": [...]}
 //   {"cmd": "time", "id": K, "batch": B, "seconds": S, "warmup": W}
 //       -> {"ms": [per-run milliseconds]}
-//   {"cmd": "run", "id": K, "npy": IN, "out": OUT}   (runs once on a .npy, writes the first output)
-//       -> {"output": name}
+//   {"cmd": "run", "id": K, "inputs": {NAME: IN.npy, ...}, "out_dir": D}
+//       -> {"outputs": {NAME: D/NAME.npy, ...}}   (every output, float32 or int64)
 //   {"cmd": "rss"} -> {"max_rss_bytes": peak resident set size of this process}
 // Usage: node ort_server.js NODE_MODULES_DIR
 'use strict';
@@ -18,19 +18,30 @@ const readline = require('readline');
 const ort = require(path.join(process.argv[2], 'onnxruntime-node'));
 const sessions = [];
 
-// A .npy reader/writer for float32 C-order arrays (10-byte preamble, header length at byte 8).
+// A .npy reader/writer for C-order float32 and int64 arrays (10-byte preamble,
+// header length at byte 8).
+const NPY_TYPES = {'<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array]};
+
 function readNpy(file) {
   const buf = fs.readFileSync(file);
   const headerLen = buf.readUInt16LE(8);
   const header = buf.toString('latin1', 10, 10 + headerLen);
-  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new Error(`${file}: not C-order float32`);
+  const descr = (header.match(/'descr':\s*'([^']*)'/) || [])[1];
+  if (!(descr in NPY_TYPES) || header.includes("'fortran_order': True")) {
+    throw new Error(`${file}: not a C-order float32 or int64 array`);
+  }
+  const [type, Array] = NPY_TYPES[descr];
   const dims = header.match(/\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
-  const data = new Float32Array(buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length));
-  return {dims, data};
+  const bytes = buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length);
+  return {type, dims, data: new Array(bytes)};
 }
 
 function writeNpy(file, dims, data) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
+  if (!(data instanceof Float32Array || data instanceof BigInt64Array)) {
+    throw new Error(`${file}: only float32 and int64 outputs are written`);
+  }
+  const descr = data instanceof BigInt64Array ? '<i8' : '<f4';
+  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
   while ((10 + header.length + 1) % 64 !== 0) header += ' ';
   header += '\n';
   const pre = Buffer.alloc(10);
@@ -68,7 +79,8 @@ async function handle(cmd) {
     });
     const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
     sessions.push(session);
-    return {id: sessions.length - 1, create_ms: createMs, input: session.inputNames[0]};
+    return {id: sessions.length - 1, create_ms: createMs, input: session.inputNames[0], inputs: session.inputNames,
+          outputs: session.outputNames};
   }
   if (cmd.cmd === 'time') {
     const session = sessions[cmd.id];
@@ -86,11 +98,18 @@ async function handle(cmd) {
   }
   if (cmd.cmd === 'run') {
     const session = sessions[cmd.id];
-    const x = readNpy(cmd.npy);
-    const out = await session.run({[session.inputNames[0]]: new ort.Tensor('float32', x.data, x.dims)});
-    const name = session.outputNames[0];
-    writeNpy(cmd.out, out[name].dims, out[name].data);
-    return {output: name};
+    const feeds = {};
+    for (const [name, file] of Object.entries(cmd.inputs)) {
+      const x = readNpy(file);
+      feeds[name] = new ort.Tensor(x.type, x.data, x.dims);
+    }
+    const out = await session.run(feeds);
+    const outputs = {};
+    for (const name of session.outputNames) {
+      outputs[name] = path.join(cmd.out_dir, name.replace(/[^A-Za-z0-9_.-]/g, '_') + '.npy');
+      writeNpy(outputs[name], out[name].dims, out[name].data);
+    }
+    return {outputs};
   }
   if (cmd.cmd === 'rss') {
     // VmHWM: this program's own peak (maxRSS would count the parent's peak from before exec).
