@@ -98,8 +98,25 @@ json fold_rows(const FoldReport& report) {
                     {"reason", r.reason},
                     {"description", r.describe()},
                     {"max_abs_error", r.max_abs_error >= 0 ? json(r.max_abs_error) : json()},
+                    {"isolated_error", r.isolated_error >= 0 ? json(r.isolated_error) : json()},
                     {"measured_at", r.measured_at}});
   return rows;
+}
+
+json check_value(const ValueCheck& c) {
+  json v = {{"output", c.name}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel}, {"scale", c.scale},
+            {"atol", c.atol},   {"mismatches", c.mismatches}, {"ok", c.ok}, {"verdict", c.verdict},
+            {"float32_noise", c.noise >= 0 ? json(c.noise) : json()}};
+  if (c.isolated >= 0) v["isolated_error"] = c.isolated;
+  return v;
+}
+
+json verification_value(const VerifyResult& r) {
+  json outs = json::array(), folds = json::array();
+  for (const auto& c : r.outputs) outs.push_back(check_value(c));
+  for (const auto& c : r.folds) folds.push_back(check_value(c));
+  return {{"ok", r.ok}, {"reference", r.reference}, {"inputs", r.inputs}, {"noise_factor", r.noise_factor},
+          {"outputs", outs}, {"values", folds}};
 }
 
 json drift_value(const DriftReport& r) {
@@ -146,17 +163,15 @@ std::string fold_json(const FoldResult& r) {
               {"scale_shift", r.report.count(FoldAction::ScaleShift)},
               {"kept", r.report.count(FoldAction::Kept)}}}};
   if (r.verification) {
-    json outs = json::array();
-    for (const auto& c : r.verification->outputs)
-      outs.push_back({{"output", c.name}, {"max_abs", c.max_abs}, {"max_rel", c.max_rel}, {"scale", c.scale},
-                      {"atol", c.atol}, {"mismatches", c.mismatches}});
-    j["verification"] = {{"ok", r.verification->ok}, {"outputs", outs}};
+    j["verification"] = verification_value(*r.verification);
     j["verified"] = r.verification->ok;
   }
   return j.dump(2);
 }
 
 std::string drift_json(const DriftReport& r) { return drift_value(r).dump(2); }
+
+std::string verify_json(const VerifyResult& r) { return verification_value(r).dump(2); }
 
 std::string audit_json(const AuditReport& r) {
   json div = json::array();

@@ -76,6 +76,7 @@ RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> graph, const Da
 // The one JSON form of each report (documented in the README): the CLI
 // prints it with --json, the Python module returns it as a dict.
 std::string fold_json(const FoldResult& result);
+std::string verify_json(const VerifyResult& result);  // `bnfold verify`; fold_json's "verification"
 std::string drift_json(const DriftReport& report);
 std::string audit_json(const AuditReport& report);
 std::string recalibrate_json(const RecalibrateResult& result);

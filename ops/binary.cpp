@@ -153,11 +153,14 @@ class Binary : public OpKernel {
       copy_bytes(acc, out[0]);
     }
     if (op_ == Bin::Mean && in.size() > 1) {
-      Tensor f = to_float32(*out[0]);
-      float* p = f.mutable_data_as<float>();
-      for (int64_t i = 0; i < f.numel(); ++i) p[i] /= static_cast<float>(in.size());
-      if (out[0]->dtype() == DType::Float32) copy_bytes(f, out[0]);
-      else store_from_float32(f, out[0]);
+      dispatch_real(out[0]->dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        const Real<T> sum(*out[0]);
+        Tensor f(Real<T>::kind(), out[0]->dims());
+        T* p = f.mutable_data_as<T>();
+        for (int64_t i = 0; i < f.numel(); ++i) p[i] = sum.p[i] / static_cast<T>(in.size());
+        store_real(f, out[0]);
+      });
     }
   }
 

@@ -1,5 +1,6 @@
-// Conv and ConvTranspose, reference kernels (float32; other float types go
-// through float32). 1D/2D/3D share one loop nest by padding to 3 spatial dims.
+// Conv and ConvTranspose, reference kernels (float64 data in double, other
+// float types through float32; sums in double). 1D/2D/3D share one loop nest
+// by padding to 3 spatial dims.
 #include <algorithm>
 
 #include "ops/conv_geometry.hpp"
@@ -9,14 +10,6 @@
 namespace bnfold::ops {
 
 namespace {
-
-// Float32 view of a tensor: itself when already float32, else a converted copy.
-struct F32 {
-  explicit F32(const Tensor& t) : owned(t.dtype() == DType::Float32 ? Tensor() : to_float32(t)),
-                                   p(t.dtype() == DType::Float32 ? t.data_as<float>() : owned.data_as<float>()) {}
-  Tensor owned;
-  const float* p;
-};
 
 void check_float(const InferContext& ctx) {
   for (size_t i = 0; i < ctx.num_inputs(); ++i)
@@ -49,8 +42,9 @@ struct Loop {
   int64_t isz, osz, ksz;  // elements of one input plane, output plane, kernel
 };
 
-// A run's operands as float32, and its output accumulated in double, each
-// output plane starting at its bias.
+// A run's operands as T (float or double), and its output accumulated in
+// double, each output plane starting at its bias.
+template <typename T>
 struct Operands {
   Operands(const std::vector<const Tensor*>& in, const Loop& l)
       : x(*in[0]), w(*in[1]), has_bias(in.size() > 2 && in[2]), b(has_bias ? *in[2] : *in[1]),
@@ -59,9 +53,9 @@ struct Operands {
       std::fill_n(acc.begin() + p * l.osz, l.osz, has_bias ? b.p[p % l.M] : 0.0);
   }
   double* plane(const Loop& l, int64_t n, int64_t m) { return &acc[static_cast<size_t>((n * l.M + m) * l.osz)]; }
-  F32 x, w;
+  Real<T> x, w;
   bool has_bias;
-  F32 b;
+  Real<T> b;
   std::vector<double> acc;
 };
 
@@ -93,13 +87,17 @@ void for_each_tap(const WindowGeometry& g, const int64_t* a_size, const int64_t*
       }
 }
 
-// The float32 result, stored in the output's dtype.
+// The double sums, stored in the output's dtype (rounded to float32 first
+// for the other float types).
 void store_result(const std::vector<double>& acc, Tensor* out) {
+  if (out->dtype() == DType::Float64) {
+    std::copy(acc.begin(), acc.end(), out->mutable_data_as<double>());
+    return;
+  }
   Tensor y(DType::Float32, out->dims());
   float* py = y.mutable_data_as<float>();
   for (size_t i = 0; i < acc.size(); ++i) py[i] = static_cast<float>(acc[i]);
-  if (out->dtype() == DType::Float32) copy_bytes(y, out);
-  else store_from_float32(y, out);
+  store_real(y, out);
 }
 
 // What both kernels keep from infer(): the group count and the geometry.
@@ -130,14 +128,20 @@ class Conv : public ConvBase {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
+  }
+
+ private:
+  template <typename T>
+  void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Loop l(geo_, in[0]->dims(), in[1]->dims()[0], group_);
-    Operands op(in, l);
+    Operands<T> op(in, l);
     for (int64_t n = 0; n < l.N; ++n)
       for (int64_t m = 0; m < l.M; ++m) {
         double* y = op.plane(l, n, m);
         for (int64_t c = 0; c < l.cg; ++c) {
-          const float* xc = op.x.p + (n * l.C + m / l.mg * l.cg + c) * l.isz;
-          const float* wc = op.w.p + (m * l.cg + c) * l.ksz;
+          const T* xc = op.x.p + (n * l.C + m / l.mg * l.cg + c) * l.isz;
+          const T* wc = op.w.p + (m * l.cg + c) * l.ksz;
           for_each_tap(l.g, l.out, l.in, l.kernel,
                        [&](int64_t o, int64_t k, int64_t i) { y[o] += static_cast<double>(xc[i]) * wc[k]; });
         }
@@ -165,15 +169,21 @@ class ConvTranspose : public ConvBase {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
+  }
+
+ private:
+  template <typename T>
+  void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Loop l(geo_, in[0]->dims(), out[0]->dims()[1], group_);
-    Operands op(in, l);
+    Operands<T> op(in, l);
     // Scatter: every input element adds its kernel-weighted footprint.
     for (int64_t n = 0; n < l.N; ++n)
       for (int64_t c = 0; c < l.C; ++c) {
-        const float* xc = op.x.p + (n * l.C + c) * l.isz;
+        const T* xc = op.x.p + (n * l.C + c) * l.isz;
         for (int64_t mm = 0; mm < l.mg; ++mm) {
           double* y = op.plane(l, n, c / l.cg * l.mg + mm);
-          const float* wc = op.w.p + (c * l.mg + mm) * l.ksz;
+          const T* wc = op.w.p + (c * l.mg + mm) * l.ksz;
           for_each_tap(l.g, l.in, l.out, l.kernel,
                        [&](int64_t i, int64_t k, int64_t o) { y[o] += static_cast<double>(xc[i]) * wc[k]; });
         }

@@ -9,15 +9,6 @@
 
 namespace bnfold::ops {
 
-namespace {
-
-void finish(const Tensor& y, Tensor* out) {
-  if (out->dtype() == DType::Float32) copy_bytes(y, out);
-  else store_from_float32(y, out);
-}
-
-}  // namespace
-
 // Per-channel mean and biased variance over every axis but 1.
 void batch_moments(const Tensor& x, std::vector<double>* mean, std::vector<double>* var) {
   const auto& d = x.dims();
@@ -72,14 +63,20 @@ class BatchNorm : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
+  }
+
+ private:
+  template <typename T>
+  void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const auto& d = in[0]->dims();
     const int64_t N = d[0], C = d[1], S = product(d, 2);
-    const Tensor x = to_float32(*in[0]);
-    const float* px = x.data_as<float>();
+    const Real<T> x(*in[0]);
+    const T* px = x.p;
     std::vector<double> mean, var;
-    if (training_) batch_moments(x, &mean, &var);
-    Tensor y(DType::Float32, d);
-    float* py = y.mutable_data_as<float>();
+    if (training_) batch_moments(x.held, &mean, &var);
+    Tensor y(Real<T>::kind(), d);
+    T* py = y.mutable_data_as<T>();
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c)
         for (int64_t s = 0; s < S; ++s) {
@@ -88,9 +85,9 @@ class BatchNorm : public OpKernel {
           const double v = training_ ? var[static_cast<size_t>(c)] : in[4]->value_at(p);
           const double scale = in[1]->value_at(p) / std::sqrt(v + eps_);
           const int64_t i = (n * C + c) * S + s;
-          py[i] = static_cast<float>((px[i] - m) * scale + in[2]->value_at(p));
+          py[i] = static_cast<T>((px[i] - m) * scale + in[2]->value_at(p));
         }
-    finish(y, out[0]);
+    store_real(y, out[0]);
     for (size_t k = 1; k <= 2 && k < out.size(); ++k) {
       if (!out[k]) continue;
       const std::vector<double>& batch = k == 1 ? mean : var;
@@ -102,7 +99,6 @@ class BatchNorm : public OpKernel {
     }
   }
 
- private:
   double eps_ = 1e-5, momentum_ = 0.9;
   bool spatial_ = true, training_ = false;
 };
@@ -128,27 +124,32 @@ class Softmax : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    const Tensor x = to_float32(*in[0]);
-    const float* px = x.data_as<float>();
-    Tensor y(DType::Float32, in[0]->dims());
-    float* py = y.mutable_data_as<float>();
+    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
+  }
+
+ private:
+  template <typename T>
+  void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
+    const Real<T> x(*in[0]);
+    const T* px = x.p;
+    Tensor y(Real<T>::kind(), in[0]->dims());
+    T* py = y.mutable_data_as<T>();
     for (int64_t o = 0; o < outer_; ++o)
       for (int64_t i = 0; i < inner_; ++i) {
-        const float* xs = px + o * n_ * inner_ + i;
-        float* ys = py + o * n_ * inner_ + i;
+        const T* xs = px + o * n_ * inner_ + i;
+        T* ys = py + o * n_ * inner_ + i;
         double mx = -INFINITY;
         for (int64_t k = 0; k < n_; ++k) mx = std::max<double>(mx, xs[k * inner_]);
         double sum = 0;
         for (int64_t k = 0; k < n_; ++k) sum += std::exp(xs[k * inner_] - mx);
         for (int64_t k = 0; k < n_; ++k) {
           const double z = xs[k * inner_] - mx;
-          ys[k * inner_] = static_cast<float>(log_ ? z - std::log(sum) : std::exp(z) / sum);
+          ys[k * inner_] = static_cast<T>(log_ ? z - std::log(sum) : std::exp(z) / sum);
         }
       }
-    finish(y, out[0]);
+    store_real(y, out[0]);
   }
 
- private:
   bool log_;
   int64_t outer_ = 1, n_ = 1, inner_ = 1;
 };

@@ -76,6 +76,23 @@ Tensor to_float32(const Tensor& t) {
   return f;
 }
 
+Tensor to_float64(const Tensor& t) {
+  Tensor f(DType::Float64, t.dims());
+  double* p = f.mutable_data_as<double>();
+  for (int64_t i = 0; i < t.numel(); ++i) p[i] = t.value_at(i);
+  return f;
+}
+
+void store_real(const Tensor& y, Tensor* out) {
+  if (y.dtype() == out->dtype()) {
+    copy_bytes(y, out);
+  } else if (y.dtype() == DType::Float32) {
+    store_from_float32(y, out);
+  } else {
+    store_from_float32(to_float32(y), out);
+  }
+}
+
 void store_from_float32(const Tensor& f, Tensor* out) {
   const float* p = f.data_as<float>();
   const int64_t n = f.numel();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "ops/kernel.hpp"
@@ -37,6 +38,31 @@ Tensor to_float32(const Tensor& t);
 // An int64 tensor of `dims` holding values (shapes, indices).
 Tensor int64_tensor(const std::vector<int64_t>& values, std::vector<int64_t> dims);
 void store_from_float32(const Tensor& f, Tensor* out);
+
+// The float kernels compute in double on float64 data and in float32 on the
+// other float types (float16/bfloat16 through float32): a float64 model is
+// evaluated in float64, the reference `bnfold verify` measures float32 against.
+// Real<T> is a tensor's data as T (T float or double): the tensor itself when
+// it holds T already, else a converted copy.
+Tensor to_float64(const Tensor& t);
+template <typename T>
+struct Real {
+  static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "float or double");
+  explicit Real(const Tensor& t)
+      : held(t.dtype() == kind() ? t : std::is_same_v<T, double> ? to_float64(t) : to_float32(t)),
+        p(held.data_as<T>()) {}
+  static DType kind() { return std::is_same_v<T, double> ? DType::Float64 : DType::Float32; }
+  Tensor held;
+  const T* p;
+};
+// Calls f(T{}) with the type a float kernel computes in for data of dtype t.
+template <typename F>
+void dispatch_real(DType t, F&& f) {
+  if (t == DType::Float64) f(double{});
+  else f(float{});
+}
+// Stores y (float32 or float64) into out, converting to out's float dtype.
+void store_real(const Tensor& y, Tensor* out);
 
 // Calls f(T{}) with the C++ type of a numeric dtype; throws for others.
 template <typename F>

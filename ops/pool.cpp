@@ -1,4 +1,4 @@
-// Pooling and LRN, reference kernels (float types through float32):
+// Pooling and LRN, reference kernels (float64 in double, other types through float32):
 // MaxPool (with optional Indices), AveragePool, GlobalMaxPool,
 // GlobalAveragePool, LRN.
 #include <algorithm>
@@ -12,11 +12,6 @@
 namespace bnfold::ops {
 
 namespace {
-
-void finish(const Tensor& y, Tensor* out) {
-  if (out->dtype() == DType::Float32) copy_bytes(y, out);
-  else store_from_float32(y, out);
-}
 
 class Pool : public OpKernel {
  public:
@@ -56,15 +51,21 @@ class Pool : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    const Tensor xf = in[0]->dtype() == DType::Float32 ? *in[0] : to_float32(*in[0]);
-    const float* x = xf.data_as<float>();
+    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
+  }
+
+ private:
+  template <typename T>
+  void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
+    const Real<T> xr(*in[0]);
+    const T* x = xr.p;
     const auto g = as_3d(geo_);
     const auto& xd = in[0]->dims();
     const int64_t NC = xd[0] * xd[1];
     const int64_t ID = g.in[0], IH = g.in[1], IW = g.in[2];
     const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
-    Tensor y(DType::Float32, out[0]->dims());
-    float* py = y.mutable_data_as<float>();
+    Tensor y(Real<T>::kind(), out[0]->dims());
+    T* py = y.mutable_data_as<T>();
     int64_t* pi = out.size() > 1 && out[1] ? out[1]->mutable_data_as<int64_t>() : nullptr;
     const int64_t isz = ID * IH * IW;
     const int64_t window = g.kernel[0] * g.kernel[1] * g.kernel[2];
@@ -86,7 +87,7 @@ class Pool : public OpKernel {
                   if (id < ID + g.pad_end[0] && ih < IH + g.pad_end[1] && iw < IW + g.pad_end[2]) ++in_window;
                   if (id < 0 || id >= ID || ih < 0 || ih >= IH || iw < 0 || iw >= IW) continue;
                   const int64_t off = (id * IH + ih) * IW + iw;
-                  const float v = x[nc * isz + off];
+                  const T v = x[nc * isz + off];
                   ++valid;
                   if (max_) {
                     if (v > acc || best < 0) {
@@ -99,24 +100,23 @@ class Pool : public OpKernel {
                 }
             const int64_t o = ((nc * OD + od) * OH + oh) * OW + ow;
             if (max_) {
-              py[o] = static_cast<float>(acc);
+              py[o] = static_cast<T>(acc);
               if (pi) pi[o] = nc * isz + best;
             } else {
               // count_include_pad divides by the window's positions inside input
               // + pads; without ceil_mode by the whole window, as ONNX Runtime
               // does when the window is larger than the padded input.
               const int64_t div = count_include_pad_ ? (ceil_ ? in_window : window) : valid;
-              py[o] = static_cast<float>(div ? acc / static_cast<double>(div) : 0.0);
+              py[o] = static_cast<T>(div ? acc / static_cast<double>(div) : 0.0);
             }
           }
-    if (in[0]->dtype() == DType::Float32 || dtype_is_float(in[0]->dtype())) {
-      finish(y, out[0]);
+    if (dtype_is_float(in[0]->dtype())) {
+      store_real(y, out[0]);
     } else {  // integer MaxPool (opset 12+)
       cast_into(y, out[0]);
     }
   }
 
- private:
   PoolOp op_;
   bool global_ = false, max_ = false, count_include_pad_ = false, ceil_ = false;
   int64_t storage_order_ = 0;
@@ -137,12 +137,18 @@ class Lrn : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    const Tensor xf = to_float32(*in[0]);
-    const float* x = xf.data_as<float>();
+    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
+  }
+
+ private:
+  template <typename T>
+  void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
+    const Real<T> xr(*in[0]);
+    const T* x = xr.p;
     const auto& d = in[0]->dims();
     const int64_t N = d[0], C = d[1], S = product(d, 2);
-    Tensor y(DType::Float32, d);
-    float* py = y.mutable_data_as<float>();
+    Tensor y(Real<T>::kind(), d);
+    T* py = y.mutable_data_as<T>();
     const int64_t lo = (size_ - 1) / 2, hi = size_ - 1 - lo;
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c)
@@ -153,12 +159,11 @@ class Lrn : public OpKernel {
             sq += v * v;
           }
           const int64_t i = (n * C + c) * S + s;
-          py[i] = static_cast<float>(x[i] / std::pow(bias_ + alpha_ / static_cast<double>(size_) * sq, beta_));
+          py[i] = static_cast<T>(x[i] / std::pow(bias_ + alpha_ / static_cast<double>(size_) * sq, beta_));
         }
-    finish(y, out[0]);
+    store_real(y, out[0]);
   }
 
- private:
   int64_t size_ = 1;
   double alpha_ = 0, beta_ = 0, bias_ = 0;
 };

@@ -34,8 +34,11 @@ struct BnFoldRow {
   const Node* target_node = nullptr;
   std::string target;
   std::string reason;       // why it was not folded into its neighbours
-  // Filled by verification: max abs error at the fold's output (-1: not measured).
+  // Filled by verification: max abs error at the fold's output against the
+  // reference, all folds applied (-1: not measured), and the error this fold
+  // adds alone, every other BN unfolded (-1: not measured).
   double max_abs_error = -1;
+  double isolated_error = -1;
   std::string measured_at;  // the value compared
 
   // "folded into conv_12", "kept as scale-shift: producer output has 2 consumers"

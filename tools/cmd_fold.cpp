@@ -19,6 +19,7 @@
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
 #include "tools/timing.hpp"
+#include "tools/verify_cli.hpp"
 
 namespace bnfold::cli {
 
@@ -27,13 +28,9 @@ namespace {
 struct FoldArgs {
   std::string in, out;
   bool verify = false, bench = false, list_passes = false, verify_each = false;
-  std::vector<std::string> inputs;
-  int64_t batch = 2;
-  uint64_t seed = 0;
-  double rtol = 1e-4, atol = -1;
+  VerifyArgs v;
   std::string report, passes, bench_batches = "1,8";
   bool external_data = false, keep_failed = false;
-  int threads = 0;
 };
 
 std::string short_name(const std::string& n) {
@@ -49,14 +46,15 @@ void print_report(const FoldReport& report, bool measured) {
              rows.size(), report.count(FoldAction::Folded), report.count(FoldAction::FoldedForward), report.count(FoldAction::ScaleShift),
              report.count(FoldAction::Kept));
   if (rows.empty()) return;
-  fmt::print("  {:<20} {:<13} {:<33} {}\n", "BN", "producer", "action", measured ? "max err" : "");
+  fmt::print("  {:<18} {:<11} {:<28} {}\n", "BN", "producer", "action", measured ? "error / alone" : "");
   for (const auto& r : rows) {
     const std::string action = r.action == FoldAction::Folded          ? "folded into " + r.target
                                : r.action == FoldAction::FoldedForward ? "into following " + r.target
                                                                        : to_string(r.action);
-    const std::string err = r.max_abs_error >= 0 ? fmt::format("{:.1e}", r.max_abs_error) : "";
-    fmt::print("  {:<20} {:<13} {:<33} {}\n", fit_left(short_name(r.bn), 20), fit(r.producer_op, 13),
-               fit(action, 33), err);
+    std::string err = r.max_abs_error >= 0 ? fmt::format("{:.1e}", r.max_abs_error) : "";
+    if (r.isolated_error >= 0) err += fmt::format(" / {:.1e}", r.isolated_error);
+    fmt::print("  {:<18} {:<11} {:<28} {}\n", fit_left(short_name(r.bn), 18), fit(r.producer_op, 11),
+               fit(action, 28), err);
   }
   bool header = false;
   for (const auto& r : rows) {
@@ -75,13 +73,13 @@ double median_ms(const Session& s, const std::map<std::string, Tensor>& inputs) 
 
 nlohmann::json bench(const std::string& original, const std::string& folded, const FoldArgs& a) {
   SessionOptions so;
-  so.threads = a.threads;
+  so.threads = a.v.threads;
   Session s1(original, so), s2(folded, so);
   nlohmann::json rows = nlohmann::json::array();
   fmt::print("\nSpeed (bnfold's executor, median of 2 s each, {} threads):\n",
-             a.threads ? std::to_string(a.threads) : std::string("all"));
+             a.v.threads ? std::to_string(a.v.threads) : std::string("all"));
   for (int64_t b : parse_int_list(a.bench_batches, "--bench-batch")) {
-    const auto inputs = random_inputs(s1, b, a.seed);
+    const auto inputs = random_inputs(s1, b, a.v.seed);
     const double t1 = median_ms(s1, inputs), t2 = median_ms(s2, inputs);
     fmt::print("  batch {:>3}: original {:8.2f} ms, folded {:8.2f} ms, {:.2f}x\n", b, t1, t2, t1 / t2);
     rows.push_back({{"batch", b}, {"original_ms", t1}, {"folded_ms", t2}, {"speedup", t1 / t2}});
@@ -106,16 +104,7 @@ int run(const FoldArgs& a) {
   fo.pipeline.verify_each = a.verify_each;
   fo.pipeline.passes = split_list(a.passes);
   fo.verify = a.verify;
-  VerifyOptions& vo = fo.verify_options;
-  vo.batch = a.batch;
-  vo.seed = a.seed;
-  vo.rtol = a.rtol;
-  vo.atol = a.atol;
-  vo.threads = a.threads;
-  if (a.verify && !a.inputs.empty()) {
-    Session probe(original);
-    vo.inputs = load_or_random_inputs(probe, a.inputs, a.batch, a.seed);
-  }
+  if (a.verify) fo.verify_options = verify_options(a.v, Session(original));
   const FoldResult result = fold_model(*original, fo);
   const FoldReport& report = result.report;
   const Graph& folded = *result.model;
@@ -135,19 +124,9 @@ int run(const FoldArgs& a) {
 
   nlohmann::json j = nlohmann::json::parse(fold_json(result));
   if (a.verify) {
-    const VerifyResult& verified = *result.verification;
-    std::string given;
-    for (const auto& [name, t] : vo.inputs) given += fmt::format("{}{} {}", given.empty() ? "" : ", ", name, t.describe());
-    fmt::print("\nVerification: original vs folded on the same {};\n"
-               "  tolerance rtol {:g}, atol {}\n",
-               a.inputs.empty() ? fmt::format("random inputs (batch {})", a.batch) : "inputs: " + given, a.rtol,
-               a.atol < 0 ? "1e-4 x the output's largest |value|" : fmt::format("{:g}", a.atol));
-    for (const auto& c : verified.outputs)
-      fmt::print("  {}: max abs error {:.3g} (values up to {:.3g}, atol {:.2g}): {}\n", fit(c.name, 20),
-                 c.max_abs, c.scale, c.atol,
-                 c.mismatches ? fmt::format("FAIL ({} elements beyond tolerance)", c.mismatches) : "ok");
-    j["verification"]["rtol"] = a.rtol;
-    j["verification"]["atol"] = a.atol;
+    print_verification(*result.verification, a.v);
+    j["verification"]["rtol"] = a.v.rtol;
+    j["verification"]["atol"] = a.v.atol;
   }
   if (a.bench && (!failed || a.keep_failed)) j["speed"] = bench(a.in, a.out, a);
   if (!a.report.empty()) {
@@ -167,15 +146,9 @@ void add_fold(CLI::App& app) {
       "fold", "Fold BatchNormalization into the Conv/ConvTranspose/Gemm/MatMul next to it and write the model.");
   cmd->add_option("MODEL", a->in, "ONNX model to fold");
   cmd->add_option("-o,--output", a->out, "Where to write the folded model");
-  cmd->add_flag("--verify", a->verify, "Run original and folded on the same inputs and compare (exit 1 beyond tolerance)");
-  cmd->add_option("-i,--input", a->inputs, "NAME=PATH of a verification input (.npy/.pb); others are random");
-  in_range(cmd->add_option("-b,--batch", a->batch, "Batch size of random verification inputs")->capture_default_str(),
-           1, 1e6);
-  cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
-  in_range(cmd->add_option("--rtol", a->rtol, "Relative tolerance of --verify")->capture_default_str(), 0, kNoLimit);
-  in_range(cmd->add_option("--atol", a->atol,
-                           "Absolute tolerance of --verify (default: 1e-4 x the output's largest |value|)"),
-           0, kNoLimit);
+  cmd->add_flag("--verify", a->verify,
+                "Check the folded model against the original in float64 (exit 1 beyond tolerance; see below)");
+  add_verify_options(cmd, a->v);
   cmd->add_option("--report", a->report, "Write the per-BN report (and verification, speed) as JSON here");
   cmd->add_option("--passes", a->passes, "Comma-separated passes to run instead of the default pipeline");
   cmd->add_flag("--list-passes", a->list_passes, "Print the default pipeline with the reason for each pass");
@@ -184,7 +157,7 @@ void add_fold(CLI::App& app) {
   cmd->add_option("--bench-batch", a->bench_batches, "Batch sizes for --bench")->capture_default_str();
   cmd->add_flag("--external-data", a->external_data, "Write weights to OUT.data next to the model");
   cmd->add_flag("--keep-failed", a->keep_failed, "Write the folded model even when --verify fails");
-  add_threads_option(cmd, a->threads, "Threads for --verify and --bench (0: one per core)");
+  add_threads_option(cmd, a->v.threads, "Threads for --verify and --bench (0: one per core)");
   cmd->footer(
       "A BN right after a Conv, ConvTranspose (grouped too), Gemm or MatMul is folded\n"
       "into its weights: W' = W * s, b' = (b - mean) * s + beta, s = gamma/sqrt(var+eps),\n"
@@ -192,8 +165,7 @@ void add_fold(CLI::App& app) {
       "Any other inference BN becomes one precomputed per-channel Mul+Add. Each BN\n"
       "is reported with what happened or why not (a producer with 2 consumers,\n"
       "padding, training mode, var + eps <= 0 at channel c, float16 overflow...).\n"
-      "Output names are kept. --verify measures the error at every output and at\n"
-      "each fold's output.\n\n"
+      "Output names are kept.\n\n" + std::string(kVerifyHelp) + "\n"
       "Examples:\n"
       "  bnfold fold models/tiny_resnet.onnx -o tiny_folded.onnx --verify --bench\n"
       "  bnfold fold model.onnx -o folded.onnx --verify -i input=x.npy --report r.json\n"

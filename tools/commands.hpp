@@ -25,6 +25,7 @@ void add_inspect(CLI::App& app);
 void add_run(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_fold(CLI::App& app);
+void add_verify(CLI::App& app);
 void add_bn_commands(CLI::App& app);  // audit, drift, recalibrate
 
 }  // namespace bnfold::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   app.footer("Run 'bnfold COMMAND --help' for a command's options and examples.");
   bnfold::cli::add_inspect(app);
   bnfold::cli::add_fold(app);
+  bnfold::cli::add_verify(app);
   bnfold::cli::add_run(app);
   bnfold::cli::add_bench(app);
   bnfold::cli::add_bn_commands(app);

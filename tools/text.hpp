@@ -13,6 +13,9 @@ std::string human_count(int64_t count);    // "11.7 M"
 std::string fit(const std::string& s, size_t width);       // keeps the head: "abc~"
 std::string fit_left(const std::string& s, size_t width);  // keeps the tail: "~xyz"
 std::string short_number(double v);        // "0.0123", "3.41e+05"
+// Words of text in lines of at most `width` characters (a longer word stays
+// whole), each line after the first starting with `indent`.
+std::string wrap(const std::string& text, size_t width, const std::string& indent);
 
 // "a,b,,c" -> {"a", "b", "c"}
 std::vector<std::string> split_list(const std::string& s);

@@ -1,0 +1,35 @@
+// The verification options `bnfold fold --verify` and `bnfold verify` share,
+// and the one way both print a verification.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis/verify_fold.hpp"
+#include "runtime/session.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace bnfold::cli {
+
+struct VerifyArgs {
+  std::vector<std::string> inputs;
+  int64_t batch = 2;
+  uint64_t seed = 0;
+  double rtol = 1e-4, atol = -1, noise_factor = 4;
+  std::string mean, std;
+  bool float32_reference = false, no_isolated = false;
+  int threads = 0;
+};
+
+void add_verify_options(CLI::App* cmd, VerifyArgs& a);
+// The library's options from the parsed ones; `session` (of the original)
+// reads the -i files against the model's inputs.
+VerifyOptions verify_options(const VerifyArgs& a, const Session& session);
+void print_verification(const VerifyResult& r, const VerifyArgs& a);
+// The footer text both commands end their --help with.
+extern const char* const kVerifyHelp;
+
+}  // namespace bnfold::cli
