@@ -2,13 +2,15 @@
 // runs against (the reference kernels compute in double on float64 data).
 #pragma once
 
+#include "graph/export.hpp"
+
 #include <map>
 #include <memory>
 #include <string>
 
 #include "graph/graph.hpp"
 
-namespace bnfold {
+namespace bnfold BNFOLD_API {
 
 // A copy of g in which every float value (float32, float16, bfloat16: graph
 // inputs, outputs, intermediates and constants), every Cast or CastLike to a

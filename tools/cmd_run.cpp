@@ -3,6 +3,9 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "analysis/float64.hpp"
+#include "graph/onnx_io.hpp"
+
 #include <filesystem>
 
 #include "graph/check.hpp"
@@ -24,7 +27,7 @@ struct RunArgs {
   bool no_save = false;
   double rtol = 1e-3, atol = 1e-4;
   int threads = 0;
-  bool reference = false;
+  bool reference = false, float64 = false;
   uint64_t seed = 0;
   std::string bn_mode = "inference";
 };
@@ -59,12 +62,19 @@ void print_output(const std::string& name, const Tensor& t) {
 int run(const RunArgs& a) {
   SessionOptions opts;
   opts.threads = a.threads;
-  opts.use_onednn = !a.reference;
+  opts.use_onednn = !a.reference && !a.float64;
   opts.bn_mode = parse_bn_mode(a.bn_mode);
-  Session session(a.model, opts);
-  const auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
+  std::shared_ptr<Graph> graph(load_onnx(a.model));
+  Session session(graph, opts);
+  auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
   for (const auto& [name, t] : inputs) fmt::print("input {}: {}\n", name, t.describe());
-  const auto outputs = session.run(inputs);
+  std::map<std::string, Tensor> outputs;
+  if (a.float64) {  // the same model and inputs, widened, on the reference kernels
+    fmt::print("evaluated in float64 (reference kernels)\n");
+    outputs = Session(as_float64(*graph), opts).run(as_float64(inputs));
+  } else {
+    outputs = session.run(inputs);
+  }
   const bool save = !a.output_dir.empty() && !a.no_save;
   if (save) std::filesystem::create_directories(a.output_dir);
   for (const auto& spec : session.outputs()) {
@@ -115,6 +125,9 @@ void add_run(CLI::App& app) {
   add_threads_option(cmd, a->threads);
   cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");
+  cmd->add_flag("--float64", a->float64,
+                "Evaluate the model in float64 on the reference kernels (every float value and constant widened; "
+                "outputs are float64)");
   cmd->add_option("--bn-mode", a->bn_mode,
                   "inference: BatchNormalization uses the model's running statistics; batch: the statistics "
                   "of the current batch, as a model left in train mode")
