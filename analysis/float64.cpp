@@ -1,6 +1,7 @@
 #include "analysis/float64.hpp"
 
 #include "graph/onnx_io.hpp"
+#include "ops/op_util.hpp"
 
 namespace bnfold {
 
@@ -8,13 +9,7 @@ namespace {
 
 bool narrow_float(DType t) { return t == DType::Float32 || t == DType::Float16 || t == DType::BFloat16; }
 
-Tensor widened(const Tensor& t) {
-  if (!narrow_float(t.dtype())) return t;
-  Tensor d(DType::Float64, t.dims());
-  double* p = d.mutable_data_as<double>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = t.value_at(i);
-  return d;
-}
+Tensor widened(const Tensor& t) { return narrow_float(t.dtype()) ? ops::to_float64(t) : t; }
 
 }  // namespace
 

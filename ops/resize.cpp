@@ -1,4 +1,4 @@
-// Resize (opset 10+) and Upsample (7-9), nearest and linear, reference kernel.
+// Resize (opset 10+) and Upsample (7-9), nearest, linear and cubic, reference kernel.
 // Interpolation is separable: one axis at a time, following ONNX's reference
 // (edge values beyond the borders; tf_crop_and_resize extrapolates).
 #include <algorithm>
@@ -21,8 +21,8 @@ class Resize : public OpKernel {
     const bool upsample = op_ == ResizeOp::Upsample;
     mode_ = n.attr_string("mode");
     if (mode_ == "bilinear" || mode_ == "trilinear") mode_ = "linear";  // Upsample-7 spellings
-    BNFOLD_NODE_CHECK(ctx, mode_ == "nearest" || mode_ == "linear", "mode '{}' is not supported (nearest and linear are)",
-                      mode_);
+    BNFOLD_NODE_CHECK(ctx, mode_ == "nearest" || mode_ == "linear" || (mode_ == "cubic" && !upsample && ctx.opset() >= 11),
+                      "mode '{}' is not supported (nearest and linear are, and cubic from Resize-11)", mode_);
     BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)) || mode_ == "nearest", "{} data is not supported",
                       dtype_name(ctx.dtype(0)));
     std::vector<double> scales;
@@ -48,6 +48,8 @@ class Resize : public OpKernel {
       transform_ = n.attr_string("coordinate_transformation_mode");
       nearest_mode_ = n.attr_string("nearest_mode");
       extrapolation_ = n.attr_float("extrapolation_value");
+      cubic_a_ = n.attr_float("cubic_coeff_a");
+      exclude_outside_ = n.attr_int("exclude_outside") != 0;
     } else {
       transform_ = "asymmetric";
       nearest_mode_ = "floor";
@@ -59,12 +61,13 @@ class Resize : public OpKernel {
       if (!sizes.empty()) {
         BNFOLD_NODE_CHECK(ctx, sizes.size() == in.size(), "{} sizes for rank {}", sizes.size(), in.size());
         out[k] = sizes[k];
-        scales_[k] = in[k] ? static_cast<double>(sizes[k]) / static_cast<double>(in[k]) : 1.0;
+        scales_[k] = in[k] ? static_cast<float>(sizes[k]) / static_cast<float>(in[k]) : 1.0f;
       } else {
         BNFOLD_NODE_CHECK(ctx, scales.size() == in.size(), "{} scales for rank {}", scales.size(), in.size());
         BNFOLD_NODE_CHECK(ctx, scales[k] > 0, "scale {} must be positive", scales[k]);
         scales_[k] = scales[k];
-        out[k] = static_cast<int64_t>(std::floor(static_cast<double>(in[k]) * scales[k]));
+        // In float32, as ONNX Runtime: 5 x 1.4f is 7, not 6.99999988.
+        out[k] = static_cast<int64_t>(std::floor(static_cast<float>(in[k]) * static_cast<float>(scales[k])));
       }
     }
     if (transform_ == "tf_crop_and_resize")
@@ -84,31 +87,30 @@ class Resize : public OpKernel {
 
  private:
   ResizeOp op_;
-  static Tensor to_float64(const Tensor& t) {
-    Tensor d(DType::Float64, t.dims());
-    for (int64_t i = 0; i < t.numel(); ++i) d.mutable_data_as<double>()[i] = t.value_at(i);
-    return d;
-  }
 
-  // Source coordinate of output position x along an axis (ONNX's formulas).
-  double source(double x, int64_t in_len, int64_t out_len, size_t axis, bool* outside) const {
-    const double scale = scales_[axis];
-    const double out_w = scale * static_cast<double>(in_len);
+  // Source coordinate of output position x along an axis: ONNX's formulas,
+  // in float32 arithmetic as ONNX Runtime computes them (a coordinate that
+  // lands on .5 or an integer rounds the way ORT's does).
+  double source(double xd, int64_t in_len, int64_t out_len, size_t axis, bool* outside) const {
+    const float x = static_cast<float>(xd), scale = static_cast<float>(scales_[axis]);
+    const float in_f = static_cast<float>(in_len), out_f = static_cast<float>(out_len);
     *outside = false;
-    if (transform_ == "align_corners") return out_w == 1 ? 0.0 : x * static_cast<double>(in_len - 1) / (out_w - 1);
+    // align_corners divides by the output length minus 1, as ORT does; ONNX's
+    // reference divides by in x scale - 1 (unrounded) and expects 3.14286 where
+    // ORT gives 4 in conformance case resize_downsample_scales_linear_align_corners.
+    if (transform_ == "align_corners") return out_len == 1 ? 0.0f : x * (in_f - 1) / (out_f - 1);
     if (transform_ == "asymmetric") return x / scale;
-    if (transform_ == "tf_half_pixel_for_nn") return (x + 0.5) / scale;
-    if (transform_ == "pytorch_half_pixel") return out_w == 1 ? -0.5 : (x + 0.5) / scale - 0.5;
+    if (transform_ == "tf_half_pixel_for_nn") return (x + 0.5f) / scale;
+    if (transform_ == "pytorch_half_pixel") return out_len > 1 ? (x + 0.5f) / scale - 0.5f : 0.0f;
     if (transform_ == "tf_crop_and_resize") {
       const size_t r = roi_.size() / 2;
-      const double start = roi_[axis], end = roi_[axis + r];
-      const double len = static_cast<double>(in_len - 1);
-      const double v = out_len == 1 ? (end - start) * len / 2 + start * len
-                                    : x * (end - start) * len / static_cast<double>(out_len - 1) + start * len;
-      *outside = v < 0 || v > len;
+      const float start = static_cast<float>(roi_[axis]), end = static_cast<float>(roi_[axis + r]);
+      const float v = out_len > 1 ? start * (in_f - 1) + x * (end - start) * (in_f - 1) / (out_f - 1)
+                                  : 0.5f * (start + end) * (in_f - 1);
+      *outside = v < 0 || v > in_f - 1;
       return v;
     }
-    return (x + 0.5) / scale - 0.5;  // half_pixel
+    return (x + 0.5f) / scale - 0.5f;  // half_pixel
   }
 
   int64_t nearest(double x) const {
@@ -140,6 +142,8 @@ class Resize : public OpKernel {
             v = extrapolation_;
           } else if (mode_ == "nearest") {
             v = at(ou, nearest(xs), in);
+          } else if (mode_ == "cubic") {
+            v = cubic(xs, in_len, [&](int64_t i) { return at(ou, i, in); });
           } else {
             const double f = std::floor(xs);
             const double r = xs - f;
@@ -152,8 +156,28 @@ class Resize : public OpKernel {
     return dst;
   }
 
+  // Keys' cubic convolution on taps floor(x) - 1 .. floor(x) + 2 (edge values
+  // beyond the borders; with exclude_outside those taps get weight 0 and the
+  // rest is renormalized), ONNX's reference formula.
+  template <typename F>
+  double cubic(double x, int64_t in_len, F&& value) const {
+    const double f = std::floor(x), t = x - f, a = cubic_a_;
+    auto far = [a](double d) { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a; };  // 1 <= d < 2
+    auto near = [a](double d) { return ((a + 2) * d - (a + 3)) * d * d + 1; };       // 0 <= d < 1
+    const double w[4] = {far(t + 1), near(t), near(1 - t), far(2 - t)};
+    double sum = 0, norm = 0;
+    for (int k = 0; k < 4; ++k) {
+      const int64_t i = static_cast<int64_t>(f) - 1 + k;
+      if (exclude_outside_ && (i < 0 || i >= in_len)) continue;
+      sum += w[k] * value(i);
+      norm += w[k];
+    }
+    return exclude_outside_ && norm != 0 ? sum / norm : sum;
+  }
+
   std::string mode_, transform_, nearest_mode_;
-  double extrapolation_ = 0;
+  double extrapolation_ = 0, cubic_a_ = -0.75;
+  bool exclude_outside_ = false;
   std::vector<double> scales_, roi_;
 };
 

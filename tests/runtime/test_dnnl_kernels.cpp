@@ -315,6 +315,22 @@ TEST_CASE("Pool windows larger than the padded input give what ONNX Runtime give
       for (size_t i = 0; i < sp.want.size(); ++i) CHECK(y.data_as<float>()[i] == Approx(sp.want[i]).epsilon(1e-6));
     }
   }
+  // Resize align_corners with scales 0.6 on a 2x4 input 1..8 (ONNX's conformance
+  // case resize_downsample_scales_linear_align_corners): ORT gives [1, 4].
+  {
+    test::TestModel r;
+    Value* x = r.input("x", {1, 1, 2, 4});
+    for (int64_t i = 0; i < 8; ++i) r.inputs["x"].mutable_data_as<float>()[i] = static_cast<float>(i + 1);
+    Tensor scales(DType::Float32, {4});
+    const float sv[] = {1, 1, 0.6f, 0.6f};
+    std::copy(sv, sv + 4, scales.mutable_data_as<float>());
+    r.output(r.node("Resize", {x, r.g->add_constant("roi", Tensor(DType::Float32, {0})), r.g->add_constant("s", scales)},
+                    "y", {{"mode", text("linear")}, {"coordinate_transformation_mode", text("align_corners")}}));
+    const Tensor y = Session(r.g).run(r.inputs).at("y");
+    REQUIRE(y.numel() == 2);
+    CHECK(y.data_as<float>()[0] == Approx(1.0f));
+    CHECK(y.data_as<float>()[1] == Approx(4.0f));
+  }
   // A negative size is refused, as ORT refuses it; so is a Conv window larger than its input.
   test::TestModel t;
   Value* x = t.input("x", {1, 1, 1});
