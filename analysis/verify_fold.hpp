@@ -17,6 +17,9 @@
 
 namespace bnfold BNFOLD_API {
 
+// The absolute tolerance of a value whose reference is zero everywhere.
+constexpr double kAtolFloor = 1e-12;
+
 struct VerifyOptions {
   std::map<std::string, Tensor> inputs;  // inputs not given are random, data-like (analysis/verify_inputs.hpp)
   int64_t batch = 2;                     // batch size of random inputs
@@ -24,9 +27,9 @@ struct VerifyOptions {
   std::vector<double> mean, std;         // per channel of random inputs (empty: estimated)
   double rtol = 1e-4;
   // Absolute tolerance; negative: 1e-4 x the largest |value| of each output
-  // of the reference. Float32 rounding in a deep network reaches ~1e-5 of the
-  // output's scale whatever is folded, and a fixed atol fails near-zero
-  // elements of large outputs for that noise alone.
+  // of the reference (kAtolFloor where that is 0). Float32 rounding in a deep
+  // network reaches ~1e-5 of the output's scale whatever is folded, and a
+  // fixed atol fails near-zero elements of large outputs for that noise alone.
   double atol = -1;
   // A value also passes when the folded model's max abs error there is at
   // most noise_factor x the original float32 model's own max abs error there
@@ -50,7 +53,10 @@ struct ValueCheck {
   double atol = 0;                  // the absolute tolerance applied
   int64_t mismatches = 0;           // elements beyond atol + rtol * |reference|
   bool ok = true;
-  std::string verdict;  // "within tolerance", "within 4x the float32 noise", "FAIL: ..."
+  // "within tolerance", "identical to the original (...)", "within 4x the
+  // original's float32 noise", "FAIL: ..."; non-finite errors never pass by
+  // the noise floor.
+  std::string verdict;
   // Folds only: the error this fold adds alone (its layer run on the
   // original float32 values, every other BN unfolded), against the original
   // float32 value; -1 when not measured.

@@ -12,7 +12,6 @@
 // (training-mode BNs stay BNs); (2) x's rank is known.
 #include "passes/affine.hpp"
 #include "passes/graph_surgery.hpp"
-#include "ops/ops.hpp"
 #include "passes/passes.hpp"
 
 namespace bnfold {
@@ -37,14 +36,18 @@ class BnToScaleShift : public Pass {
       const DType dtype = bn->input(1)->data().dtype();
       std::vector<int64_t> dims(x->shape().rank() - 1, 1);
       dims[0] = static_cast<int64_t>(a.channels());
-      Tensor s(DType::Float64, dims), t(DType::Float64, dims);
-      for (size_t c = 0; c < a.channels(); ++c) {
-        s.mutable_data_as<double>()[c] = a.scale[c];
-        t.mutable_data_as<double>()[c] = a.shift[c];
+      // The constants in BN's dtype, checked like folded weights: a float16
+      // shift of -mean * s can overflow where BN itself computes finitely.
+      Tensor sc, tc;
+      auto channel = [](size_t i) { return static_cast<int64_t>(i); };
+      std::string why = store_weights(dtype, dims, a.scale, &sc, channel);
+      if (why.empty()) why = store_weights(dtype, dims, a.shift, &tc, channel);
+      if (!why.empty()) {
+        const std::string weights = "the folded weights";
+        if (why.compare(0, weights.size(), weights) == 0) why.replace(0, weights.size(), "its scale-shift constants");
+        note(y->name(), why);
+        continue;
       }
-      Tensor sc(dtype, dims), tc(dtype, dims);
-      ops::cast_into(s, &sc);
-      ops::cast_into(t, &tc);
       const std::string base = bn->name().empty() ? y->name() : bn->name();
       Value* sv = g.add_constant(g.unique_name(base + "_scale"), std::move(sc));
       Value* tv = g.add_constant(g.unique_name(base + "_shift"), std::move(tc));

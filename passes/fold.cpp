@@ -19,12 +19,25 @@ FoldReport fold_batchnorms(Graph& graph, const PipelineOptions& options) {
   }
   run_pipeline(graph, options, &report);
   graph.verify();
-  // A target a later pass replaced is no longer one to point at.
+  // The report describes the graph as written: a target a later pass
+  // replaced is no longer one to point at, and a scale-shift that
+  // fold-affine-into-producer folded into its layer is a fold.
   std::set<const Node*> live;
   for (const Node* n : graph.nodes()) live.insert(n);
   for (const std::string& key : report.order()) {
     BnFoldRow* row = report.find(key);
     if (row->target_node && !live.count(row->target_node)) row->target_node = nullptr;
+    if (row->action != FoldAction::ScaleShift) continue;
+    const Value* v = graph.find_value(key);
+    const Node* p = v ? v->producer() : nullptr;
+    if (p && p->domain().empty() &&
+        (p->op_type() == "Conv" || p->op_type() == "ConvTranspose" || p->op_type() == "Gemm" ||
+         p->op_type() == "MatMul")) {
+      row->action = FoldAction::Folded;
+      row->target_node = p;
+      row->target = node_name(*p);
+      row->reason.clear();
+    }
   }
   return report;
 }

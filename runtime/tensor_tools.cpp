@@ -59,7 +59,9 @@ TensorDiff compare_tensors(const Tensor& got, const Tensor& want, double rtol, d
     const double a = got.value_at(i), b = want.value_at(i);
     if ((std::isnan(a) && std::isnan(b)) || a == b) continue;
     const double diff = std::fabs(a - b);
-    if (std::isnan(diff)) {
+    // Unequal where either is NaN or infinite: a mismatch whatever the
+    // tolerance (rtol x inf would be NaN and compare false).
+    if (std::isnan(diff) || !std::isfinite(a) || !std::isfinite(b)) {
       ++d.mismatches;
       d.max_abs = d.max_rel = INFINITY;
       if (d.worst_index < 0) d.worst_index = i;

@@ -167,3 +167,35 @@ TEST_CASE("each fold is measured alone too, and a broken fold fails where it is"
   }
   CHECK(b1_failed);
 }
+
+TEST_CASE("an all-zero reference gets an absolute tolerance floor, and non-finite errors never pass", "[verify]") {
+  // The original's output is exactly 0 (x * 0); a rewrite that leaves 1e-30
+  // of rounding there passes within kAtolFloor, one that leaves 1e-3 fails.
+  auto model = [](float factor) {
+    test::TestModel t;
+    Tensor k(DType::Float32, {1});
+    k.mutable_data_as<float>()[0] = factor;
+    t.output(t.node("Mul", {t.input("x", {2, 3}), t.g->add_constant("k", k)}, "y"));
+    return t;
+  };
+  test::TestModel original = model(0.0f);
+  VerifyOptions o;
+  o.inputs = original.inputs;
+  const VerifyResult tiny = verify_fold(*original.g, *model(1e-30f).g, nullptr, o);
+  CHECK(tiny.ok);
+  CHECK(tiny.outputs[0].atol == kAtolFloor);
+  CHECK_FALSE(verify_fold(*original.g, *model(1e-3f).g, nullptr, o).ok);
+  // The original overflows to +inf against a finite float64 reference (its
+  // noise is inf); a rewrite giving -inf there has an infinite error, which
+  // must not pass as "within 4 x inf".
+  test::TestModel big = model(3.4e38f), negative = model(-3.4e38f);
+  Tensor ten(DType::Float32, {2, 3});
+  for (int64_t i = 0; i < 6; ++i) ten.mutable_data_as<float>()[i] = 10.0f;
+  o.inputs.at("x") = ten;
+  const VerifyResult inf = verify_fold(*big.g, *negative.g, nullptr, o);
+  REQUIRE(inf.outputs.size() == 1);
+  CHECK(std::isinf(inf.outputs[0].noise));
+  CHECK_FALSE(inf.ok);
+  // The same model on both sides is identical to the original: it passes.
+  CHECK(verify_fold(*big.g, *model(3.4e38f).g, nullptr, o).ok);
+}

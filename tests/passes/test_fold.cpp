@@ -294,6 +294,31 @@ TEST_CASE("float16 weights fold in double, an overflow is refused", "[fold][fp16
   const std::string bytes = serialize_onnx(*big.g);
   auto g2 = load_onnx_bytes(bytes.data(), bytes.size(), "copy");
   CHECK_THAT(only_row(fold_batchnorms(*g2)).reason, Contains("the folded weights overflow float16 at output channel 2"));
+
+  // A shift -mean * s that overflows float16 where the weights do not: the BN
+  // is kept (a scale-shift or a fold would hold -inf), and the report says
+  // what the written graph holds.
+  Model shift;
+  shift.dtype = DType::Float16;
+  Value* c3 = shift.node("Conv", {shift.input("x", {1, 3, 5, 5}), shift.weight("w", {4, 3, 1, 1})}, "c");
+  Tensor g3(DType::Float16, {4}), mean(DType::Float16, {4}), v3(DType::Float16, {4});
+  for (int i = 0; i < 4; ++i) {
+    g3.mutable_data_as<uint16_t>()[i] = float_to_half(100.f);
+    mean.mutable_data_as<uint16_t>()[i] = float_to_half(1000.f);
+    v3.mutable_data_as<uint16_t>()[i] = float_to_half(1.f);
+  }
+  shift.output(shift.node("BatchNormalization",
+                          {c3, shift.g->add_constant("s", g3), shift.weight("b", {4}), shift.g->add_constant("m", mean),
+                           shift.g->add_constant("v", v3)},
+                          "y"));
+  const std::string b3 = serialize_onnx(*shift.g);
+  auto g3f = load_onnx_bytes(b3.data(), b3.size(), "copy");
+  const BnFoldRow row = only_row(fold_batchnorms(*g3f));
+  CHECK(row.action == FoldAction::Kept);
+  CHECK_THAT(row.reason, Contains("its scale-shift constants overflow float16"));
+  CHECK(count(*g3f, "BatchNormalization") == 1);
+  for (const Value* v : g3f->initializers())
+    for (int64_t i = 0; i < v->data().numel(); ++i) CHECK(std::isfinite(v->data().value_at(i)));
 }
 
 TEST_CASE("Identity between Conv and BN, and decomposed BN (Mul+Add), fold", "[fold][cleanup]") {
