@@ -52,7 +52,6 @@ uint16_t le16(const std::string& b, size_t at) {
 std::vector<Tensor> read_npz(const std::string& path) {
   const std::string zip = read_all(path);
   std::vector<Tensor> out;
-  const fs::path tmp_dir = fs::temp_directory_path();
   size_t at = 0;
   while (at + 30 <= zip.size() && le32(zip, at) == 0x04034b50) {
     const uint16_t flags = le16(zip, at + 6), method = le16(zip, at + 8);
@@ -81,16 +80,11 @@ std::vector<Tensor> read_npz(const std::string& path) {
       inflateEnd(&z);
       BNFOLD_CHECK(rc == Z_STREAM_END, ErrorCode::InvalidArgument, "{}: cannot inflate member '{}'", path, name);
     }
-    // Parse through the .npy reader (it takes a file).
-    const fs::path tmp = tmp_dir / fmt::format("bnfold-npz-{}-{}.npy", static_cast<const void*>(&out), out.size());
-    std::ofstream(tmp, std::ios::binary).write(npy.data(), static_cast<std::streamsize>(npy.size()));
     try {
-      out.push_back(load_npy(tmp.string()));
+      out.push_back(parse_npy(npy, path + ": member '" + name + "'"));
     } catch (const Error& e) {
-      fs::remove(tmp);
-      failf(e.code(), "{}: member '{}': {}", path, name, e.what());
+      failf(e.code(), "{}", e.what());
     }
-    fs::remove(tmp);
     at = data_at + csize;
   }
   BNFOLD_CHECK(!out.empty(), ErrorCode::InvalidArgument, "{}: not an .npz file (no zip members found)", path);

@@ -26,7 +26,8 @@ typedef enum {
   BNFOLD_UNSUPPORTED = 2,
   BNFOLD_INVALID_ARGUMENT = 3,
   BNFOLD_IO_ERROR = 4,
-  BNFOLD_INTERNAL_ERROR = 5
+  BNFOLD_INTERNAL_ERROR = 5,
+  BNFOLD_RESOURCE_LIMIT = 6 /* the memory limit (or the system) refused an allocation */
 } bnfold_status;
 
 typedef struct bnfold_model bnfold_model;

@@ -41,6 +41,7 @@ bnfold_status guarded(F&& f) {
       case bnfold::ErrorCode::NeedsInputValue: return BNFOLD_INVALID_ARGUMENT;
       case bnfold::ErrorCode::Io: return BNFOLD_IO_ERROR;
       case bnfold::ErrorCode::Internal: return BNFOLD_INTERNAL_ERROR;
+      case bnfold::ErrorCode::ResourceLimit: return BNFOLD_RESOURCE_LIMIT;
     }
     return BNFOLD_INTERNAL_ERROR;
   } catch (const std::exception& e) {

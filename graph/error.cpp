@@ -10,6 +10,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::Io: return "I/O error";
     case ErrorCode::Internal: return "internal error";
     case ErrorCode::NeedsInputValue: return "needs an input value";
+    case ErrorCode::ResourceLimit: return "memory limit";
   }
   return "error";
 }

@@ -21,6 +21,9 @@ enum class ErrorCode {
   // yet (a Reshape whose shape is fed at run time): the plan can only be
   // built when a run brings that value.
   NeedsInputValue,
+  // A tensor or plan would take the memory in use past the limit
+  // (graph/memory.hpp), or the system refused the memory.
+  ResourceLimit,
 };
 
 const char* error_code_name(ErrorCode code);

@@ -1,5 +1,7 @@
 #include "graph/onnx_convert.hpp"
 
+#include "graph/numbers.hpp"
+
 #include <cstring>
 
 #include "graph/check.hpp"
@@ -32,15 +34,10 @@ ExternalDataRef external_ref(const TP& proto, const std::string& what) {
     if (key == "location") {
       ref.location = entry.value();
     } else if (key == "offset" || key == "length") {
-      uint64_t v = 0;
-      try {
-        size_t used = 0;
-        v = std::stoull(entry.value(), &used);
-        BNFOLD_CHECK(used == entry.value().size(), ErrorCode::InvalidModel, "");
-      } catch (const std::exception&) {
-        failf(ErrorCode::InvalidModel, "{}: external data {} '{}' is not a number", what, key,
-              entry.value());
-      }
+      const auto parsed = parse_uint64(entry.value());
+      BNFOLD_CHECK(parsed.has_value(), ErrorCode::InvalidModel, "{}: external data {} '{}' is not a number", what,
+                   key, entry.value());
+      const uint64_t v = *parsed;
       if (key == "offset") ref.offset = v;
       else ref.length = v;
     }

@@ -11,6 +11,8 @@
 #include "graph/onnx_convert.hpp"
 #include "graph/onnx_io.hpp"
 
+#include "graph/attr_rules.hpp"
+
 namespace fs = std::filesystem;
 
 namespace bnfold {
@@ -96,7 +98,6 @@ class Importer {
   std::unique_ptr<Graph> run() {
     g_ = std::make_unique<Graph>();
     read_model_info();
-    if (options_.infer_shapes) infer_shapes();
     const auto& graph = model_.graph();
     for (const auto& in : graph.input()) add_graph_input(in);
     for (const auto& init : graph.initializer()) add_initializer(init);
@@ -104,8 +105,11 @@ class Importer {
       const std::string name = sparse.values().name();
       add_constant(name, sparse_tensor_from_proto(sparse, "sparse initializer '" + name + "'"));
     }
+    // Nodes first: their attributes are checked (check_attributes) before
+    // ONNX's shape inference divides by strides and block sizes.
     for (int k = 0; k < graph.node_size(); ++k) add_node(graph.node(k), static_cast<size_t>(k));
     resolve_node_inputs();
+    if (options_.infer_shapes) infer_shapes();
     for (const auto& vi : graph.value_info()) apply_value_info(vi, false);
     for (const auto& out : graph.output()) add_graph_output(out);
     g_->verify();
@@ -213,6 +217,7 @@ class Importer {
                    "{}: attribute '{}' is given twice", where, a.name());
       n->set_attr(a.name(), attribute_from_proto(a, dir_, where));
     }
+    check_attributes(*n, where);
     pending_inputs_.emplace_back(n, std::vector<std::string>(np.input().begin(), np.input().end()));
   }
 

@@ -5,6 +5,8 @@
 #include <limits>
 
 #include "graph/check.hpp"
+#include "graph/memory.hpp"
+#include "graph/shape.hpp"
 
 namespace bnfold {
 
@@ -24,15 +26,12 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(st
                dtype_name(dtype));
   numel_ = checked_numel(dims_);
   const size_t elem = dtype_size(dtype);
-  BNFOLD_CHECK(static_cast<uint64_t>(numel_) <= (uint64_t{1} << 40) / elem, ErrorCode::InvalidModel,
-               "tensor of {} elements is too large to allocate", numel_);
-  // 64-byte alignment suits every SIMD load oneDNN or a reference kernel does.
-  const size_t bytes = ((static_cast<size_t>(numel_) * elem + 63) / 64) * 64;
-  void* p = std::aligned_alloc(64, bytes == 0 ? 64 : bytes);
-  BNFOLD_CHECK(p != nullptr, ErrorCode::Io, "out of memory allocating {} bytes", bytes);
-  std::memset(p, 0, bytes == 0 ? 64 : bytes);
-  owner_ = std::shared_ptr<void>(p, std::free);
-  data_ = p;
+  BNFOLD_CHECK(static_cast<uint64_t>(numel_) <= std::numeric_limits<uint64_t>::max() / 16 / elem,
+               ErrorCode::InvalidModel, "tensor of {} elements is too large", numel_);
+  // 64-byte aligned: suits every SIMD load oneDNN or a reference kernel does.
+  owner_ = allocate(static_cast<size_t>(numel_) * elem, true,
+                    [&] { return fmt::format("a {} tensor {}", dtype_name(dtype_), Shape::of(dims_).str()); });
+  data_ = owner_.get();
 }
 
 Tensor Tensor::borrow(DType dtype, std::vector<int64_t> dims, void* data) {

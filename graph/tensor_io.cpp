@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "graph/check.hpp"
+#include "graph/numbers.hpp"
 #include "graph/onnx_convert.hpp"
 
 namespace bnfold {
@@ -34,37 +35,65 @@ const NpyType kNpyTypes[] = {
 };
 
 // The value of 'key' in the .npy header dict (a Python literal).
-std::string header_field(const std::string& header, const std::string& key, const std::string& path) {
+std::string header_field(const std::string& header, const std::string& key, const std::string& what) {
   const auto k = header.find("'" + key + "'");
-  BNFOLD_CHECK(k != std::string::npos, ErrorCode::InvalidArgument, "{}: .npy header has no '{}'", path, key);
-  auto v = header.find(':', k);
+  BNFOLD_CHECK(k != std::string::npos, ErrorCode::InvalidArgument, "{}: .npy header has no '{}'", what, key);
+  size_t v = header.find(':', k);
+  BNFOLD_CHECK(v != std::string::npos, ErrorCode::InvalidArgument, "{}: malformed .npy header at '{}'", what, key);
   ++v;
   while (v < header.size() && header[v] == ' ') ++v;
-  if (header[v] == '(') return header.substr(v, header.find(')', v) - v + 1);
-  if (header[v] == '\'') return header.substr(v + 1, header.find('\'', v + 1) - v - 1);
-  return header.substr(v, header.find_first_of(",}", v) - v);
+  BNFOLD_CHECK(v < header.size(), ErrorCode::InvalidArgument, "{}: malformed .npy header at '{}'", what, key);
+  size_t end = std::string::npos;
+  if (header[v] == '(') {
+    end = header.find(')', v);
+    if (end != std::string::npos) return header.substr(v, end - v + 1);
+  } else if (header[v] == '\'') {
+    end = header.find('\'', v + 1);
+    if (end != std::string::npos) return header.substr(v + 1, end - v - 1);
+  } else {
+    end = header.find_first_of(",}", v);
+    if (end != std::string::npos) return header.substr(v, end - v);
+  }
+  failf(ErrorCode::InvalidArgument, "{}: malformed .npy header at '{}'", what, key);
+}
+
+// "(2, 3)", "(4,)", "()": the dims, each a non-negative integer.
+std::vector<int64_t> npy_shape(const std::string& shape, const std::string& what) {
+  std::vector<int64_t> dims;
+  for (size_t i = 1; i + 1 < shape.size();) {
+    while (i < shape.size() && (shape[i] == ' ' || shape[i] == ',')) ++i;
+    if (i >= shape.size() || shape[i] == ')') break;
+    size_t used = 0;
+    const auto d = parse_int64(std::string_view(shape).substr(i), &used);
+    BNFOLD_CHECK(d && *d >= 0, ErrorCode::InvalidArgument,
+                 "{}: malformed .npy shape {}: expected non-negative integers", what, shape);
+    dims.push_back(*d);
+    i += used;
+  }
+  return dims;
 }
 
 }  // namespace
 
-Tensor load_npy(const std::string& path) {
-  const std::string bytes = read_file(path);
+Tensor parse_npy(const std::string& bytes, const std::string& what) {
   BNFOLD_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, ErrorCode::InvalidArgument,
-               "{}: not a .npy file", path);
+               "{}: not a .npy file", what);
   const int major = static_cast<unsigned char>(bytes[6]);
   size_t header_len, start;
   if (major == 1) {
     header_len = static_cast<unsigned char>(bytes[8]) | static_cast<size_t>(static_cast<unsigned char>(bytes[9])) << 8;
     start = 10;
   } else {
-    BNFOLD_CHECK(bytes.size() >= 12, ErrorCode::InvalidArgument, "{}: truncated .npy header", path);
+    BNFOLD_CHECK(major == 2 || major == 3, ErrorCode::Unsupported, "{}: .npy version {} is not supported", what,
+                 major);
+    BNFOLD_CHECK(bytes.size() >= 12, ErrorCode::InvalidArgument, "{}: truncated .npy header", what);
     header_len = 0;
     for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     start = 12;
   }
-  BNFOLD_CHECK(start + header_len <= bytes.size(), ErrorCode::InvalidArgument, "{}: truncated .npy header", path);
+  BNFOLD_CHECK(header_len <= bytes.size() - start, ErrorCode::InvalidArgument, "{}: truncated .npy header", what);
   const std::string header = bytes.substr(start, header_len);
-  std::string descr = header_field(header, "descr", path);
+  std::string descr = header_field(header, "descr", what);
   if (descr == "<b1") descr = "|b1";
   if (descr == "<i1") descr = "|i1";
   if (descr == "<u1") descr = "|u1";
@@ -72,27 +101,21 @@ Tensor load_npy(const std::string& path) {
   for (const auto& t : kNpyTypes)
     if (descr == t.descr) dtype = t.dtype;
   BNFOLD_CHECK(dtype != DType::Undefined, ErrorCode::Unsupported,
-               "{}: .npy dtype '{}' is not supported (little-endian numeric or bool only)", path, descr);
-  BNFOLD_CHECK(header_field(header, "fortran_order", path) == "False", ErrorCode::Unsupported,
-               "{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", path);
-  std::string shape = header_field(header, "shape", path);
-  std::vector<int64_t> dims;
-  for (size_t i = 1; i < shape.size();) {
-    while (i < shape.size() && (shape[i] == ' ' || shape[i] == ',')) ++i;
-    if (i >= shape.size() || shape[i] == ')') break;
-    size_t used = 0;
-    dims.push_back(std::stoll(shape.substr(i), &used));
-    i += used;
-  }
+               "{}: .npy dtype '{}' is not supported (little-endian numeric or bool only)", what, descr);
+  BNFOLD_CHECK(header_field(header, "fortran_order", what) == "False", ErrorCode::Unsupported,
+               "{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", what);
+  const std::vector<int64_t> dims = npy_shape(header_field(header, "shape", what), what);
   const Tensor probe = Tensor::borrow(dtype, dims, nullptr);
   const size_t data_at = start + header_len;
   BNFOLD_CHECK(bytes.size() - data_at == probe.nbytes(), ErrorCode::InvalidArgument,
-               "{}: holds {} data bytes but {} needs {}", path, bytes.size() - data_at, probe.describe(),
+               "{}: holds {} data bytes but {} needs {}", what, bytes.size() - data_at, probe.describe(),
                probe.nbytes());
   Tensor t(dtype, dims);
   if (t.nbytes()) std::memcpy(t.mutable_data(), bytes.data() + data_at, t.nbytes());
   return t;
 }
+
+Tensor load_npy(const std::string& path) { return parse_npy(read_file(path), path); }
 
 void save_npy(const Tensor& t, const std::string& path) {
   const char* descr = nullptr;

@@ -12,6 +12,8 @@ namespace bnfold BNFOLD_API {
 
 // .npy versions 1-3, little-endian, C order, numeric and bool dtypes.
 Tensor load_npy(const std::string& path);
+// The same from the file's bytes (an .npz member); `what` names it in errors.
+Tensor parse_npy(const std::string& bytes, const std::string& what);
 void save_npy(const Tensor& t, const std::string& path);
 
 // A serialized onnx.TensorProto; `name` receives its name when not null.

@@ -19,22 +19,26 @@ const char* const kNames[] = {"Add", "Sub",  "Mul",   "Div",  "Pow",     "Max", 
                               "Mean", "PRelu", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(Bin::GreaterOrEqual) + 1);
 
+// Integer Add/Sub/Mul wrap around; integer division by zero gives 0 and
+// INT_MIN / -1 gives INT_MIN (ONNX leaves both undefined: never trap).
 template <typename T>
 T combine(Bin op, T a, T b) {
   switch (op) {
     case Bin::Add:
     case Bin::Sum:
-    case Bin::Mean: return static_cast<T>(a + b);  // Mean divides at the end
-    case Bin::Sub: return static_cast<T>(a - b);
-    case Bin::Mul: return static_cast<T>(a * b);
+    case Bin::Mean: return wrapping(a, b, [](auto x, auto y) { return x + y; });  // Mean divides at the end
+    case Bin::Sub: return wrapping(a, b, [](auto x, auto y) { return x - y; });
+    case Bin::Mul: return wrapping(a, b, [](auto x, auto y) { return x * y; });
     case Bin::Div:
       if constexpr (std::is_integral_v<T>) {
-        if (b == 0) return 0;  // ONNX leaves it undefined; never trap
+        if (b == 0) return 0;
+        if constexpr (std::is_signed_v<T>)
+          if (b == -1) return wrapping(T{0}, a, [](auto x, auto y) { return x - y; });
       }
       return static_cast<T>(a / b);
     case Bin::Max: return a > b || a != a ? a : b;  // NaN propagates, as in numpy
     case Bin::Min: return a < b || a != a ? a : b;
-    case Bin::PRelu: return a < 0 ? static_cast<T>(a * b) : a;
+    case Bin::PRelu: return a < 0 ? wrapping(a, b, [](auto x, auto y) { return x * y; }) : a;
     default: return a;
   }
 }
@@ -112,6 +116,10 @@ class Binary : public OpKernel {
         if (ctx.opset() < 7 && slope.size() == 1 && x.size() > 2 && slope[0] == x[1] && slope[0] > 1) {
           slope_dims_.assign(x.size() - 1, 1);
           slope_dims_[0] = slope[0];
+        } else {
+          // Unidirectional: the slope broadcasts to X, X's shape is the output.
+          BNFOLD_NODE_CHECK(ctx, slope.size() <= x.size() && broadcast_dims(ctx, x, slope) == x,
+                            "slope {} does not broadcast to X {}", Shape::of(slope).str(), Shape::of(x).str());
         }
         continue;
       }
@@ -170,7 +178,29 @@ class Binary : public OpKernel {
   std::vector<int64_t> slope_dims_;  // PRelu before opset 7: a per-channel view of the slope
 };
 
-// Pow: the exponent may have another type than the base; computed in double.
+// x^e for integers, exact and wrapping around like integer Mul (e read as an
+// exact integer: ONNX's integer exponents); a negative e gives 1/x^|e|
+// truncated: 1 for x = 1, +-1 for x = -1, 0 otherwise (x = 0 too).
+template <typename T>
+T int_pow(T x, double e_value) {
+  if (e_value < 0) {
+    if (x == 1) return 1;
+    if constexpr (std::is_signed_v<T>)
+      if (x == -1) return std::fmod(e_value, 2.0) == 0 ? T{1} : T{-1};
+    return 0;
+  }
+  auto e = static_cast<uint64_t>(std::min(e_value, 1.8e19));
+  T result = 1;
+  while (e) {
+    if (e & 1) result = wrapping(result, x, [](auto p, auto q) { return p * q; });
+    x = wrapping(x, x, [](auto p, auto q) { return p * q; });
+    e >>= 1;
+  }
+  return result;
+}
+
+// Pow: the exponent may have another type than the base; computed in double
+// for floats, exactly for integers.
 class Pow : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
@@ -194,9 +224,22 @@ class Pow : public OpKernel {
       if (o->dtype() == DType::Float64) copy_bytes(r, o);
       return;
     }
+    const bool int_exponent = !dtype_is_float(b.dtype());
     dispatch_numeric(o->dtype(), [&](auto tag) {
       using T = decltype(tag);
-      for (int64_t i = 0; i < n; ++i) o->mutable_data_as<T>()[i] = static_cast<T>(pr[i]);
+      T* po = o->mutable_data_as<T>();
+      if constexpr (std::is_integral_v<T>) {
+        for (int64_t i = 0; i < n; ++i) {
+          if (!int_exponent) {  // an integer base, a float exponent: truncated, saturating
+            po[i] = saturate_cast<T>(pr[i]);
+            continue;
+          }
+          const auto x = static_cast<T>(a.value_at(wa.identity() ? i : wa.offsets()[static_cast<size_t>(i)]));
+          po[i] = int_pow(x, b.value_at(wb.identity() ? i : wb.offsets()[static_cast<size_t>(i)]));
+        }
+      } else {
+        for (int64_t i = 0; i < n; ++i) po[i] = static_cast<T>(pr[i]);
+      }
     });
   }
 };

@@ -33,6 +33,14 @@ WindowGeometry read_window(const InferContext& ctx, const std::vector<int64_t>& 
   return g;
 }
 
+// Window arithmetic in 128 bits: pads or strides near INT64_MAX must give an
+// error, not a wrapped size (ONNX Runtime refuses them too).
+int64_t fits(const InferContext& ctx, __int128 v, size_t axis) {
+  BNFOLD_NODE_CHECK(ctx, v >= INT64_MIN / 4 && v <= INT64_MAX / 4,
+                    "kernel_shape, strides, dilations and pads overflow the size of spatial axis {}", axis);
+  return static_cast<int64_t>(v);
+}
+
 // auto_pad SAME_*: the output is ceil(in / stride) and the pads make it so.
 void same_pads(const std::string& auto_pad, int64_t in, int64_t span, WindowGeometry* g, size_t k) {
   g->out[k] = (in + g->stride[k] - 1) / g->stride[k];
@@ -53,13 +61,14 @@ WindowGeometry sized_window(const InferContext& ctx, const std::vector<int64_t>&
                              auto_pad == "SAME_LOWER",
                     "unknown auto_pad '{}'", auto_pad);
   for (size_t k = 0; k < in_spatial.size(); ++k) {
-    const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
+    const int64_t span = fits(ctx, static_cast<__int128>(kernel[k] - 1) * g.dilation[k] + 1, k);
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
       same_pads(auto_pad, in_spatial[k], span, &g, k);
       continue;
     }
     if (auto_pad == "VALID") g.pad_begin[k] = g.pad_end[k] = 0;
-    g.out[k] = size(g, k, span, in_spatial[k] + g.pad_begin[k] + g.pad_end[k] - span);
+    g.out[k] = size(g, k, span,
+                    fits(ctx, static_cast<__int128>(in_spatial[k]) + g.pad_begin[k] + g.pad_end[k] - span, k));
   }
   return g;
 }
@@ -111,10 +120,11 @@ WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<in
     for (size_t k = 0; k < r; ++k) out_shape.push_back(in_spatial[k] * g.stride[k]);
   }
   for (size_t k = 0; k < r; ++k) {
-    const int64_t span = (kernel[k] - 1) * g.dilation[k] + 1;
-    const int64_t full = g.stride[k] * (in_spatial[k] - 1) + (*output_padding)[k] + span;
+    const int64_t span = fits(ctx, static_cast<__int128>(kernel[k] - 1) * g.dilation[k] + 1, k);
+    const int64_t full =
+        fits(ctx, static_cast<__int128>(g.stride[k]) * (in_spatial[k] - 1) + (*output_padding)[k] + span, k);
     if (!out_shape.empty()) {
-      const int64_t total = full - out_shape[k];
+      const int64_t total = fits(ctx, static_cast<__int128>(full) - out_shape[k], k);
       // Python's floor division, as ONNX's reference: a negative total (an
       // output_shape larger than the natural size) extends the end.
       const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
@@ -126,7 +136,7 @@ WindowGeometry transposed_geometry(const InferContext& ctx, const std::vector<in
         g.pad_end[k] = half;
       }
     }
-    g.out[k] = full - g.pad_begin[k] - g.pad_end[k];
+    g.out[k] = fits(ctx, static_cast<__int128>(full) - g.pad_begin[k] - g.pad_end[k], k);
     BNFOLD_NODE_CHECK(ctx, g.out[k] > 0, "the output size on spatial axis {} would be {}", k, g.out[k]);
   }
   return g;

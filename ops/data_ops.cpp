@@ -188,11 +188,17 @@ class Slice : public OpKernel {
     if (axes.empty())
       for (size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<int64_t>(k));
     if (steps.empty()) steps.assign(starts.size(), 1);
+    BNFOLD_NODE_CHECK(ctx, axes.size() == starts.size() && steps.size() == starts.size(),
+                      "starts, ends, axes and steps differ in length ({}, {}, {}, {})", starts.size(), ends.size(),
+                      axes.size(), steps.size());
     start_.assign(rank, 0);
     step_.assign(rank, 1);
     std::vector<int64_t> out = in;
+    std::vector<bool> seen(rank, false);
     for (size_t k = 0; k < axes.size(); ++k) {
       const auto a = static_cast<size_t>(normalize_axis(ctx, axes[k], rank));
+      BNFOLD_NODE_CHECK(ctx, !seen[a], "axes repeat axis {}", a);  // the spec: each axis at most once
+      seen[a] = true;
       const int64_t dim = in[a], step = steps[k];
       BNFOLD_NODE_CHECK(ctx, step != 0, "step 0 on axis {}", axes[k]);
       int64_t s = starts[k] < 0 ? starts[k] + dim : starts[k];
@@ -424,7 +430,9 @@ void cast_into(const Tensor& in, Tensor* out) {
     for (int64_t i = 0; i < n; ++i) {
       const double v = in.value_at(i);
       if constexpr (std::is_integral_v<T>) {
-        o[i] = std::isfinite(v) ? static_cast<T>(static_cast<int64_t>(v)) : T{};
+        // Truncated; beyond int64 saturating, then wrapped to T as integer
+        // Casts are (NaN and +-inf give 0, as before).
+        o[i] = std::isfinite(v) ? static_cast<T>(saturate_cast<int64_t>(v)) : T{};
       } else {
         o[i] = static_cast<T>(v);
       }

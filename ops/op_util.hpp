@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -63,6 +64,28 @@ void dispatch_real(DType t, F&& f) {
 }
 // Stores y (float32 or float64) into out, converting to out's float dtype.
 void store_real(const Tensor& y, Tensor* out);
+
+// Integer arithmetic defined for every input (ONNX leaves overflow open;
+// bnfold does this on purpose): signed results wrap around in two's
+// complement, as numpy's do; a double becomes an integer by truncation,
+// saturating at T's range, NaN giving 0.
+template <typename T>
+T saturate_cast(double v) {
+  static_assert(std::is_integral_v<T>);
+  if (v != v) return T{};
+  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
+  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
+  return static_cast<T>(v);
+}
+template <typename T, typename F>
+T wrapping(T a, T b, F&& f) {  // f on the unsigned representations
+  if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
+    using U = std::make_unsigned_t<T>;
+    return static_cast<T>(static_cast<U>(f(static_cast<U>(a), static_cast<U>(b))));
+  } else {
+    return static_cast<T>(f(a, b));
+  }
+}
 
 // Calls f(T{}) with the C++ type of a numeric dtype; throws for others.
 template <typename F>

@@ -71,7 +71,14 @@ template <typename T>
 void apply(UnaryFn fn, const Params& p, const Tensor& in, Tensor* out) {
   const T* x = in.data_as<T>();
   T* y = out->mutable_data_as<T>();
-  for (int64_t i = 0; i < in.numel(); ++i) y[i] = static_cast<T>(fn(static_cast<double>(x[i]), p));
+  for (int64_t i = 0; i < in.numel(); ++i) {
+    const double v = fn(static_cast<double>(x[i]), p);
+    if constexpr (std::is_integral_v<T>) {
+      y[i] = saturate_cast<T>(v);  // Neg/Abs of INT_MIN saturate instead of being undefined
+    } else {
+      y[i] = static_cast<T>(v);
+    }
+  }
 }
 
 void apply_any(UnaryFn fn, const Params& p, const Tensor& in, Tensor* out) {

@@ -1,6 +1,8 @@
 // Running a plan, and placing its activations in one arena by lifetime.
 #include "runtime/plan.hpp"
 
+#include "graph/memory.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -91,7 +93,7 @@ std::unique_ptr<Plan::Arena> Plan::take_arena() const {
     }
   }
   auto a = std::make_unique<Arena>();
-  a->bytes = std::shared_ptr<void>(std::aligned_alloc(kAlign, std::max(arena_bytes_, kAlign)), std::free);
+  a->bytes = allocate(arena_bytes_, false, [] { return std::string("the plan's working memory"); });
   BNFOLD_CHECK(a->bytes != nullptr, ErrorCode::Io, "out of memory allocating {} bytes of activations", arena_bytes_);
   a->cache.resize(steps_.size());
   return a;

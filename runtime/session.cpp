@@ -1,5 +1,7 @@
 #include "runtime/session.hpp"
 
+#include "graph/memory.hpp"
+
 #include <mutex>
 
 #include "graph/check.hpp"
@@ -107,13 +109,22 @@ TensorSpec spec_of(const Value* v) { return TensorSpec{v->name(), v->dtype(), v-
 
 }  // namespace
 
+namespace {
+// The memory limit applies to the model's own tensors too: set it first.
+std::shared_ptr<const Graph> load_within_limit(const std::string& path, const SessionOptions& options) {
+  if (options.max_memory) set_memory_limit(options.max_memory);
+  return std::shared_ptr<const Graph>(load_onnx(path));
+}
+}  // namespace
+
 Session::Session(const std::string& model_path, SessionOptions options)
-    : Session(std::shared_ptr<const Graph>(load_onnx(model_path)), options) {}
+    : Session(load_within_limit(model_path, options), options) {}
 
 Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : impl_(std::make_unique<Impl>()) {
   BNFOLD_CHECK(graph != nullptr, ErrorCode::InvalidArgument, "Session needs a graph");
   impl_->graph = std::move(graph);
   impl_->options = options;
+  if (options.max_memory) set_memory_limit(options.max_memory);
   if (options.use_onednn) rt::set_dnnl_threads(options.threads);
   const Graph& g = *impl_->graph;
   for (const Value* v : g.required_inputs()) {

@@ -34,6 +34,10 @@ struct SessionOptions {
   // Compute every BN input's per-channel statistics in every run, for a
   // BnStatsHook (always on in BatchStatistics mode).
   bool collect_bn_stats = false;
+  // When non-zero, sets the memory limit (graph/memory.hpp) for tensors and
+  // plans. The limit is the process's, shared by its sessions: the machine's
+  // memory is. 0 keeps the current one (default 3/4 of physical memory).
+  size_t max_memory = 0;
 };
 
 // The statistics of one BatchNormalization's input in one run.

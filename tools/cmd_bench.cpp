@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/commands.hpp"
+#include "graph/numbers.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
 #include "tools/timing.hpp"
@@ -44,7 +45,13 @@ double ms_since(Clock::time_point t0) {
 uint64_t peak_rss_bytes() {
   std::ifstream status("/proc/self/status");
   for (std::string line; std::getline(status, line);)
-    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::string_view v(line);
+      v.remove_prefix(6);
+      while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+      size_t used = 0;
+      if (const auto kb = parse_uint64(v, &used)) return *kb * 1024;
+    }
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
   return static_cast<uint64_t>(u.ru_maxrss) * 1024;

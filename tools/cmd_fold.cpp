@@ -65,6 +65,12 @@ void print_report(const FoldReport& report, bool measured) {
   }
 }
 
+uint64_t file_size_or_zero(const std::string& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
 double median_ms(const Session& s, const std::map<std::string, Tensor>& inputs) {
   TimingPlan plan;
   plan.min_runs = 5;
@@ -117,7 +123,7 @@ int run(const FoldArgs& a) {
     if (a.external_data) eo.external_file = std::filesystem::path(a.out).filename().string() + ".data";
     save_onnx(folded, a.out, eo);  // checked by the ONNX checker before it is moved to -o
     fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
-               human_bytes(std::filesystem::file_size(a.out)), folded.num_nodes());
+               human_bytes(file_size_or_zero(a.out)), folded.num_nodes());
   } else {
     fmt::print("\nNot written: the verification failed (--keep-failed writes it anyway)\n");
   }

@@ -76,7 +76,13 @@ int run(const RunArgs& a) {
     outputs = session.run(inputs);
   }
   const bool save = !a.output_dir.empty() && !a.no_save;
-  if (save) std::filesystem::create_directories(a.output_dir);
+  if (save) {
+    std::error_code ec;
+    std::filesystem::create_directories(a.output_dir, ec);
+    BNFOLD_CHECK(!ec && std::filesystem::is_directory(a.output_dir, ec), ErrorCode::Io,
+                 "-o {}: cannot create the output folder{}", a.output_dir,
+                 ec ? ": " + ec.message() : std::string(": a file of that name exists"));
+  }
   for (const auto& spec : session.outputs()) {
     const Tensor& t = outputs.at(spec.name);
     print_output(spec.name, t);

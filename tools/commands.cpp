@@ -1,5 +1,8 @@
 #include "tools/commands.hpp"
 
+#include "graph/memory.hpp"
+#include "graph/numbers.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -13,14 +16,9 @@ void in_range(CLI::Option* option, double lo, double hi) {
       hi >= kNoLimit ? fmt::format("[{:g}, inf)", lo) : fmt::format("[{:g}, {:g}]", lo, hi);
   option->check(CLI::Validator(
       [lo, hi, range](std::string& text) -> std::string {
-        double v = 0;
-        try {
-          size_t used = 0;
-          v = std::stod(text, &used);
-          if (used != text.size()) return fmt::format("'{}' is not a number", text);
-        } catch (const std::exception&) {
-          return fmt::format("'{}' is not a number", text);
-        }
+        const auto parsed = parse_double(text);
+        if (!parsed) return fmt::format("'{}' is not a number", text);
+        const double v = *parsed;
         if (!std::isfinite(v) || v < lo || v > hi) return fmt::format("{} is outside {}", text, range);
         return "";
       },
@@ -31,8 +29,21 @@ void add_threads_option(CLI::App* cmd, int& threads, const char* what) {
   in_range(cmd->add_option("-t,--threads", threads, what)->capture_default_str(), 0, 1024);
 }
 
+namespace {
+std::string g_max_memory;  // --max-memory, applied before any command runs
+}
+
+void add_global_options(CLI::App& app) {
+  app.add_option("--max-memory", g_max_memory,
+                 fmt::format("Memory limit for tensors and plans, e.g. 512M or 4G (default {:.1f} GiB: 3/4 of the "
+                             "smallest of physical memory, ulimit -v and the cgroup's limit); also after the command",
+                             static_cast<double>(default_memory_limit()) / (1 << 30)));
+  app.fallthrough();  // `bnfold run --max-memory 4G ...` reaches the app's option
+}
+
 void on_run(CLI::App* cmd, std::function<int()> action) {
   cmd->callback([action = std::move(action)] {
+    if (!g_max_memory.empty()) set_memory_limit(parse_memory_size(g_max_memory, "--max-memory"));
     if (const int code = action()) throw CLI::RuntimeError(code);
   });
 }

@@ -18,6 +18,8 @@ constexpr double kNoLimit = 1e300;
 
 // -t,--threads, the same for every command that runs a model.
 void add_threads_option(CLI::App* cmd, int& threads, const char* what = "Threads (0: one per core)");
+// Options of every command: --max-memory.
+void add_global_options(CLI::App& app);
 // The command's action; a non-zero result becomes the process's exit code.
 void on_run(CLI::App* cmd, std::function<int()> action);
 

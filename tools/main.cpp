@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <new>
 
 #include "graph/error.hpp"
 #include "tools/commands.hpp"
@@ -18,6 +19,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("bnfold ") + BNFOLD_VERSION);
   app.require_subcommand(1);
   app.footer("Run 'bnfold COMMAND --help' for a command's options and examples.");
+  bnfold::cli::add_global_options(app);
   bnfold::cli::add_inspect(app);
   bnfold::cli::add_fold(app);
   bnfold::cli::add_verify(app);
@@ -38,8 +40,13 @@ int main(int argc, char** argv) {
   } catch (const bnfold::Error& e) {
     std::fprintf(stderr, "bnfold: error: %s\n", e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "bnfold: error: out of memory (lower --max-memory to be refused earlier, with the "
+                         "tensor named)\n");
+    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "bnfold: unexpected error: %s\n", e.what());
+    // A bug: every expected failure is a bnfold::Error naming what failed.
+    std::fprintf(stderr, "bnfold: internal error: %s\n", e.what());
     return 1;
   }
   return 0;

@@ -1,5 +1,7 @@
 #include "tools/text.hpp"
 
+#include "graph/numbers.hpp"
+
 #include <cmath>
 
 #include <fmt/format.h>
@@ -60,21 +62,17 @@ std::vector<std::string> split_list(const std::string& s) {
 
 namespace {
 
-// Every item of the list parsed whole by `parse`, else one error naming the
-// option and what it expects.
+// Every item of the list parsed whole by `parse` (an optional), else one
+// error naming the option and what it expects.
 template <typename T, typename F>
 std::vector<T> parse_list(const std::string& s, const char* option, const char* expected, F&& parse) {
   std::vector<T> out;
   const std::vector<std::string> items = split_list(s);
   bool ok = !items.empty();
   for (const auto& item : items) {
-    try {
-      size_t used = 0;
-      out.push_back(parse(item, &used));
-      ok &= used == item.size();
-    } catch (const std::exception&) {
-      ok = false;
-    }
+    const auto v = parse(item);
+    ok &= v.has_value();
+    if (v) out.push_back(static_cast<T>(*v));
   }
   BNFOLD_CHECK(ok, ErrorCode::InvalidArgument, "{} '{}': expected {}", option, s, expected);
   return out;
@@ -84,7 +82,7 @@ std::vector<T> parse_list(const std::string& s, const char* option, const char* 
 
 std::vector<int64_t> parse_int_list(const std::string& s, const char* option) {
   auto v = parse_list<int64_t>(s, option, "positive integers separated by commas",
-                               [](const std::string& x, size_t* used) { return std::stoll(x, used); });
+                               [](const std::string& x) { return parse_int64(x); });
   for (int64_t x : v)
     BNFOLD_CHECK(x > 0, ErrorCode::InvalidArgument, "{} '{}': expected positive integers separated by commas",
                  option, s);
@@ -92,8 +90,10 @@ std::vector<int64_t> parse_int_list(const std::string& s, const char* option) {
 }
 
 std::vector<float> parse_float_list(const std::string& s, const char* option) {
-  return parse_list<float>(s, option, "numbers separated by commas",
-                           [](const std::string& x, size_t* used) { return std::stof(x, used); });
+  return parse_list<float>(s, option, "finite numbers separated by commas", [](const std::string& x) {
+    const auto v = parse_double(x);
+    return v && std::isfinite(*v) && std::fabs(*v) <= 3.4e38 ? v : std::nullopt;
+  });
 }
 
 std::vector<int64_t> parse_size(const std::string& s, const char* option) {

@@ -1,0 +1,16 @@
+// The attributes ops read as divisors, counts and sizes, checked once for
+// every node when a model is imported, before anything (ONNX's shape
+// inference included) divides by them: a bad value is an error naming the
+// node, the attribute and the rule, never a crash further on.
+#pragma once
+
+#include <string>
+
+#include "graph/graph.hpp"
+
+namespace bnfold {
+
+// Throws ErrorCode::InvalidModel naming `where` (the node) and the rule.
+void check_attributes(const Node& n, const std::string& where);
+
+}  // namespace bnfold

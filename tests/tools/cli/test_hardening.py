@@ -1,0 +1,166 @@
+#!/usr/bin/python3
+"""Malformed models, data and limits through the CLI (issue 12, classes 1, 5,
+7 and 8): each case is a clean one-line error with exit code 1 (never a
+signal), names the rule, leaves nothing at -o; or, for integer arithmetic ONNX
+leaves undefined, gives the result bnfold defines (README, "Integer
+arithmetic").
+
+Usage: test_hardening.py BNFOLD
+"""
+import os
+import struct
+import sys
+import tempfile
+import time
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from harness import Harness
+
+h = Harness(sys.argv[1], timeout=300)
+d = tempfile.mkdtemp()
+
+
+def model(nodes, inputs, outputs, inits=(), opset=13, name="m"):
+    g = helper.make_graph(nodes, "g", inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    path = os.path.join(d, name + ".onnx")
+    onnx.save(m, path)
+    return path
+
+
+def fin(name, dims):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+
+def out(name, dtype=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, dtype, None)
+
+
+def w(name, shape):
+    return numpy_helper.from_array(np.ones(shape, np.float32), name)
+
+
+def refused(what, path, expect, commands=("inspect", "run", "fold")):
+    """Every command gives exit 1 and a message containing `expect`; fold writes nothing."""
+    for cmd in commands:
+        target = os.path.join(d, "out.onnx")
+        if os.path.exists(target):
+            os.remove(target)
+        args = {"inspect": ["inspect", path], "run": ["run", path],
+                "fold": ["fold", path, "-o", target, "--verify"]}[cmd]
+        code, o, e = h.run(*args)
+        h.check(f"{what}: {cmd} exits 1 with '{expect}'",
+                code == 1 and expect in e and "internal error" not in e and not os.path.exists(target),
+                f"exit {code}\n{o[-500:]}\n{e[-800:]}")
+
+
+# Class 1: attributes that are divisors, counts and sizes.
+x4 = [fin("x", [1, 2, 5, 5])]
+refused("Conv strides=0", model([helper.make_node("Conv", ["x", "w"], ["y"], strides=[1, 0])], x4, [out("y")],
+                                [w("w", (2, 2, 3, 3))], name="conv_s0"), "strides must be positive")
+refused("MaxPool strides=0", model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[0, 1])],
+                                   x4, [out("y")], name="pool_s0"), "strides must be positive")
+refused("Conv group=0", model([helper.make_node("Conv", ["x", "w"], ["y"], group=0)], x4, [out("y")],
+                              [w("w", (2, 2, 3, 3))], name="conv_g0"), "group must be positive")
+refused("DepthToSpace blocksize=0", model([helper.make_node("DepthToSpace", ["x"], ["y"], blocksize=0)], x4,
+                                          [out("y")], name="d2s"), "blocksize must be positive")
+refused("Conv dilations=-1", model([helper.make_node("Conv", ["x", "w"], ["y"], dilations=[-1, 1])], x4, [out("y")],
+                                   [w("w", (2, 2, 3, 3))], name="conv_dneg"), "dilations must be positive")
+
+# Integer arithmetic: defined results, never a trap.
+i64 = np.iinfo(np.int64)
+ints = helper.make_tensor_value_info("a", TensorProto.INT64, [4])
+path = model([helper.make_node("Div", ["a", "b"], ["q"]), helper.make_node("Pow", ["a", "e"], ["p"]),
+              helper.make_node("Mul", ["a", "a"], ["m"])],
+             [ints], [out("q", TensorProto.INT64), out("p", TensorProto.INT64), out("m", TensorProto.INT64)],
+             [numpy_helper.from_array(np.array([-1, 0, 7, 2], np.int64), "b"),
+              numpy_helper.from_array(np.array([3, 50, 2, -1], np.int64), "e")], name="intops")
+a = np.array([i64.min, 5, -7, 3], np.int64)
+np.save(os.path.join(d, "a.npy"), a)
+code, o, e = h.run("run", path, "-i", f"a={os.path.join(d, 'a.npy')}", "-o", os.path.join(d, "intout"))
+q = np.load(os.path.join(d, "intout", "q.npy")) if code == 0 else None
+p = np.load(os.path.join(d, "intout", "p.npy")) if code == 0 else None
+m = np.load(os.path.join(d, "intout", "m.npy")) if code == 0 else None
+wrap = lambda v: (v + 2**63) % 2**64 - 2**63  # noqa: E731  two's complement
+h.check("integer Div: INT64_MIN / -1 wraps to INT64_MIN, x / 0 is 0, -7 / 7 = -1 (truncation)",
+        q is not None and q.tolist() == [i64.min, 0, -1, 1], f"{code} {e} {q}")
+h.check("integer Pow is exact and wraps: INT64_MIN^3, 5^50 mod 2^64, (-7)^2, 3^-1 = 0",
+        p is not None and p.tolist() == [wrap(int(i64.min) ** 3), wrap(5 ** 50), 49, 0], f"{code} {e} {p}")
+h.check("integer Mul wraps", m is not None and m.tolist() == [wrap(int(i64.min) ** 2), 25, 49, 9], f"{m}")
+const = model([helper.make_node("Div", ["c", "b"], ["q"]), helper.make_node("Add", ["q", "a"], ["y"])],
+              [ints], [out("y", TensorProto.INT64)],
+              [numpy_helper.from_array(np.array([i64.min] * 4, np.int64), "c"),
+               numpy_helper.from_array(np.array([-1, 0, 1, 2], np.int64), "b")], name="constdiv")
+code, o, e = h.run("fold", const, "-o", os.path.join(d, "constdiv_folded.onnx"))
+h.check("constant folding of INT64_MIN / -1 and x / 0 does not trap", code == 0, e)
+
+# Class 5: nonsense the spec forbids.
+refused("Conv pads = INT64_MAX", model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[0, 0, i64.max, 0])], x4,
+                                       [out("y")], [w("w", (2, 2, 3, 3))], name="conv_hugepad"),
+        "overflow", commands=("run", "fold"))
+refused("auto_pad with explicit pads",
+        model([helper.make_node("Conv", ["x", "w"], ["y"], auto_pad="SAME_UPPER", pads=[1, 1, 1, 1])], x4, [out("y")],
+              [w("w", (2, 2, 3, 3))], name="autopad_pads"), "cannot be used together with auto_pad")
+refused("ConvTranspose output_padding >= stride",
+        model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], strides=[2, 2], output_padding=[2, 0])], x4,
+              [out("y")], [w("w", (2, 2, 3, 3))], name="ct_outpad"), "output_padding")
+refused("AveragePool pads >= kernel",
+        model([helper.make_node("AveragePool", ["x"], ["y"], kernel_shape=[2, 2], pads=[2, 0, 0, 0])], x4, [out("y")],
+              name="avg_bigpad"), "must be smaller than kernel_shape")
+refused("PRelu slope that does not broadcast to X",
+        model([helper.make_node("PRelu", ["x", "s"], ["y"])], x4, [out("y")], [w("s", (3,))], name="prelu"),
+        "broadcast", commands=("run", "fold"))
+refused("Slice with a repeated axis",
+        model([helper.make_node("Slice", ["x", "st", "en", "ax"], ["y"])], x4, [out("y")],
+              [numpy_helper.from_array(np.array([0, 1], np.int64), "st"),
+               numpy_helper.from_array(np.array([1, 2], np.int64), "en"),
+               numpy_helper.from_array(np.array([2, 2], np.int64), "ax")], name="slice_dup"),
+        "repeat", commands=("run", "fold"))
+refused("Transpose perm that repeats an axis",
+        model([helper.make_node("Transpose", ["x"], ["y"], perm=[0, 1, 1, 2])], x4, [out("y")], name="perm_dup"),
+        "repeats an axis")
+
+# Class 7: no std:: exception text reaches a user.
+tiny = model([helper.make_node("Relu", ["x"], ["y"])], x4, [out("y")], name="relu")
+hdr = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1, 2x, 5, 5), }"
+hdr += b" " * (63 - 10 - len(hdr)) + b"\n"
+bad_npy = os.path.join(d, "bad.npy")
+open(bad_npy, "wb").write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr)
+code, o, e = h.run("run", tiny, "-i", f"x={bad_npy}")
+h.check("a malformed .npy shape names the file and the problem",
+        code == 1 and "malformed .npy shape" in e and bad_npy in e and "sto" not in e and "internal" not in e, e)
+open(os.path.join(d, "a_file"), "w").close()
+code, o, e = h.run("run", tiny, "-o", os.path.join(d, "a_file"))
+h.check("run -o onto a file: a bnfold error, not a filesystem_error",
+        code == 1 and "cannot create the output folder" in e and "filesystem" not in e, e)
+code, o, e = h.run("fold", tiny, "-o", os.path.join(d, "f.onnx"), "--verify", "--mean", "1e999")
+h.check("--mean 1e999: expected finite numbers", code == 1 and "finite numbers" in e, e)
+
+# Class 8: memory.
+big = model([helper.make_node("Relu", ["x"], ["y"])], [fin("x", [1, 64, 64, 64])], [out("y")], name="relu_big")
+code, o, e = h.run("run", big, "--max-memory", "64K")
+h.check("--max-memory 64K: a 1 MiB input is refused with the limit named",
+        code == 1 and "over the memory limit of 64 KiB" in e, e)
+code, o, e = h.run("run", tiny, "--max-memory", "lots")
+h.check("--max-memory lots: a usage error", code == 1 and "expected a size such as 512M" in e, e)
+shape_in = helper.make_tensor_value_info("shape", TensorProto.INT64, [1])
+cos = model([helper.make_node("ConstantOfShape", ["shape"], ["y"])], [shape_in], [out("y")], name="cos")
+np.save(os.path.join(d, "huge.npy"), np.array([900_000_000], np.int64))
+t0 = time.time()
+code, o, e = h.run("run", cos, "-i", f"shape={os.path.join(d, 'huge.npy')}", "--max-memory", "1G")
+h.check(f"ConstantOfShape fed 9e8 at run time under --max-memory 1G: refused at once ({time.time() - t0:.1f} s)",
+        code == 1 and "memory limit" in e and time.time() - t0 < 20, e)
+tib = model([helper.make_node("ConstantOfShape", ["s"], ["y"])], [fin("x", [1])], [out("y")],
+            [numpy_helper.from_array(np.array([2**20, 2**20, 256], np.int64), "s")], name="tib")
+t0 = time.time()
+code, o, e = h.run("run", tib)
+h.check(f"a 1 TiB ConstantOfShape is refused before it is allocated ({time.time() - t0:.1f} s)",
+        code == 1 and "memory limit" in e and time.time() - t0 < 20, e)
+code, o, e = h.run("fold", tib, "-o", os.path.join(d, "tib_folded.onnx"))
+h.check("fold leaves a 1 TiB ConstantOfShape to run time (constant folding does not allocate it)", code == 0, e)
+
+h.finish()
