@@ -2,7 +2,9 @@
 
 #include "graph/atomic_file.hpp"
 
+#include <cmath>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "graph/check.hpp"
@@ -67,28 +69,42 @@ void BnInputStats::save(const std::string& path) const {
 }
 
 BnInputStats BnInputStats::load(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   BNFOLD_CHECK(in.good(), ErrorCode::Io, "{}: cannot open for reading", path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), path);
+}
+
+BnInputStats BnInputStats::parse(const std::string& text, const std::string& what) {
   BnInputStats s;
   try {
-    const nlohmann::json j = nlohmann::json::parse(in);
-    BNFOLD_CHECK(j.value("format", "") == "bnfold-bn-input-stats-1", ErrorCode::InvalidArgument,
+    const nlohmann::json j = nlohmann::json::parse(text);
+    BNFOLD_CHECK(j.is_object() && j.value("format", "") == "bnfold-bn-input-stats-1", ErrorCode::InvalidArgument,
                  "not a bnfold statistics file");
     s.model = j.at("model").get<std::string>();
     s.samples = j.at("samples").get<int64_t>();
+    BNFOLD_CHECK(s.samples >= 0, ErrorCode::InvalidArgument, "samples is negative");
     for (const auto& b : j.at("batchnorms")) {
       ChannelMoments m;
       m.count = b.at("count").get<int64_t>();
       m.mean = b.at("mean").get<std::vector<double>>();
       m.m2 = b.at("m2").get<std::vector<double>>();
       const std::string name = b.at("bn").get<std::string>();
+      BNFOLD_CHECK(m.count >= 0 && m.mean.size() == m.m2.size(), ErrorCode::InvalidArgument,
+                   "BN '{}': count {} and {} means for {} m2 values do not make moments", name, m.count,
+                   m.mean.size(), m.m2.size());
+      for (size_t c = 0; c < m.mean.size(); ++c)
+        BNFOLD_CHECK(std::isfinite(m.mean[c]) && std::isfinite(m.m2[c]) && m.m2[c] >= 0, ErrorCode::InvalidArgument,
+                     "BN '{}': channel {} has mean {} and m2 {}", name, c, m.mean[c], m.m2[c]);
+      BNFOLD_CHECK(!s.per_bn.count(name), ErrorCode::InvalidArgument, "BN '{}' is listed twice", name);
       s.order.push_back(name);
       s.per_bn[name] = std::move(m);
     }
   } catch (const nlohmann::json::exception& e) {
-    failf(ErrorCode::InvalidArgument, "{}: not a bnfold statistics file: {}", path, e.what());
+    failf(ErrorCode::InvalidArgument, "{}: not a bnfold statistics file: {}", what, e.what());
   } catch (const Error& e) {
-    failf(e.code(), "{}: {}", path, e.what());
+    failf(e.code(), "{}: {}", what, e.what());
   }
   return s;
 }

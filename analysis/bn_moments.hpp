@@ -32,6 +32,8 @@ struct BnInputStats {
   void merge(const BnInputStats& other);         // throws if the BNs differ
   void save(const std::string& path) const;      // JSON
   static BnInputStats load(const std::string& path);
+  // The same from the file's text; `what` names it in errors.
+  static BnInputStats parse(const std::string& text, const std::string& what);
 };
 
 using Progress = std::function<void(int64_t done, int64_t total)>;

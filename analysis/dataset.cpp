@@ -1,5 +1,7 @@
 #include "analysis/dataset.hpp"
 
+#include "graph/memory.hpp"
+
 #include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 #include <zlib.h>
@@ -48,9 +50,9 @@ uint16_t le16(const std::string& b, size_t at) {
   return static_cast<uint16_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8);
 }
 
-// The arrays of an .npz (a zip of .npy files; stored or deflated), in order.
-std::vector<Tensor> read_npz(const std::string& path) {
-  const std::string zip = read_all(path);
+}  // namespace
+
+std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
   std::vector<Tensor> out;
   size_t at = 0;
   while (at + 30 <= zip.size() && le32(zip, at) == 0x04034b50) {
@@ -69,6 +71,10 @@ std::vector<Tensor> read_npz(const std::string& path) {
       npy = zip.substr(data_at, csize);
     } else {
       BNFOLD_CHECK(method == 8, ErrorCode::Unsupported, "{}: member '{}' uses zip method {}", path, name, method);
+      // A zip bomb is refused before its bytes are: the memory limit applies.
+      BNFOLD_CHECK(usize <= memory_limit(), ErrorCode::ResourceLimit,
+                   "{}: member '{}' inflates to {} bytes, over the memory limit of {} bytes", path, name, usize,
+                   memory_limit());
       npy.resize(usize);
       z_stream z{};
       inflateInit2(&z, -MAX_WBITS);  // raw deflate, as zip stores it
@@ -90,6 +96,10 @@ std::vector<Tensor> read_npz(const std::string& path) {
   BNFOLD_CHECK(!out.empty(), ErrorCode::InvalidArgument, "{}: not an .npz file (no zip members found)", path);
   return out;
 }
+
+namespace {
+
+std::vector<Tensor> read_npz(const std::string& path) { return parse_npz(read_all(path), path); }
 
 Tensor read_image(const std::string& path, const DataOptions& o) {
   BNFOLD_CHECK(o.sample_dims.size() == 3, ErrorCode::InvalidArgument,

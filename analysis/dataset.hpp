@@ -53,5 +53,8 @@ class Dataset {
 
 // The files a data path stands for (a folder is searched recursively, sorted).
 std::vector<std::string> data_files(const std::vector<std::string>& paths);
+// The arrays of an .npz file's bytes (a zip of .npy files, stored or
+// deflated), in order; `what` names it in errors.
+std::vector<Tensor> parse_npz(const std::string& bytes, const std::string& what);
 
 }  // namespace bnfold

@@ -140,13 +140,16 @@ void save_npy(const Tensor& t, const std::string& path) {
   write_file_atomic(path, bytes);
 }
 
-Tensor load_tensor_pb(const std::string& path, std::string* name) {
-  const std::string bytes = read_file(path);
+Tensor parse_tensor_pb(const std::string& bytes, const std::string& what, const std::string& dir, std::string* name) {
   onnx::TensorProto proto;
-  BNFOLD_CHECK(proto.ParseFromString(bytes), ErrorCode::InvalidArgument, "{}: not a TensorProto", path);
+  BNFOLD_CHECK(proto.ParseFromString(bytes), ErrorCode::InvalidArgument, "{}: not a TensorProto", what);
   if (name) *name = proto.name();
+  return tensor_from_proto(proto, dir, what);
+}
+
+Tensor load_tensor_pb(const std::string& path, std::string* name) {
   std::string dir = std::filesystem::path(path).parent_path().string();
-  return tensor_from_proto(proto, dir.empty() ? "." : dir, path);
+  return parse_tensor_pb(read_file(path), path, dir.empty() ? "." : dir, name);
 }
 
 void save_tensor_pb(const Tensor& t, const std::string& name, const std::string& path) {

@@ -18,6 +18,10 @@ void save_npy(const Tensor& t, const std::string& path);
 
 // A serialized onnx.TensorProto; `name` receives its name when not null.
 Tensor load_tensor_pb(const std::string& path, std::string* name = nullptr);
+// The same from bytes; external data is read relative to `dir` (empty:
+// refused). `what` names it in errors.
+Tensor parse_tensor_pb(const std::string& bytes, const std::string& what, const std::string& dir = "",
+                       std::string* name = nullptr);
 void save_tensor_pb(const Tensor& t, const std::string& name, const std::string& path);
 
 // Either of the two, by extension (.npy or .pb).

@@ -115,6 +115,7 @@ class Split : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
     const auto& in = ctx.dims(0);
+    BNFOLD_NODE_CHECK(ctx, !in.empty() && ctx.num_outputs() > 0, "needs an input of rank >= 1 and an output");
     axis_ = static_cast<size_t>(normalize_axis(ctx, ctx.node().attr_int("axis"), in.size()));
     const auto n = static_cast<int64_t>(ctx.num_outputs());
     if (ctx.opset() >= 13 && ctx.has_input(1)) sizes_ = ctx.constant_ints(1, "split");
@@ -127,6 +128,8 @@ class Split : public OpKernel {
                       sizes_.size(), n);
     int64_t sum = 0;
     for (size_t k = 0; k < sizes_.size(); ++k) {
+      BNFOLD_NODE_CHECK(ctx, sizes_[k] >= 0 && sizes_[k] <= in[axis_], "split size {} on an axis of {}", sizes_[k],
+                        in[axis_]);
       std::vector<int64_t> d = in;
       d[axis_] = sizes_[k];
       sum += sizes_[k];

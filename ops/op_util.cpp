@@ -33,9 +33,16 @@ std::vector<int64_t> strides_of(const std::vector<int64_t>& dims) {
   return s;
 }
 
+int64_t checked_mul(int64_t a, int64_t b) {
+  int64_t r = 0;
+  BNFOLD_CHECK(!__builtin_mul_overflow(a, b, &r), ErrorCode::InvalidModel,
+               "a shape's element count overflows ({} x {})", a, b);
+  return r;
+}
+
 int64_t product(const std::vector<int64_t>& dims, size_t from, size_t to) {
   int64_t p = 1;
-  for (size_t k = from; k < dims.size() && k < to; ++k) p *= dims[k];
+  for (size_t k = from; k < dims.size() && k < to; ++k) p = checked_mul(p, dims[k]);
   return p;
 }
 

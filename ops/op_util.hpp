@@ -17,7 +17,9 @@ std::vector<int64_t> broadcast_dims(const InferContext& ctx, const std::vector<i
                                     const std::vector<int64_t>& b);
 // Row-major strides.
 std::vector<int64_t> strides_of(const std::vector<int64_t>& dims);
+// Overflow-checked: a shape whose element count does not fit int64 is an error.
 int64_t product(const std::vector<int64_t>& dims, size_t from = 0, size_t to = SIZE_MAX);
+int64_t checked_mul(int64_t a, int64_t b);
 
 // Maps each element of an output shape to the offset of the broadcast input
 // element, walking the output in row-major order.

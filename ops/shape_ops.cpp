@@ -87,7 +87,7 @@ class Reshaping : public OpKernel {
         continue;
       }
       BNFOLD_NODE_CHECK(ctx, shape[k] >= 0, "invalid shape entry {}", shape[k]);
-      known *= shape[k];
+      known = checked_mul(known, shape[k]);
     }
     if (infer_at >= 0) {
       BNFOLD_NODE_CHECK(ctx, known != 0 && product(in) % known == 0, "cannot reshape {} into {}",

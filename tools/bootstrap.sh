@@ -15,9 +15,14 @@ BNFOLD_PACKAGES=(
   chromium
 )
 
+# bnfold_install_packages [extra packages...]
 bnfold_install_packages() {
   local missing=()
-  for p in "${BNFOLD_PACKAGES[@]}"; do
+  local wanted=("${BNFOLD_PACKAGES[@]}" "$@")
+  # ONNX Runtime (the tests' second reference, from the npm registry) needs
+  # Node.js; Debian's when the machine has none.
+  command -v node >/dev/null 2>&1 || wanted+=(nodejs npm)
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0

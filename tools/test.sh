@@ -3,8 +3,9 @@
 # Usage: tools/test.sh              Release build in build/, every test
 #        tools/test.sh --sanitize   ASan+UBSan build of a static libbnfold in build-sanitize/, every test
 #        tools/test.sh --tsan       ThreadSanitizer build in build-tsan/, the concurrency tests
+#        tools/test.sh --fuzz [S]   clang libFuzzer build in build-fuzz/ (ASan+UBSan); each target S seconds (60)
 source "$(dirname "$0")/bootstrap.sh"
-bnfold_install_packages
+if [ "${1:-}" = "--fuzz" ]; then bnfold_install_packages clang-14 libfuzzer-14-dev; else bnfold_install_packages; fi
 case "${1:-}" in
   --sanitize)
     dir="$BNFOLD_ROOT/build-sanitize"
@@ -16,6 +17,11 @@ case "${1:-}" in
     bnfold_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNFOLD_SANITIZE=thread -DBNFOLD_PYTHON=OFF
     TSAN_OPTIONS="suppressions=$BNFOLD_ROOT/tests/tsan.supp halt_on_error=1" \
       ctest --test-dir "$dir" -R "threads|one session" --output-on-failure
+    ;;
+  --fuzz)
+    dir="$BNFOLD_ROOT/build-fuzz"
+    bnfold_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++-14 -DBNFOLD_SANITIZE=fuzz
+    /usr/bin/python3 "$BNFOLD_ROOT/tests/fuzz/run.py" --build "$dir" --seconds "${2:-60}"
     ;;
   *)
     dir="$BNFOLD_ROOT/build"
