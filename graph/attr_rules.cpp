@@ -120,4 +120,18 @@ void check_attributes(const Node& n, const std::string& where) {
                      where, s);
 }
 
+void check_input_ranks(const Node& n) {
+  if (!n.domain().empty()) return;
+  auto rank = [&](size_t i) -> int64_t {
+    const Value* v = n.input(i);
+    if (!v) return -1;
+    if (v->has_data()) return static_cast<int64_t>(v->data().rank());
+    return v->shape().rank_known ? static_cast<int64_t>(v->shape().rank()) : -1;
+  };
+  if (n.op_type() == "Gemm")
+    for (size_t i = 0; i < 2; ++i)
+      BNFOLD_CHECK(rank(i) < 0 || rank(i) == 2, ErrorCode::InvalidModel, "{}: Gemm's input {} has rank {}; A and B are 2-D",
+                   n.label(), i, rank(i));
+}
+
 }  // namespace bnfold

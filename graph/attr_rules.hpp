@@ -13,4 +13,10 @@ namespace bnfold {
 // Throws ErrorCode::InvalidModel naming `where` (the node) and the rule.
 void check_attributes(const Node& n, const std::string& where);
 
+// Ranks the op requires, where the model declares its inputs' ranks (graph
+// inputs, initializers), checked before ONNX's shape inference: libonnx 1.12
+// indexes dims without checking them for some ops (Gemm before opset 7
+// crashed on a 1-D B, found by fuzzing).
+void check_input_ranks(const Node& n);
+
 }  // namespace bnfold

@@ -109,6 +109,7 @@ class Importer {
     // ONNX's shape inference divides by strides and block sizes.
     for (int k = 0; k < graph.node_size(); ++k) add_node(graph.node(k), static_cast<size_t>(k));
     resolve_node_inputs();
+    for (const Node* n : g_->nodes()) check_input_ranks(*n);
     if (options_.infer_shapes) infer_shapes();
     for (const auto& vi : graph.value_info()) apply_value_info(vi, false);
     for (const auto& out : graph.output()) add_graph_output(out);

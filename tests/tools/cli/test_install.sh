@@ -41,4 +41,18 @@ expect "C example: a bad path" "missing.onnx: no such file" "$out"
 
 out="$("$prefix/bin/bnfold" --version)"
 expect "installed CLI" "bnfold 0.1.0" "$out"
-[ "$fail" = 0 ] && echo "9 passed, 0 failed" || { echo "some failed"; exit 1; }
+
+# The Python module: a fresh interpreter with nothing but the prefix's
+# module folder on PYTHONPATH finds it and, through its RUNPATH, libbnfold.
+pydir="$(sed -n 's/^BNFOLD_PYTHON_DIR:STRING=//p' "$build/CMakeCache.txt")"
+checks=9
+if [ -n "$pydir" ] && grep -q "^BNFOLD_PYTHON:BOOL=ON" "$build/CMakeCache.txt"; then
+  out="$(env -i PATH=/usr/bin:/bin PYTHONPATH="$prefix/$pydir" /usr/bin/python3 -c "
+import bnfold, numpy as np
+s = bnfold.Session('$model', threads=1)
+y = s.run({s.inputs[0]: np.zeros((2, 3, 32, 32), np.float32)})[s.outputs[0]]
+print('python module from', bnfold.__file__.replace('$prefix', 'PREFIX'), 'output', y.shape)" 2>&1)"
+  expect "installed Python module imports from a fresh interpreter" "python module from PREFIX/$pydir/bnfold.*output (2, 10)" "$out"
+  checks=10
+fi
+[ "$fail" = 0 ] && echo "$checks passed, 0 failed" || { echo "some failed"; exit 1; }
