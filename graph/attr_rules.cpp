@@ -128,10 +128,36 @@ void check_input_ranks(const Node& n) {
     if (v->has_data()) return static_cast<int64_t>(v->data().rank());
     return v->shape().rank_known ? static_cast<int64_t>(v->shape().rank()) : -1;
   };
-  if (n.op_type() == "Gemm")
+  const std::string& op = n.op_type();
+  if (op == "Gemm")
     for (size_t i = 0; i < 2; ++i)
       BNFOLD_CHECK(rank(i) < 0 || rank(i) == 2, ErrorCode::InvalidModel, "{}: Gemm's input {} has rank {}; A and B are 2-D",
                    n.label(), i, rank(i));
+  if (op == "MatMul")
+    for (size_t i = 0; i < 2; ++i)
+      BNFOLD_CHECK(rank(i) != 0, ErrorCode::InvalidModel, "{}: MatMul's input {} is a scalar", n.label(), i);
+  const bool conv = one_of(op, {"Conv", "ConvTranspose", "ConvInteger"});
+  const bool pool = one_of(op, {"MaxPool", "AveragePool", "LpPool"});
+  if (!conv && !pool) return;
+  const int64_t x = rank(0);
+  BNFOLD_CHECK(x < 0 || x >= 3, ErrorCode::InvalidModel, "{}: X has rank {}; {} needs [N, C, spatial...]", n.label(), x,
+               op);
+  if (conv) {
+    const int64_t w = rank(1);
+    BNFOLD_CHECK(w < 0 || w >= 3, ErrorCode::InvalidModel, "{}: W has rank {}; it needs [M, C/group, kernel...]",
+                 n.label(), w);
+    BNFOLD_CHECK(x < 0 || w < 0 || x == w, ErrorCode::InvalidModel, "{}: X has rank {} and W rank {}; they must agree",
+                 n.label(), x, w);
+  }
+  if (x < 0) return;
+  const auto spatial = static_cast<size_t>(x - 2);
+  for (const char* name : {"kernel_shape", "strides", "dilations", "output_padding"})
+    if (const auto* v = ints(n, name))
+      BNFOLD_CHECK(v->size() == spatial, ErrorCode::InvalidModel, "{}: {} has {} values for {} spatial axes",
+                   n.label(), name, v->size(), spatial);
+  if (const auto* v = ints(n, "pads"))
+    BNFOLD_CHECK(v->size() == 2 * spatial, ErrorCode::InvalidModel, "{}: pads has {} values for {} spatial axes",
+                 n.label(), v->size(), spatial);
 }
 
 }  // namespace bnfold
