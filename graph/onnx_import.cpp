@@ -11,6 +11,7 @@
 #include "graph/onnx_convert.hpp"
 #include "graph/onnx_io.hpp"
 
+#include "graph/attr_defaults.hpp"
 #include "graph/attr_rules.hpp"
 
 namespace fs = std::filesystem;
@@ -209,6 +210,11 @@ class Importer {
       g_->add_constant(np.output(0), std::move(t));
       return;
     }
+    std::vector<bool> given;
+    for (const auto& in : np.input()) given.push_back(!in.empty());
+    const auto opset = g_->info.opsets.count("") ? g_->info.opsets.at("") : 0;
+    const std::string arity = onnx_arity_problem(np.op_type(), "", opset, given, static_cast<size_t>(np.output_size()));
+    BNFOLD_CHECK(arity.empty(), ErrorCode::InvalidModel, "{}: {}", where, arity);
     std::vector<std::string> outs(np.output().begin(), np.output().end());
     g_->set_next_node_id(index);
     Node* n = g_->add_node(np.op_type(), {}, outs, np.name(), np.domain());

@@ -71,6 +71,20 @@ refused("DepthToSpace blocksize=0", model([helper.make_node("DepthToSpace", ["x"
 refused("Conv dilations=-1", model([helper.make_node("Conv", ["x", "w"], ["y"], dilations=[-1, 1])], x4, [out("y")],
                                    [w("w", (2, 2, 3, 3))], name="conv_dneg"), "dilations must be positive")
 
+# Found by fuzzing: arity against ONNX's schemas, declared ranks before libonnx's
+# shape inference (which indexes dims unchecked for these).
+refused("BatchNormalization without inputs",
+        model([helper.make_node("BatchNormalization", [], ["y"])], x4, [out("y")], name="bn_noinputs"),
+        "0 inputs; BatchNormalization-")
+refused("ConvTranspose with a 2-D weight",
+        model([helper.make_node("ConvTranspose", ["x", "w"], ["y"])], x4, [out("y")], [w("w", (2, 3))],
+              name="ct_w2d"), "W has rank 2")
+refused("Gemm-6 with a 1-D B",
+        model([helper.make_node("Gemm", ["a", "b", "b"], ["y"])], [fin("a", [2, 3])], [out("y")], [w("b", (3,))],
+              opset=6, name="gemm6"), "Gemm's input 1 has rank 1")
+refused("Conv with a required input omitted",
+        model([helper.make_node("Conv", ["x", ""], ["y"])], x4, [out("y")], name="conv_now"), "required but omitted")
+
 # Integer arithmetic: defined results, never a trap.
 i64 = np.iinfo(np.int64)
 ints = helper.make_tensor_value_info("a", TensorProto.INT64, [4])
