@@ -10,15 +10,23 @@
 
 namespace bnfold {
 
+// The element count; the product of the non-zero dims must fit int64 too,
+// so that every row-major stride does even when a 0 dim makes the tensor
+// empty ([3, 0, 2^40, 2^40] is refused, not an empty tensor).
 int64_t checked_numel(const std::vector<int64_t>& dims) {
   int64_t n = 1;
+  bool empty = false;
   for (int64_t d : dims) {
     BNFOLD_CHECK(d >= 0, ErrorCode::InvalidModel, "negative dimension {} in shape", d);
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d)
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (n > std::numeric_limits<int64_t>::max() / d)
       failf(ErrorCode::InvalidModel, "shape with {} dims overflows the element count", dims.size());
     n *= d;
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 Tensor::Tensor(DType dtype, std::vector<int64_t> dims) : dtype_(dtype), dims_(std::move(dims)) {

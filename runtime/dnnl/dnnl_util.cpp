@@ -27,7 +27,9 @@ dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims) {
 dnnl::memory::desc plain_md(const std::vector<int64_t>& dims, dnnl::memory::data_type dt) {
   const auto d = to_dnnl_dims(dims);
   dnnl::memory::dims strides(d.size(), 1);
-  for (size_t k = d.size(); k-- > 1;) strides[k - 1] = strides[k] * d[k];
+  for (size_t k = d.size(); k-- > 1;)
+    BNFOLD_CHECK(!__builtin_mul_overflow(strides[k], d[k], &strides[k - 1]),
+                 ErrorCode::InvalidModel, "a tensor's strides overflow ({} dims)", d.size());
   return dnnl::memory::desc(d, dt, strides);
 }
 
