@@ -7,8 +7,8 @@ namespace bnfold::ops {
 
 int64_t normalize_axis(const InferContext& ctx, int64_t axis, size_t rank) {
   const auto r = static_cast<int64_t>(rank);
-  BNFOLD_NODE_CHECK(ctx, axis >= -r && axis < std::max<int64_t>(r, 1), "axis {} is out of range for rank {}",
-                    axis, rank);
+  // Strict, scalars included: an axis of a rank-0 tensor does not exist.
+  BNFOLD_NODE_CHECK(ctx, axis >= -r && axis < r, "axis {} is out of range for rank {}", axis, rank);
   return axis < 0 ? axis + r : axis;
 }
 
