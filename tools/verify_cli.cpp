@@ -16,13 +16,15 @@ const char* const kVerifyHelp =
     "atol + rtol |reference| everywhere, or when its max abs error is at most\n"
     "--noise-factor times the original float32 model's own error there: below\n"
     "that float32 noise floor (large in numerically chaotic networks on random\n"
-    "inputs) a fold cannot be told from rounding. Every graph output and the\n"
-    "value right after each fold is checked; per BN, 'alone' is the error that\n"
-    "fold adds by itself (its layer run on the original's float32 values, every\n"
-    "other BN unfolded). Inputs not given with -i are random: per channel\n"
-    "N(mean, std) from --mean/--std, or estimated from the first BN's running\n"
-    "statistics through the first Conv, else N(0,1); the report says which.\n"
-    "Real data (-i) remains the best check.\n";
+    "inputs) a fold cannot be told from rounding. A value identical to the\n"
+    "original's passes too (its error is the original's own); an all-zero\n"
+    "reference gets atol 1e-12; an infinite error never passes by the floor.\n"
+    "Every graph output and the value right after each fold is checked; per BN,\n"
+    "'alone' is the error that fold adds by itself (its layer run on the\n"
+    "original's float32 values, every other BN unfolded). Inputs not given with\n"
+    "-i are random: per channel N(mean, std) from --mean/--std, or estimated from\n"
+    "the first BN's running statistics through the first Conv, else N(0,1); the\n"
+    "report says which. Real data (-i) remains the best check.\n";
 
 void add_verify_options(CLI::App* cmd, VerifyArgs& a) {
   cmd->add_option("-i,--input", a.inputs, "NAME=PATH of a verification input (.npy/.pb); others are random");
