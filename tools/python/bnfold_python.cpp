@@ -122,7 +122,13 @@ class PySession {
 }  // namespace
 
 PYBIND11_MODULE(bnfold, m) {
-  m.doc() = "bnfold: BatchNormalization folding, an ONNX runtime on oneDNN, and train/inference tools";
+  m.doc() =
+      "bnfold: BatchNormalization folding, an ONNX runtime on oneDNN, and train/inference tools.\n\n"
+      "  s = bnfold.Session('model.onnx'); y = s.run({s.inputs[0]: x})\n"
+      "  report = bnfold.fold('model.onnx', 'folded.onnx')\n"
+      "  check = bnfold.verify('model.onnx', 'folded.onnx')\n"
+      "  bnfold.drift / bnfold.audit / bnfold.recalibrate on data paths\n\n"
+      "Errors raise bnfold.Error (a RuntimeError) with the library's message.";
   m.attr("__version__") = BNFOLD_VERSION_STRING;
   static py::exception<Error> error(m, "Error", PyExc_RuntimeError);
   py::register_exception_translator([](std::exception_ptr p) {
@@ -149,8 +155,51 @@ PYBIND11_MODULE(bnfold, m) {
         return as_dict(fold_json(r));
       },
       py::arg("path"), py::arg("out"), py::arg("verify") = true, py::arg("batch") = 2,
-      "Folds every BatchNormalization of the model at `path` and writes `out`; returns the report\n"
-      "(the keys of `bnfold fold --report`).");
+      "Folds every BatchNormalization of the ONNX model at `path` that folds exactly and writes the\n"
+      "folded model to `out` (the ONNX checker accepts it; output names are kept). With `verify`,\n"
+      "original and folded run on the same data-like random inputs (batch `batch`) and are measured\n"
+      "against the original in float64, as `bnfold fold --verify`. Returns the report: 'batchnorms'\n"
+      "(one dict per BN: action, target, reason, max_abs_error, isolated_error), 'counts', and\n"
+      "'verification' when verified. Raises bnfold.Error.");
+
+  m.def(
+      "verify",
+      [](const std::string& original, const std::string& folded, const py::object& inputs, int64_t batch,
+         uint64_t seed, const std::vector<double>& mean, const std::vector<double>& std, double rtol, double atol,
+         double noise_factor, bool float64_reference, int threads) {
+        std::shared_ptr<Graph> a = load_onnx(original), b = load_onnx(folded);
+        VerifyOptions o;
+        std::vector<py::array> keep;
+        if (!inputs.is_none())
+          for (const auto& [k, v] : py::cast<py::dict>(inputs))
+            o.inputs[py::cast<std::string>(k)] = to_tensor(py::array::ensure(v), &keep);
+        o.batch = batch;
+        o.seed = seed;
+        o.mean = mean;
+        o.std = std;
+        o.rtol = rtol;
+        o.atol = atol;
+        o.noise_factor = noise_factor;
+        o.float64_reference = float64_reference;
+        o.threads = threads;
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          json = verify_json(verify_fold(*a, *b, nullptr, o));
+        }
+        return as_dict(json);
+      },
+      py::arg("original"), py::arg("folded"), py::arg("inputs") = py::none(), py::arg("batch") = 2,
+      py::arg("seed") = 0, py::arg("mean") = std::vector<double>{}, py::arg("std") = std::vector<double>{},
+      py::arg("rtol") = 1e-4, py::arg("atol") = -1.0, py::arg("noise_factor") = 4.0,
+      py::arg("float64_reference") = true, py::arg("threads") = 0,
+      "Does the model at `folded` compute what the one at `original` does, within float32 noise?\n"
+      "Both run in float32 on the same inputs ({name: ndarray}; the others random, per channel\n"
+      "N(mean, std) given or estimated from the first BN) and are measured against `original`\n"
+      "evaluated in float64. A value passes within atol + rtol |reference| (atol < 0: 1e-4 x its\n"
+      "largest |value|), or identical to the original, or within noise_factor x the original's own\n"
+      "float32 error. Returns the keys of `bnfold verify --json`: ok, reference, inputs,\n"
+      "noise_factor, outputs and values (max_abs, float32_noise, mismatches, verdict, ok).");
 
   py::class_<PySession>(m, "Session")
       .def(py::init<const std::string&, int, const std::string&, bool>(), py::arg("path"), py::arg("threads") = 0,
@@ -158,9 +207,12 @@ PYBIND11_MODULE(bnfold, m) {
            "Loads a model. threads: 0 for one per core; bn_mode: 'inference' (running statistics) or "
            "'batch' (the current batch's, as a model left in train mode); reference: the plain reference "
            "kernels instead of oneDNN (slow; an oracle).")
-      .def("run", &PySession::run, py::arg("inputs"), "Runs the model: {name: ndarray} -> {name: ndarray}.")
-      .def_property_readonly("inputs", &PySession::input_names)
-      .def_property_readonly("outputs", &PySession::output_names);
+      .def("run", &PySession::run, py::arg("inputs"),
+           "Runs the model: {name: ndarray} -> {name: ndarray}. A C-contiguous array of the\n"
+           "input's dtype is read in place; the GIL is released while the model runs, so threads may share\n"
+           "one session. Raises bnfold.Error naming the input on a wrong name, dtype or shape.")
+      .def_property_readonly("inputs", &PySession::input_names, "The names of the inputs a run needs, in order.")
+      .def_property_readonly("outputs", &PySession::output_names, "The names of the outputs a run returns, in order.");
 
   m.def(
       "drift",
@@ -170,7 +222,8 @@ PYBIND11_MODULE(bnfold, m) {
         });
       },
       py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0,
-      "Drift of the data from the model's running statistics (the keys of `bnfold drift --json`).");
+      "How far the data (paths: folders, .npy/.npz/.pb files, images) has drifted from the statistics\n"
+      "the model's BatchNormalization layers learned. Returns the keys of `bnfold drift --json`.");
 
   m.def(
       "recalibrate",
@@ -189,7 +242,10 @@ PYBIND11_MODULE(bnfold, m) {
       },
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
       py::arg("fold") = false, py::arg("threads") = 0,
-      "Re-estimates the BN statistics on the data and writes `out` (the keys of `bnfold recalibrate --json`).");
+      "Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
+      "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
+      "one pass, as torch.optim.swa_utils.update_bn); fold=True also folds. Returns the keys of\n"
+      "`bnfold recalibrate --json` (drift before and after).");
 
   m.def(
       "audit",
@@ -203,5 +259,7 @@ PYBIND11_MODULE(bnfold, m) {
       },
       py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
       py::arg("tolerance") = 0.05, py::arg("threads") = 0,
-      "Train vs inference mode at each batch size (the keys of `bnfold audit --json`).");
+      "What changes if the model is served in train mode (batch statistics) instead of inference\n"
+      "mode, at each batch size: output divergence and top-1 agreement, per layer. Returns the keys\n"
+      "of `bnfold audit --json`.");
 }
