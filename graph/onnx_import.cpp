@@ -91,6 +91,8 @@ Tensor constant_value(const onnx::NodeProto& node, const std::string& model_dir,
   failf(ErrorCode::InvalidModel, "{}: unknown Constant attribute '{}'", where, n);
 }
 
+KernelLookup g_kernel_lookup = nullptr;
+
 class Importer {
  public:
   Importer(onnx::ModelProto& model, std::string model_dir, const ImportOptions& options)
@@ -111,7 +113,17 @@ class Importer {
     for (int k = 0; k < graph.node_size(); ++k) add_node(graph.node(k), static_cast<size_t>(k));
     resolve_node_inputs();
     for (const Node* n : g_->nodes()) check_input_ranks(*n);
-    if (options_.infer_shapes) infer_shapes();
+    if (options_.infer_shapes) {
+      const Node* unknown = nullptr;
+      const int64_t opset = g_->info.opsets.count("") ? g_->info.opsets.at("") : 0;
+      for (const Node* n : g_->nodes())
+        if (!unknown && g_kernel_lookup && !g_kernel_lookup(n->op_type(), opset)) unknown = n;
+      if (unknown)
+        g_->info.warnings.push_back(fmt::format(
+            "ONNX shape inference skipped: {} has no kernel in bnfold", unknown->label()));
+      else
+        infer_shapes();
+    }
     for (const auto& vi : graph.value_info()) apply_value_info(vi, false);
     for (const auto& out : graph.output()) add_graph_output(out);
     g_->verify();
@@ -321,6 +333,8 @@ std::unique_ptr<Graph> load_onnx(const std::string& path, const ImportOptions& o
   if (dir.empty()) dir = ".";
   return import_bytes(bytes.data(), bytes.size(), path, dir, options);
 }
+
+void set_kernel_lookup(KernelLookup lookup) { g_kernel_lookup = lookup; }
 
 std::unique_ptr<Graph> load_onnx_bytes(const void* data, size_t size, const std::string& name,
                                        const std::string& base_dir, const ImportOptions& options) {

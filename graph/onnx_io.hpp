@@ -30,6 +30,14 @@ std::unique_ptr<Graph> load_onnx_bytes(const void* data, size_t size, const std:
                                        const std::string& base_dir = "",
                                        const ImportOptions& options = {});
 
+// Internal: the op layer tells import which ops bnfold has kernels for (set
+// once at start-up by ops/op_table.cpp). ONNX's shape inference is run only on
+// models whose ops all have one: libonnx 1.12's inference functions index
+// unchecked dims on malformed nodes (fuzzing found MaxUnpool), and a model
+// with an op bnfold cannot run gains nothing from it.
+using KernelLookup = bool (*)(const std::string& op, int64_t opset);
+void set_kernel_lookup(KernelLookup lookup);
+
 struct ExportOptions {
   // Tensors of at least this many bytes go to `external_file` when set.
   std::string external_file;  // a plain file name next to the model, e.g. "model.onnx.data"
