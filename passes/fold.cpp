@@ -1,5 +1,7 @@
 #include "passes/fold.hpp"
 
+#include "passes/layer_folds.hpp"
+
 #include <set>
 
 namespace bnfold {
@@ -30,9 +32,7 @@ FoldReport fold_batchnorms(Graph& graph, const PipelineOptions& options) {
     if (row->action != FoldAction::ScaleShift) continue;
     const Value* v = graph.find_value(key);
     const Node* p = v ? v->producer() : nullptr;
-    if (p && p->domain().empty() &&
-        (p->op_type() == "Conv" || p->op_type() == "ConvTranspose" || p->op_type() == "Gemm" ||
-         p->op_type() == "MatMul")) {
+    if (is_foldable_layer(p)) {
       row->action = FoldAction::Folded;
       row->target_node = p;
       row->target = node_name(*p);

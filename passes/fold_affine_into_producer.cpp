@@ -20,12 +20,6 @@ namespace bnfold {
 
 namespace {
 
-bool is_layer(const Node* n) {
-  if (!n || !n->domain().empty()) return false;
-  const std::string& op = n->op_type();
-  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
-}
-
 class FoldAffineIntoProducer : public Pass {
  public:
   const char* name() const override { return "fold-affine-into-producer"; }
@@ -42,7 +36,7 @@ class FoldAffineIntoProducer : public Pass {
     for (size_t i = 0; i < 2; ++i) {
       Value* x = n->input(i);
       Value* c = n->input(1 - i);
-      if (!x || !c || !c->is_constant() || !is_layer(x->producer())) continue;
+      if (!x || !c || !c->is_constant() || !is_foldable_layer(x->producer())) continue;
       if ((op == "Sub" || op == "Div") && i != 0) continue;  // c - x, c / x are not affine in x per channel
       if (x->uses().size() != 1 || x->is_graph_output()) continue;
       const Shape& s = x->shape();

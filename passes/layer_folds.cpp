@@ -6,6 +6,12 @@
 
 namespace bnfold {
 
+bool is_foldable_layer(const Node* n) {
+  if (!n || !n->domain().empty()) return false;
+  const std::string& op = n->op_type();
+  return op == "Conv" || op == "ConvTranspose" || op == "Gemm" || op == "MatMul";
+}
+
 namespace {
 
 // How messages name a node.

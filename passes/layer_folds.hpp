@@ -11,6 +11,10 @@
 
 namespace bnfold {
 
+// A layer an affine map can fold into: Conv, ConvTranspose, Gemm, MatMul
+// (default domain; nullptr is none).
+bool is_foldable_layer(const Node* n);
+
 // Folds the affine map applied to `producer`'s output into the producer
 // (Conv, ConvTranspose, Gemm, MatMul with constant 2-D B and 2-D A). Returns
 // "" and sets *result to the value that now carries the affine result (the
