@@ -7,9 +7,12 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <set>
 #include <sstream>
 
 #include "graph/check.hpp"
@@ -52,8 +55,8 @@ uint16_t le16(const std::string& b, size_t at) {
 
 }  // namespace
 
-std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
-  std::vector<Tensor> out;
+std::vector<std::pair<std::string, Tensor>> parse_npz_named(const std::string& zip, const std::string& path) {
+  std::vector<std::pair<std::string, Tensor>> out;
   size_t at = 0;
   while (at + 30 <= zip.size() && le32(zip, at) == 0x04034b50) {
     const uint16_t flags = le16(zip, at + 6), method = le16(zip, at + 8);
@@ -87,7 +90,10 @@ std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
       BNFOLD_CHECK(rc == Z_STREAM_END, ErrorCode::InvalidArgument, "{}: cannot inflate member '{}'", path, name);
     }
     try {
-      out.push_back(parse_npy(npy, path + ": member '" + name + "'"));
+      const std::string key = name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0
+                                  ? name.substr(0, name.size() - 4)
+                                  : name;
+      out.emplace_back(key, parse_npy(npy, path + ": member '" + name + "'"));
     } catch (const Error& e) {
       failf(e.code(), "{}", e.what());
     }
@@ -97,9 +103,75 @@ std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
   return out;
 }
 
+std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : parse_npz_named(zip, path)) out.push_back(std::move(t));
+  return out;
+}
+
+namespace {
+bool is_integer(DType t) {
+  switch (t) {
+    case DType::Int8: case DType::Int16: case DType::Int32: case DType::Int64:
+    case DType::UInt8: case DType::UInt16: case DType::UInt32: case DType::UInt64:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
+std::vector<int64_t> labels_from_tensor(const Tensor& t, const std::string& what) {
+  BNFOLD_CHECK(is_integer(t.dtype()), ErrorCode::InvalidArgument,
+               "{}: labels must be integer class ids; this array holds {} (convert with .astype(np.int64))", what,
+               dtype_name(t.dtype()));
+  BNFOLD_CHECK(t.rank() == 1 || (t.rank() == 2 && t.dims()[1] == 1), ErrorCode::InvalidArgument,
+               "{}: labels are one class id per sample, an array of [N] (or [N, 1]); this one is {}", what,
+               Shape::of(t.dims()).str());
+  std::vector<int64_t> out(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const double v = t.value_at(i);
+    BNFOLD_CHECK(v >= 0, ErrorCode::InvalidArgument, "{}: label {} of sample {} is negative", what, v, i);
+    out[static_cast<size_t>(i)] = static_cast<int64_t>(v);
+  }
+  return out;
+}
+
 namespace {
 
-std::vector<Tensor> read_npz(const std::string& path) { return parse_npz(read_all(path), path); }
+std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
+  return parse_npz_named(read_all(path), path);
+}
+
+std::string array_names(const std::vector<std::pair<std::string, Tensor>>& arrays) {
+  std::string s;
+  for (const auto& [name, t] : arrays) s += (s.empty() ? "" : ", ") + name;
+  return s;
+}
+
+// ImageNet-style preprocessing as torchvision does it: Resize(S) makes the
+// shorter side S (the other int(S * long / short)), CenterCrop rounds the
+// top-left corner.
+struct Geometry {
+  int rw, rh, x0, y0;
+};
+Geometry image_geometry(const std::string& path, int iw, int ih, int64_t w, int64_t h, int64_t shorter) {
+  if (shorter <= 0) return {static_cast<int>(w), static_cast<int>(h), 0, 0};
+  Geometry g{};
+  if (iw <= ih) {
+    g.rw = static_cast<int>(shorter);
+    g.rh = static_cast<int>(static_cast<double>(shorter) * ih / iw);
+  } else {
+    g.rh = static_cast<int>(shorter);
+    g.rw = static_cast<int>(static_cast<double>(shorter) * iw / ih);
+  }
+  BNFOLD_CHECK(g.rw >= w && g.rh >= h, ErrorCode::InvalidArgument,
+               "{}: resized to {}x{} (shorter side {}) it is smaller than the {}x{} crop the model takes", path,
+               g.rh, g.rw, shorter, h, w);
+  g.x0 = static_cast<int>(std::lround((g.rw - w) / 2.0));
+  g.y0 = static_cast<int>(std::lround((g.rh - h) / 2.0));
+  return g;
+}
 
 Tensor read_image(const std::string& path, const DataOptions& o) {
   BNFOLD_CHECK(o.sample_dims.size() == 3, ErrorCode::InvalidArgument,
@@ -112,16 +184,28 @@ Tensor read_image(const std::string& path, const DataOptions& o) {
   unsigned char* px = stbi_load(path.c_str(), &iw, &ih, &ic, static_cast<int>(c));
   BNFOLD_CHECK(px != nullptr, ErrorCode::InvalidArgument, "{}: cannot decode the image: {}", path,
                stbi_failure_reason());
-  std::vector<unsigned char> resized(static_cast<size_t>(w * h * c));
+  Geometry geo{};
+  try {
+    geo = image_geometry(path, iw, ih, w, h, o.resize_shorter);
+  } catch (...) {
+    stbi_image_free(px);
+    throw;
+  }
+  std::vector<unsigned char> scaled(static_cast<size_t>(geo.rw) * static_cast<size_t>(geo.rh) * static_cast<size_t>(c));
   int ok = 1;
-  if (iw == w && ih == h) {  // the resampling filter is not the identity even at the same size
-    std::memcpy(resized.data(), px, resized.size());
+  if (iw == geo.rw && ih == geo.rh) {  // the resampling filter is not the identity even at the same size
+    std::memcpy(scaled.data(), px, scaled.size());
   } else {
-    ok = stbir_resize_uint8(px, iw, ih, 0, resized.data(), static_cast<int>(w), static_cast<int>(h), 0,
-                            static_cast<int>(c));
+    ok = stbir_resize_uint8(px, iw, ih, 0, scaled.data(), geo.rw, geo.rh, 0, static_cast<int>(c));
   }
   stbi_image_free(px);
   BNFOLD_CHECK(ok, ErrorCode::Internal, "{}: resizing failed", path);
+  std::vector<unsigned char> resized(static_cast<size_t>(w * h * c));
+  for (int64_t y = 0; y < h; ++y)
+    std::memcpy(resized.data() + static_cast<size_t>(y * w * c),
+                scaled.data() + (static_cast<size_t>(geo.y0 + y) * static_cast<size_t>(geo.rw) + static_cast<size_t>(geo.x0)) *
+                                    static_cast<size_t>(c),
+                static_cast<size_t>(w * c));
   Tensor t(DType::Float32, o.sample_dims);
   float* p = t.mutable_data_as<float>();
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -159,14 +243,65 @@ std::vector<std::string> data_files(const std::vector<std::string>& paths) {
   return files;
 }
 
+namespace {
+
+// Labels from subfolders: the class of each file under a data folder is its
+// first path component there, numbered in sorted order (ImageFolder).
+struct ClassFolders {
+  std::vector<std::string> names;
+  int64_t class_of(const std::string& root, const std::string& file) const {
+    const fs::path rel = fs::path(file).lexically_relative(root);
+    BNFOLD_CHECK(rel.begin() != rel.end() && std::next(rel.begin()) != rel.end(), ErrorCode::InvalidArgument,
+                 "{}: --labels subfolders needs every file inside a class folder of {}", file, root);
+    const std::string cls = rel.begin()->string();
+    return std::lower_bound(names.begin(), names.end(), cls) - names.begin();
+  }
+};
+
+ClassFolders class_folders(const std::vector<std::string>& paths) {
+  std::set<std::string> names;
+  for (const std::string& p : paths) {
+    std::error_code ec;
+    BNFOLD_CHECK(fs::is_directory(p, ec), ErrorCode::InvalidArgument,
+                 "{}: --labels subfolders takes data folders (one subfolder per class), not files", p);
+    for (const auto& e : fs::directory_iterator(p, ec))
+      if (e.is_directory()) names.insert(e.path().filename().string());
+  }
+  return {std::vector<std::string>(names.begin(), names.end())};
+}
+
+bool same_path(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec);
+}
+
+}  // namespace
+
 Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& o) {
   BNFOLD_CHECK(!o.sample_dims.empty(), ErrorCode::InvalidArgument, "the sample dims are needed to read data");
-  const std::vector<std::string> files = data_files(paths);
+  const bool from_folders = o.labels == "subfolders";
+  const ClassFolders classes = from_folders ? class_folders(paths) : ClassFolders{};
+  if (from_folders)
+    BNFOLD_CHECK(!classes.names.empty(), ErrorCode::InvalidArgument,
+                 "--labels subfolders: the data folders have no subfolders (one per class, as ImageFolder)");
+  // Each file with the data path it was found under.
+  std::vector<std::pair<std::string, std::string>> files;
+  for (const std::string& p : paths)
+    for (const std::string& f : data_files({p})) files.emplace_back(f, p);
   Dataset d;
   d.sample_dims_ = o.sample_dims;
   d.dtype_ = o.dtype;
   const size_t sample_bytes = static_cast<size_t>(checked_numel(o.sample_dims)) * dtype_size(o.dtype);
-  auto add = [&](const Tensor& t, const std::string& where) {
+  std::vector<int64_t> folder_labels, npz_labels;
+  bool npz_has_labels = false;
+  int64_t images = 0, used_files = 0;
+  auto add = [&](const Tensor& t, const std::string& where, int64_t cls) {
+    // An integer vector beside float data is labels, not a sample (x.npy and y.npy in one folder).
+    if (dtype_is_float(o.dtype) && is_integer(t.dtype()) && t.rank() <= 2 && t.dims() != o.sample_dims) {
+      d.notes.push_back(fmt::format("{}: an integer array of {} values, read as labels only with --labels", where,
+                                    t.numel()));
+      return;
+    }
     BNFOLD_CHECK(t.dtype() == o.dtype, ErrorCode::InvalidArgument, "{}: holds {} data, the model takes {}", where,
                  dtype_name(t.dtype()), dtype_name(o.dtype));
     std::vector<int64_t> dims = t.dims();
@@ -181,22 +316,97 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     const auto* p = static_cast<const char*>(t.data());
     d.bytes_.insert(d.bytes_.end(), p, p + static_cast<size_t>(n) * sample_bytes);
     d.count_ += n;
+    if (cls >= 0) folder_labels.insert(folder_labels.end(), static_cast<size_t>(n), cls);
   };
   for (size_t i = 0; i < files.size(); ++i) {
-    const std::string& f = files[i];
+    const auto& [f, root] = files[i];
     const std::string e = lower_ext(f);
-    if (e == ".npy") add(load_npy(f), f);
-    else if (e == ".pb") add(load_tensor_pb(f), f);
-    else if (e == ".npz") {
-      for (const Tensor& t : read_npz(f)) add(t, f);
-    } else {
-      add(read_image(f, o), f);
+    if (!o.labels.empty() && !from_folders && same_path(f, o.labels)) {
+      d.notes.push_back(fmt::format("{}: the labels file, not read as data", f));
+      continue;
     }
+    const int64_t before = d.count_;
+    const int64_t cls = from_folders ? classes.class_of(root, f) : -1;
+    if (e == ".npy") add(load_npy(f), f, cls);
+    else if (e == ".pb") add(load_tensor_pb(f), f, cls);
+    else if (e == ".npz") {
+      const auto arrays = read_npz(f);
+      bool found_data = o.data_key.empty(), found_labels = o.label_key.empty();
+      for (const auto& [name, t] : arrays) {
+        const std::string where = f + ": array '" + name + "'";
+        if (!o.label_key.empty() && name == o.label_key) {
+          found_labels = true;
+          if (o.labels.empty()) {
+            const std::vector<int64_t> l = labels_from_tensor(t, where);
+            npz_labels.insert(npz_labels.end(), l.begin(), l.end());
+            npz_has_labels = true;
+          }
+          continue;
+        }
+        if (!o.data_key.empty() && name != o.data_key) continue;
+        found_data = found_data || name == o.data_key;
+        add(t, where, cls);
+      }
+      BNFOLD_CHECK(found_data, ErrorCode::InvalidArgument, "{}: no array '{}' (--data-key); it holds {}", f,
+                   o.data_key, array_names(arrays));
+      BNFOLD_CHECK(found_labels || !o.labels.empty(), ErrorCode::InvalidArgument,
+                   "{}: no array '{}' (--label-key); it holds {}", f, o.label_key, array_names(arrays));
+    } else {
+      add(read_image(f, o), f, cls);
+      ++images;
+    }
+    used_files += d.count_ > before;
     if (o.progress) o.progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(files.size()));
   }
-  BNFOLD_CHECK(d.count_ > 0, ErrorCode::InvalidArgument, "the data holds no samples");
-  d.description = fmt::format("{} samples from {} file{}", d.count_, files.size(), files.size() == 1 ? "" : "s");
+  BNFOLD_CHECK(d.count_ > 0, ErrorCode::InvalidArgument, "the data holds no samples{}",
+               d.notes.empty() ? "" : " (" + d.notes.front() + ")");
+  d.description = fmt::format("{} samples from {} file{}", d.count_, used_files, used_files == 1 ? "" : "s");
+  if (from_folders) {
+    d.set_labels(std::move(folder_labels), "--labels subfolders");
+    d.class_names = classes.names;
+    d.description += fmt::format(", {} classes from subfolders", classes.names.size());
+  } else if (!o.labels.empty()) {
+    d.set_labels(load_labels(o.labels, o.label_key), o.labels);
+  } else if (npz_has_labels) {
+    d.set_labels(std::move(npz_labels), "the '" + o.label_key + "' arrays of the data");
+  }
+  if (d.has_labels() && !from_folders) d.description += ", with labels";
+  const bool plain = std::all_of(o.mean.begin(), o.mean.end(), [](float v) { return v == 0.f; }) &&
+                     std::all_of(o.std.begin(), o.std.end(), [](float v) { return v == 1.f; });
+  if (images > 0 && plain)
+    d.notes.push_back(fmt::format(
+        "{} images were scaled to [0,1] and not normalized (mean 0, std 1); a model trained on normalized images "
+        "(ImageNet: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225) sees other data than it learned",
+        images));
   return d;
+}
+
+void Dataset::set_labels(std::vector<int64_t> labels, const std::string& what) {
+  BNFOLD_CHECK(static_cast<int64_t>(labels.size()) == count_, ErrorCode::InvalidArgument,
+               "{}: {} labels for {} samples (one class id per sample, in the data's order)", what, labels.size(),
+               count_);
+  for (int64_t v : labels) BNFOLD_CHECK(v >= 0, ErrorCode::InvalidArgument, "{}: negative label {}", what, v);
+  labels_ = std::move(labels);
+}
+
+std::vector<int64_t> load_labels(const std::string& path, const std::string& key) {
+  std::error_code ec;
+  BNFOLD_CHECK(fs::is_regular_file(path, ec), ErrorCode::Io, "--labels {}: no such file", path);
+  const std::string e = lower_ext(path);
+  if (e == ".npy") return labels_from_tensor(load_npy(path), path);
+  BNFOLD_CHECK(e == ".npz", ErrorCode::InvalidArgument,
+               "--labels {}: use a .npy or .npz file of integer class ids, or 'subfolders'", path);
+  const auto arrays = read_npz(path);
+  if (key.empty()) {
+    BNFOLD_CHECK(arrays.size() == 1, ErrorCode::InvalidArgument,
+                 "--labels {}: it holds {} arrays ({}); say which with --label-key", path, arrays.size(),
+                 array_names(arrays));
+    return labels_from_tensor(arrays[0].second, path);
+  }
+  for (const auto& [name, t] : arrays)
+    if (name == key) return labels_from_tensor(t, path + ": array '" + name + "'");
+  failf(ErrorCode::InvalidArgument, "--labels {}: no array '{}' (--label-key); it holds {}", path, key,
+        array_names(arrays));
 }
 
 Dataset Dataset::from_tensor(const Tensor& samples) {

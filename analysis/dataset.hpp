@@ -2,7 +2,9 @@
 // have. A folder (searched recursively) or a list of files: .npy (one sample,
 // or a batch), .npz (each array a sample or a batch), ONNX TensorProto .pb,
 // and PNG/JPEG images (resized, scaled to [0,1], normalized with mean/std,
-// laid out CHW in RGB or BGR order).
+// laid out CHW in RGB or BGR order). Optionally with integer class labels, in
+// sample order: a .npy/.npz file, arrays of the data's .npz files, or the
+// class subfolders of an ImageFolder layout.
 #pragma once
 
 #include "graph/export.hpp"
@@ -10,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "graph/tensor.hpp"
@@ -25,6 +28,16 @@ struct DataOptions {
   std::vector<float> mean = {0.f, 0.f, 0.f};
   std::vector<float> std = {1.f, 1.f, 1.f};
   bool bgr = false;  // channel order of the model's input
+  // Images, ImageNet style: the shorter side resized to resize_shorter
+  // (aspect kept), then the centre H x W cut out. 0: resized to H x W.
+  int64_t resize_shorter = 0;
+  // .npz files: only the array named data_key is data (empty: every array
+  // except label_key's); label_key names the array of labels.
+  std::string data_key, label_key;
+  // Where the labels are: empty (none, unless label_key names arrays of the
+  // data's .npz files), a .npy/.npz file, or "subfolders" (the first folder
+  // level under each data folder is the class, sorted by name: ImageFolder).
+  std::string labels;
   // Called after each file is read: (files done, files in all).
   std::function<void(int64_t, int64_t)> progress;
 };
@@ -43,18 +56,39 @@ class Dataset {
   // Samples [start, start + n) as one batch tensor (a copy).
   Tensor batch(int64_t start, int64_t n) const;
   std::string description;  // "64 samples from 3 files in data/"
+  // Files and arrays that were not used as data, and why (integer arrays
+  // that look like labels, say): for the front end to show.
+  std::vector<std::string> notes;
+
+  // Class labels, one per sample; empty when the data has none.
+  bool has_labels() const { return !labels_.empty(); }
+  const std::vector<int64_t>& labels() const { return labels_; }
+  // Throws unless there is one non-negative label per sample.
+  void set_labels(std::vector<int64_t> labels, const std::string& what);
+  // Class names (subfolder names) when labels came from subfolders.
+  std::vector<std::string> class_names;
 
  private:
   std::vector<int64_t> sample_dims_;
   DType dtype_ = DType::Float32;
   int64_t count_ = 0;
   std::vector<char> bytes_;  // all samples, back to back
+  std::vector<int64_t> labels_;
 };
+
+// Class labels from a tensor: integers of rank 1 (or [N, 1]), non-negative.
+// Throws naming `what` for floats, other ranks and negative ids.
+std::vector<int64_t> labels_from_tensor(const Tensor& t, const std::string& what);
+// Labels from a .npy file, or the array `key` of a .npz (its only array when
+// key is empty).
+std::vector<int64_t> load_labels(const std::string& path, const std::string& key);
 
 // The files a data path stands for (a folder is searched recursively, sorted).
 std::vector<std::string> data_files(const std::vector<std::string>& paths);
 // The arrays of an .npz file's bytes (a zip of .npy files, stored or
 // deflated), in order; `what` names it in errors.
 std::vector<Tensor> parse_npz(const std::string& bytes, const std::string& what);
+// The same with each array's name (the member name without ".npy").
+std::vector<std::pair<std::string, Tensor>> parse_npz_named(const std::string& bytes, const std::string& what);
 
 }  // namespace bnfold

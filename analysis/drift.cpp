@@ -1,4 +1,8 @@
+// Drift of data from what the model learned, with a verdict (see DriftOptions).
+#include <algorithm>
 #include <cmath>
+
+#include <fmt/format.h>
 
 #include "graph/batchnorm.hpp"
 #include "graph/check.hpp"
@@ -6,49 +10,155 @@
 
 namespace bnfold {
 
+namespace {
 
-DriftReport compute_drift(const Graph& g, const BnInputStats& stats) {
+// Per channel: the reference's mean and variance (eps included).
+struct Reference {
+  std::vector<double> mean, var;
+};
+
+// KL(p||q) + KL(q||p) for two Gaussians.
+double symmetric_kl(double m1, double v1, double m2, double v2) {
+  const double dm = m1 - m2;
+  return (v1 + dm * dm) / (2 * v2) + (v2 + dm * dm) / (2 * v1) - 1.0;
+}
+
+struct Comparison {
+  double distance = 0, shifted = 0, var_shifted = 0, mean_sigma = 0, var_ratio = 0;
+};
+Comparison compare(const std::vector<double>& mean, const std::vector<double>& var, const Reference& ref, double eps) {
+  Comparison c;
+  const size_t k = ref.mean.size();
+  for (size_t i = 0; i < k; ++i) {
+    const double v = var[i] + eps;
+    c.distance += symmetric_kl(mean[i], v, ref.mean[i], ref.var[i]);
+    const double z = std::fabs(mean[i] - ref.mean[i]) / std::sqrt(ref.var[i]);
+    c.mean_sigma += z;
+    c.shifted += z > 3.0 ? 1.0 : 0.0;
+    const double ratio = v / ref.var[i];
+    c.var_ratio += ratio;
+    c.var_shifted += ratio < 0.5 || ratio > 2.0 ? 1.0 : 0.0;
+  }
+  const double n = static_cast<double>(std::max<size_t>(k, 1));
+  c.distance /= n;
+  c.shifted /= n;
+  c.var_shifted /= n;
+  c.mean_sigma /= n;
+  c.var_ratio /= n;
+  return c;
+}
+
+const ChannelMoments& moments_of(const BnInputStats& stats, const Node& n, int64_t channels, const char* what) {
+  auto it = stats.per_bn.find(node_name(n));
+  BNFOLD_CHECK(it != stats.per_bn.end(), ErrorCode::InvalidArgument,
+               "the {} statistics have nothing for {}: they were collected for another model{}", what, n.label(),
+               stats.model.empty() ? "" : " (" + stats.model + ")");
+  BNFOLD_CHECK(static_cast<int64_t>(it->second.mean.size()) == channels, ErrorCode::InvalidArgument,
+               "{}: the {} statistics have {} channels, the model {} (statistics of another model?)", n.label(), what,
+               it->second.mean.size(), channels);
+  return it->second;
+}
+
+}  // namespace
+
+DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const DriftOptions& o) {
   DriftReport r;
   r.samples = stats.samples;
-  for (const Node* n : g.topological_order()) {
-    if (n->op_type() != "BatchNormalization" || !n->domain().empty()) continue;
-    auto it = stats.per_bn.find(node_name(*n));
-    if (it == stats.per_bn.end()) continue;
-    BNFOLD_CHECK(n->input(3) && n->input(3)->is_constant() && n->input(4) && n->input(4)->is_constant(),
-                 ErrorCode::Unsupported, "{}: its running statistics are not constant", n->label());
-    const Tensor& rm = n->input(3)->data();
-    const Tensor& rv = n->input(4)->data();
-    const double eps = batchnorm_attrs(*n).epsilon;
-    const ChannelMoments& m = it->second;
-    const std::vector<double> dv = m.variance();
-    BNFOLD_CHECK(static_cast<int64_t>(m.mean.size()) == rm.numel(), ErrorCode::InvalidArgument,
-                 "{}: the statistics have {} channels, the model {}", n->label(), m.mean.size(), rm.numel());
-    LayerDrift d;
-    d.bn = node_name(*n);
-    d.channels = rm.numel();
-    for (int64_t c = 0; c < d.channels; ++c) {
-      const auto uc = static_cast<size_t>(c);
-      const double vr = rv.value_at(c) + eps, vd = dv[uc] + eps;
-      const double dm = m.mean[uc] - rm.value_at(c);
-      // KL(p||q) + KL(q||p) for two Gaussians.
-      d.score += (vd + dm * dm) / (2 * vr) + (vr + dm * dm) / (2 * vd) - 1.0;
-      const double z = std::fabs(dm) / std::sqrt(vr);
-      d.mean_shift_sigma += z;
-      d.shifted_share += z > 3.0 ? 1.0 : 0.0;
-      d.var_ratio += vd / vr;
+  r.reference = o.baseline ? "baseline" : "running statistics";
+  r.baseline_samples = o.baseline ? o.baseline->samples : 0;
+  r.threshold = o.threshold;
+  r.min_effect = o.min_effect >= 0 ? o.min_effect : (o.baseline ? 0.02 : 0.25);
+  r.min_samples = o.min_samples;
+  BNFOLD_CHECK(!o.baseline || o.baseline->samples > 1, ErrorCode::InvalidArgument,
+               "the baseline holds {} samples; make it from in-distribution data (drift --save-stats)",
+               o.baseline ? o.baseline->samples : 0);
+  const double n = static_cast<double>(std::max<int64_t>(stats.samples, 1));
+  const double noise = 2.0 * (1.0 / n + (o.baseline ? 1.0 / static_cast<double>(o.baseline->samples) : 0.0));
+  for (const Node* node : g.topological_order()) {
+    if (node->op_type() != "BatchNormalization" || !node->domain().empty()) continue;
+    if (!stats.per_bn.count(node_name(*node))) continue;
+    BNFOLD_CHECK(node->input(3) && node->input(3)->is_constant() && node->input(4) && node->input(4)->is_constant(),
+                 ErrorCode::Unsupported, "{}: its running statistics are not constant", node->label());
+    const Tensor& rm = node->input(3)->data();
+    const Tensor& rv = node->input(4)->data();
+    const double eps = batchnorm_attrs(*node).epsilon;
+    const ChannelMoments& m = moments_of(stats, *node, rm.numel(), "data's");
+    Reference running;
+    for (int64_t c = 0; c < rm.numel(); ++c) {
+      running.mean.push_back(rm.value_at(c));
+      running.var.push_back(rv.value_at(c) + eps);
     }
-    const double k = static_cast<double>(std::max<int64_t>(d.channels, 1));
-    d.score /= k;
-    d.mean_shift_sigma /= k;
-    d.shifted_share /= k;
-    d.var_ratio /= k;
+    LayerDrift d;
+    d.bn = node_name(*node);
+    d.channels = rm.numel();
+    const std::vector<double> var = m.variance();
+    d.score = compare(m.mean, var, running, eps).distance;
+    Comparison c;
+    if (o.baseline) {
+      const ChannelMoments& b = moments_of(*o.baseline, *node, rm.numel(), "baseline");
+      Reference base{b.mean, b.variance()};
+      for (double& v : base.var) v += eps;
+      d.baseline_score = compare(b.mean, b.variance(), running, eps).distance;
+      c = compare(m.mean, var, base, eps);
+    } else {
+      c = compare(m.mean, var, running, eps);
+    }
+    d.distance = c.distance;
+    d.noise = noise;
+    d.ratio = c.distance / noise;
+    d.drifted = d.ratio > r.threshold && d.distance > r.min_effect;
+    d.shifted_share = c.shifted;
+    d.var_shift_share = c.var_shifted;
+    d.mean_shift_sigma = c.mean_sigma;
+    d.var_ratio = c.var_ratio;
     r.max_score = std::max(r.max_score, d.score);
     r.mean_score += d.score;
     r.layers.push_back(d);
   }
   BNFOLD_CHECK(!r.layers.empty(), ErrorCode::InvalidArgument,
                "no BatchNormalization of the model matches the statistics");
+  if (o.baseline)
+    for (const auto& [bn, m] : o.baseline->per_bn)
+      BNFOLD_CHECK(stats.per_bn.count(bn), ErrorCode::InvalidArgument,
+                   "the baseline has statistics for '{}', which the data's statistics lack (another model?)", bn);
   r.mean_score /= static_cast<double>(r.layers.size());
+
+  std::vector<const LayerDrift*> ranked;
+  for (const auto& l : r.layers) ranked.push_back(&l);
+  std::stable_sort(ranked.begin(), ranked.end(), [](auto* x, auto* y) { return x->ratio > y->ratio; });
+  for (const LayerDrift* l : ranked)
+    if (l->drifted) r.deciding.push_back(l->bn);
+  const LayerDrift& top = *ranked.front();
+  const std::string against =
+      o.baseline ? fmt::format("the baseline ({} samples)", o.baseline->samples) : "the model's running statistics";
+  auto describe = [](const LayerDrift& l) {
+    return fmt::format("{}: distance {:.3g} = {:.3g}x sampling noise; {:.0f}% of channels moved their mean > 3 sd, "
+                       "{:.0f}% their variance out of [0.5x, 2x]",
+                       l.bn, l.distance, l.ratio, 100 * l.shifted_share, 100 * l.var_shift_share);
+  };
+  if (stats.samples < o.min_samples) {
+    r.verdict = "too-few-samples";
+    r.summary.push_back(fmt::format("Too few samples: {} (at least {} are needed for a verdict); the scores below are "
+                                    "mostly sampling noise.", stats.samples, o.min_samples));
+  } else if (!r.deciding.empty()) {
+    r.verdict = "drifted";
+    r.summary.push_back(fmt::format("Drifted: {} of {} BN layers of the data ({} samples) left {}.",
+                                    r.deciding.size(), r.layers.size(), stats.samples, against));
+    for (size_t i = 0; i < r.deciding.size() && i < 3; ++i)
+      for (const auto& l : r.layers)
+        if (l.bn == r.deciding[i]) r.summary.push_back(describe(l));
+  } else {
+    r.verdict = "in-distribution";
+    r.deciding.push_back(top.bn);
+    r.summary.push_back(fmt::format("In distribution: no BN layer of the data ({} samples) left {}.", stats.samples,
+                                    against));
+    r.summary.push_back("Closest to drifting: " + describe(top));
+  }
+  r.summary.push_back(fmt::format("Rule: a layer drifted when its distance is above {:g}x sampling noise and above {:g}.",
+                                  r.threshold, r.min_effect));
+  if (!o.baseline)
+    r.summary.push_back("No baseline: the reference is the running statistics. For a sharper verdict, save one from "
+                        "in-distribution data (drift --save-stats base.json) and pass --baseline base.json.");
   return r;
 }
 

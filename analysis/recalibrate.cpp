@@ -43,6 +43,32 @@ std::unordered_map<const Node*, int> levels(const Graph& g) {
   return bn_level;
 }
 
+}  // namespace
+
+void replace_constant(Graph& g, Node* n, size_t k, Tensor data) {
+  Value* v = n->input(k);
+  if (v->is_constant() && v->uses().size() == 1 && !v->is_graph_output()) {
+    g.set_constant_data(v, std::move(data));
+    return;
+  }
+  // A value the BN alone reads, made by an Identity or a Constant node: the
+  // new constant takes its name (PyTorch's exporter names these after the
+  // state_dict key).
+  Node* p = v->producer();
+  if (p && (p->op_type() == "Identity" || p->op_type() == "Constant") && p->outputs().size() == 1 &&
+      v->uses().size() == 1 && !v->is_graph_output()) {
+    const std::string name = v->name();
+    g.rename_value(v, g.unique_name(name + "_replaced"));
+    g.set_input(n, k, g.add_constant(name, std::move(data)));
+    g.erase_node(p);
+    return;
+  }
+  // Shared with other nodes: a new constant beside it.
+  g.set_input(n, k, g.add_constant(g.unique_name(v->name() + "_" + node_name(*n)), std::move(data)));
+}
+
+namespace {
+
 void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::vector<double>& var,
                RecalibratedLayer* layer) {
   const Tensor& old_mean = bn->input(3)->data();
@@ -62,10 +88,9 @@ void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::v
   Tensor mt(old_mean.dtype(), old_mean.dims()), vt(old_var.dtype(), old_var.dims());
   ops::cast_into(m, &mt);
   ops::cast_into(v, &vt);
-  // New constants: the old ones may be shared.
   const std::string base = node_name(*bn);
-  g.set_input(bn, 3, g.add_constant(g.unique_name(base + "_recalibrated_mean"), std::move(mt)));
-  g.set_input(bn, 4, g.add_constant(g.unique_name(base + "_recalibrated_var"), std::move(vt)));
+  replace_constant(g, bn, 3, std::move(mt));
+  replace_constant(g, bn, 4, std::move(vt));
   layer->bn = base;
   layer->mean_shift_sigma = shift / static_cast<double>(c);
   layer->var_ratio = ratio / static_cast<double>(c);
@@ -84,9 +109,10 @@ const char* recalibration_mode_name(RecalibrationMode m) {
 }
 
 RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode mode, int64_t batch, int threads,
-                                const Progress& progress) {
+                                const Progress& progress, bool unbiased_var) {
   RecalibrationReport r;
   r.mode = mode;
+  r.unbiased_var = unbiased_var || mode == RecalibrationMode::UpdateBn;
   r.samples = data.size();
   const std::vector<Node*> bns = inference_bns(g);
   if (mode == RecalibrationMode::UpdateBn) {
@@ -127,6 +153,7 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
       set_stats(g, bn, m, v, &layer);
       r.layers.push_back(layer);
     }
+    g.remove_unused_values();
     return r;
   }
 
@@ -143,11 +170,15 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
     for (Node* bn : bns) {
       if (level.at(bn) != l) continue;
       const ChannelMoments& m = stats.per_bn.at(node_name(*bn));
+      std::vector<double> var = m.variance();
+      if (unbiased_var && m.count > 1)
+        for (double& v : var) v *= static_cast<double>(m.count) / static_cast<double>(m.count - 1);
       RecalibratedLayer layer;
-      set_stats(g, bn, m.mean, m.variance(), &layer);
+      set_stats(g, bn, m.mean, var, &layer);
       r.layers.push_back(layer);
     }
   }
+  g.remove_unused_values();  // the statistics no BN reads any more
   return r;
 }
 

@@ -3,11 +3,16 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <ctime>
+#include <map>
 
 #include "bnfold/version.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "passes/fold.hpp"
+#include "analysis/evaluate.hpp"
+#include "runtime/tensor_tools.hpp"
 
 namespace bnfold {
 
@@ -46,6 +51,22 @@ DataOptions data_options_for(const Graph& graph, const std::string& what, const 
     BNFOLD_CHECK(images.size[0] == o.sample_dims[1] && images.size[1] == o.sample_dims[2], ErrorCode::InvalidArgument,
                  "image size {}x{} differs from the model's input {}", images.size[0], images.size[1], s.str());
   }
+  BNFOLD_CHECK(images.resize == 0 || images.size.empty(), ErrorCode::InvalidArgument,
+               "--size resizes to H x W; --resize S --center-crop C resizes the shorter side and crops: give one");
+  BNFOLD_CHECK(images.crop.empty() || images.resize > 0, ErrorCode::InvalidArgument,
+               "--center-crop needs --resize S (the shorter side before the crop)");
+  if (images.resize > 0) {
+    BNFOLD_CHECK(o.sample_dims.size() == 3, ErrorCode::InvalidArgument,
+                 "--resize is for a model taking [N,C,H,W] images (input '{}' is {})", req[0]->name(), s.str());
+    if (!images.crop.empty())
+      BNFOLD_CHECK(images.crop.size() == 2 && images.crop[0] == o.sample_dims[1] && images.crop[1] == o.sample_dims[2],
+                   ErrorCode::InvalidArgument, "--center-crop {}x{} differs from the model's input {}",
+                   images.crop.front(), images.crop.back(), s.str());
+    BNFOLD_CHECK(images.resize >= std::min(o.sample_dims[1], o.sample_dims[2]), ErrorCode::InvalidArgument,
+                 "--resize {} is smaller than the {}x{} crop the model takes", images.resize, o.sample_dims[1],
+                 o.sample_dims[2]);
+    o.resize_shorter = images.resize;
+  }
   // One value, or one per channel; std divides.
   const size_t channels = o.sample_dims.size() == 3 ? static_cast<size_t>(o.sample_dims[0]) : 0;
   const std::pair<const char*, const std::vector<float>*> lists[] = {{"mean", &images.mean}, {"std", &images.std}};
@@ -56,8 +77,8 @@ DataOptions data_options_for(const Graph& graph, const std::string& what, const 
                  "{} {} values for a model whose input '{}' has {} channels ({})", values->size(), what,
                  req[0]->name(), channels, s.str());
     for (float v : *values)
-      BNFOLD_CHECK(std::isfinite(v) && (!is_std || v != 0), ErrorCode::InvalidArgument,
-                   "{} {}: every value must be a finite number{}", what, v, is_std ? ", not 0" : "");
+      BNFOLD_CHECK(std::isfinite(v) && (!is_std || v > 0), ErrorCode::InvalidArgument,
+                   "{} {}: every value must be a finite number{}", what, v, is_std ? " above 0 (it divides)" : "");
   }
   if (!images.mean.empty()) o.mean = images.mean;
   if (!images.std.empty()) o.std = images.std;
@@ -119,12 +140,32 @@ json verification_value(const VerifyResult& r) {
           {"outputs", outs}, {"values", folds}};
 }
 
+json opt(double v) { return v >= 0 ? json(v) : json(); }
+
 json drift_value(const DriftReport& r) {
   json layers = json::array();
   for (const auto& l : r.layers)
-    layers.push_back({{"bn", l.bn}, {"channels", l.channels}, {"score", l.score}, {"shifted_share", l.shifted_share},
-                      {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
-  return {{"samples", r.samples}, {"max_score", r.max_score}, {"mean_score", r.mean_score}, {"layers", layers}};
+    layers.push_back({{"name", l.bn}, {"bn", l.bn}, {"channels", l.channels}, {"score", l.score},
+                      {"baseline_score", opt(l.baseline_score)}, {"distance", l.distance}, {"noise", l.noise},
+                      {"ratio", l.ratio}, {"drifted", l.drifted}, {"shifted_share", l.shifted_share},
+                      {"var_shift_share", l.var_shift_share}, {"mean_shift_sigma", l.mean_shift_sigma},
+                      {"var_ratio", l.var_ratio}});
+  return {{"verdict", r.verdict},
+          {"deciding_layers", r.deciding},
+          {"summary", r.summary},
+          {"samples", r.samples},
+          {"reference", r.reference},
+          {"baseline_samples", r.baseline_samples > 0 ? json(r.baseline_samples) : json()},
+          {"threshold", r.threshold},
+          {"min_effect", r.min_effect},
+          {"min_samples", r.min_samples},
+          {"max_score", r.max_score},
+          {"mean_score", r.mean_score},
+          {"layers", layers}};
+}
+
+json evaluation_value(const Evaluation& e) {
+  return {{"data", e.data}, {"metric", e.metric}, {"samples", e.samples}, {"before", e.before}, {"after", e.after}};
 }
 
 }  // namespace
@@ -138,17 +179,136 @@ FoldResult fold_model(const Graph& original, const FoldModelOptions& options) {
   return r;
 }
 
-RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> graph, const Dataset& data,
+namespace {
+
+// Runs the data through a session in inference mode and returns the outputs,
+// concatenated over batches.
+std::map<std::string, Tensor> run_data(const Session& s, const Dataset& data, int64_t batch) {
+  const std::string in = s.inputs()[0].name;
+  std::map<std::string, std::vector<Tensor>> parts;
+  for (int64_t start = 0; start < data.size(); start += batch) {
+    const int64_t n = std::min(batch, data.size() - start);
+    for (auto& [k, v] : s.run({{in, data.batch(start, n)}})) parts[k].push_back(std::move(v));
+  }
+  std::map<std::string, Tensor> out;
+  for (auto& [k, list] : parts) out.emplace(k, concat_rows(list));
+  return out;
+}
+
+Evaluation evaluate(std::shared_ptr<const Graph> before, std::shared_ptr<const Graph> after, const Dataset& data,
+                    const std::string& what, const RecalibrateOptions& o) {
+  SessionOptions so;
+  so.threads = o.threads;
+  const auto b = run_data(Session(before, so), data, o.batch);
+  const auto a = run_data(Session(after, so), data, o.batch);
+  std::vector<OutputSpec> specs;
+  for (const auto& [k, t] : b) specs.push_back({k, t.dtype(), t.dims()});
+  const int at = class_output(specs);
+  Evaluation e;
+  e.data = what;
+  e.samples = data.size();
+  if (at < 0) {
+    e.metric = "rel_l2";
+    double diff = 0, ref = 0;
+    for (const auto& [k, t] : b)
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        const double x = a.at(k).value_at(i), y = t.value_at(i);
+        diff += (x - y) * (x - y);
+        ref += y * y;
+      }
+    e.before = 0;
+    e.after = ref > 0 ? std::sqrt(diff / ref) : std::sqrt(diff);
+    return e;
+  }
+  const std::string& name = specs[static_cast<size_t>(at)].name;
+  if (data.has_labels()) {
+    check_labels_fit(data.labels(), specs[static_cast<size_t>(at)].dims[1], name);
+    e.metric = "accuracy";
+    e.before = top_k_accuracy(b.at(name), data.labels(), 1, what);
+    e.after = top_k_accuracy(a.at(name), data.labels(), 1, what);
+  } else {
+    e.metric = "agreement";
+    e.before = 1;
+    e.after = top1_agreement(a.at(name), b.at(name));
+  }
+  return e;
+}
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void set_metadata(Graph& g, const std::string& key, const std::string& value) {
+  for (auto& [k, v] : g.info.metadata)
+    if (k == key) {
+      v = value;
+      return;
+    }
+  g.info.metadata.emplace_back(key, value);
+}
+
+}  // namespace
+
+void apply_statistics(Graph& target, const Graph& recalibrated) {
+  std::map<std::string, const Node*> by_name;
+  for (const Node* n : recalibrated.nodes())
+    if (n->op_type() == "BatchNormalization" && n->domain().empty()) by_name[node_name(*n)] = n;
+  for (Node* n : target.topological_order()) {
+    if (n->op_type() != "BatchNormalization" || !n->domain().empty() || n->inputs().size() < 5) continue;
+    auto it = by_name.find(node_name(*n));
+    if (it == by_name.end()) continue;
+    for (size_t k = 3; k <= 4; ++k) {
+      const Value* v = it->second->input(k);
+      if (!v || !v->is_constant() || !n->input(k)) continue;
+      // Unchanged statistics (a BN recalibrate skipped) stay as they are.
+      if (n->input(k)->is_constant() && n->input(k)->data().nbytes() == v->data().nbytes() &&
+          std::memcmp(n->input(k)->data().data(), v->data().data(), v->data().nbytes()) == 0)
+        continue;
+      replace_constant(target, n, k, v->data());
+    }
+  }
+  target.remove_unused_values();
+}
+
+RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const Dataset& data,
                                     const RecalibrateOptions& o) {
-  BNFOLD_CHECK(graph != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
+  BNFOLD_CHECK(source != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
   RecalibrateResult r;
-  r.drift_before = compute_drift(*graph, collect_bn_input_stats(graph, data, o.batch, o.threads));
-  std::shared_ptr<Graph> updated(clone_graph(*graph));
-  r.report = recalibrate(*updated, data, o.mode, o.batch, o.threads, o.progress);
+  std::shared_ptr<Graph> prepared(clone_graph(*source));
+  prepare_for_bn_analysis(*prepared);
+  r.drift_before = compute_drift(*prepared, collect_bn_input_stats(prepared, data, o.batch, o.threads));
+  std::shared_ptr<Graph> updated(clone_graph(*prepared));
+  r.report = recalibrate(*updated, data, o.mode, o.batch, o.threads, o.progress, o.unbiased_var);
   r.drift_after = compute_drift(*updated, collect_bn_input_stats(updated, data, o.batch, o.threads));
-  if (o.fold) r.fold = fold_batchnorms(*updated);
-  stamp(*updated);
-  r.model = std::move(updated);
+  if (data.has_labels()) r.calibration = evaluate(prepared, updated, data, "calibration data", o);
+  if (o.eval) {
+    r.eval = evaluate(prepared, updated, *o.eval, "eval data", o);
+    const Evaluation& e = *r.eval;
+    if (e.metric != "rel_l2" && e.before - e.after > o.max_eval_drop)
+      r.warnings.push_back(fmt::format(
+          "the eval data's {} fell from {:.1f}% to {:.1f}% ({:.1f} points, more than --max-eval-drop {:g}): the "
+          "recalibrated model serves the original data worse",
+          e.metric, 100 * e.before, 100 * e.after, 100 * (e.before - e.after), 100 * o.max_eval_drop));
+  }
+  // The written model: the source with the new statistics, nothing else moved.
+  std::shared_ptr<Graph> out(clone_graph(*source));
+  apply_statistics(*out, *updated);
+  if (o.fold) r.fold = fold_batchnorms(*out);
+  stamp(*out);
+  set_metadata(*out, "bnfold.recalibrated_from_sha256", o.source_sha256.empty() ? "unknown" : o.source_sha256);
+  set_metadata(*out, "bnfold.recalibration_data", o.data_description.empty() ? data.description : o.data_description);
+  set_metadata(*out, "bnfold.recalibration_samples", std::to_string(data.size()));
+  set_metadata(*out, "bnfold.recalibration_mode", recalibration_mode_name(r.report.mode));
+  set_metadata(*out, "bnfold.variance",
+               r.report.unbiased_var ? "unbiased (n-1), as PyTorch's running_var" : "population (biased, n)");
+  set_metadata(*out, "bnfold.recalibration_date", utc_now());
+  set_metadata(*out, "bnfold.version", BNFOLD_VERSION_STRING);
+  r.model = std::move(out);
   return r;
 }
 
@@ -177,24 +337,55 @@ std::string audit_json(const AuditReport& r) {
   json div = json::array();
   for (const auto& x : r.divergence)
     div.push_back({{"batch", x.batch}, {"output", x.output}, {"max_abs", x.max_abs}, {"rel_l2", x.rel_l2},
-                   {"cosine", x.cosine},
-                   {"argmax_agreement", x.argmax_agreement >= 0 ? json(x.argmax_agreement) : json()}});
+                   {"cosine", x.cosine}, {"argmax_agreement", opt(x.argmax_agreement)}});
   json layers = json::array();
   for (const auto& l : r.layers)
-    layers.push_back({{"bn", l.bn}, {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
+    layers.push_back({{"bn", l.bn}, {"batch", l.batch}, {"values_per_channel", l.values},
+                      {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
+  json batches = json::array();
+  for (const auto& a : r.accuracy) {
+    json b = {{"batch", a.batch}, {"samples", a.samples}, {"top1_agreement", opt(a.top1_agreement)}};
+    if (r.labeled) {
+      b["accuracy_inference"] = a.inference_top1;
+      b["accuracy_batch_stats"] = a.batch_stats_top1;
+      b["top5_inference"] = opt(a.inference_top5);
+      b["top5_batch_stats"] = opt(a.batch_stats_top5);
+    }
+    json outs = json::array(), per_layer = json::array();
+    for (const auto& x : r.divergence)
+      if (x.batch == a.batch) outs.push_back({{"output", x.output}, {"rel_l2", x.rel_l2}, {"max_abs", x.max_abs}, {"cosine", x.cosine}});
+    for (const auto& l : r.layers)
+      if (l.batch == a.batch)
+        per_layer.push_back({{"bn", l.bn}, {"mean_shift_sigma", l.mean_shift_sigma}, {"var_ratio", l.var_ratio}});
+    b["outputs"] = outs;
+    b["layers"] = per_layer;
+    batches.push_back(b);
+  }
+  json ablation = json::array();
+  for (const auto& a : r.ablation)
+    ablation.push_back({{"bn", a.bn}, {"rel_l2", a.rel_l2}, {"top1_agreement", opt(a.top1_agreement)}, {"why", a.why}});
   json inv = json::array();
   for (const auto& [b, v] : r.invariance) inv.push_back({{"batch", b}, {"max_abs", v}});
-  return json({{"samples", r.samples},
-               {"batch_sizes", r.batch_sizes},
-               {"divergence", div},
-               {"layers", layers},
-               {"degenerate_at_batch_1", r.degenerate_at_batch_1},
-               {"batch_invariance", inv},
-               {"fold_max_abs", r.fold_max_abs},
-               {"fold_summary", r.fold_summary},
-               {"agree_from_batch", r.agree_from_batch},
-               {"verdict", r.verdict}})
-      .dump(2);
+  json j = {{"samples", r.samples},
+            {"batch_sizes", r.batch_sizes},
+            {"labeled", r.labeled},
+            {"scores_output", r.scores_output.empty() ? json() : json(r.scores_output)},
+            {"batches", batches},
+            {"divergence", div},
+            {"layers", layers},
+            {"ablation", {{"batch", r.ablation_batch}, {"samples", r.ablation_samples}, {"layers", ablation}}},
+            {"culprits", r.culprits},
+            {"degenerate_at_batch_1", r.degenerate_at_batch_1},
+            {"batch_invariance", inv},
+            {"fold_max_abs", r.fold_max_abs},
+            {"fold_summary", r.fold_summary},
+            {"agree_from_batch", r.agree_from_batch},
+            {"verdict", r.verdict}};
+  if (r.labeled) {
+    j["accuracy_inference"] = r.accuracy_inference;
+    j["top5_inference"] = opt(r.top5_inference);
+  }
+  return j.dump(2);
 }
 
 std::string recalibrate_json(const RecalibrateResult& r) {
@@ -207,7 +398,19 @@ std::string recalibrate_json(const RecalibrateResult& r) {
             {"layers", layers},
             {"drift_before", drift_value(r.drift_before)},
             {"drift_after", drift_value(r.drift_after)}};
+  j["variance"] = r.report.unbiased_var ? "unbiased" : "population";
   if (r.fold) j["fold"] = {{"folded", r.fold->folded()}, {"total", r.fold->rows().size()}};
+  // The guard, flat (the README documents these keys).
+  const auto flat = [&j](const std::optional<Evaluation>& e, const std::string& prefix) {
+    if (!e) return;
+    j[prefix] = evaluation_value(*e);
+    const std::string metric = e->metric == "rel_l2" ? "rel_l2" : e->metric;
+    j[prefix + "_" + metric + "_before"] = e->before;
+    j[prefix + "_" + metric + "_after"] = e->after;
+  };
+  flat(r.calibration, "calibration");
+  flat(r.eval, "eval");
+  j["warnings"] = r.warnings;
   return j.dump(2);
 }
 

@@ -28,6 +28,8 @@ void prepare_for_bn_analysis(Graph& graph);
 // What a user may say about the data beyond the files (images only).
 struct ImageOptions {
   std::vector<int64_t> size;        // {H, W} the user expects; empty: the model's
+  int64_t resize = 0;               // shorter side first resized to this, then centre-cropped
+  std::vector<int64_t> crop;        // {H, W} of that crop: must be the model's; empty: the model's
   std::vector<float> mean, std;     // per channel; empty: 0 and 1
   bool bgr = false;
 };
@@ -56,21 +58,44 @@ struct FoldResult {
 FoldResult fold_model(const Graph& original, const FoldModelOptions& options = {});
 
 // Recalibration as a workflow: drift on the data before, recalibrate a copy
-// of the model, drift after, optionally fold.
+// of the model, drift after, the guard (the model before and after on
+// held-out data), optionally fold. The written model is the source model with
+// the new statistics under their original names, nothing else changed but
+// its producer and metadata_props (bnfold.* keys: where it came from).
 struct RecalibrateOptions {
   RecalibrationMode mode = RecalibrationMode::Sequential;
   int64_t batch = 32;
   int threads = 0;
   bool fold = false;
+  bool unbiased_var = false;       // see recalibrate()
+  const Dataset* eval = nullptr;   // held-out in-distribution data (with labels: accuracy, else agreement)
+  double max_eval_drop = 0.01;     // warn when the eval accuracy (agreement) falls by more (0.01 = 1 point)
+  std::string source_sha256;       // of the source model's file, for metadata_props
+  std::string data_description;    // "factory2/: 640 samples", for metadata_props
   Progress progress;  // of the recalibration passes
+};
+// The model before and after recalibration on one data set, inference mode.
+// metric: "accuracy" (labels), "agreement" (top-1 of after vs before) or
+// "rel_l2" (outputs that are not class scores: relative L2 after vs before).
+struct Evaluation {
+  std::string data, metric;
+  int64_t samples = 0;
+  double before = -1, after = -1;
 };
 struct RecalibrateResult {
   std::shared_ptr<Graph> model;  // the recalibrated (and folded) model, producer "bnfold"
   RecalibrationReport report;
   DriftReport drift_before, drift_after;
   std::optional<FoldReport> fold;
+  std::optional<Evaluation> calibration;  // on the calibration data, when it has labels
+  std::optional<Evaluation> eval;         // on options.eval
+  std::vector<std::string> warnings;      // the guard's
 };
-RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> graph, const Dataset& data,
+// Copies each BN's running statistics from `recalibrated` (matched by
+// node_name) into `target`, under target's names (see replace_constant), and
+// drops the statistics no node reads any more.
+void apply_statistics(Graph& target, const Graph& recalibrated);
+RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const Dataset& data,
                                     const RecalibrateOptions& options);
 
 // The one JSON form of each report (documented in the README): the CLI

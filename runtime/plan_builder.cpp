@@ -236,9 +236,11 @@ void PlanBuilder::build_node(const Node& node) {
       // oneDNN cannot describe this copy: the reference kernel runs it.
     }
   }
-  if (entry->lowering == Lowering::BatchNorm &&
-      (options_.bn_mode == BnMode::BatchStatistics || options_.collect_bn_stats)) {
-    if (build_bn_stats_step(*this, node, ctx, in, options_.bn_mode == BnMode::BatchStatistics)) return;
+  if (entry->lowering == Lowering::BatchNorm) {
+    const auto& only = options_.batch_statistics_bns;
+    const bool batch_stats = options_.bn_mode == BnMode::BatchStatistics ||
+                             std::find(only.begin(), only.end(), node_name(node)) != only.end();
+    if ((batch_stats || options_.collect_bn_stats) && build_bn_stats_step(*this, node, ctx, in, batch_stats)) return;
   }
   if (options_.use_onednn && all_float32(ctx)) {
     try {

@@ -31,6 +31,9 @@ struct SessionOptions {
   // the oracle the tests compare against).
   bool use_onednn = true;
   BnMode bn_mode = BnMode::Inference;
+  // BNs (by node_name) that normalize with batch statistics whatever bn_mode
+  // says: the audit's ablation puts one BN at a time in train mode.
+  std::vector<std::string> batch_statistics_bns;
   // Compute every BN input's per-channel statistics in every run, for a
   // BnStatsHook (always on in BatchStatistics mode).
   bool collect_bn_stats = false;

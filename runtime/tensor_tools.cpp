@@ -1,6 +1,7 @@
 #include "runtime/tensor_tools.hpp"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <random>
 
@@ -79,6 +80,25 @@ TensorDiff compare_tensors(const Tensor& got, const Tensor& want, double rtol, d
     }
   }
   return d;
+}
+
+Tensor concat_rows(const std::vector<Tensor>& parts) {
+  BNFOLD_CHECK(!parts.empty() && parts[0].rank() >= 1, ErrorCode::InvalidArgument, "concat_rows: nothing to join");
+  std::vector<int64_t> dims = parts[0].dims();
+  dims[0] = 0;
+  for (const Tensor& t : parts) {
+    BNFOLD_CHECK(t.dtype() == parts[0].dtype() && t.rank() == parts[0].rank() &&
+                     std::equal(t.dims().begin() + 1, t.dims().end(), parts[0].dims().begin() + 1),
+                 ErrorCode::InvalidArgument, "concat_rows: parts of different dtypes or dims");
+    dims[0] += t.dims()[0];
+  }
+  Tensor all(parts[0].dtype(), dims);
+  size_t at = 0;
+  for (const Tensor& t : parts) {
+    std::memcpy(static_cast<char*>(all.mutable_data()) + at, t.data(), t.nbytes());
+    at += t.nbytes();
+  }
+  return all;
 }
 
 TensorStats tensor_stats(const Tensor& t) {

@@ -35,6 +35,10 @@ struct TensorStats {
 };
 TensorStats tensor_stats(const Tensor& t);
 
+// Tensors of equal dtype and trailing dims joined along dim 0 (batches of
+// one run's output, say).
+Tensor concat_rows(const std::vector<Tensor>& parts);
+
 // The k largest entries of row `row` of a 2-D tensor, as (index, value).
 std::vector<std::pair<int64_t, double>> top_k(const Tensor& t, int64_t row, int k);
 

@@ -28,6 +28,8 @@ void add_run(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_fold(CLI::App& app);
 void add_verify(CLI::App& app);
-void add_bn_commands(CLI::App& app);  // audit, drift, recalibrate
+void add_audit(CLI::App& app);
+void add_drift(CLI::App& app);
+void add_recalibrate(CLI::App& app);
 
 }  // namespace bnfold::cli

@@ -25,7 +25,9 @@ int main(int argc, char** argv) {
   bnfold::cli::add_verify(app);
   bnfold::cli::add_run(app);
   bnfold::cli::add_bench(app);
-  bnfold::cli::add_bn_commands(app);
+  bnfold::cli::add_drift(app);
+  bnfold::cli::add_recalibrate(app);
+  bnfold::cli::add_audit(app);
   if (argc == 1) {  // a bare "bnfold" gets the overview, not just "subcommand required"
     std::cerr << app.help();
     return 2;

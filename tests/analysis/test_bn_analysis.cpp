@@ -2,6 +2,7 @@
 // audit, on the bundled models and fixture files.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +12,8 @@
 #include "graph/tensor_io.hpp"
 #include "analysis/bn_analysis.hpp"
 #include "tests/onnx_builder.hpp"
+
+#include <stb/stb_image_write.h>
 
 namespace fs = std::filesystem;
 using namespace bnfold;
@@ -148,7 +151,11 @@ TEST_CASE("the audit: divergence shrinks with batch size, BN after Gemm degenera
   CHECK(r.divergence[0].rel_l2 > r.divergence[2].rel_l2);
   for (const auto& [b, v] : r.invariance) CHECK(v < 1e-5);
   CHECK(r.fold_max_abs < 1e-5);
-  CHECK(r.layers.size() == 7);
+  CHECK(r.layers.size() == 7 * 3);  // 7 BNs at each of 3 batch sizes
+  CHECK(r.layers.front().batch == 1);
+  CHECK(r.layers.back().batch == 16);
+  CHECK(r.ablation.size() == 7);
+  CHECK(r.ablation_batch == 1);
   CHECK(r.degenerate_at_batch_1.empty());  // 32x32 spatial: never one value per channel
   CHECK_FALSE(r.verdict.empty());
 
@@ -162,5 +169,108 @@ TEST_CASE("the audit: divergence shrinks with batch size, BN after Gemm degenera
   o2.batch_sizes = {1, 8};
   const AuditReport m = audit(mlp, Dataset::from_tensor(t), o2);
   CHECK(m.degenerate_at_batch_1.size() == 2);
-  CHECK_THAT(m.verdict[1], Contains("output beta whatever the input"));
+  CHECK_THAT(m.verdict[0], Contains("Safe to serve at batch 1 in inference mode"));
+  CHECK_THAT(m.verdict[1], Contains("to blame") && Contains("outputs beta whatever the input"));
+  // Both degenerate BNs are culprits, the ablation ranks them first.
+  REQUIRE(m.culprits.size() >= 2);
+  for (size_t i = 0; i < 2; ++i)
+    CHECK(std::find(m.degenerate_at_batch_1.begin(), m.degenerate_at_batch_1.end(), m.ablation[i].bn) !=
+          m.degenerate_at_batch_1.end());
+}
+
+TEST_CASE("data sets: --resize S then the centre crop, as torchvision's Resize + CenterCrop", "[data]") {
+  const fs::path dir = fs::temp_directory_path() / "bnfold_crop_test";
+  fs::create_directories(dir);
+  // 48 wide, 32 high: red = 5 x column, green = 7 x row; the shorter side is already 32, so no resampling.
+  std::vector<unsigned char> px(48 * 32 * 3);
+  for (int y = 0; y < 32; ++y)
+    for (int x = 0; x < 48; ++x) {
+      px[static_cast<size_t>((y * 48 + x) * 3)] = static_cast<unsigned char>(5 * x);
+      px[static_cast<size_t>((y * 48 + x) * 3 + 1)] = static_cast<unsigned char>(7 * y);
+    }
+  const std::string wide = (dir / "wide.png").string();
+  REQUIRE(stbi_write_png(wide.c_str(), 48, 32, 3, px.data(), 48 * 3));
+  DataOptions o;
+  o.sample_dims = {3, 32, 32};
+  o.resize_shorter = 32;
+  const Tensor t = Dataset::open({wide}, o).batch(0, 1);
+  const float* p = t.data_as<float>();
+  for (int x : {0, 13, 31}) CHECK(p[5 * 32 + x] == Approx(5 * (x + 8) / 255.f));  // columns 8..39 kept
+  CHECK(p[32 * 32 + 9 * 32 + 3] == Approx(7 * 9 / 255.f));                         // rows all kept
+  o.sample_dims = {3, 40, 40};
+  o.resize_shorter = 36;  // 54 x 36: smaller than the 40 x 40 crop
+  CHECK_THROWS_WITH(Dataset::open({wide}, o), Contains("smaller than the 40x40 crop"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("data sets: labels from .npy, .npz keys and subfolders; what is not data is said", "[data][labels]") {
+  const fs::path dir = fs::temp_directory_path() / "bnfold_labels_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir / "set");
+  Tensor x(DType::Float32, {4, 2});
+  for (int64_t i = 0; i < 8; ++i) x.mutable_data_as<float>()[i] = static_cast<float>(i);
+  Tensor y(DType::Int64, {4});
+  for (int64_t i = 0; i < 4; ++i) y.mutable_data_as<int64_t>()[i] = 3 - i;
+  save_npy(x, (dir / "set" / "x.npy").string());
+  save_npy(y, (dir / "set" / "y.npy").string());
+  DataOptions o;
+  o.sample_dims = {2};
+  // x.npy beside y.npy: y is skipped with a note, no labels unless asked for.
+  Dataset d = Dataset::open({(dir / "set").string()}, o);
+  CHECK(d.size() == 4);
+  CHECK_FALSE(d.has_labels());
+  REQUIRE(d.notes.size() == 1);
+  CHECK_THAT(d.notes[0], Contains("y.npy: an integer array of 4 values"));
+  o.labels = (dir / "set" / "y.npy").string();
+  d = Dataset::open({(dir / "set").string()}, o);
+  CHECK(d.labels() == std::vector<int64_t>{3, 2, 1, 0});
+  // Subfolders: the class is the folder's index in sorted order.
+  for (const char* c : {"b_cat", "a_dog"}) fs::create_directories(dir / "tree" / c);
+  save_npy(x, (dir / "tree" / "b_cat" / "x.npy").string());
+  save_npy(x, (dir / "tree" / "a_dog" / "x.npy").string());
+  o.labels = "subfolders";
+  d = Dataset::open({(dir / "tree").string()}, o);
+  CHECK(d.labels() == std::vector<int64_t>{0, 0, 0, 0, 1, 1, 1, 1});
+  CHECK(d.class_names == std::vector<std::string>{"a_dog", "b_cat"});
+  // Wrong labels: count, dtype, sign.
+  Tensor short_y(DType::Int64, {3});
+  save_npy(short_y, (dir / "short.npy").string());
+  o.labels = (dir / "short.npy").string();
+  CHECK_THROWS_WITH(Dataset::open({(dir / "set" / "x.npy").string()}, o), Contains("3 labels for 4 samples"));
+  save_npy(x, (dir / "float.npy").string());
+  o.labels = (dir / "float.npy").string();
+  CHECK_THROWS_WITH(Dataset::open({(dir / "set" / "x.npy").string()}, o), Contains("must be integer class ids"));
+  Tensor neg(DType::Int32, {4});
+  neg.mutable_data_as<int32_t>()[2] = -1;
+  save_npy(neg, (dir / "neg.npy").string());
+  o.labels = (dir / "neg.npy").string();
+  CHECK_THROWS_WITH(Dataset::open({(dir / "set" / "x.npy").string()}, o), Contains("is negative"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("drift: a verdict from the noise ratio and the effect floor", "[drift]") {
+  auto g = tiny();
+  const BnInputStats base = collect_bn_input_stats(g, samples(64, 1, false), 16, 1);
+  const BnInputStats same = collect_bn_input_stats(g, samples(64, 2, false), 16, 1);
+  const BnInputStats shifted = collect_bn_input_stats(g, samples(64, 2, true), 16, 1);
+  DriftOptions o;
+  o.baseline = &base;
+  const DriftReport in = compute_drift(*g, same, o);
+  CHECK(in.verdict == "in-distribution");
+  CHECK(in.deciding.size() == 1);  // the layer closest to drifting
+  const DriftReport out = compute_drift(*g, shifted, o);
+  CHECK(out.verdict == "drifted");
+  CHECK_FALSE(out.deciding.empty());
+  for (const auto& l : out.layers) CHECK(l.baseline_score >= 0);
+  // The ratio is distance over 2 (1/n + 1/n_baseline).
+  CHECK(out.layers[0].noise == Approx(2.0 * (1 / 64.0 + 1 / 64.0)));
+  CHECK(out.layers[0].ratio == Approx(out.layers[0].distance / out.layers[0].noise));
+  o.min_samples = 100;
+  CHECK(compute_drift(*g, shifted, o).verdict == "too-few-samples");
+  // A baseline of another model is refused by name.
+  BnInputStats other = base;
+  other.per_bn.erase(other.per_bn.begin());
+  o.min_samples = 30;
+  o.baseline = &other;
+  CHECK_THROWS_WITH(compute_drift(*g, shifted, o), Contains("another model"));
 }

@@ -14,6 +14,7 @@
 #include "graph/error.hpp"
 #include "graph/onnx_io.hpp"
 #include "analysis/workflows.hpp"
+#include "graph/sha256.hpp"
 #include "runtime/session.hpp"
 
 namespace py = pybind11;
@@ -77,8 +78,18 @@ py::object analyse(const std::string& path, F&& workflow) {
   return as_dict(json);
 }
 
-Dataset open_data(const Graph& g, const std::string& path, const std::vector<std::string>& data) {
-  return Dataset::open(data, data_options_for(g, path));
+// How the data's labels come, as the CLI's --labels, --data-key, --label-key.
+struct LabelArgs {
+  std::string labels, data_key, label_key;
+};
+
+Dataset open_data(const Graph& g, const std::string& path, const std::vector<std::string>& data,
+                  const LabelArgs& l = {}) {
+  DataOptions o = data_options_for(g, path);
+  o.labels = l.labels;
+  o.data_key = l.data_key;
+  o.label_key = l.label_key;
+  return Dataset::open(data, o);
 }
 
 class PySession {
@@ -216,50 +227,93 @@ PYBIND11_MODULE(bnfold, m) {
 
   m.def(
       "drift",
-      [](const std::string& path, const std::vector<std::string>& data, int64_t batch, int threads) {
+      [](const std::string& path, const std::vector<std::string>& data, int64_t batch, int threads,
+         const std::string& baseline, const std::string& save_stats, int64_t min_samples, double threshold,
+         double min_effect, const std::string& data_key) {
         return analyse(path, [&](std::shared_ptr<Graph> g) {
-          return drift_json(compute_drift(*g, collect_bn_input_stats(g, open_data(*g, path, data), batch, threads)));
+          BnInputStats stats = collect_bn_input_stats(g, open_data(*g, path, data, {"", data_key, ""}), batch, threads);
+          stats.model = path;
+          if (!save_stats.empty()) stats.save(save_stats);
+          BnInputStats base;
+          DriftOptions o;
+          if (!baseline.empty()) {
+            base = BnInputStats::load(baseline);
+            o.baseline = &base;
+          }
+          o.min_samples = min_samples;
+          o.threshold = threshold;
+          o.min_effect = min_effect;
+          return drift_json(compute_drift(*g, stats, o));
         });
       },
-      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0,
-      "How far the data (paths: folders, .npy/.npz/.pb files, images) has drifted from the statistics\n"
-      "the model's BatchNormalization layers learned. Returns the keys of `bnfold drift --json`.");
+      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, py::arg("baseline") = "",
+      py::arg("save_stats") = "", py::arg("min_samples") = 30, py::arg("threshold") = 4.0,
+      py::arg("min_effect") = -1.0, py::arg("data_key") = "",
+      "Has the data (paths: folders, .npy/.npz/.pb files, images) left what the model's\n"
+      "BatchNormalization layers learned? baseline: a statistics file of in-distribution data\n"
+      "(save_stats writes one) to compare against instead of the running statistics. Returns the\n"
+      "keys of `bnfold drift --json`: 'verdict' ('drifted', 'in-distribution', 'too-few-samples'),\n"
+      "'samples', 'layers' (each 'name', 'score', 'baseline_score', 'ratio', ...).");
 
   m.def(
       "recalibrate",
       [](const std::string& path, const std::vector<std::string>& data, const std::string& out,
-         const std::string& mode, int64_t batch, bool fold, int threads) {
+         const std::string& mode, int64_t batch, bool fold, int threads, const std::string& labels,
+         const std::vector<std::string>& eval_data, const std::string& eval_labels, double max_eval_drop,
+         bool unbiased_var) {
         RecalibrateOptions o;
         o.mode = parse_recalibration_mode(mode);
         o.batch = batch;
         o.fold = fold;
         o.threads = threads;
-        return analyse(path, [&](std::shared_ptr<Graph> g) {
-          const RecalibrateResult r = recalibrate_model(g, open_data(*g, path, data), o);
+        o.unbiased_var = unbiased_var;
+        o.max_eval_drop = max_eval_drop / 100;
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          std::shared_ptr<const Graph> source(load_onnx(path));
+          auto g = load_for_bn_analysis(path);
+          const Dataset d = open_data(*g, path, data, {labels, "", ""});
+          std::optional<Dataset> eval;
+          if (!eval_data.empty()) eval = open_data(*g, path, eval_data, {eval_labels, "", ""});
+          o.eval = eval ? &*eval : nullptr;
+          o.source_sha256 = sha256_file(path);
+          const RecalibrateResult r = recalibrate_model(source, d, o);
           save_onnx(*r.model, out);
-          return recalibrate_json(r);
-        });
+          json = recalibrate_json(r);
+        }
+        return as_dict(json);
       },
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
-      py::arg("fold") = false, py::arg("threads") = 0,
+      py::arg("fold") = false, py::arg("threads") = 0, py::arg("labels") = "",
+      py::arg("eval_data") = std::vector<std::string>{}, py::arg("eval_labels") = "", py::arg("max_eval_drop") = 1.0,
+      py::arg("unbiased_var") = false,
       "Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
       "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
-      "one pass, as torch.optim.swa_utils.update_bn); fold=True also folds. Returns the keys of\n"
-      "`bnfold recalibrate --json` (drift before and after).");
+      "one pass, as torch.optim.swa_utils.update_bn); fold=True also folds. eval_data (held-out\n"
+      "original data, eval_labels optional) guards it: accuracy or agreement before and after, a\n"
+      "warning past max_eval_drop points. Returns the keys of `bnfold recalibrate --json`\n"
+      "('eval_accuracy_before', 'eval_accuracy_after', 'warnings', drift before and after, ...).");
 
   m.def(
       "audit",
       [](const std::string& path, const std::vector<std::string>& data, const std::vector<int64_t>& batch_sizes,
-         double tolerance, int threads) {
+         double tolerance, int threads, const std::string& labels, const std::string& data_key,
+         const std::string& label_key, int64_t ablation_samples) {
         AuditOptions o;
         o.batch_sizes = batch_sizes;
         o.tolerance = tolerance;
         o.threads = threads;
-        return analyse(path, [&](std::shared_ptr<Graph> g) { return audit_json(audit(g, open_data(*g, path, data), o)); });
+        o.ablation_samples = ablation_samples;
+        return analyse(path, [&](std::shared_ptr<Graph> g) {
+          return audit_json(audit(g, open_data(*g, path, data, {labels, data_key, label_key}), o));
+        });
       },
       py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
-      py::arg("tolerance") = 0.05, py::arg("threads") = 0,
+      py::arg("tolerance") = 0.05, py::arg("threads") = 0, py::arg("labels") = "", py::arg("data_key") = "",
+      py::arg("label_key") = "", py::arg("ablation_samples") = 32,
       "What changes if the model is served in train mode (batch statistics) instead of inference\n"
-      "mode, at each batch size: output divergence and top-1 agreement, per layer. Returns the keys\n"
-      "of `bnfold audit --json`.");
+      "mode, at each batch size: output divergence, top-1 agreement and, with labels (a .npy/.npz\n"
+      "of class ids, or 'subfolders'), accuracy; each BN alone in train mode (the ablation) and the\n"
+      "culprits. Returns the keys of `bnfold audit --json` ('batches', 'culprits', 'verdict', ...).");
 }

@@ -103,7 +103,7 @@ with tempfile.TemporaryDirectory() as d:
         (("bench", tiny, "-s", "1e300", "-n", "0"), "--seconds: 1e300 is outside [0, 3600]"),
         (("audit", tiny, "--random", "--samples", "0"), "--samples: 0 is outside [1, "),
         (("audit", tiny, "--random", "--tolerance", "inf"), "--tolerance: inf is outside [0, inf)"),
-        (("drift", tiny, "--data", d, "--std", "0,0,0"), "std 0: every value must be a finite number, not 0"),
+        (("drift", tiny, "--data", d, "--std", "0,0,0"), "std 0: every value must be a finite number above 0"),
         (("drift", tiny, "--data", d, "--mean", "0.5,0.5"), "2 mean values for a model whose input 'input' has 3"),
         (("run", tiny, "-i", "image=" + os.path.join(d, "x.npy")), "no input 'image'; its inputs are 'input'"),
     ):

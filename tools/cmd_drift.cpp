@@ -1,0 +1,178 @@
+// bnfold drift: has the data left what the model learned? A verdict per
+// layer against a baseline or the running statistics.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+
+#include "analysis/workflows.hpp"
+#include "graph/check.hpp"
+#include "tools/commands.hpp"
+#include "tools/data_cli.hpp"
+#include "tools/report_html.hpp"
+#include "tools/text.hpp"
+
+namespace bnfold::cli {
+
+namespace {
+
+struct DriftArgs : DataArgs {
+  std::string save_stats, baseline;
+  std::vector<std::string> merge;
+  double fail_above = -1, threshold = 4, min_effect = -1;
+  int64_t min_samples = 30;
+  bool fail_on_drift = false;
+};
+
+std::string pct(double v) { return fmt::format("{:.0f}%", 100 * v); }
+
+void print_drift(const DriftReport& r) {
+  std::vector<LayerDrift> ranked = r.layers;
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.ratio > y.ratio; });
+  fmt::print("Verdict: {}\n", r.verdict);
+  for (const auto& s : r.summary) fmt::print("  {}\n", s);
+  fmt::print("\nPer layer, against the {} ({} samples{}), most drifted first:\n", r.reference, r.samples,
+             r.baseline_samples ? fmt::format("; baseline {}", r.baseline_samples) : "");
+  fmt::print("  {:<30} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10} {:>9}\n", "BN", "distance", "x noise", "drifted",
+             "mean>3sd", "var out", "score", r.baseline_samples ? "baseline" : "");
+  for (const auto& l : ranked)
+    fmt::print("  {:<30} {:>9.3g} {:>9.3g} {:>8} {:>9} {:>9} {:>10.3g} {:>9}\n", fit_left(l.bn, 30), l.distance,
+               l.ratio, l.drifted ? "yes" : "-", pct(l.shifted_share), pct(l.var_shift_share), l.score,
+               l.baseline_score >= 0 ? fmt::format("{:.3g}", l.baseline_score) : "");
+  fmt::print("  distance: mean over channels of the symmetric KL divergence between the data's\n"
+             "  Gaussian and the reference's (scale-free); x noise: distance / what sampling\n"
+             "  alone gives, comparable across layers; mean>3sd: channels whose mean moved more\n"
+             "  than 3 reference sd; var out: channels whose variance ratio left [0.5, 2];\n"
+             "  score: distance from the model's running statistics{}.\n",
+             r.baseline_samples ? " (baseline: the baseline's own)" : "");
+}
+
+void write_drift_html(const DriftArgs& a, const DriftReport& r) {
+  std::vector<std::string> labels;
+  Series ratio{"distance / sampling noise", {}}, mean_share{"mean moved > 3 sd", {}},
+      var_share{"variance out of [0.5x, 2x]", {}}, score{"score (vs running statistics)", {}},
+      base{"baseline's score", {}};
+  for (const auto& l : r.layers) {
+    labels.push_back(l.bn);
+    ratio.values.push_back(l.ratio);
+    mean_share.values.push_back(l.shifted_share);
+    var_share.values.push_back(l.var_shift_share);
+    score.values.push_back(l.score);
+    base.values.push_back(l.baseline_score);
+  }
+  std::vector<std::vector<std::string>> rows = {{"BN", "distance", "x noise", "drifted", "mean > 3 sd", "var out",
+                                                 "mean shift / sd", "var ratio", "score", "baseline score"}};
+  for (const auto& l : r.layers)
+    rows.push_back({l.bn, fmt::format("{:.4g}", l.distance), fmt::format("{:.3g}", l.ratio), l.drifted ? "yes" : "",
+                    pct(l.shifted_share), pct(l.var_shift_share), fmt::format("{:.3g}", l.mean_shift_sigma),
+                    fmt::format("{:.3g}", l.var_ratio), fmt::format("{:.4g}", l.score),
+                    l.baseline_score >= 0 ? fmt::format("{:.4g}", l.baseline_score) : ""});
+  std::vector<Series> scores = {score};
+  if (r.baseline_samples) scores.push_back(base);
+  ChartOptions ro{"", "distance / sampling noise", true, 0, {{r.threshold, fmt::format("drifted above {:g}x", r.threshold)}}};
+  ChartOptions so{"", "share of channels", false, 1, {}};
+  ChartOptions sc{"", "symmetric KL", true, 0, {}};
+  std::vector<std::string> paragraphs = {"Verdict: " + r.verdict};
+  paragraphs.insert(paragraphs.end(), r.summary.begin(), r.summary.end());
+  write_html(a.html, "bnfold drift: " + a.model, paragraphs,
+             {{"Drift per layer (against the " + r.reference + ")",
+               svg_bars("Distance from the reference, in units of sampling noise", labels, {ratio}, ro) +
+                   html_table(rows)},
+              {"Mean and variance shifts",
+               svg_bars("Share of channels that moved: mean and variance", labels, {mean_share, var_share}, so)},
+              {"Scores against the running statistics",
+               svg_bars("Symmetric KL from the model's running statistics", labels, scores, sc)}});
+  fmt::print(stderr, "HTML report written to {}\n", a.html);
+}
+
+int run_drift(const DriftArgs& a) {
+  check_outputs(a, {a.save_stats});
+  auto g = load_for_bn_analysis(a.model);
+  BnInputStats baseline;
+  if (!a.baseline.empty()) baseline = BnInputStats::load(a.baseline);
+  BnInputStats stats;
+  if (!a.merge.empty()) {
+    for (const auto& f : a.merge) stats.merge(BnInputStats::load(f));
+    fmt::print(stderr, "merged {} statistics files ({} samples)\n", a.merge.size(), stats.samples);
+  }
+  if (!a.data.empty()) {
+    const Dataset d = load_data(a, *g);
+    stats.merge(collect_bn_input_stats(g, d, a.batch, a.threads, progress_bar("collecting statistics")));
+  }
+  BNFOLD_CHECK(stats.samples > 0, ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
+  stats.model = a.model;
+  if (!a.save_stats.empty()) {
+    stats.save(a.save_stats);
+    fmt::print(stderr, "statistics saved to {}\n", a.save_stats);
+  }
+  DriftOptions o;
+  o.baseline = a.baseline.empty() ? nullptr : &baseline;
+  o.threshold = a.threshold;
+  o.min_effect = a.min_effect;
+  o.min_samples = a.min_samples;
+  const DriftReport r = compute_drift(*g, stats, o);
+  if (r.verdict == "too-few-samples")
+    fmt::print(stderr, "warning: only {} samples (--min-samples {}): too few for a verdict\n", r.samples,
+               a.min_samples);
+  if (a.json) std::cout << drift_json(r) << "\n";
+  else print_drift(r);
+  if (!a.html.empty()) write_drift_html(a, r);
+  if (a.fail_on_drift && r.verdict == "drifted") {
+    fmt::print(stderr, "bnfold: the data drifted (--fail-on-drift)\n");
+    return 3;
+  }
+  if (a.fail_above >= 0 && r.max_score > a.fail_above) {
+    fmt::print(stderr, "bnfold: drift score {:.4g} is above --fail-above {:g}\n", r.max_score, a.fail_above);
+    return 3;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_drift(CLI::App& app) {
+  auto da = std::make_shared<DriftArgs>();
+  CLI::App* drift = app.add_subcommand("drift", "Has the data left what the model's BNs learned? A verdict.");
+  add_data_options(drift, *da, false);
+  drift->add_option("--baseline", da->baseline,
+                    "Statistics of in-distribution data (from --save-stats) to compare against instead of the "
+                    "model's running statistics");
+  drift->add_option("--save-stats", da->save_stats, "Save the accumulated statistics (a baseline, or a shard to merge)");
+  drift->add_option("--merge", da->merge, "Statistics files (from --save-stats) to merge; repeatable");
+  in_range(drift->add_option("--threshold", da->threshold,
+                             "A layer drifted when its distance is above this many times the sampling noise")
+               ->capture_default_str(),
+           0, kNoLimit);
+  in_range(drift->add_option("--min-effect", da->min_effect,
+                             "...and above this distance (default 0.02 with --baseline, 0.25 without)"),
+           0, kNoLimit);
+  in_range(drift->add_option("--min-samples", da->min_samples, "Fewer samples give the verdict too-few-samples")
+               ->capture_default_str(),
+           1, 1e12);
+  drift->add_flag("--fail-on-drift", da->fail_on_drift, "Exit with code 3 when the verdict is drifted");
+  in_range(drift->add_option("--fail-above", da->fail_above,
+                             "Exit with code 3 when the largest layer score (vs running statistics) is above this"),
+           0, kNoLimit);
+  drift->footer(
+      "Runs the data in inference mode and accumulates every BN input's per-channel\n"
+      "mean and variance (Chan's formula: shards saved with --save-stats merge exactly).\n"
+      "Each layer is compared with a reference: a baseline made with --save-stats on\n"
+      "in-distribution data, or else the model's running statistics (which include\n"
+      "training-time augmentation, so the rule is stricter). The distance is the mean\n"
+      "over channels of the symmetric KL divergence between the two Gaussians, the same\n"
+      "scale for every layer; sampling alone gives about 2 (1/n + 1/n_baseline).\n\n"
+      "Verdict (printed first, \"verdict\" in --json):\n"
+      "  too-few-samples  fewer than --min-samples samples\n"
+      "  drifted          some layer's distance > --threshold x noise and > --min-effect\n"
+      "  in-distribution  otherwise\n\n"
+      "Examples:\n"
+      "  bnfold drift model.onnx --data factory1_heldout/ --save-stats base.json\n"
+      "  bnfold drift model.onnx --data camera2/ --baseline base.json --fail-on-drift\n"
+      "  bnfold drift model.onnx --data shard1/ --save-stats s1.json\n"
+      "  bnfold drift model.onnx --merge s1.json --merge s2.json --baseline base.json --html drift.html");
+  on_run(drift, [da] { return run_drift(*da); });
+}
+
+}  // namespace bnfold::cli

@@ -1,0 +1,194 @@
+// bnfold recalibrate: re-estimate BN statistics on new data (AdaBN), guarded
+// by the model's accuracy on held-out original data before and after.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "analysis/workflows.hpp"
+#include "graph/atomic_file.hpp"
+#include "graph/check.hpp"
+#include "graph/onnx_io.hpp"
+#include "graph/sha256.hpp"
+#include "tools/commands.hpp"
+#include "tools/data_cli.hpp"
+#include "tools/report_html.hpp"
+#include "tools/text.hpp"
+
+namespace bnfold::cli {
+
+namespace {
+
+struct RecalArgs : DataArgs {
+  std::string out, mode = "sequential", eval_labels;
+  std::vector<std::string> eval_data;
+  double max_eval_drop = 1.0;  // points
+  bool fold = false, unbiased_var = false;
+};
+
+std::string metric_value(const Evaluation& e, double v) {
+  return e.metric == "rel_l2" ? fmt::format("{:.3g}", v) : fmt::format("{:.1f}%", 100 * v);
+}
+
+std::string evaluation_line(const Evaluation& e) {
+  const std::string what = e.metric == "accuracy"    ? "accuracy"
+                           : e.metric == "agreement" ? "top-1 agreement with the original model"
+                                                     : "relative L2 change of the outputs";
+  return fmt::format("{} ({} samples): {} {} before, {} after", e.data, e.samples, what, metric_value(e, e.before),
+                     metric_value(e, e.after));
+}
+
+void write_recalibrate_html(const RecalArgs& a, const RecalibrateResult& res) {
+  const RecalibrationReport& r = res.report;
+  std::vector<std::string> labels;
+  Series b{"drift before", {}}, f{"drift after", {}};
+  std::vector<std::vector<std::string>> rows = {{"BN", "mean moved (old sd)", "var ratio", "drift before", "drift after"}};
+  for (size_t i = 0; i < res.drift_before.layers.size() && i < res.drift_after.layers.size(); ++i) {
+    const LayerDrift& x = res.drift_before.layers[i];
+    labels.push_back(x.bn);
+    b.values.push_back(x.score);
+    f.values.push_back(res.drift_after.layers[i].score);
+    std::string moved, ratio;
+    for (const auto& l : r.layers)
+      if (l.bn == x.bn) {
+        moved = fmt::format("{:.3g}", l.mean_shift_sigma);
+        ratio = fmt::format("{:.3g}", l.var_ratio);
+      }
+    rows.push_back({x.bn, moved, ratio, fmt::format("{:.4g}", x.score), fmt::format("{:.3g}", res.drift_after.layers[i].score)});
+  }
+  std::vector<std::string> paragraphs = {fmt::format("Mode {} on {} samples ({} variance); wrote {}.",
+                                                     recalibration_mode_name(r.mode), r.samples,
+                                                     r.unbiased_var ? "unbiased" : "population", a.out)};
+  std::vector<std::pair<std::string, std::string>> sections;
+  std::vector<std::vector<std::string>> guard = {{"data", "metric", "samples", "before", "after"}};
+  std::vector<std::string> guard_labels;
+  Series gb{"before", {}}, ga{"after", {}};
+  for (const auto* e : {&res.calibration, &res.eval}) {
+    if (!*e) continue;
+    paragraphs.push_back(evaluation_line(**e));
+    guard.push_back({(*e)->data, (*e)->metric, std::to_string((*e)->samples), metric_value(**e, (*e)->before),
+                     metric_value(**e, (*e)->after)});
+    if ((*e)->metric != "rel_l2") {
+      guard_labels.push_back((*e)->data + " (" + (*e)->metric + ")");
+      gb.values.push_back((*e)->before);
+      ga.values.push_back((*e)->after);
+    }
+  }
+  for (const auto& w : res.warnings) paragraphs.push_back("Warning: " + w);
+  if (guard.size() > 1) {
+    std::string charts;
+    if (!guard_labels.empty())
+      charts = svg_bars("Before and after recalibration", guard_labels, {gb, ga}, ChartOptions{"", "share", false, 1, {}});
+    sections.push_back({"The guard: the model before and after", charts + html_table(guard)});
+  }
+  sections.push_back({"Drift on the calibration data, before and after",
+                      svg_bars("Drift score per layer (symmetric KL from the running statistics)", labels, {b, f},
+                               ChartOptions{"", "drift score", true, 0, {}}) +
+                          html_table(rows)});
+  write_html(a.html, "bnfold recalibrate: " + a.model, paragraphs, sections);
+  fmt::print(stderr, "HTML report written to {}\n", a.html);
+}
+
+int run_recalibrate(const RecalArgs& a) {
+  check_outputs(a, {a.out});
+  BNFOLD_CHECK(std::filesystem::absolute(a.out) != std::filesystem::absolute(a.model) && !same_file(a.out, a.model),
+               ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
+  BNFOLD_CHECK(a.eval_labels.empty() || !a.eval_data.empty(), ErrorCode::InvalidArgument,
+               "--eval-labels needs --eval-data");
+  std::shared_ptr<const Graph> source(load_onnx(a.model));
+  auto prepared = load_for_bn_analysis(a.model);
+  const Dataset d = load_data(a, *prepared);
+  std::optional<Dataset> eval;
+  if (!a.eval_data.empty()) eval = load_data(a, *prepared, &a.eval_data, &a.eval_labels);
+  RecalibrateOptions o;
+  o.mode = parse_recalibration_mode(a.mode);
+  o.batch = a.batch;
+  o.threads = a.threads;
+  o.fold = a.fold;
+  o.unbiased_var = a.unbiased_var;
+  o.eval = eval ? &*eval : nullptr;
+  o.max_eval_drop = a.max_eval_drop / 100;
+  o.source_sha256 = sha256_file(a.model);
+  std::string where;
+  for (const auto& p : a.data) where += (where.empty() ? "" : ", ") + p;
+  o.data_description = where + ": " + d.description;
+  o.progress = progress_bar("recalibrating");
+  const RecalibrateResult res = recalibrate_model(source, d, o);
+  save_onnx(*res.model, a.out);  // temporary file, then rename: nothing half-written at -o
+  for (const auto& w : res.warnings) fmt::print(stderr, "warning: {}\n", w);
+  const RecalibrationReport& r = res.report;
+  const DriftReport& before = res.drift_before;
+  const DriftReport& after = res.drift_after;
+  if (a.json) {
+    nlohmann::json j = nlohmann::json::parse(recalibrate_json(res));
+    j["output"] = a.out;
+    std::cout << j.dump(2) << "\n";
+  } else {
+    fmt::print("Recalibrated {} BatchNormalization layers on {} samples, mode {} ({} pass{} over the data), {} "
+               "variance stored\n",
+               r.layers.size(), r.samples, recalibration_mode_name(r.mode), r.passes, r.passes == 1 ? "" : "es",
+               r.unbiased_var ? "unbiased (n-1)" : "population (n)");
+    for (const auto* e : {&res.calibration, &res.eval})
+      if (*e) fmt::print("  {}\n", evaluation_line(**e));
+    if (!res.eval) fmt::print("  (no --eval-data: nothing checks what this does to the original data)\n");
+    fmt::print("  {:<34} {:>12} {:>10} {:>10} {:>9}\n", "BN", "mean moved", "var ratio", "drift", "after");
+    for (size_t i = 0; i < r.layers.size(); ++i) {
+      double b = 0, f = 0;
+      for (const auto& l : before.layers) if (l.bn == r.layers[i].bn) b = l.score;
+      for (const auto& l : after.layers) if (l.bn == r.layers[i].bn) f = l.score;
+      fmt::print("  {:<34} {:>9.3g} sd {:>10.3g} {:>10.4g} {:>9.3g}\n", fit_left(r.layers[i].bn, 34),
+                 r.layers[i].mean_shift_sigma, r.layers[i].var_ratio, b, f);
+    }
+    fmt::print("Drift on this data: max {:.4g} before, {:.4g} after; mean {:.4g} before, {:.4g} after\n",
+               before.max_score, after.max_score, before.mean_score, after.mean_score);
+    const std::string folded =
+        res.fold ? fmt::format(" ({} of {} BN folded)", res.fold->folded(), res.fold->rows().size()) : "";
+    fmt::print("Wrote {}{}\n", a.out, folded);
+  }
+  if (!a.html.empty()) write_recalibrate_html(a, res);
+  return 0;
+}
+
+}  // namespace
+
+void add_recalibrate(CLI::App& app) {
+  auto ra = std::make_shared<RecalArgs>();
+  CLI::App* recal = app.add_subcommand("recalibrate", "Re-estimate BN running statistics on new data (AdaBN), guarded.");
+  add_data_options(recal, *ra, true);
+  recal->add_option("-o,--output", ra->out, "Where to write the recalibrated model")->required();
+  recal->add_option("--mode", ra->mode,
+                    "sequential: each BN gets the exact statistics of its input in inference mode with earlier BNs "
+                    "already recalibrated; update-bn: PyTorch's update_bn (train-mode pass, average of batch "
+                    "statistics)")
+      ->capture_default_str();
+  recal->add_option("--eval-data", ra->eval_data,
+                    "Held-out data of the original distribution: the model's accuracy (with --eval-labels) or "
+                    "agreement with the original model (without) is measured before and after; repeatable");
+  recal->add_option("--eval-labels", ra->eval_labels, "Labels of --eval-data (as --labels)");
+  in_range(recal->add_option("--max-eval-drop", ra->max_eval_drop,
+                             "Warn when the eval accuracy (or agreement) falls by more than this many points")
+               ->capture_default_str(),
+           0, 100);
+  recal->add_flag("--unbiased-var", ra->unbiased_var,
+                  "Store the unbiased variance (n-1), PyTorch's running_var convention. Default in sequential mode: "
+                  "the population variance, which normalizes the data exactly; update-bn always stores unbiased");
+  recal->add_flag("--fold", ra->fold, "Fold the recalibrated BNs into the neighbouring layers");
+  recal->footer(
+      "Writes the source model with new running statistics under their original\n"
+      "initializer names (so they map back to the training code's state_dict), no\n"
+      "stale tensors, producer bnfold, and metadata_props recording how it was made:\n"
+      "bnfold.recalibrated_from_sha256, bnfold.recalibration_data, _samples, _mode,\n"
+      "bnfold.variance, bnfold.recalibration_date, bnfold.version.\n"
+      "With --labels, accuracy on the calibration data before and after; with\n"
+      "--eval-data, the same on held-out original data, and a warning when it falls\n"
+      "by more than --max-eval-drop points.\n\n"
+      "Example:\n"
+      "  bnfold recalibrate model.onnx --data factory2/ --labels factory2_labels.npy \\\n"
+      "      --eval-data factory1_heldout/ --eval-labels factory1_labels.npy -o model_factory2.onnx");
+  on_run(recal, [ra] { return run_recalibrate(*ra); });
+}
+
+}  // namespace bnfold::cli
