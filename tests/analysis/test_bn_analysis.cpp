@@ -203,7 +203,7 @@ TEST_CASE("data sets: --resize S then the centre crop, as torchvision's Resize +
   fs::remove_all(dir);
 }
 
-TEST_CASE("data sets: labels from .npy, .npz keys and subfolders; what is not data is said", "[data][labels]") {
+TEST_CASE("data sets: labels from .npy and subfolders, what is not data is said", "[data][labels]") {
   const fs::path dir = fs::temp_directory_path() / "bnfold_labels_test";
   fs::remove_all(dir);
   fs::create_directories(dir / "set");

@@ -70,3 +70,39 @@ def test_recalibrate_is_the_same_from_cli_and_python(tmp_path):
         a = bnfold.Session(str(tmp_path / "cli.onnx")).run({"input": x})["output"]
         b = bnfold.Session(str(tmp_path / "py.onnx")).run({"input": x})["output"]
         np.testing.assert_array_equal(a, b)
+
+
+def labelled_data(tmp_path, shift=0.0):
+    rng = np.random.default_rng(5)
+    x = 1.5 * rng.standard_normal((40, 3, 32, 32)) + 0.3  # tiny_resnet's calibration distribution
+    x = (0.5 * x + 1.0 if shift else x).astype(np.float32)  # "another camera": contrast x0.5, brightness +1
+    y = rng.integers(0, 10, 40).astype(np.int64)
+    np.savez(tmp_path / f"set{shift}.npz", x=x, y=y)
+    np.save(tmp_path / f"y{shift}.npy", y)
+    return str(tmp_path / f"set{shift}.npz"), str(tmp_path / f"y{shift}.npy")
+
+
+def test_audit_with_labels_is_the_same_from_cli_and_python(tmp_path):
+    data, _ = labelled_data(tmp_path)
+    from_cli = cli_json("audit", TINY, "--data", data, "--data-key", "x", "--label-key", "y", "--batch-sizes", "1,8")
+    from_python = bnfold.audit(TINY, [data], batch_sizes=[1, 8], threads=1, data_key="x", label_key="y")
+    same(from_cli, from_python)
+    assert "accuracy_batch_stats" in from_python["batches"][0] and from_python["culprits"] is not None
+
+
+def test_drift_against_a_baseline_and_guarded_recalibration_from_python(tmp_path):
+    base_data, _ = labelled_data(tmp_path)
+    new_data, new_labels = labelled_data(tmp_path, shift=1.0)
+    base = str(tmp_path / "base.json")
+    d = bnfold.drift(TINY, [base_data], threads=1, save_stats=base, data_key="x")
+    assert d["verdict"] == "in-distribution" and d["samples"] == 40
+    from_cli = cli_json("drift", TINY, "--data", new_data, "--data-key", "x", "--baseline", base)
+    from_python = bnfold.drift(TINY, [new_data], threads=1, baseline=base, data_key="x")
+    same(from_cli, from_python)
+    assert from_python["verdict"] == "drifted" and all(l["baseline_score"] is not None for l in from_python["layers"])
+    np.save(tmp_path / "new_x.npy", np.load(new_data)["x"])
+    np.save(tmp_path / "base_x.npy", np.load(base_data)["x"])
+    r = bnfold.recalibrate(TINY, [str(tmp_path / "new_x.npy")], str(tmp_path / "r.onnx"), threads=1,
+                           labels=new_labels, eval_data=[str(tmp_path / "base_x.npy")])
+    assert {"calibration_accuracy_before", "calibration_accuracy_after", "eval_agreement_before",
+            "eval_agreement_after", "warnings"} <= set(r)
