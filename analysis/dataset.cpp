@@ -12,12 +12,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <set>
 #include <sstream>
 
 #include "graph/check.hpp"
 #include "graph/shape.hpp"
 #include "graph/tensor_io.hpp"
+#include "analysis/data_source.hpp"
 
 namespace fs = std::filesystem;
 
@@ -277,8 +279,85 @@ bool same_path(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+struct Dataset::Impl {
+  std::vector<data::Source> sources;  // in sample order
+  size_t sample_bytes = 0;
+  mutable std::mutex mu;  // guards the decoded source kept for the next batch
+  mutable int64_t cached = -1;
+  mutable Tensor cache;
+
+  // Copies underlying samples [u, u + m) to dst.
+  void copy(int64_t u, int64_t m, char* dst) const {
+    auto it = std::upper_bound(sources.begin(), sources.end(), u,
+                               [](int64_t v, const data::Source& s) { return v < s.first; });
+    --it;
+    while (m > 0) {
+      const data::Source& s = *it;
+      const int64_t k0 = u - s.first, take = std::min(m, s.count - k0);
+      const size_t at = static_cast<size_t>(k0) * sample_bytes, bytes = static_cast<size_t>(take) * sample_bytes;
+      switch (s.kind) {
+        case data::Source::Kind::Memory:
+          std::memcpy(dst, s.memory->data() + at, bytes);
+          break;
+        case data::Source::Kind::Contiguous: {
+          const std::string b = data::read_range(s.path, s.offset + at, bytes);
+          std::memcpy(dst, b.data(), bytes);
+          break;
+        }
+        case data::Source::Kind::Decoded: {
+          std::lock_guard<std::mutex> lock(mu);
+          const int64_t index = it - sources.begin();
+          if (cached != index) {
+            cached = -1;
+            cache = s.decode();
+            BNFOLD_CHECK(cache.nbytes() == static_cast<size_t>(s.count) * sample_bytes, ErrorCode::InvalidArgument,
+                         "{}: changed since the data set was opened", s.what);
+            cached = index;
+          }
+          std::memcpy(dst, static_cast<const char*>(cache.data()) + at, bytes);
+          break;
+        }
+      }
+      dst += bytes;
+      u += take;
+      m -= take;
+      ++it;
+    }
+  }
+};
+
+namespace {
+
+// The header of a .npy file, checked against the file's size.
+NpyHeader npy_file_header(const std::string& path) {
+  const size_t size = data::file_size(path);
+  const std::string prefix = data::read_range(path, 0, std::min<size_t>(size, 12));
+  const size_t header = npy_header_size(prefix);
+  const NpyHeader h = parse_npy_header(data::read_range(path, 0, std::min(size, header)), path);
+  BNFOLD_CHECK(size - h.data_at == h.nbytes, ErrorCode::InvalidArgument, "{}: holds {} data bytes but {} needs {}",
+               path, size - h.data_at, Shape::of(h.dims).str(), h.nbytes);
+  return h;
+}
+
+NpyHeader npz_member_header(const std::string& path, const data::ZipMember& m, const std::string& what) {
+  const size_t header = npy_header_size(data::member_bytes(path, m, 12));
+  const NpyHeader h = parse_npy_header(data::member_bytes(path, m, header), what);
+  BNFOLD_CHECK(m.usize - std::min(m.usize, h.data_at) == h.nbytes, ErrorCode::InvalidArgument,
+               "{}: holds {} data bytes but {} needs {}", what, m.usize - std::min(m.usize, h.data_at),
+               Shape::of(h.dims).str(), h.nbytes);
+  return h;
+}
+
+std::string member_key(const std::string& name) {
+  return name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0 ? name.substr(0, name.size() - 4) : name;
+}
+
+}  // namespace
+
 Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& o) {
   BNFOLD_CHECK(!o.sample_dims.empty(), ErrorCode::InvalidArgument, "the sample dims are needed to read data");
+  BNFOLD_CHECK(o.every >= 1 && o.limit >= 0, ErrorCode::InvalidArgument, "every {} / limit {}: every >= 1, limit >= 0",
+               o.every, o.limit);
   const bool from_folders = o.labels == "subfolders";
   const ClassFolders classes = from_folders ? class_folders(paths) : ClassFolders{};
   if (from_folders)
@@ -289,22 +368,25 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
   for (const std::string& p : paths)
     for (const std::string& f : data_files({p})) files.emplace_back(f, p);
   Dataset d;
+  auto impl = std::make_shared<Impl>();
   d.sample_dims_ = o.sample_dims;
   d.dtype_ = o.dtype;
-  const size_t sample_bytes = static_cast<size_t>(checked_numel(o.sample_dims)) * dtype_size(o.dtype);
+  impl->sample_bytes = static_cast<size_t>(checked_numel(o.sample_dims)) * dtype_size(o.dtype);
   std::vector<int64_t> folder_labels, npz_labels;
   bool npz_has_labels = false;
-  int64_t images = 0, used_files = 0;
-  auto add = [&](const Tensor& t, const std::string& where, int64_t cls) {
+  int64_t images = 0, used_files = 0, total = 0;
+  // An array of `dtype` and `dims` at `where`: samples or a batch of them, or labels to skip.
+  auto add = [&](DType dtype, const std::vector<int64_t>& all_dims, const std::string& where, data::Source src,
+                 int64_t cls) {
     // An integer vector beside float data is labels, not a sample (x.npy and y.npy in one folder).
-    if (dtype_is_float(o.dtype) && is_integer(t.dtype()) && t.rank() <= 2 && t.dims() != o.sample_dims) {
+    if (dtype_is_float(o.dtype) && is_integer(dtype) && all_dims.size() <= 2 && all_dims != o.sample_dims) {
       d.notes.push_back(fmt::format("{}: an integer array of {} values, read as labels only with --labels", where,
-                                    t.numel()));
+                                    checked_numel(all_dims)));
       return;
     }
-    BNFOLD_CHECK(t.dtype() == o.dtype, ErrorCode::InvalidArgument, "{}: holds {} data, the model takes {}", where,
-                 dtype_name(t.dtype()), dtype_name(o.dtype));
-    std::vector<int64_t> dims = t.dims();
+    BNFOLD_CHECK(dtype == o.dtype, ErrorCode::InvalidArgument, "{}: holds {} data, the model takes {}", where,
+                 dtype_name(dtype), dtype_name(o.dtype));
+    std::vector<int64_t> dims = all_dims;
     int64_t n = 1;
     if (dims.size() == o.sample_dims.size() + 1) {
       n = dims[0];
@@ -312,10 +394,13 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     }
     BNFOLD_CHECK(dims == o.sample_dims, ErrorCode::InvalidArgument,
                  "{}: holds {} but the model takes samples of {} (or batches of them)", where,
-                 Shape::of(t.dims()).str(), Shape::of(o.sample_dims).str());
-    const auto* p = static_cast<const char*>(t.data());
-    d.bytes_.insert(d.bytes_.end(), p, p + static_cast<size_t>(n) * sample_bytes);
-    d.count_ += n;
+                 Shape::of(all_dims).str(), Shape::of(o.sample_dims).str());
+    if (n == 0) return;
+    src.what = where;
+    src.first = total;
+    src.count = n;
+    impl->sources.push_back(std::move(src));
+    total += n;
     if (cls >= 0) folder_labels.insert(folder_labels.end(), static_cast<size_t>(n), cls);
   };
   for (size_t i = 0; i < files.size(); ++i) {
@@ -325,19 +410,32 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
       d.notes.push_back(fmt::format("{}: the labels file, not read as data", f));
       continue;
     }
-    const int64_t before = d.count_;
+    const int64_t before = total;
     const int64_t cls = from_folders ? classes.class_of(root, f) : -1;
-    if (e == ".npy") add(load_npy(f), f, cls);
-    else if (e == ".pb") add(load_tensor_pb(f), f, cls);
-    else if (e == ".npz") {
-      const auto arrays = read_npz(f);
+    data::Source src;
+    if (e == ".npy") {
+      const NpyHeader h = npy_file_header(f);
+      src.kind = data::Source::Kind::Contiguous;
+      src.path = f;
+      src.offset = h.data_at;
+      add(h.dtype, h.dims, f, src, cls);
+    } else if (e == ".pb") {
+      const Tensor t = load_tensor_pb(f);  // read once for its dims; again when a batch needs it
+      src.kind = data::Source::Kind::Decoded;
+      src.decode = [f] { return load_tensor_pb(f); };
+      add(t.dtype(), t.dims(), f, src, cls);
+    } else if (e == ".npz") {
+      const std::vector<data::ZipMember> members = data::zip_members(f);
       bool found_data = o.data_key.empty(), found_labels = o.label_key.empty();
-      for (const auto& [name, t] : arrays) {
+      std::string names;
+      for (const auto& m : members) names += (names.empty() ? "" : ", ") + member_key(m.name);
+      for (const auto& m : members) {
+        const std::string name = member_key(m.name);
         const std::string where = f + ": array '" + name + "'";
         if (!o.label_key.empty() && name == o.label_key) {
           found_labels = true;
           if (o.labels.empty()) {
-            const std::vector<int64_t> l = labels_from_tensor(t, where);
+            const std::vector<int64_t> l = labels_from_tensor(parse_npy(data::member_bytes(f, m), where), where);
             npz_labels.insert(npz_labels.end(), l.begin(), l.end());
             npz_has_labels = true;
           }
@@ -345,22 +443,45 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
         }
         if (!o.data_key.empty() && name != o.data_key) continue;
         found_data = found_data || name == o.data_key;
-        add(t, where, cls);
+        const NpyHeader h = npz_member_header(f, m, where);
+        data::Source s;
+        if (m.method == 0) {
+          s.kind = data::Source::Kind::Contiguous;
+          s.path = f;
+          s.offset = m.data_at + h.data_at;
+        } else {
+          s.kind = data::Source::Kind::Decoded;
+          s.decode = [f, m, where] { return parse_npy(data::member_bytes(f, m), where); };
+        }
+        add(h.dtype, h.dims, where, s, cls);
       }
       BNFOLD_CHECK(found_data, ErrorCode::InvalidArgument, "{}: no array '{}' (--data-key); it holds {}", f,
-                   o.data_key, array_names(arrays));
+                   o.data_key, names);
       BNFOLD_CHECK(found_labels || !o.labels.empty(), ErrorCode::InvalidArgument,
-                   "{}: no array '{}' (--label-key); it holds {}", f, o.label_key, array_names(arrays));
+                   "{}: no array '{}' (--label-key); it holds {}", f, o.label_key, names);
     } else {
-      add(read_image(f, o), f, cls);
+      int iw = 0, ih = 0, ic = 0;
+      BNFOLD_CHECK(stbi_info(f.c_str(), &iw, &ih, &ic) != 0, ErrorCode::InvalidArgument,
+                   "{}: cannot decode the image: {}", f, stbi_failure_reason());
+      src.kind = data::Source::Kind::Decoded;
+      DataOptions copy = o;
+      copy.progress = nullptr;
+      src.decode = [f, copy] { return read_image(f, copy); };
+      BNFOLD_CHECK(o.sample_dims.size() == 3, ErrorCode::InvalidArgument,
+                   "{}: images need a model input of [N, C, H, W]; this model's sample is {}", f,
+                   Shape::of(o.sample_dims).str());
+      image_geometry(f, iw, ih, o.sample_dims[2], o.sample_dims[1], o.resize_shorter);  // throws now, not mid-pass
+      add(o.dtype, o.sample_dims, f, src, cls);
       ++images;
     }
-    used_files += d.count_ > before;
+    used_files += total > before;
     if (o.progress) o.progress(static_cast<int64_t>(i + 1), static_cast<int64_t>(files.size()));
   }
-  BNFOLD_CHECK(d.count_ > 0, ErrorCode::InvalidArgument, "the data holds no samples{}",
+  BNFOLD_CHECK(total > 0, ErrorCode::InvalidArgument, "the data holds no samples{}",
                d.notes.empty() ? "" : " (" + d.notes.front() + ")");
-  d.description = fmt::format("{} samples from {} file{}", d.count_, used_files, used_files == 1 ? "" : "s");
+  d.impl_ = impl;
+  d.count_ = total;
+  d.description = fmt::format("{} samples from {} file{}", total, used_files, used_files == 1 ? "" : "s");
   if (from_folders) {
     d.set_labels(std::move(folder_labels), "--labels subfolders");
     d.class_names = classes.names;
@@ -371,6 +492,21 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     d.set_labels(std::move(npz_labels), "the '" + o.label_key + "' arrays of the data");
   }
   if (d.has_labels() && !from_folders) d.description += ", with labels";
+  // The selection: every k-th sample, at most `limit`.
+  if (o.every > 1 || (o.limit > 0 && o.limit < total)) {
+    int64_t n = (total + o.every - 1) / o.every;
+    if (o.limit > 0) n = std::min(n, o.limit);
+    d.every_ = o.every;
+    d.count_ = n;
+    if (d.has_labels()) {
+      std::vector<int64_t> picked(static_cast<size_t>(n));
+      for (int64_t j = 0; j < n; ++j) picked[static_cast<size_t>(j)] = d.labels_[static_cast<size_t>(j * o.every)];
+      d.labels_ = std::move(picked);
+    }
+    d.description += fmt::format("; using {} of them ({}{})", n,
+                                 o.every > 1 ? fmt::format("every {}{}", o.every, o.every == 2 ? "nd" : o.every == 3 ? "rd" : "th") : "the first",
+                                 o.limit > 0 ? fmt::format(", at most {}", o.limit) : "");
+  }
   const bool plain = std::all_of(o.mean.begin(), o.mean.end(), [](float v) { return v == 0.f; }) &&
                      std::all_of(o.std.begin(), o.std.end(), [](float v) { return v == 1.f; });
   if (images > 0 && plain)
@@ -415,8 +551,15 @@ Dataset Dataset::from_tensor(const Tensor& samples) {
   d.sample_dims_.assign(samples.dims().begin() + 1, samples.dims().end());
   d.dtype_ = samples.dtype();
   d.count_ = samples.dims()[0];
-  const auto* p = static_cast<const char*>(samples.data());
-  d.bytes_.assign(p, p + samples.nbytes());
+  auto impl = std::make_shared<Impl>();
+  impl->sample_bytes = static_cast<size_t>(checked_numel(d.sample_dims_)) * dtype_size(d.dtype_);
+  data::Source s;
+  s.kind = data::Source::Kind::Memory;
+  s.what = "memory";
+  s.count = d.count_;
+  s.memory = std::make_shared<const std::string>(static_cast<const char*>(samples.data()), samples.nbytes());
+  impl->sources.push_back(std::move(s));
+  d.impl_ = impl;
   d.description = fmt::format("{} samples", d.count_);
   return d;
 }
@@ -427,9 +570,12 @@ Tensor Dataset::batch(int64_t start, int64_t n) const {
   std::vector<int64_t> dims = sample_dims_;
   dims.insert(dims.begin(), n);
   Tensor t(dtype_, dims);
-  const size_t sample_bytes = static_cast<size_t>(checked_numel(sample_dims_)) * dtype_size(dtype_);
-  std::memcpy(t.mutable_data(), bytes_.data() + static_cast<size_t>(start) * sample_bytes,
-              static_cast<size_t>(n) * sample_bytes);
+  auto* dst = static_cast<char*>(t.mutable_data());
+  if (every_ == 1) {
+    impl_->copy(start, n, dst);
+  } else {
+    for (int64_t i = 0; i < n; ++i) impl_->copy((start + i) * every_, 1, dst + static_cast<size_t>(i) * impl_->sample_bytes);
+  }
   return t;
 }
 

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,10 +39,18 @@ struct DataOptions {
   // data's .npz files), a .npy/.npz file, or "subfolders" (the first folder
   // level under each data folder is the class, sorted by name: ImageFolder).
   std::string labels;
-  // Called after each file is read: (files done, files in all).
+  // Part of the data: every `every`-th sample (1: all), at most `limit` of them (0: no limit).
+  int64_t every = 1, limit = 0;
+  // Called after each file is scanned: (files done, files in all).
   std::function<void(int64_t, int64_t)> progress;
 };
 
+// Samples are read when a batch needs them, not at open: open() reads the
+// files' headers (.npy and .npz headers, image headers; a .pb whole, once), a
+// batch reads its own samples (one seek for .npy and stored .npz members;
+// a deflated member, an image or a .pb is decoded whole, the last one kept),
+// so memory does not grow with the data set. Copies share the files; batch()
+// may be called from several threads.
 class Dataset {
  public:
   // Throws bnfold::Error for an empty folder, an unreadable file, or samples
@@ -53,7 +62,7 @@ class Dataset {
   int64_t size() const { return count_; }
   const std::vector<int64_t>& sample_dims() const { return sample_dims_; }
   DType dtype() const { return dtype_; }
-  // Samples [start, start + n) as one batch tensor (a copy).
+  // Samples [start, start + n) as one batch tensor, read from the files.
   Tensor batch(int64_t start, int64_t n) const;
   std::string description;  // "64 samples from 3 files in data/"
   // Files and arrays that were not used as data, and why (integer arrays
@@ -69,10 +78,12 @@ class Dataset {
   std::vector<std::string> class_names;
 
  private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
   std::vector<int64_t> sample_dims_;
   DType dtype_ = DType::Float32;
-  int64_t count_ = 0;
-  std::vector<char> bytes_;  // all samples, back to back
+  int64_t count_ = 0;   // samples after the selection
+  int64_t every_ = 1;   // sample i is the source's sample i * every_
   std::vector<int64_t> labels_;
 };
 

@@ -75,7 +75,7 @@ std::vector<int64_t> npy_shape(const std::string& shape, const std::string& what
 
 }  // namespace
 
-Tensor parse_npy(const std::string& bytes, const std::string& what) {
+NpyHeader parse_npy_header(const std::string& bytes, const std::string& what) {
   BNFOLD_CHECK(bytes.size() >= 10 && bytes.compare(0, 6, "\x93NUMPY") == 0, ErrorCode::InvalidArgument,
                "{}: not a .npy file", what);
   const int major = static_cast<unsigned char>(bytes[6]);
@@ -97,21 +97,37 @@ Tensor parse_npy(const std::string& bytes, const std::string& what) {
   if (descr == "<b1") descr = "|b1";
   if (descr == "<i1") descr = "|i1";
   if (descr == "<u1") descr = "|u1";
-  DType dtype = DType::Undefined;
+  NpyHeader h;
   for (const auto& t : kNpyTypes)
-    if (descr == t.descr) dtype = t.dtype;
-  BNFOLD_CHECK(dtype != DType::Undefined, ErrorCode::Unsupported,
+    if (descr == t.descr) h.dtype = t.dtype;
+  BNFOLD_CHECK(h.dtype != DType::Undefined, ErrorCode::Unsupported,
                "{}: .npy dtype '{}' is not supported (little-endian numeric or bool only)", what, descr);
   BNFOLD_CHECK(header_field(header, "fortran_order", what) == "False", ErrorCode::Unsupported,
                "{}: Fortran-order arrays are not supported; save with np.ascontiguousarray", what);
-  const std::vector<int64_t> dims = npy_shape(header_field(header, "shape", what), what);
-  const Tensor probe = Tensor::borrow(dtype, dims, nullptr);
-  const size_t data_at = start + header_len;
-  BNFOLD_CHECK(bytes.size() - data_at == probe.nbytes(), ErrorCode::InvalidArgument,
-               "{}: holds {} data bytes but {} needs {}", what, bytes.size() - data_at, probe.describe(),
+  h.dims = npy_shape(header_field(header, "shape", what), what);
+  h.data_at = start + header_len;
+  h.nbytes = Tensor::borrow(h.dtype, h.dims, nullptr).nbytes();
+  return h;
+}
+
+size_t npy_header_size(const std::string& prefix) {
+  if (prefix.size() < 10 || prefix.compare(0, 6, "\x93NUMPY") != 0) return 10;
+  if (static_cast<unsigned char>(prefix[6]) == 1)
+    return 10 + (static_cast<unsigned char>(prefix[8]) | static_cast<size_t>(static_cast<unsigned char>(prefix[9])) << 8);
+  if (prefix.size() < 12) return 12;
+  size_t len = 0;
+  for (int i = 0; i < 4; ++i) len |= static_cast<size_t>(static_cast<unsigned char>(prefix[8 + i])) << (8 * i);
+  return 12 + len;
+}
+
+Tensor parse_npy(const std::string& bytes, const std::string& what) {
+  const NpyHeader h = parse_npy_header(bytes, what);
+  const Tensor probe = Tensor::borrow(h.dtype, h.dims, nullptr);
+  BNFOLD_CHECK(bytes.size() - h.data_at == probe.nbytes(), ErrorCode::InvalidArgument,
+               "{}: holds {} data bytes but {} needs {}", what, bytes.size() - h.data_at, probe.describe(),
                probe.nbytes());
-  Tensor t(dtype, dims);
-  if (t.nbytes()) std::memcpy(t.mutable_data(), bytes.data() + data_at, t.nbytes());
+  Tensor t(h.dtype, h.dims);
+  if (t.nbytes()) std::memcpy(t.mutable_data(), bytes.data() + h.data_at, t.nbytes());
   return t;
 }
 

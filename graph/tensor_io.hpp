@@ -4,7 +4,9 @@
 
 #include "graph/export.hpp"
 
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include "graph/tensor.hpp"
 
@@ -15,6 +17,17 @@ Tensor load_npy(const std::string& path);
 // The same from the file's bytes (an .npz member); `what` names it in errors.
 Tensor parse_npy(const std::string& bytes, const std::string& what);
 void save_npy(const Tensor& t, const std::string& path);
+// A .npy header alone: what a reader needs to fetch part of the data later.
+struct NpyHeader {
+  DType dtype = DType::Undefined;
+  std::vector<int64_t> dims;
+  size_t data_at = 0;  // offset of the data from the start of the .npy bytes
+  size_t nbytes = 0;   // of the data
+};
+// From the first bytes of a .npy (at least npy_header_size(bytes) of them).
+NpyHeader parse_npy_header(const std::string& bytes, const std::string& what);
+// How many bytes the header takes, from its first 12 (10 when they are too few to say).
+size_t npy_header_size(const std::string& prefix);
 
 // A serialized onnx.TensorProto; `name` receives its name when not null.
 Tensor load_tensor_pb(const std::string& path, std::string* name = nullptr);

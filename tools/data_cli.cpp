@@ -27,6 +27,9 @@ void add_data_options(CLI::App* cmd, DataArgs& a, bool data_required) {
   cmd->add_option("--data-key", a.data_key, ".npz: the array that holds the data (default: every array)");
   cmd->add_option("--label-key", a.label_key,
                   ".npz: the array that holds the labels (in --labels, or in the data's own .npz files)");
+  in_range(cmd->add_option("--limit", a.limit, "Use at most N samples (after --sample-every); 0: all"), 0, 1e15);
+  in_range(cmd->add_option("--sample-every", a.every, "Use every K-th sample (1: all)")->capture_default_str(), 1,
+           1e15);
   cmd->add_option("--size", a.size, "Images: resize to HxW (default: the model's input size)");
   in_range(cmd->add_option("--resize", a.resize,
                            "Images, ImageNet style: resize the shorter side to S (aspect kept), then crop the centre "
@@ -87,6 +90,8 @@ Dataset load_data(const DataArgs& a, const Graph& g, const std::vector<std::stri
   o.labels = labels ? *labels : a.labels;
   o.data_key = a.data_key;
   o.label_key = a.label_key;
+  o.limit = a.limit;
+  o.every = a.every;
   o.progress = progress_bar("reading data");
   Dataset d = Dataset::open(paths ? *paths : a.data, o);
   fmt::print(stderr, "{}\n", d.description);

@@ -20,7 +20,7 @@ struct DataArgs {
   std::vector<std::string> data;
   std::string labels, data_key, label_key;
   std::string size, mean, std_, order = "rgb", center_crop;
-  int64_t resize = 0;
+  int64_t resize = 0, limit = 0, every = 1;
   int64_t batch = 32;
   int threads = 0;
   bool json = false;

@@ -6,7 +6,10 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <random>
+
+#include <fmt/format.h>
 
 #include "graph/onnx_io.hpp"
 #include "graph/tensor_io.hpp"
@@ -273,4 +276,58 @@ TEST_CASE("drift: a verdict from the noise ratio and the effect floor", "[drift]
   o.min_samples = 30;
   o.baseline = &other;
   CHECK_THROWS_WITH(compute_drift(*g, shifted, o), Contains("another model"));
+}
+
+TEST_CASE("data sets stream from their files: the same statistics to the bit as in memory", "[data][stream]") {
+  const fs::path dir = fs::temp_directory_path() / "bnfold_stream_test";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  // 40 samples in five forms: .npy batches, a stored and a deflated .npz (copied from the
+  // fixtures' layout by writing them anew), a .pb, in memory.
+  const Dataset all = samples(40, 9, true);
+  save_npy(all.batch(0, 7), (dir / "a.npy").string());
+  save_npy(all.batch(7, 13), (dir / "b.npy").string());
+  save_tensor_pb(all.batch(20, 5), "x", (dir / "c.pb").string());
+  for (int64_t i = 25; i < 40; ++i) save_npy(all.batch(i, 1), (dir / fmt::format("d{:02d}.npy", i)).string());
+  DataOptions o;
+  o.sample_dims = {3, 32, 32};
+  const Dataset files = Dataset::open({dir.string()}, o);
+  REQUIRE(files.size() == 40);
+  // Batches that straddle files read the same bytes.
+  for (auto [start, n] : {std::pair<int64_t, int64_t>{0, 40}, {5, 9}, {19, 8}, {24, 3}}) {
+    const Tensor a = files.batch(start, n), b = all.batch(start, n);
+    CHECK(std::memcmp(a.data(), b.data(), a.nbytes()) == 0);
+  }
+  auto g = tiny();
+  const BnInputStats s1 = collect_bn_input_stats(g, files, 8, 2), s2 = collect_bn_input_stats(g, all, 8, 2);
+  for (const auto& [bn, m] : s2.per_bn) {
+    CHECK(s1.per_bn.at(bn).mean == m.mean);  // bit for bit
+    CHECK(s1.per_bn.at(bn).m2 == m.m2);
+  }
+  // --sample-every 3 --limit 10: samples 0, 3, ..., 27.
+  o.every = 3;
+  o.limit = 10;
+  const Dataset part = Dataset::open({dir.string()}, o);
+  REQUIRE(part.size() == 10);
+  for (int64_t i = 0; i < 10; ++i) {
+    const Tensor a = part.batch(i, 1), b = all.batch(3 * i, 1);
+    CHECK(std::memcmp(a.data(), b.data(), a.nbytes()) == 0);
+  }
+  CHECK_THAT(part.description, Contains("using 10 of them (every 3rd, at most 10)"));
+  fs::remove_all(dir);
+  // Deflated and stored .npz members read as the whole-file parser reads them.
+  for (const char* name : {"c_stored.npz", "d_compressed.npz"}) {
+    const std::string path = kData + "/samples/" + name;
+    std::ifstream in(path, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<char> want;
+    for (const Tensor& t : parse_npz(bytes, path))
+      want.insert(want.end(), static_cast<const char*>(t.data()), static_cast<const char*>(t.data()) + t.nbytes());
+    DataOptions small;
+    small.sample_dims = {3, 4, 4};
+    const Dataset z = Dataset::open({path}, small);
+    const Tensor got = z.batch(0, z.size());
+    REQUIRE(got.nbytes() == want.size());
+    CHECK(std::memcmp(got.data(), want.data(), want.size()) == 0);
+  }
 }

@@ -1,0 +1,100 @@
+#include "analysis/data_source.hpp"
+
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "graph/check.hpp"
+#include "graph/memory.hpp"
+
+namespace bnfold::data {
+
+namespace {
+
+uint32_t le32(const std::string& b, size_t at) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
+  return v;
+}
+uint16_t le16(const std::string& b, size_t at) {
+  return static_cast<uint16_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8);
+}
+
+}  // namespace
+
+size_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  BNFOLD_CHECK(!ec, ErrorCode::Io, "{}: cannot read its size: {}", path, ec.message());
+  return static_cast<size_t>(n);
+}
+
+std::string read_range(const std::string& path, size_t offset, size_t n) {
+  std::ifstream in(path, std::ios::binary);
+  BNFOLD_CHECK(in.good(), ErrorCode::Io, "{}: cannot open for reading", path);
+  in.seekg(static_cast<std::streamoff>(offset));
+  std::string bytes(n, '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(n));
+  BNFOLD_CHECK(static_cast<size_t>(in.gcount()) == n, ErrorCode::InvalidArgument,
+               "{}: truncated: {} bytes expected at offset {}, {} there", path, n, offset, in.gcount());
+  return bytes;
+}
+
+std::vector<ZipMember> zip_members(const std::string& path) {
+  const size_t size = file_size(path);
+  std::vector<ZipMember> out;
+  size_t at = 0;
+  while (at + 30 <= size) {
+    const std::string h = read_range(path, at, 30);
+    if (le32(h, 0) != 0x04034b50) break;
+    const uint16_t flags = le16(h, 6), name_len = le16(h, 26), extra_len = le16(h, 28);
+    ZipMember m;
+    m.method = le16(h, 8);
+    m.csize = le32(h, 18);
+    m.usize = le32(h, 22);
+    BNFOLD_CHECK(at + 30 + name_len <= size, ErrorCode::InvalidArgument, "{}: truncated zip header", path);
+    m.name = read_range(path, at + 30, name_len);
+    BNFOLD_CHECK((flags & 0x8) == 0 && m.csize != 0xffffffffu, ErrorCode::Unsupported,
+                 "{}: member '{}' uses a zip feature bnfold does not read (streamed or zip64)", path, m.name);
+    m.data_at = at + 30 + name_len + extra_len;
+    BNFOLD_CHECK(m.data_at + m.csize <= size, ErrorCode::InvalidArgument, "{}: truncated zip member '{}'", path,
+                 m.name);
+    BNFOLD_CHECK(m.method == 0 || m.method == 8, ErrorCode::Unsupported, "{}: member '{}' uses zip method {}", path,
+                 m.name, m.method);
+    BNFOLD_CHECK(m.method == 8 || m.csize == m.usize, ErrorCode::InvalidArgument,
+                 "{}: stored member '{}' has sizes {} and {}", path, m.name, m.csize, m.usize);
+    out.push_back(m);
+    at = m.data_at + m.csize;
+  }
+  BNFOLD_CHECK(!out.empty(), ErrorCode::InvalidArgument, "{}: not an .npz file (no zip members found)", path);
+  return out;
+}
+
+std::string member_bytes(const std::string& path, const ZipMember& m, size_t limit) {
+  const size_t want = limit == 0 ? m.usize : std::min(limit, m.usize);
+  if (m.method == 0) return read_range(path, m.data_at, want);
+  // A zip bomb is refused before its bytes are: the memory limit applies.
+  BNFOLD_CHECK(want <= memory_limit(), ErrorCode::ResourceLimit,
+               "{}: member '{}' inflates to {} bytes, over the memory limit of {} bytes", path, m.name, want,
+               memory_limit());
+  // A prefix (a header) needs only a prefix of the compressed bytes; deflate
+  // never expands more than 1032:1, so 64 KB of input is ample for a header.
+  const size_t in_bytes = limit == 0 ? m.csize : std::min(m.csize, limit + 65536);
+  const std::string packed = read_range(path, m.data_at, in_bytes);
+  std::string out(want, '\0');
+  z_stream z{};
+  inflateInit2(&z, -MAX_WBITS);  // raw deflate, as zip stores it
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(packed.data()));
+  z.avail_in = static_cast<uInt>(packed.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(want);
+  const int rc = inflate(&z, limit == 0 ? Z_FINISH : Z_SYNC_FLUSH);
+  const size_t got = want - z.avail_out;
+  inflateEnd(&z);
+  BNFOLD_CHECK((limit == 0 && rc == Z_STREAM_END) || (limit != 0 && (rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR) && got == want),
+               ErrorCode::InvalidArgument, "{}: cannot inflate member '{}'", path, m.name);
+  return out;
+}
+
+}  // namespace bnfold::data
