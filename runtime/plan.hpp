@@ -58,6 +58,7 @@ enum class StepKind {
   Reorder,       // a oneDNN layout change or copy that computes no node
   Reference,     // a plain reference kernel
   BnStatistics,  // a plain BatchNormalization that measures its input's statistics
+  Statistics,    // measures a BN input's statistics in place, computes nothing
 };
 
 class Step {

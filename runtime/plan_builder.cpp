@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "graph/batchnorm.hpp"
+
 #include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/dnnl/weight_cache.hpp"
@@ -240,7 +242,11 @@ void PlanBuilder::build_node(const Node& node) {
     const auto& only = options_.batch_statistics_bns;
     const bool batch_stats = options_.bn_mode == BnMode::BatchStatistics ||
                              std::find(only.begin(), only.end(), node_name(node)) != only.end();
-    if ((batch_stats || options_.collect_bn_stats) && build_bn_stats_step(*this, node, ctx, in, batch_stats)) return;
+    // Collecting in inference mode: measure the input where it lies, then run the BN as usual.
+    const bool tapped = !batch_stats && options_.collect_bn_stats && options_.use_onednn &&
+                        !batchnorm_attrs(node).training && build_bn_tap(*this, node, in);
+    if (!tapped && (batch_stats || options_.collect_bn_stats) && build_bn_stats_step(*this, node, ctx, in, batch_stats))
+      return;
   }
   if (options_.use_onednn && all_float32(ctx)) {
     try {

@@ -93,4 +93,9 @@ bool build_copy(PlanBuilder& b, const Node& node, const InferContext& ctx, const
 bool build_bn_stats_step(PlanBuilder& b, const Node& node, const InferContext& ctx, const std::vector<int>& in,
                          bool batch_stats);
 
+// A step before an inference-mode BN that measures its input's statistics in
+// the input's own layout for the run's hook; false when the layout is not one
+// it reads (the caller then uses build_bn_stats_step). Defined in runtime/bn_tap.cpp.
+bool build_bn_tap(PlanBuilder& b, const Node& node, const std::vector<int>& in);
+
 }  // namespace bnfold::rt

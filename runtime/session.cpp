@@ -236,6 +236,7 @@ Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inpu
       case rt::StepKind::OneDnn: ++s.onednn_steps; break;
       case rt::StepKind::Reference:
       case rt::StepKind::BnStatistics: ++s.reference_steps; break;
+      case rt::StepKind::Statistics: ++s.statistics_steps; break;
     }
     s.flops += step->flops;
     s.step_descriptions.push_back(step->describe());

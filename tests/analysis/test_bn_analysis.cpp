@@ -331,3 +331,35 @@ TEST_CASE("data sets stream from their files: the same statistics to the bit as 
     CHECK(std::memcmp(got.data(), want.data(), want.size()) == 0);
   }
 }
+
+TEST_CASE("statistics are measured in the producer's layout: no reorder, no plain BN, the reference's numbers",
+          "[stats]") {
+  auto g = tiny();
+  const Dataset d = samples(16, 3, true);
+  SessionOptions plain, collect;
+  plain.threads = collect.threads = 2;
+  collect.collect_bn_stats = true;
+  const std::map<std::string, Tensor> in = {{"input", d.batch(0, 8)}};
+  const auto p = Session(g, plain).plan_stats(in), c = Session(g, collect).plan_stats(in);
+  CHECK(c.statistics_steps == 7);
+  CHECK(c.reference_steps == p.reference_steps);
+  CHECK(c.reorders == p.reorders);
+  CHECK(c.onednn_steps == p.onednn_steps);
+  // Against the plain reference kernels' moments (computed on a plain copy).
+  const BnInputStats fast = collect_bn_input_stats(g, d, 8, 2);
+  SessionOptions ref = collect;
+  ref.use_onednn = false;
+  Session slow(g, ref);
+  BnInputStats want;
+  slow.run(in, [&](const BnStats& s) { want.per_bn[s.bn].add(s.count, s.mean, s.var); });
+  slow.run({{"input", d.batch(8, 8)}}, [&](const BnStats& s) { want.per_bn[s.bn].add(s.count, s.mean, s.var); });
+  for (const auto& [bn, m] : want.per_bn) {
+    const ChannelMoments& f = fast.per_bn.at(bn);
+    REQUIRE(f.count == m.count);
+    const auto fv = f.variance(), mv = m.variance();
+    for (size_t k = 0; k < m.mean.size(); ++k) {
+      CHECK(f.mean[k] == Approx(m.mean[k]).epsilon(1e-6).margin(1e-6));
+      CHECK(fv[k] == Approx(mv[k]).epsilon(1e-6));
+    }
+  }
+}

@@ -1,0 +1,167 @@
+// A step that measures a BatchNormalization input's per-channel moments where
+// it lies: in the layout its producer left (plain NCHW, channels-last, or
+// oneDNN's channel-blocked nChw8c/16c), on all threads, in double, without a
+// reorder; the BN itself then runs as in inference. This is how drift and
+// recalibration collect statistics at nearly inference speed.
+//
+// Each value is shifted by the channel's running mean before it is summed
+// (the "shifted data" algorithm), so sum of squares minus squared sum loses
+// nothing for data near what the BN learned. Threads own fixed chunks and are
+// merged in thread order: the same thread count gives the same bits.
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "graph/batchnorm.hpp"
+#include "runtime/plan_builder.hpp"
+
+namespace bnfold::rt {
+
+namespace {
+
+// Where element (n, c, p) of an [N, C, spatial...] tensor is: p over the
+// flattened spatial dims, which must be dense at a fixed stride.
+struct Geometry {
+  int64_t N = 0, C = 0, S = 1;
+  int64_t block = 1;         // channels that sit next to each other
+  int64_t n_stride = 0, block_stride = 0, p_stride = 0;
+};
+
+bool describe_layout(const dnnl::memory::desc& md, const std::vector<int64_t>& dims, Geometry* g) {
+  const dnnl_memory_desc_t& d = md.data;
+  if (d.format_kind != dnnl_blocked || d.data_type != dnnl_f32 || d.offset0 != 0 || d.ndims < 2) return false;
+  const auto& b = d.format_desc.blocking;
+  g->N = dims[0];
+  g->C = dims[1];
+  for (size_t k = 2; k < dims.size(); ++k) g->S *= dims[k];
+  g->n_stride = b.strides[0];
+  if (b.inner_nblks == 1 && b.inner_idxs[0] == 1) {  // nChw8c, nChw16c: blocks of channels
+    g->block = b.inner_blks[0];
+    g->block_stride = b.strides[1];
+    g->p_stride = g->block;
+  } else if (b.inner_nblks == 0 && b.strides[1] == 1) {  // channels last (and [N, C])
+    g->block = g->C;
+    g->block_stride = 0;
+    g->p_stride = g->C;
+  } else if (b.inner_nblks == 0) {  // NCHW: each (n, c) one contiguous run
+    g->block = 1;
+    g->block_stride = b.strides[1];
+    g->p_stride = 1;
+  } else {
+    return false;
+  }
+  // The spatial dims must flatten to one stride: dense and row-major.
+  int64_t expect = g->p_stride;
+  for (int k = d.ndims - 1; k >= 2; --k) {
+    if (b.strides[k] != expect && dims[static_cast<size_t>(k)] > 1) return false;
+    expect *= dims[static_cast<size_t>(k)];
+  }
+  return true;
+}
+
+class BnTapStep : public Step {
+ public:
+  std::string name;
+  Geometry g;
+  std::vector<double> shift;  // per channel: the running mean
+
+  StepKind kind() const override { return StepKind::Statistics; }
+  std::string describe() const override { return "statistics of the BatchNormalization input (in place)"; }
+
+  void run(RunState& state) const override {
+    if (!state.bn_hook || !*state.bn_hook) return;
+    const float* x = static_cast<const float*>(state.ptr[static_cast<size_t>(in[0])]);
+    const auto C = static_cast<size_t>(g.C);
+    const int threads = std::max(1, omp_get_max_threads());
+    std::vector<double> sums(static_cast<size_t>(threads) * 2 * C, 0.0);
+    const int64_t blocks = (g.C + g.block - 1) / g.block;
+    const int64_t units = g.N * blocks;
+#pragma omp parallel num_threads(threads)
+    {
+      const int t = omp_get_thread_num();
+      double* s = sums.data() + static_cast<size_t>(t) * 2 * C;
+      double* q = s + C;
+#pragma omp for schedule(static)
+      for (int64_t u = 0; u < units; ++u) {
+        const int64_t n = u / blocks, cb = u % blocks;
+        const int64_t c0 = cb * g.block, lanes = std::min(g.block, g.C - c0);
+        const float* base = x + n * g.n_stride + cb * g.block_stride;
+        if (g.block == 1) {
+          const double k = shift[static_cast<size_t>(c0)];
+          double a = 0, b2 = 0;
+#pragma omp simd reduction(+ : a, b2)
+          for (int64_t p = 0; p < g.S; ++p) {
+            const double v = static_cast<double>(base[p]) - k;
+            a += v;
+            b2 += v * v;
+          }
+          s[c0] += a;
+          q[c0] += b2;
+        } else {
+          // Lanes are independent accumulators: this loop vectorizes as written.
+          double a[64], b2[64];
+          const double* k = shift.data() + c0;
+          for (int64_t j0 = 0; j0 < lanes; j0 += 64) {
+            const int64_t m = std::min<int64_t>(64, lanes - j0);
+            std::fill(a, a + m, 0.0);
+            std::fill(b2, b2 + m, 0.0);
+            for (int64_t p = 0; p < g.S; ++p) {
+              const float* row = base + p * g.p_stride + j0;
+#pragma omp simd
+              for (int64_t j = 0; j < m; ++j) {
+                const double v = static_cast<double>(row[j]) - k[j0 + j];
+                a[j] += v;
+                b2[j] += v * v;
+              }
+            }
+            for (int64_t j = 0; j < m; ++j) {
+              s[c0 + j0 + j] += a[j];
+              q[c0 + j0 + j] += b2[j];
+            }
+          }
+        }
+      }
+    }
+    BnStats st;
+    st.bn = name;
+    st.count = g.N * g.S;
+    st.mean.assign(C, 0.0);
+    st.var.assign(C, 0.0);
+    const double n = static_cast<double>(st.count);
+    for (size_t c = 0; c < C; ++c) {
+      double a = 0, b2 = 0;
+      for (int t = 0; t < threads; ++t) {
+        a += sums[static_cast<size_t>(t) * 2 * C + c];
+        b2 += sums[static_cast<size_t>(t) * 2 * C + C + c];
+      }
+      st.mean[c] = shift[c] + a / n;
+      st.var[c] = std::max(0.0, b2 / n - (a / n) * (a / n));
+    }
+    (*state.bn_hook)(st);
+  }
+};
+
+}  // namespace
+
+bool build_bn_tap(PlanBuilder& b, const Node& n, const std::vector<int>& in) {
+  if (in.empty() || in[0] < 0 || n.inputs().size() < 5) return false;
+  const Slot& x = b.slot(in[0]);
+  if (x.dtype != DType::Float32 || x.dims.size() < 2) return false;
+  auto step = std::make_unique<BnTapStep>();
+  if (!describe_layout(b.layout(in[0]), x.dims, &step->g)) return false;
+  step->node = &n;
+  step->name = node_name(n);
+  step->in = {in[0]};
+  step->shift.assign(static_cast<size_t>(x.dims[1]), 0.0);
+  const Value* mean = n.input(3);
+  if (mean && mean->is_constant() && mean->data().numel() == x.dims[1])
+    for (int64_t c = 0; c < x.dims[1]; ++c) {
+      const double v = mean->data().value_at(c);
+      step->shift[static_cast<size_t>(c)] = std::isfinite(v) ? v : 0.0;
+    }
+  b.add_step(std::move(step));
+  return true;
+}
+
+}  // namespace bnfold::rt
