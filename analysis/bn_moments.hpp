@@ -12,17 +12,10 @@
 #include <vector>
 
 #include "analysis/dataset.hpp"
+#include "runtime/moments.hpp"
 #include "runtime/session.hpp"
 
 namespace bnfold BNFOLD_API {
-
-struct ChannelMoments {
-  int64_t count = 0;  // values per channel seen so far
-  std::vector<double> mean, m2;  // per channel; m2 = sum of squared deviations
-  void add(int64_t n, const std::vector<double>& batch_mean, const std::vector<double>& batch_var);
-  void merge(const ChannelMoments& other);
-  std::vector<double> variance() const;  // population (biased)
-};
 
 struct BnInputStats {
   std::string model;                             // the model they were collected for
@@ -37,6 +30,10 @@ struct BnInputStats {
 };
 
 using Progress = std::function<void(int64_t done, int64_t total)>;
+
+// What a monitoring Session gathered, as the statistics `drift --save-stats`
+// writes (save, merge, compare with compute_drift); `model` names the model.
+BnInputStats stats_from_monitor(const MonitorSnapshot& snapshot, const std::string& model = "");
 
 // Runs the data through the graph in inference mode, batch by batch, and
 // accumulates every BN input's statistics.

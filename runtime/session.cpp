@@ -1,5 +1,7 @@
 #include "runtime/session.hpp"
 
+#include <atomic>
+
 #include "graph/memory.hpp"
 
 #include <mutex>
@@ -21,6 +23,11 @@ struct Session::Impl {
   std::vector<const Value*> fed;  // every graph input a run may feed (required, then overridable)
 
   mutable std::mutex mutex;
+  // Monitoring: the run counter decides which runs are measured; the
+  // measured runs merge into `seen` under its own lock.
+  mutable std::atomic<int64_t> runs{0};
+  mutable std::mutex monitor_mutex;
+  mutable MonitorSnapshot seen;
   // Plans by signature: the dims of every fed input, plus the values of the
   // inputs that decide shapes (a Reshape's shape fed as a graph input).
   mutable std::map<std::string, std::shared_ptr<const rt::Plan>> plans;
@@ -123,6 +130,9 @@ Session::Session(const std::string& model_path, SessionOptions options)
 Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : impl_(std::make_unique<Impl>()) {
   BNFOLD_CHECK(graph != nullptr, ErrorCode::InvalidArgument, "Session needs a graph");
   impl_->graph = std::move(graph);
+  BNFOLD_CHECK(options.monitor_every >= 0, ErrorCode::InvalidArgument, "monitor_every {} is negative",
+               options.monitor_every);
+  if (options.monitor_every > 0) options.collect_bn_stats = true;  // the taps; idle in unmeasured runs
   impl_->options = options;
   if (options.max_memory) set_memory_limit(options.max_memory);
   if (options.use_onednn) rt::set_dnnl_threads(options.threads);
@@ -208,7 +218,42 @@ std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::strin
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
-  return run(inputs, BnStatsHook());
+  const int64_t every = impl_->options.monitor_every;
+  if (every <= 0) return run(inputs, BnStatsHook());
+  const int64_t n = impl_->runs.fetch_add(1);
+  if (n % every != 0) return run(inputs, BnStatsHook());
+  // A measured run: its own accumulators, merged once at the end.
+  MonitorSnapshot mine;
+  const BnStatsHook hook = [&mine](const BnStats& st) {
+    if (!mine.per_bn.count(st.bn)) mine.order.push_back(st.bn);
+    mine.per_bn[st.bn].add(st.count, st.mean, st.var);
+  };
+  auto out = run(inputs, hook);
+  int64_t batch = 1;
+  if (!impl_->inputs.empty()) {
+    auto it = inputs.find(impl_->inputs[0].name);
+    if (it != inputs.end() && it->second.rank() > 0) batch = it->second.dims()[0];
+  }
+  std::lock_guard<std::mutex> lock(impl_->monitor_mutex);
+  MonitorSnapshot& seen = impl_->seen;
+  if (seen.order.empty()) seen.order = mine.order;
+  for (const auto& [bn, m] : mine.per_bn) seen.per_bn[bn].merge(m);
+  ++seen.sampled_runs;
+  seen.samples += batch;
+  return out;
+}
+
+MonitorSnapshot Session::monitor() const {
+  std::lock_guard<std::mutex> lock(impl_->monitor_mutex);
+  MonitorSnapshot s = impl_->seen;
+  s.runs = impl_->runs.load();
+  return s;
+}
+
+void Session::reset_monitor() const {
+  std::lock_guard<std::mutex> lock(impl_->monitor_mutex);
+  impl_->seen = MonitorSnapshot();
+  impl_->runs = 0;
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs,

@@ -14,6 +14,7 @@
 
 #include "graph/graph.hpp"
 #include "graph/tensor.hpp"
+#include "runtime/moments.hpp"
 
 namespace bnfold BNFOLD_API {
 
@@ -41,6 +42,20 @@ struct SessionOptions {
   // plans. The limit is the process's, shared by its sessions: the machine's
   // memory is. 0 keeps the current one (default 3/4 of physical memory).
   size_t max_memory = 0;
+  // Monitoring while serving: every monitor_every-th run (1: each, 16: one
+  // in 16; 0: off) accumulates the per-channel statistics of every BN input,
+  // measured in place (outputs unchanged); Session::monitor() reads them.
+  int64_t monitor_every = 0;
+};
+
+// What a monitoring session has seen: the statistics of every BN input over
+// the sampled runs, merged (Chan). analysis/bn_moments.hpp turns it into the
+// statistics object `drift --save-stats` writes.
+struct MonitorSnapshot {
+  int64_t runs = 0, sampled_runs = 0;  // runs since the session began, and those measured
+  int64_t samples = 0;                 // batch items in the measured runs
+  std::vector<std::string> order;      // BNs in plan order
+  std::map<std::string, ChannelMoments> per_bn;
 };
 
 // The statistics of one BatchNormalization's input in one run.
@@ -79,6 +94,11 @@ class Session {
   // collect_bn_stats or BatchStatistics mode). The hook runs on the calling
   // thread, in the order of the BNs in the plan.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const BnStatsHook& hook) const;
+
+  // A copy of what monitoring has gathered so far (empty when monitor_every
+  // is 0); safe while other threads run. reset_monitor() starts over.
+  MonitorSnapshot monitor() const;
+  void reset_monitor() const;
 
   // What the plan for these inputs holds (compiles it if needed).
   struct PlanStats {

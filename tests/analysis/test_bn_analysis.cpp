@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
+#include <atomic>
 
 #include <fmt/format.h>
 
@@ -362,4 +364,59 @@ TEST_CASE("statistics are measured in the producer's layout: no reorder, no plai
       CHECK(fv[k] == Approx(mv[k]).epsilon(1e-6));
     }
   }
+}
+
+TEST_CASE("monitoring while serving from 8 threads: outputs unchanged, a snapshot equal to drift's statistics",
+          "[monitor][threads]") {
+  auto g = tiny();
+  const Dataset d = samples(16, 21, true);  // 4 batches of 4, each thread runs them in turn
+  SessionOptions off, on;
+  off.threads = on.threads = 1;
+  on.monitor_every = 1;
+  Session plain(g, off), watched(g, on);
+  std::vector<Tensor> want;
+  for (int64_t b = 0; b < 4; ++b) want.push_back(plain.run({{"input", d.batch(4 * b, 4)}}).at("output"));
+  constexpr int kThreads = 8, kRuns = 100;
+  std::vector<std::thread> pool;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < kThreads; ++t)
+    pool.emplace_back([&, t] {
+      for (int r = 0; r < kRuns; ++r) {
+        const int64_t b = (t + r) % 4;
+        const Tensor y = watched.run({{"input", d.batch(4 * b, 4)}}).at("output");
+        if (std::memcmp(y.data(), want[static_cast<size_t>(b)].data(), y.nbytes()) != 0) ++mismatches;
+      }
+    });
+  for (auto& th : pool) th.join();
+  CHECK(mismatches == 0);
+  const MonitorSnapshot snap = watched.monitor();
+  CHECK(snap.runs == kThreads * kRuns);
+  CHECK(snap.sampled_runs == kThreads * kRuns);
+  CHECK(snap.samples == kThreads * kRuns * 4);
+  // Each batch ran 200 times: the same moments as the data set once (Chan merging is exact up to rounding).
+  const BnInputStats once = collect_bn_input_stats(g, d, 4, 1);
+  const BnInputStats seen = stats_from_monitor(snap);
+  REQUIRE(seen.order == once.order);
+  for (const auto& [bn, m] : once.per_bn) {
+    const ChannelMoments& s = seen.per_bn.at(bn);
+    CHECK(s.count == 200 * m.count);
+    const auto sv = s.variance(), mv = m.variance();
+    for (size_t c = 0; c < m.mean.size(); ++c) {
+      CHECK(s.mean[c] == Approx(m.mean[c]).epsilon(1e-9).margin(1e-12));
+      CHECK(sv[c] == Approx(mv[c]).epsilon(1e-9));
+    }
+  }
+  // The same verdict as drift on the same data.
+  DriftOptions few;
+  few.min_samples = 8;
+  CHECK(compute_drift(*g, seen, few).verdict == compute_drift(*g, once, few).verdict);
+  CHECK(compute_drift(*g, once, few).verdict == "drifted");
+  // One run in 16.
+  SessionOptions sparse = on;
+  sparse.monitor_every = 16;
+  Session s16(g, sparse);
+  for (int r = 0; r < 160; ++r) s16.run({{"input", d.batch(0, 4)}});
+  CHECK(s16.monitor().sampled_runs == 10);
+  s16.reset_monitor();
+  CHECK(s16.monitor().sampled_runs == 0);
 }
