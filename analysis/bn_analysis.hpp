@@ -76,6 +76,12 @@ enum class RecalibrationMode {
   // whole data, with every earlier BN already recalibrated: exactly what
   // inference will see. One pass per dependency level.
   Sequential,
+  // From statistics collected beforehand in one inference pass of the
+  // original model (merged shards): each BN gets the moments its input had
+  // there. Exact for BNs with no other BN upstream; a deeper BN's input was
+  // measured under the old upstream statistics (Sequential redoes that pass
+  // per level), as update_bn measures it under batch statistics.
+  FromStatistics,
 };
 const char* recalibration_mode_name(RecalibrationMode m);
 // Gives node input k new constant data: in place when the node alone reads
@@ -98,6 +104,9 @@ struct RecalibrationReport {
 // from the data (in place where the BN alone uses them, else as new constants).
 // Sequential stores the population variance, which is what normalizes the data
 // exactly, unless unbiased_var; UpdateBn always stores PyTorch's unbiased one.
+// Sets each inference BN's running statistics from `stats` (matched by name;
+// throws when a BN has none or the channel counts differ).
+RecalibrationReport recalibrate_from_stats(Graph& graph, const BnInputStats& stats, bool unbiased_var);
 RecalibrationReport recalibrate(Graph& graph, const Dataset& data, RecalibrationMode mode, int64_t batch,
                                 int threads, const Progress& progress = {}, bool unbiased_var = false);
 

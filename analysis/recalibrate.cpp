@@ -105,7 +105,36 @@ std::string single_input(const Session& s) {
 }  // namespace
 
 const char* recalibration_mode_name(RecalibrationMode m) {
-  return m == RecalibrationMode::UpdateBn ? "update_bn" : "sequential";
+  switch (m) {
+    case RecalibrationMode::UpdateBn: return "update_bn";
+    case RecalibrationMode::FromStatistics: return "statistics";
+    default: return "sequential";
+  }
+}
+
+RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, bool unbiased_var) {
+  RecalibrationReport r;
+  r.mode = RecalibrationMode::FromStatistics;
+  r.unbiased_var = unbiased_var;
+  r.samples = stats.samples;
+  for (Node* bn : inference_bns(g)) {
+    auto it = stats.per_bn.find(node_name(*bn));
+    BNFOLD_CHECK(it != stats.per_bn.end(), ErrorCode::InvalidArgument,
+                 "the statistics have nothing for {}: they were collected for another model{}", bn->label(),
+                 stats.model.empty() ? "" : " (" + stats.model + ")");
+    const ChannelMoments& m = it->second;
+    BNFOLD_CHECK(static_cast<int64_t>(m.mean.size()) == bn->input(3)->data().numel() && m.count > 0,
+                 ErrorCode::InvalidArgument, "{}: the statistics have {} channels (count {}), the model {}",
+                 bn->label(), m.mean.size(), m.count, bn->input(3)->data().numel());
+    std::vector<double> var = m.variance();
+    if (unbiased_var && m.count > 1)
+      for (double& v : var) v *= static_cast<double>(m.count) / static_cast<double>(m.count - 1);
+    RecalibratedLayer layer;
+    set_stats(g, bn, m.mean, var, &layer);
+    r.layers.push_back(layer);
+  }
+  g.remove_unused_values();
+  return r;
 }
 
 RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode mode, int64_t batch, int threads,

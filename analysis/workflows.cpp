@@ -275,17 +275,13 @@ void apply_statistics(Graph& target, const Graph& recalibrated) {
   target.remove_unused_values();
 }
 
-RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const Dataset& data,
-                                    const RecalibrateOptions& o) {
-  BNFOLD_CHECK(source != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
-  RecalibrateResult r;
-  std::shared_ptr<Graph> prepared(clone_graph(*source));
-  prepare_for_bn_analysis(*prepared);
-  r.drift_before = compute_drift(*prepared, collect_bn_input_stats(prepared, data, o.batch, o.threads));
-  std::shared_ptr<Graph> updated(clone_graph(*prepared));
-  r.report = recalibrate(*updated, data, o.mode, o.batch, o.threads, o.progress, o.unbiased_var);
-  r.drift_after = compute_drift(*updated, collect_bn_input_stats(updated, data, o.batch, o.threads));
-  if (data.has_labels()) r.calibration = evaluate(prepared, updated, data, "calibration data", o);
+namespace {
+
+// The guard and the written model, the same whichever way the statistics came.
+void finish_recalibration(const std::shared_ptr<const Graph>& source, const std::shared_ptr<Graph>& prepared,
+                          const std::shared_ptr<Graph>& updated, const Dataset* data, const std::string& data_what,
+                          int64_t samples, const RecalibrateOptions& o, RecalibrateResult& r) {
+  if (data && data->has_labels()) r.calibration = evaluate(prepared, updated, *data, "calibration data", o);
   if (o.eval) {
     r.eval = evaluate(prepared, updated, *o.eval, "eval data", o);
     const Evaluation& e = *r.eval;
@@ -301,14 +297,48 @@ RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const D
   if (o.fold) r.fold = fold_batchnorms(*out);
   stamp(*out);
   set_metadata(*out, "bnfold.recalibrated_from_sha256", o.source_sha256.empty() ? "unknown" : o.source_sha256);
-  set_metadata(*out, "bnfold.recalibration_data", o.data_description.empty() ? data.description : o.data_description);
-  set_metadata(*out, "bnfold.recalibration_samples", std::to_string(data.size()));
+  set_metadata(*out, "bnfold.recalibration_data", o.data_description.empty() ? data_what : o.data_description);
+  set_metadata(*out, "bnfold.recalibration_samples", std::to_string(samples));
   set_metadata(*out, "bnfold.recalibration_mode", recalibration_mode_name(r.report.mode));
   set_metadata(*out, "bnfold.variance",
                r.report.unbiased_var ? "unbiased (n-1), as PyTorch's running_var" : "population (biased, n)");
   set_metadata(*out, "bnfold.recalibration_date", utc_now());
   set_metadata(*out, "bnfold.version", BNFOLD_VERSION_STRING);
   r.model = std::move(out);
+}
+
+}  // namespace
+
+RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const Dataset& data,
+                                    const RecalibrateOptions& o) {
+  BNFOLD_CHECK(source != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
+  RecalibrateResult r;
+  std::shared_ptr<Graph> prepared(clone_graph(*source));
+  prepare_for_bn_analysis(*prepared);
+  r.drift_before = compute_drift(*prepared, collect_bn_input_stats(prepared, data, o.batch, o.threads));
+  std::shared_ptr<Graph> updated(clone_graph(*prepared));
+  r.report = recalibrate(*updated, data, o.mode, o.batch, o.threads, o.progress, o.unbiased_var);
+  r.drift_after = compute_drift(*updated, collect_bn_input_stats(updated, data, o.batch, o.threads));
+  finish_recalibration(source, prepared, updated, &data, data.description, data.size(), o, r);
+  return r;
+}
+
+RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const BnInputStats& stats,
+                                    const RecalibrateOptions& o) {
+  BNFOLD_CHECK(source != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
+  RecalibrateResult r;
+  std::shared_ptr<Graph> prepared(clone_graph(*source));
+  prepare_for_bn_analysis(*prepared);
+  DriftOptions any;
+  any.min_samples = 1;
+  r.drift_before = compute_drift(*prepared, stats, any);
+  std::shared_ptr<Graph> updated(clone_graph(*prepared));
+  r.report = recalibrate_from_stats(*updated, stats, o.unbiased_var);
+  r.drift_after = compute_drift(*updated, stats, any);
+  finish_recalibration(source, prepared, updated, nullptr,
+                       fmt::format("statistics of {} samples{}", stats.samples,
+                                   stats.model.empty() ? "" : " collected for " + stats.model),
+                       stats.samples, o, r);
   return r;
 }
 

@@ -97,6 +97,10 @@ struct RecalibrateResult {
 void apply_statistics(Graph& target, const Graph& recalibrated);
 RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const Dataset& data,
                                     const RecalibrateOptions& options);
+// The same from statistics collected elsewhere (drift --save-stats shards,
+// merged; a monitoring Session): RecalibrationMode::FromStatistics.
+RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const BnInputStats& stats,
+                                    const RecalibrateOptions& options);
 
 // The one JSON form of each report (documented in the README): the CLI
 // prints it with --json, the Python module returns it as a dict.

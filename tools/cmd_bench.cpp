@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <numeric>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -33,6 +34,7 @@ struct BenchArgs {
   bool json = false;
   bool plan = false;
   int per_op = 0;
+  int64_t monitor = 0;
 };
 
 double ms_since(Clock::time_point t0) {
@@ -67,7 +69,37 @@ nlohmann::json plan_steps(const Session::PlanStats& stats) {
   return steps;
 }
 
-nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArgs& a) {
+// The plain and the monitoring session timed run for run, alternating, so
+// that the machine's noise falls on both alike: medians and the overhead.
+nlohmann::json monitor_overhead(const Session& plain, const Session& watched,
+                                const std::map<std::string, Tensor>& inputs, const BenchArgs& a) {
+  for (int i = 0; i < std::max(a.warmup, a.monitor > 0 ? static_cast<int>(a.monitor) : 1); ++i) {
+    plain.run(inputs);
+    watched.run(inputs);
+  }
+  watched.reset_monitor();
+  std::vector<double> p, w;
+  const auto start = Clock::now();
+  for (int i = 0;; ++i) {
+    if (a.iterations > 0 ? i >= a.iterations : (i >= 3 && ms_since(start) >= a.seconds * 1000.0)) break;
+    auto t = Clock::now();
+    plain.run(inputs);
+    p.push_back(ms_since(t));
+    t = Clock::now();
+    watched.run(inputs);
+    w.push_back(ms_since(t));
+  }
+  const double mp = percentile(p, 0.5), mw = percentile(w, 0.5);
+  const double mean_p = std::accumulate(p.begin(), p.end(), 0.0) / static_cast<double>(p.size());
+  const double mean_w = std::accumulate(w.begin(), w.end(), 0.0) / static_cast<double>(w.size());
+  return {{"monitor_every", a.monitor},       {"pairs", p.size()},
+          {"median_ms", mp},                  {"monitored_median_ms", mw},
+          {"median_overhead", mw / mp - 1.0}, {"mean_overhead", mean_w / mean_p - 1.0},
+          {"sampled_runs", watched.monitor().sampled_runs}};
+}
+
+nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArgs& a,
+                           const Session* watched = nullptr) {
   const auto inputs = load_or_random_inputs(session, {}, batch, 0);
   const auto t0 = Clock::now();
   const Session::PlanStats stats = session.plan_stats(inputs);  // compiles the plan for this batch
@@ -77,6 +109,11 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
             {"steps", stats.steps},    {"onednn_steps", stats.onednn_steps},
             {"reference_steps", stats.reference_steps}, {"reorders", stats.reorders},
             {"activation_bytes", stats.activation_bytes}, {"plan", plan_steps(stats)}};
+  if (watched) {
+    nlohmann::json m = monitor_overhead(session, *watched, inputs, a);
+    m["batch"] = batch;
+    return m;
+  }
   TimingPlan plan;
   plan.warmup = a.warmup;
   plan.iterations = a.iterations;
@@ -128,6 +165,18 @@ void print_plan(const nlohmann::json& r) {
   }
 }
 
+void print_monitor(const nlohmann::json& r) {
+  fmt::print("{}\n  monitoring one run in {}: the same session with and without, run for run\n",
+             r["model"].get<std::string>(), r["batches"][0]["monitor_every"].get<int64_t>());
+  fmt::print("  {:>5} {:>6} {:>12} {:>12} {:>10} {:>10} {:>8}\n", "batch", "pairs", "median off", "median on",
+             "overhead", "(mean)", "sampled");
+  for (const auto& b : r["batches"])
+    fmt::print("  {:>5} {:>6} {:>9.3f} ms {:>9.3f} ms {:>9.2f}% {:>9.2f}% {:>8}\n", b["batch"].get<int64_t>(),
+               b["pairs"].get<size_t>(), b["median_ms"].get<double>(), b["monitored_median_ms"].get<double>(),
+               100 * b["median_overhead"].get<double>(), 100 * b["mean_overhead"].get<double>(),
+               b["sampled_runs"].get<int64_t>());
+}
+
 void print_text(const nlohmann::json& r) {
   fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
              r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
@@ -171,6 +220,10 @@ void add_bench(CLI::App& app) {
            0, 3600);
   add_threads_option(cmd, a->threads);
   in_range(cmd->add_option("--per-op", a->per_op, "Also list the N slowest steps with their GFLOP/s"), 0, 1e9);
+  in_range(cmd->add_option("--monitor", a->monitor,
+                           "Time a session monitoring BN statistics in one run of K against one that does not, "
+                           "run for run (the overhead of SessionOptions::monitor_every = K)"),
+           0, 1e9);
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->add_flag("--plan", a->plan,
@@ -186,7 +239,8 @@ void add_bench(CLI::App& app) {
       "Examples:\n"
       "  bnfold bench models/tiny_resnet.onnx --batch 1,8,32\n"
       "  bnfold bench resnet50.onnx --batch 32 --threads 2 --per-op 10\n"
-      "  bnfold bench model.onnx --plan");
+      "  bnfold bench model.onnx --plan\n"
+      "  bnfold bench resnet18.onnx --batch 1 --threads 2 --monitor 16");
   cmd->callback([a] {
     SessionOptions opts;
     opts.threads = a->threads;
@@ -197,12 +251,20 @@ void add_bench(CLI::App& app) {
                         {"session_ms", ms_since(t0)},
                         {"threads", a->threads},
                         {"kernels", a->reference ? "reference kernels" : "oneDNN kernels"}};
+    std::unique_ptr<Session> watched;
+    if (a->monitor > 0) {
+      SessionOptions mo = opts;
+      mo.monitor_every = a->monitor;
+      watched = std::make_unique<Session>(a->model, mo);
+    }
     nlohmann::json batches = nlohmann::json::array();
-    for (int64_t b : parse_int_list(a->batches, "--batch")) batches.push_back(bench_batch(session, b, *a));
+    for (int64_t b : parse_int_list(a->batches, "--batch"))
+      batches.push_back(bench_batch(session, b, *a, a->plan ? nullptr : watched.get()));
     r["batches"] = batches;
     r["peak_rss_bytes"] = peak_rss_bytes();
     if (a->json) std::cout << r.dump(2) << "\n";
     else if (a->plan) print_plan(r);
+    else if (watched) print_monitor(r);
     else print_text(r);
   });
 }

@@ -13,6 +13,7 @@
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "graph/sha256.hpp"
+#include "analysis/bn_moments.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
 #include "tools/report_html.hpp"
@@ -24,7 +25,7 @@ namespace {
 
 struct RecalArgs : DataArgs {
   std::string out, mode = "sequential", eval_labels;
-  std::vector<std::string> eval_data;
+  std::vector<std::string> eval_data, stats;
   double max_eval_drop = 1.0;  // points
   bool fold = false, unbiased_var = false;
 };
@@ -98,9 +99,15 @@ int run_recalibrate(const RecalArgs& a) {
                ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
   BNFOLD_CHECK(a.eval_labels.empty() || !a.eval_data.empty(), ErrorCode::InvalidArgument,
                "--eval-labels needs --eval-data");
+  BNFOLD_CHECK(a.data.empty() != a.stats.empty(), ErrorCode::InvalidArgument,
+               "give --data (a pass over the data) or --stats (statistics collected before), not both");
+  BNFOLD_CHECK(a.stats.empty() || (a.labels.empty() && a.mode == "sequential"), ErrorCode::InvalidArgument,
+               "--stats takes no --labels or --mode: the statistics are used as they are");
   std::shared_ptr<const Graph> source(load_onnx(a.model));
   auto prepared = load_for_bn_analysis(a.model);
-  const Dataset d = load_data(a, *prepared);
+  BnInputStats merged;
+  for (const auto& f : a.stats) merged.merge(BnInputStats::load(f));
+  const Dataset d = a.stats.empty() ? load_data(a, *prepared) : Dataset();
   std::optional<Dataset> eval;
   if (!a.eval_data.empty()) eval = load_data(a, *prepared, &a.eval_data, &a.eval_labels);
   RecalibrateOptions o;
@@ -113,10 +120,11 @@ int run_recalibrate(const RecalArgs& a) {
   o.max_eval_drop = a.max_eval_drop / 100;
   o.source_sha256 = sha256_file(a.model);
   std::string where;
-  for (const auto& p : a.data) where += (where.empty() ? "" : ", ") + p;
-  o.data_description = where + ": " + d.description;
+  for (const auto& p : a.stats.empty() ? a.data : a.stats) where += (where.empty() ? "" : ", ") + p;
+  o.data_description =
+      where + ": " + (a.stats.empty() ? d.description : fmt::format("statistics of {} samples", merged.samples));
   o.progress = progress_bar("recalibrating");
-  const RecalibrateResult res = recalibrate_model(source, d, o);
+  const RecalibrateResult res = a.stats.empty() ? recalibrate_model(source, d, o) : recalibrate_model(source, merged, o);
   save_onnx(*res.model, a.out);  // temporary file, then rename: nothing half-written at -o
   for (const auto& w : res.warnings) fmt::print(stderr, "warning: {}\n", w);
   const RecalibrationReport& r = res.report;
@@ -157,7 +165,10 @@ int run_recalibrate(const RecalArgs& a) {
 void add_recalibrate(CLI::App& app) {
   auto ra = std::make_shared<RecalArgs>();
   CLI::App* recal = app.add_subcommand("recalibrate", "Re-estimate BN running statistics on new data (AdaBN), guarded.");
-  add_data_options(recal, *ra, true);
+  add_data_options(recal, *ra, false);
+  recal->add_option("--stats", ra->stats,
+                    "Statistics files (drift --save-stats, a monitoring Session) to use instead of a pass over "
+                    "--data; several are merged first: recalibrate on millions of samples collected in shards");
   recal->add_option("-o,--output", ra->out, "Where to write the recalibrated model")->required();
   recal->add_option("--mode", ra->mode,
                     "sequential: each BN gets the exact statistics of its input in inference mode with earlier BNs "
@@ -185,7 +196,11 @@ void add_recalibrate(CLI::App& app) {
       "With --labels, accuracy on the calibration data before and after; with\n"
       "--eval-data, the same on held-out original data, and a warning when it falls\n"
       "by more than --max-eval-drop points.\n\n"
-      "Example:\n"
+      "With --stats, each BN gets the moments its input had in the statistics (one\n"
+      "inference pass of the original model: exact for BNs with no BN upstream; the\n"
+      "sequential mode re-measures each level with the earlier ones updated).\n\n"
+      "Examples:\n"
+      "  bnfold recalibrate model.onnx --stats shard1.json --stats shard2.json -o new.onnx\n"
       "  bnfold recalibrate model.onnx --data factory2/ --labels factory2_labels.npy \\\n"
       "      --eval-data factory1_heldout/ --eval-labels factory1_labels.npy -o model_factory2.onnx");
   on_run(recal, [ra] { return run_recalibrate(*ra); });

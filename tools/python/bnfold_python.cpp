@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include "bnfold/version.hpp"
+#include "graph/check.hpp"
 #include "graph/error.hpp"
 #include "graph/onnx_io.hpp"
 #include "analysis/workflows.hpp"
@@ -94,9 +95,12 @@ Dataset open_data(const Graph& g, const std::string& path, const std::vector<std
 
 class PySession {
  public:
-  PySession(const std::string& path, int threads, const std::string& bn_mode, bool reference) {
+  PySession(const std::string& path, int threads, const std::string& bn_mode, bool reference,
+            int64_t monitor_every)
+      : path_(path) {
     SessionOptions o;
     o.threads = threads;
+    o.monitor_every = monitor_every;
     o.use_onednn = !reference;
     o.bn_mode = parse_bn_mode(bn_mode);
     py::gil_scoped_release release;
@@ -125,8 +129,24 @@ class PySession {
     for (const auto& s : session_->outputs()) n.push_back(s.name);
     return n;
   }
+  py::dict monitor() const {
+    const MonitorSnapshot m = session_->monitor();
+    py::dict d;
+    d["runs"] = m.runs;
+    d["sampled_runs"] = m.sampled_runs;
+    d["samples"] = m.samples;
+    d["batchnorms"] = m.order;
+    return d;
+  }
+  void save_stats(const std::string& path) const {
+    BNFOLD_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
+                 "no run was monitored yet (Session(..., monitor_every=K) measures every K-th run)");
+    stats_from_monitor(session_->monitor(), path_).save(path);
+  }
+  void reset_monitor() const { session_->reset_monitor(); }
 
  private:
+  std::string path_;
   std::unique_ptr<Session> session_;
 };
 
@@ -213,8 +233,9 @@ PYBIND11_MODULE(bnfold, m) {
       "noise_factor, outputs and values (max_abs, float32_noise, mismatches, verdict, ok).");
 
   py::class_<PySession>(m, "Session")
-      .def(py::init<const std::string&, int, const std::string&, bool>(), py::arg("path"), py::arg("threads") = 0,
-           py::arg("bn_mode") = "inference", py::arg("reference") = false,
+      .def(py::init<const std::string&, int, const std::string&, bool, int64_t>(), py::arg("path"),
+           py::arg("threads") = 0, py::arg("bn_mode") = "inference", py::arg("reference") = false,
+           py::arg("monitor_every") = 0,
            "Loads a model. threads: 0 for one per core; bn_mode: 'inference' (running statistics) or "
            "'batch' (the current batch's, as a model left in train mode); reference: the plain reference "
            "kernels instead of oneDNN (slow; an oracle).")
@@ -223,15 +244,27 @@ PYBIND11_MODULE(bnfold, m) {
            "input's dtype is read in place; the GIL is released while the model runs, so threads may share\n"
            "one session. Raises bnfold.Error naming the input on a wrong name, dtype or shape.")
       .def_property_readonly("inputs", &PySession::input_names, "The names of the inputs a run needs, in order.")
-      .def_property_readonly("outputs", &PySession::output_names, "The names of the outputs a run returns, in order.");
+      .def_property_readonly("outputs", &PySession::output_names, "The names of the outputs a run returns, in order.")
+      .def("monitor", &PySession::monitor,
+           "With monitor_every=K, every K-th run measures the statistics of every BN input (outputs\n"
+           "unchanged). Returns {'runs', 'sampled_runs', 'samples', 'batchnorms'}.")
+      .def("save_stats", &PySession::save_stats, py::arg("path"),
+           "Writes what monitoring measured as a statistics file, the format of `bnfold drift\n"
+           "--save-stats`: compare it with drift(..., merge=[path], baseline=...) or `bnfold drift MODEL\n"
+           "--merge PATH --baseline BASE.json`.")
+      .def("reset_monitor", &PySession::reset_monitor, "Forgets what monitoring measured so far.");
 
   m.def(
       "drift",
       [](const std::string& path, const std::vector<std::string>& data, int64_t batch, int threads,
          const std::string& baseline, const std::string& save_stats, int64_t min_samples, double threshold,
-         double min_effect, const std::string& data_key) {
+         double min_effect, const std::string& data_key, const std::vector<std::string>& merge) {
         return analyse(path, [&](std::shared_ptr<Graph> g) {
-          BnInputStats stats = collect_bn_input_stats(g, open_data(*g, path, data, {"", data_key, ""}), batch, threads);
+          BnInputStats stats;
+          for (const auto& f : merge) stats.merge(BnInputStats::load(f));
+          if (!data.empty())
+            stats.merge(collect_bn_input_stats(g, open_data(*g, path, data, {"", data_key, ""}), batch, threads));
+          BNFOLD_CHECK(stats.samples > 0, ErrorCode::InvalidArgument, "give data, or merge= statistics files");
           stats.model = path;
           if (!save_stats.empty()) stats.save(save_stats);
           BnInputStats base;
@@ -248,10 +281,11 @@ PYBIND11_MODULE(bnfold, m) {
       },
       py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, py::arg("baseline") = "",
       py::arg("save_stats") = "", py::arg("min_samples") = 30, py::arg("threshold") = 4.0,
-      py::arg("min_effect") = -1.0, py::arg("data_key") = "",
+      py::arg("min_effect") = -1.0, py::arg("data_key") = "", py::arg("merge") = std::vector<std::string>{},
       "Has the data (paths: folders, .npy/.npz/.pb files, images) left what the model's\n"
       "BatchNormalization layers learned? baseline: a statistics file of in-distribution data\n"
-      "(save_stats writes one) to compare against instead of the running statistics. Returns the\n"
+      "(save_stats writes one) to compare against instead of the running statistics; merge: statistics\n"
+      "files (save_stats, Session.save_stats) added to the data's. Returns the\n"
       "keys of `bnfold drift --json`: 'verdict' ('drifted', 'in-distribution', 'too-few-samples'),\n"
       "'samples', 'layers' (each 'name', 'score', 'baseline_score', 'ratio', ...).");
 

@@ -199,6 +199,25 @@ used = {i for n in m.graph.node for i in n.input}
 h.check("recalibrate on a model sharing statistics through Identity: every initializer used",
         all(i.name in used for i in m.graph.initializer), str([i.name for i in m.graph.initializer]))
 
+# recalibrate --stats: shards merged, then the model, with no pass over the data.
+half = os.path.join(WORK, "halves")
+os.makedirs(half, exist_ok=True)
+x2 = np.load(os.path.join(F2, "x.npy"))
+for i in range(2):
+    np.save(os.path.join(half, f"h{i}.npy"), x2[256 * i:256 * (i + 1)])
+    run_json("drift", MODEL, "--data", os.path.join(half, f"h{i}.npy"), "--save-stats", os.path.join(half, f"s{i}.json"))
+from_stats = os.path.join(WORK, "from_stats.onnx")
+rs, _ = run_json("recalibrate", MODEL, "--stats", os.path.join(half, "s0.json"), "--stats", os.path.join(half, "s1.json"),
+                 "-o", from_stats, "--eval-data", F1E)
+vs = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(from_stats).graph.initializer}
+h.check("recalibrate --stats from two merged shards: the first BN gets the pass-over-data statistics",
+        rs["mode"] == "statistics" and rs["samples"] == 512 and
+        np.allclose(vs["1.running_mean"], var["1.running_mean"], rtol=1e-6, atol=1e-7) and
+        np.allclose(vs["1.running_var"], var["1.running_var"], rtol=1e-6) and "eval_agreement_after" in rs,
+        json.dumps({k: rs[k] for k in ("mode", "samples")}))
+code, _, err = h.run("recalibrate", MODEL, "--stats", os.path.join(half, "s0.json"), "--data", F2, "-o", from_stats)
+h.check("recalibrate: --stats and --data together are refused", code != 0 and "not both" in err, err)
+
 # ------------------------------------------------------------------ bad input, clear errors
 np.save(os.path.join(WORK, "y_short.npy"), y1[:10])
 np.save(os.path.join(WORK, "y_float.npy"), y1.astype(np.float32))

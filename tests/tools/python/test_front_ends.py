@@ -106,3 +106,25 @@ def test_drift_against_a_baseline_and_guarded_recalibration_from_python(tmp_path
                            labels=new_labels, eval_data=[str(tmp_path / "base_x.npy")])
     assert {"calibration_accuracy_before", "calibration_accuracy_after", "eval_agreement_before",
             "eval_agreement_after", "warnings"} <= set(r)
+
+
+def test_a_monitoring_session_gives_the_verdict_drift_gives(tmp_path):
+    base_data, _ = labelled_data(tmp_path)
+    new_data, _ = labelled_data(tmp_path, shift=1.0)
+    base = str(tmp_path / "base.json")
+    bnfold.drift(TINY, [base_data], threads=1, save_stats=base, data_key="x")
+    s = bnfold.Session(TINY, threads=1, monitor_every=2)
+    x = np.load(new_data)["x"]
+    plain = bnfold.Session(TINY, threads=1)
+    for i in range(0, 40, 4):  # 10 runs, 5 of them measured: samples 0-3, 8-11, ...
+        np.testing.assert_array_equal(s.run({"input": x[i:i + 4]})["output"], plain.run({"input": x[i:i + 4]})["output"])
+    m = s.monitor()
+    assert (m["runs"], m["sampled_runs"], m["samples"]) == (10, 5, 20)
+    s.save_stats(str(tmp_path / "served.json"))
+    measured = np.concatenate([x[i:i + 4] for i in range(0, 40, 8)])
+    np.save(tmp_path / "measured.npy", measured)
+    served = bnfold.drift(TINY, [], merge=[str(tmp_path / "served.json")], baseline=base, min_samples=10)
+    offline = bnfold.drift(TINY, [str(tmp_path / "measured.npy")], batch=4, threads=1, baseline=base, min_samples=10)
+    assert served["verdict"] == offline["verdict"] == "drifted"
+    for a, b in zip(served["layers"], offline["layers"]):
+        assert math.isclose(a["distance"], b["distance"], rel_tol=1e-9), (a, b)
