@@ -7,7 +7,8 @@
 // Each value is shifted by the channel's running mean before it is summed
 // (the "shifted data" algorithm), so sum of squares minus squared sum loses
 // nothing for data near what the BN learned. Threads own fixed chunks and are
-// merged in thread order: the same thread count gives the same bits.
+// merged in thread order: the same thread count gives the same bits. A
+// session of one thread measures on the caller's thread alone.
 #include <omp.h>
 
 #include <algorithm>
@@ -65,6 +66,7 @@ class BnTapStep : public Step {
   std::string name;
   Geometry g;
   std::vector<double> shift;  // per channel: the running mean
+  int threads = 0;            // the session's (0: OpenMP's default)
 
   StepKind kind() const override { return StepKind::Statistics; }
   std::string describe() const override { return "statistics of the BatchNormalization input (in place)"; }
@@ -73,11 +75,12 @@ class BnTapStep : public Step {
     if (!state.bn_hook || !*state.bn_hook) return;
     const float* x = static_cast<const float*>(state.ptr[static_cast<size_t>(in[0])]);
     const auto C = static_cast<size_t>(g.C);
-    const int threads = std::max(1, omp_get_max_threads());
+    // The session's thread count: a session of one thread stays on its caller's thread.
+    const int threads = this->threads > 0 ? this->threads : std::max(1, omp_get_max_threads());
     std::vector<double> sums(static_cast<size_t>(threads) * 2 * C, 0.0);
     const int64_t blocks = (g.C + g.block - 1) / g.block;
     const int64_t units = g.N * blocks;
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (threads > 1)
     {
       const int t = omp_get_thread_num();
       double* s = sums.data() + static_cast<size_t>(t) * 2 * C;
@@ -152,6 +155,7 @@ bool build_bn_tap(PlanBuilder& b, const Node& n, const std::vector<int>& in) {
   if (!describe_layout(b.layout(in[0]), x.dims, &step->g)) return false;
   step->node = &n;
   step->name = node_name(n);
+  step->threads = b.options().threads;
   step->in = {in[0]};
   step->shift.assign(static_cast<size_t>(x.dims[1]), 0.0);
   const Value* mean = n.input(3);

@@ -23,6 +23,7 @@ class PlanBuilder {
 
   // --- for the oneDNN step factories
   const Graph& graph() const { return graph_; }
+  const SessionOptions& options() const { return options_; }
   const Slot& slot(int s) const { return plan_.slots_[static_cast<size_t>(s)]; }
   // The slot of a value computed so far, or -1.
   int slot_of(const Value* v) const;
