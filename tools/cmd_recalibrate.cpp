@@ -99,7 +99,9 @@ int run_recalibrate(const RecalArgs& a) {
                ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
   BNFOLD_CHECK(a.eval_labels.empty() || !a.eval_data.empty(), ErrorCode::InvalidArgument,
                "--eval-labels needs --eval-data");
-  BNFOLD_CHECK(a.data.empty() != a.stats.empty(), ErrorCode::InvalidArgument,
+  BNFOLD_CHECK(!a.data.empty() || !a.stats.empty(), ErrorCode::InvalidArgument,
+               "give --data (a pass over the data) or --stats (statistics collected before)");
+  BNFOLD_CHECK(a.data.empty() || a.stats.empty(), ErrorCode::InvalidArgument,
                "give --data (a pass over the data) or --stats (statistics collected before), not both");
   BNFOLD_CHECK(a.stats.empty() || (a.labels.empty() && a.mode == "sequential"), ErrorCode::InvalidArgument,
                "--stats takes no --labels or --mode: the statistics are used as they are");
