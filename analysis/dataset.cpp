@@ -404,7 +404,8 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     if (cls >= 0) folder_labels.insert(folder_labels.end(), static_cast<size_t>(n), cls);
   };
   for (size_t i = 0; i < files.size(); ++i) {
-    const auto& [f, root] = files[i];
+    const std::string& f = files[i].first;  // not a structured binding: lambdas below capture it (C++17)
+    const std::string& root = files[i].second;
     const std::string e = lower_ext(f);
     if (!o.labels.empty() && !from_folders && same_path(f, o.labels)) {
       d.notes.push_back(fmt::format("{}: the labels file, not read as data", f));
