@@ -3,6 +3,7 @@
 #include "graph/atomic_file.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,17 @@ BnInputStats BnInputStats::load(const std::string& path) {
   return parse(text.str(), path);
 }
 
+namespace {
+// An integer field; a float such as 1e300 is refused here, not converted
+// (converting an out-of-range float to an integer is undefined behaviour).
+int64_t integer_field(const nlohmann::json& j, const char* key) {
+  const nlohmann::json& v = j.at(key);
+  BNFOLD_CHECK(v.is_number_integer() && (!v.is_number_unsigned() || v.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX)),
+               ErrorCode::InvalidArgument, "'{}' must be an integer, not {}", key, v.dump());
+  return v.get<int64_t>();
+}
+}  // namespace
+
 BnInputStats BnInputStats::parse(const std::string& text, const std::string& what) {
   BnInputStats s;
   try {
@@ -51,11 +63,11 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
     BNFOLD_CHECK(j.is_object() && j.value("format", "") == "bnfold-bn-input-stats-1", ErrorCode::InvalidArgument,
                  "not a bnfold statistics file");
     s.model = j.at("model").get<std::string>();
-    s.samples = j.at("samples").get<int64_t>();
+    s.samples = integer_field(j, "samples");
     BNFOLD_CHECK(s.samples >= 0, ErrorCode::InvalidArgument, "samples is negative");
     for (const auto& b : j.at("batchnorms")) {
       ChannelMoments m;
-      m.count = b.at("count").get<int64_t>();
+      m.count = integer_field(b, "count");
       m.mean = b.at("mean").get<std::vector<double>>();
       m.m2 = b.at("m2").get<std::vector<double>>();
       const std::string name = b.at("bn").get<std::string>();
