@@ -7,10 +7,10 @@
 
 #include "graph/check.hpp"
 #include "graph/memory.hpp"
+#include "graph/tensor_io.hpp"
+#include "analysis/dataset.hpp"
 
 namespace bnfold::data {
-
-namespace {
 
 uint32_t le32(const std::string& b, size_t at) {
   uint32_t v = 0;
@@ -20,8 +20,6 @@ uint32_t le32(const std::string& b, size_t at) {
 uint16_t le16(const std::string& b, size_t at) {
   return static_cast<uint16_t>(static_cast<unsigned char>(b[at]) | static_cast<unsigned char>(b[at + 1]) << 8);
 }
-
-}  // namespace
 
 size_t file_size(const std::string& path) {
   std::error_code ec;
@@ -98,3 +96,57 @@ std::string member_bytes(const std::string& path, const ZipMember& m, size_t lim
 }
 
 }  // namespace bnfold::data
+
+namespace bnfold {
+
+// From an .npz file's bytes (labels files, the fuzzer): the same zip rules as zip_members.
+std::vector<std::pair<std::string, Tensor>> parse_npz_named(const std::string& zip, const std::string& path) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  size_t at = 0;
+  while (at + 30 <= zip.size() && data::le32(zip, at) == 0x04034b50) {
+    const uint16_t flags = data::le16(zip, at + 6), method = data::le16(zip, at + 8);
+    uint32_t csize = data::le32(zip, at + 18);
+    const uint32_t usize = data::le32(zip, at + 22);
+    const uint16_t name_len = data::le16(zip, at + 26), extra_len = data::le16(zip, at + 28);
+    const std::string name = zip.substr(at + 30, name_len);
+    BNFOLD_CHECK((flags & 0x8) == 0 && csize != 0xffffffffu, ErrorCode::Unsupported,
+                 "{}: member '{}' uses a zip feature bnfold does not read (streamed or zip64)", path, name);
+    const size_t data_at = at + 30 + name_len + extra_len;
+    BNFOLD_CHECK(data_at + csize <= zip.size(), ErrorCode::InvalidArgument, "{}: truncated zip member '{}'", path,
+                 name);
+    std::string npy;
+    if (method == 0) {
+      npy = zip.substr(data_at, csize);
+    } else {
+      BNFOLD_CHECK(method == 8, ErrorCode::Unsupported, "{}: member '{}' uses zip method {}", path, name, method);
+      // A zip bomb is refused before its bytes are: the memory limit applies.
+      BNFOLD_CHECK(usize <= memory_limit(), ErrorCode::ResourceLimit,
+                   "{}: member '{}' inflates to {} bytes, over the memory limit of {} bytes", path, name, usize,
+                   memory_limit());
+      npy.resize(usize);
+      z_stream z{};
+      inflateInit2(&z, -MAX_WBITS);  // raw deflate, as zip stores it
+      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zip.data() + data_at));
+      z.avail_in = csize;
+      z.next_out = reinterpret_cast<Bytef*>(npy.data());
+      z.avail_out = usize;
+      const int rc = inflate(&z, Z_FINISH);
+      inflateEnd(&z);
+      BNFOLD_CHECK(rc == Z_STREAM_END, ErrorCode::InvalidArgument, "{}: cannot inflate member '{}'", path, name);
+    }
+    try {
+      const std::string key = name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0
+                                  ? name.substr(0, name.size() - 4)
+                                  : name;
+      out.emplace_back(key, parse_npy(npy, path + ": member '" + name + "'"));
+    } catch (const Error& e) {
+      failf(e.code(), "{}", e.what());
+    }
+    at = data_at + csize;
+  }
+  BNFOLD_CHECK(!out.empty(), ErrorCode::InvalidArgument, "{}: not an .npz file (no zip members found)", path);
+  return out;
+}
+
+}  // namespace bnfold
+

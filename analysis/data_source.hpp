@@ -27,6 +27,9 @@ std::string member_bytes(const std::string& path, const ZipMember& m, size_t lim
 // n bytes at offset; throws naming the file when it is shorter.
 std::string read_range(const std::string& path, size_t offset, size_t n);
 size_t file_size(const std::string& path);
+// Little-endian fields of zip headers.
+uint32_t le32(const std::string& bytes, size_t at);
+uint16_t le16(const std::string& bytes, size_t at);
 
 struct Source {
   enum class Kind { Memory, Contiguous, Decoded };

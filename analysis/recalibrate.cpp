@@ -96,6 +96,17 @@ void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::v
   layer->var_ratio = ratio / static_cast<double>(c);
 }
 
+// A BN's statistics from accumulated moments: the population variance, or
+// n/(n-1) times it (PyTorch's running_var convention).
+RecalibratedLayer set_moments(Graph& g, Node* bn, const ChannelMoments& m, bool unbiased_var) {
+  std::vector<double> var = m.variance();
+  if (unbiased_var && m.count > 1)
+    for (double& v : var) v *= static_cast<double>(m.count) / static_cast<double>(m.count - 1);
+  RecalibratedLayer layer;
+  set_stats(g, bn, m.mean, var, &layer);
+  return layer;
+}
+
 std::string single_input(const Session& s) {
   BNFOLD_CHECK(s.inputs().size() == 1, ErrorCode::Unsupported,
                "recalibration needs a model with one input; this one has {}", s.inputs().size());
@@ -126,12 +137,7 @@ RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, 
     BNFOLD_CHECK(static_cast<int64_t>(m.mean.size()) == bn->input(3)->data().numel() && m.count > 0,
                  ErrorCode::InvalidArgument, "{}: the statistics have {} channels (count {}), the model {}",
                  bn->label(), m.mean.size(), m.count, bn->input(3)->data().numel());
-    std::vector<double> var = m.variance();
-    if (unbiased_var && m.count > 1)
-      for (double& v : var) v *= static_cast<double>(m.count) / static_cast<double>(m.count - 1);
-    RecalibratedLayer layer;
-    set_stats(g, bn, m.mean, var, &layer);
-    r.layers.push_back(layer);
+    r.layers.push_back(set_moments(g, bn, m, unbiased_var));
   }
   g.remove_unused_values();
   return r;
@@ -199,12 +205,7 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
     for (Node* bn : bns) {
       if (level.at(bn) != l) continue;
       const ChannelMoments& m = stats.per_bn.at(node_name(*bn));
-      std::vector<double> var = m.variance();
-      if (unbiased_var && m.count > 1)
-        for (double& v : var) v *= static_cast<double>(m.count) / static_cast<double>(m.count - 1);
-      RecalibratedLayer layer;
-      set_stats(g, bn, m.mean, var, &layer);
-      r.layers.push_back(layer);
+      r.layers.push_back(set_moments(g, bn, m, unbiased_var));
     }
   }
   g.remove_unused_values();  // the statistics no BN reads any more
