@@ -1,11 +1,13 @@
 // Drift of data from what the model learned, with a verdict (see DriftOptions).
 #include <algorithm>
 #include <cmath>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "graph/batchnorm.hpp"
 #include "graph/check.hpp"
+#include "graph/folded_bns.hpp"
 #include "analysis/bn_analysis.hpp"
 
 namespace bnfold {
@@ -48,15 +50,74 @@ Comparison compare(const std::vector<double>& mean, const std::vector<double>& v
   return c;
 }
 
-const ChannelMoments& moments_of(const BnInputStats& stats, const Node& n, int64_t channels, const char* what) {
-  auto it = stats.per_bn.find(node_name(n));
+const ChannelMoments& moments_of(const BnInputStats& stats, const std::string& bn, int64_t channels,
+                                 const char* what) {
+  auto it = stats.per_bn.find(bn);
   BNFOLD_CHECK(it != stats.per_bn.end(), ErrorCode::InvalidArgument,
-               "the {} statistics have nothing for {}: they were collected for another model{}", what, n.label(),
+               "the {} statistics have nothing for BN '{}': they were collected for another model{}", what, bn,
                stats.model.empty() ? "" : " (" + stats.model + ")");
   BNFOLD_CHECK(static_cast<int64_t>(it->second.mean.size()) == channels, ErrorCode::InvalidArgument,
-               "{}: the {} statistics have {} channels, the model {} (statistics of another model?)", n.label(), what,
+               "BN '{}': the {} statistics have {} channels, the model {} (statistics of another model?)", bn, what,
                it->second.mean.size(), channels);
   return it->second;
+}
+
+// A BN the drift compares against: a BatchNormalization node of the graph
+// or one `fold` removed (its running statistics kept in the metadata).
+struct RunningStats {
+  std::string bn;
+  double eps = 0;
+  std::vector<double> mean, var;  // var without eps
+};
+
+// Every BN of g with its running statistics, in the order of `order`
+// (the statistics' plan order) where they appear there.
+std::vector<RunningStats> running_stats(const Graph& g, const std::vector<std::string>& order) {
+  std::vector<RunningStats> all;
+  for (const Node* node : g.topological_order()) {
+    if (node->op_type() != "BatchNormalization" || !node->domain().empty()) continue;
+    RunningStats r;
+    r.bn = node_name(*node);
+    if (!(node->input(3) && node->input(3)->is_constant() && node->input(4) && node->input(4)->is_constant())) {
+      BNFOLD_CHECK(std::find(order.begin(), order.end(), r.bn) == order.end(), ErrorCode::Unsupported,
+                   "{}: its running statistics are not constant", node->label());
+      continue;
+    }
+    r.eps = batchnorm_attrs(*node).epsilon;
+    for (int64_t c = 0; c < node->input(3)->data().numel(); ++c) {
+      r.mean.push_back(node->input(3)->data().value_at(c));
+      r.var.push_back(node->input(4)->data().value_at(c));
+    }
+    all.push_back(std::move(r));
+  }
+  for (const FoldedBn& f : folded_bns(g))
+    all.push_back({f.bn, f.epsilon, {f.mean.begin(), f.mean.end()}, {f.var.begin(), f.var.end()}});
+  auto rank = [&](const std::string& bn) {
+    return static_cast<size_t>(std::find(order.begin(), order.end(), bn) - order.begin());
+  };
+  std::stable_sort(all.begin(), all.end(), [&](const RunningStats& a, const RunningStats& b) {
+    return rank(a.bn) < rank(b.bn);
+  });
+  return all;
+}
+
+// Statistics of another model are named as such: the first BN they have
+// that the model lacks, and both BN signatures.
+void check_fits(const std::vector<RunningStats>& bns, const BnInputStats& s, const char* what) {
+  std::map<std::string, size_t> channels;
+  for (const RunningStats& b : bns) channels[b.bn] = b.mean.size();
+  for (const auto& [bn, m] : s.per_bn) {
+    auto it = channels.find(bn);
+    const size_t c = m.mean.size();
+    if (it != channels.end() && it->second == c) continue;
+    failf(ErrorCode::InvalidArgument,
+          "the {} statistics{} were collected for another model: {} (their {} BNs have signature {}, this model's "
+          "{} have {})",
+          what, s.model.empty() ? "" : " (" + s.model + ")",
+          it == channels.end() ? fmt::format("this model has no BN '{}'", bn)
+                               : fmt::format("BN '{}' has {} channels here, {} there", bn, it->second, c),
+          s.per_bn.size(), s.bn_signature(), channels.size(), bn_signature_of(channels));
+  }
 }
 
 }  // namespace
@@ -74,28 +135,24 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
                o.baseline ? o.baseline->samples : 0);
   const double n = static_cast<double>(std::max<int64_t>(stats.samples, 1));
   const double noise = 2.0 * (1.0 / n + (o.baseline ? 1.0 / static_cast<double>(o.baseline->samples) : 0.0));
-  for (const Node* node : g.topological_order()) {
-    if (node->op_type() != "BatchNormalization" || !node->domain().empty()) continue;
-    if (!stats.per_bn.count(node_name(*node))) continue;
-    BNFOLD_CHECK(node->input(3) && node->input(3)->is_constant() && node->input(4) && node->input(4)->is_constant(),
-                 ErrorCode::Unsupported, "{}: its running statistics are not constant", node->label());
-    const Tensor& rm = node->input(3)->data();
-    const Tensor& rv = node->input(4)->data();
-    const double eps = batchnorm_attrs(*node).epsilon;
-    const ChannelMoments& m = moments_of(stats, *node, rm.numel(), "data's");
-    Reference running;
-    for (int64_t c = 0; c < rm.numel(); ++c) {
-      running.mean.push_back(rm.value_at(c));
-      running.var.push_back(rv.value_at(c) + eps);
-    }
+  const std::vector<RunningStats> model_bns = running_stats(g, stats.order);
+  check_fits(model_bns, stats, "data's");
+  if (o.baseline) check_fits(model_bns, *o.baseline, "baseline");
+  for (const RunningStats& bn : model_bns) {
+    if (!stats.per_bn.count(bn.bn)) continue;
+    const double eps = bn.eps;
+    const auto channels = static_cast<int64_t>(bn.mean.size());
+    const ChannelMoments& m = moments_of(stats, bn.bn, channels, "data's");
+    Reference running{bn.mean, bn.var};
+    for (double& v : running.var) v += eps;
     LayerDrift d;
-    d.bn = node_name(*node);
-    d.channels = rm.numel();
+    d.bn = bn.bn;
+    d.channels = channels;
     const std::vector<double> var = m.variance();
     d.score = compare(m.mean, var, running, eps).distance;
     Comparison c;
     if (o.baseline) {
-      const ChannelMoments& b = moments_of(*o.baseline, *node, rm.numel(), "baseline");
+      const ChannelMoments& b = moments_of(*o.baseline, bn.bn, channels, "baseline");
       Reference base{b.mean, b.variance()};
       for (double& v : base.var) v += eps;
       d.baseline_score = compare(b.mean, b.variance(), running, eps).distance;

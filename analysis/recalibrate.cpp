@@ -2,6 +2,8 @@
 #include <cmath>
 #include <unordered_map>
 
+#include "graph/folded_bns.hpp"
+
 #include "graph/batchnorm.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
@@ -22,6 +24,10 @@ std::vector<Node*> inference_bns(Graph& g) {
     for (size_t k = 1; k <= 4; ++k) constant &= n->input(k) && n->input(k)->is_constant();
     if (constant) out.push_back(n);
   }
+  BNFOLD_CHECK(!out.empty() || folded_bns(g).empty(), ErrorCode::InvalidArgument,
+               "the model was folded ({} BNs are in its weights now): recalibrate the model before folding, then "
+               "fold the result",
+               folded_bns(g).size());
   BNFOLD_CHECK(!out.empty(), ErrorCode::InvalidArgument,
                "the model has no BatchNormalization in inference mode with constant parameters to recalibrate");
   return out;

@@ -1,5 +1,7 @@
 #include "analysis/workflows.hpp"
 
+#include "graph/folded_bns.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -241,15 +243,6 @@ std::string utc_now() {
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
-}
-
-void set_metadata(Graph& g, const std::string& key, const std::string& value) {
-  for (auto& [k, v] : g.info.metadata)
-    if (k == key) {
-      v = value;
-      return;
-    }
-  g.info.metadata.emplace_back(key, value);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include <cmath>
 
 #include "graph/batchnorm.hpp"
+#include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/plan_builder.hpp"
 
 namespace bnfold::rt {
@@ -73,6 +74,9 @@ class BnTapStep : public Step {
   Geometry g;
   std::vector<double> shift;  // per channel: the running mean
   int threads = 0;            // the session's (0: OpenMP's default)
+  // A folded BN's output measured: x = (y - beta) / s + mean maps it back
+  // (empty for a BN input measured as is).
+  std::vector<double> scale, beta, mean;
 
   StepKind kind() const override { return StepKind::Statistics; }
   std::string describe() const override { return "statistics of the BatchNormalization input (in place)"; }
@@ -146,12 +150,42 @@ class BnTapStep : public Step {
       }
       st.mean[c] = shift[c] + a / n;
       st.var[c] = std::max(0.0, b2 / n - (a / n) * (a / n));
+      if (!scale.empty()) {
+        st.mean[c] = (st.mean[c] - beta[c]) / scale[c] + mean[c];
+        st.var[c] /= scale[c] * scale[c];
+      }
     }
     (*state.bn_hook)(st);
   }
 };
 
 }  // namespace
+
+bool build_folded_tap(PlanBuilder& b, const FoldedBn& f, int s) {
+  const Slot& x = b.slot(s);
+  if (x.dtype != DType::Float32 || x.dims.size() < 2 || x.dims[1] != f.channels()) return false;
+  auto step = std::make_unique<BnTapStep>();
+  if (!describe_layout(b.layout(s), x.dims, &step->g)) {
+    s = b.in_layout(s, plain_md(b.slot(s).dims));  // a layout it cannot read: a plain copy
+    if (!describe_layout(b.layout(s), b.slot(s).dims, &step->g)) return false;
+  }
+  step->name = f.bn;
+  step->threads = b.options().threads;
+  step->in = {s};
+  for (int64_t c = 0; c < f.channels(); ++c) {
+    const auto k = static_cast<size_t>(c);
+    if (!f.output) {
+      step->shift.push_back(f.mean[k]);
+      continue;
+    }
+    step->shift.push_back(f.beta[k]);  // y's mean when x has the running mean
+    step->scale.push_back(static_cast<double>(f.gamma[k]) / std::sqrt(static_cast<double>(f.var[k]) + f.epsilon));
+    step->beta.push_back(f.beta[k]);
+    step->mean.push_back(f.mean[k]);
+  }
+  b.add_step(std::move(step));
+  return true;
+}
 
 bool build_bn_tap(PlanBuilder& b, const Node& n, const std::vector<int>& in) {
   if (in.empty() || in[0] < 0 || n.inputs().size() < 5) return false;

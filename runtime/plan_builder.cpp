@@ -149,13 +149,24 @@ const Tensor* PlanBuilder::own(Tensor t) {
 }
 
 void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
+  if (options_.collect_bn_stats && options_.bn_mode == BnMode::Inference)
+    for (FoldedBn& f : folded_bns(graph_)) {
+      const Value* v = graph_.find_value(f.value);
+      if (!v || v->is_constant() || taps_.count(v)) continue;  // a record the graph no longer matches
+      tap_order_.push_back(v);
+      taps_.emplace(v, std::move(f));
+    }
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int s = define(inputs[i].value, inputs[i].value->dtype(), inputs[i].dims, nullptr);
     if (inputs[i].known) plan_.slots_[static_cast<size_t>(s)].constant = own(inputs[i].known->clone());
     else plan_.slots_[static_cast<size_t>(s)].input = static_cast<int>(i);
   }
+  add_pending_taps();
   for (const Node* node : graph_.topological_order())
-    if (!absorbed_.count(node)) build_node(*node);
+    if (!absorbed_.count(node)) {
+      build_node(*node);
+      add_pending_taps();
+    }
   for (const Value* v : graph_.outputs()) {
     int s = slot_of(v);
     if (s < 0) {  // an initializer listed as output
@@ -256,6 +267,18 @@ void PlanBuilder::build_node(const Node& node) {
     }
   }
   add_reference_step(node, std::move(kernel), ctx, in);
+}
+
+void PlanBuilder::add_pending_taps() {
+  for (const Value*& v : tap_order_) {
+    const int s = v ? slot_of(v) : -1;
+    if (s < 0) continue;
+    const FoldedBn& f = taps_.at(v);
+    // A value computed at plan time (from constants) varies with no input: nothing to watch.
+    BNFOLD_CHECK(slot(s).constant || build_folded_tap(*this, f, s), ErrorCode::Unsupported,
+                 "cannot measure '{}' (for the folded BN '{}') in its layout", v->name(), f.bn);
+    v = nullptr;  // done
+  }
 }
 
 bool PlanBuilder::build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in) {

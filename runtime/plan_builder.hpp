@@ -11,6 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "graph/folded_bns.hpp"
 #include "ops/op_table.hpp"
 #include "runtime/plan.hpp"
 
@@ -40,6 +41,9 @@ class PlanBuilder {
   // count; s plain unless the dims are s's). Returns the new slot.
   int view(const Value* v, int s, const std::vector<int64_t>& dims);
   void add_step(std::unique_ptr<Step> step);
+  // Whether v is measured for a BN that fold removed (collect_bn_stats on a
+  // folded model): its producer must materialize it, no post-op may fuse past it.
+  bool tapped(const Value* v) const { return taps_.count(v) != 0; }
   // Marks a node as computed by another node's step (fusion).
   void absorb(const Node* n) { absorbed_.insert(n); }
   // The node consuming v when it is v's only use and v is no graph output.
@@ -61,6 +65,8 @@ class PlanBuilder {
   bool build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in);
   void add_reference_step(const Node& node, std::unique_ptr<OpKernel> kernel, const InferContext& ctx,
                           const std::vector<int>& in);
+  // Adds the statistics steps of the taps whose values exist by now.
+  void add_pending_taps();
 
   Plan& plan_;
   const Node* current_ = nullptr;  // the node being built, and its FLOPs
@@ -77,6 +83,8 @@ class PlanBuilder {
   std::vector<Reorder> reorders_;
   std::unordered_set<const Node*> absorbed_;
   std::unordered_set<const Node*> built_;  // nodes whose steps exist (or are being made)
+  std::unordered_map<const Value*, FoldedBn> taps_;  // folded BNs still to measure, by value
+  std::vector<const Value*> tap_order_;               // in the annex's order
 };
 
 // Tries to run node with oneDNN; false leaves the builder unchanged (the
@@ -98,5 +106,9 @@ bool build_bn_stats_step(PlanBuilder& b, const Node& node, const InferContext& c
 // the input's own layout for the run's hook; false when the layout is not one
 // it reads (the caller then uses build_bn_stats_step). Defined in runtime/bn_tap.cpp.
 bool build_bn_tap(PlanBuilder& b, const Node& node, const std::vector<int>& in);
+// The same for a BN that fold removed: measures slot s (the value the
+// record names) and maps the moments back to the BN's input. False when the
+// layout is not one it reads.
+bool build_folded_tap(PlanBuilder& b, const FoldedBn& bn, int s);
 
 }  // namespace bnfold::rt

@@ -47,18 +47,24 @@ struct Session::Impl {
   }
 
   // values: the tensors of a run (may be null when only dims are known).
+  // measured: the plan with statistics steps (collect_bn_stats, or a
+  // monitored run); a monitoring session keeps both, so its unmeasured runs
+  // run the plain plan, fusions and all.
   std::shared_ptr<const rt::Plan> plan_for(const std::vector<std::vector<int64_t>>& dims,
-                                           const std::vector<const Tensor*>& values) const {
+                                           const std::vector<const Tensor*>& values, bool measured) const {
     std::lock_guard<std::mutex> lock(mutex);
+    measured |= options.collect_bn_stats;
+    SessionOptions o = options;
+    o.collect_bn_stats = measured;
     for (;;) {
-      const std::string key = signature(dims, values);
+      const std::string key = (measured ? "m" : "p") + signature(dims, values);
       auto it = plans.find(key);
       if (it != plans.end()) return it->second;
       std::vector<rt::Plan::Input> in;
       for (size_t i = 0; i < fed.size(); ++i)
         in.push_back({fed[i], dims[i], value_keyed[i] ? values[i] : nullptr});
       try {
-        auto plan = std::make_shared<const rt::Plan>(*graph, in, options, weights);
+        auto plan = std::make_shared<const rt::Plan>(*graph, in, o, weights);
         plans.emplace(key, plan);
         return plan;
       } catch (const rt::NeedsInputValue& e) {
@@ -76,7 +82,8 @@ struct Session::Impl {
   // Validates the inputs of a run and returns the plan for them; tensors
   // receives the tensor to read for every fed input.
   std::shared_ptr<const rt::Plan> prepare(const std::map<std::string, Tensor>& given,
-                                          std::vector<const Tensor*>* tensors) const;
+                                          std::vector<const Tensor*>* tensors, bool measured = false) const;
+  std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const BnStatsHook* hook) const;
 
   void check_kernels() const {
     for (const Node* n : graph->nodes()) {
@@ -132,7 +139,6 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
   impl_->graph = std::move(graph);
   BNFOLD_CHECK(options.monitor_every >= 0, ErrorCode::InvalidArgument, "monitor_every {} is negative",
                options.monitor_every);
-  if (options.monitor_every > 0) options.collect_bn_stats = true;  // the taps; idle in unmeasured runs
   impl_->options = options;
   if (options.max_memory) set_memory_limit(options.max_memory);
   if (options.use_onednn) rt::set_dnnl_threads(options.threads);
@@ -172,7 +178,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
     dims.push_back(d);
   }
   try {
-    impl_->plan_for(dims, values);
+    impl_->plan_for(dims, values, false);
   } catch (const Error& e) {
     // A shape decided by an input's value can only be planned at run time.
     if (e.code() != ErrorCode::NeedsInputValue && !guessed) throw;
@@ -186,7 +192,7 @@ const std::vector<TensorSpec>& Session::outputs() const { return impl_->outputs;
 const Graph& Session::graph() const { return *impl_->graph; }
 
 std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::string, Tensor>& given,
-                                                        std::vector<const Tensor*>* tensors) const {
+                                                        std::vector<const Tensor*>* tensors, bool measured) const {
   for (const auto& [name, t] : given) {
     bool known = false;
     for (const Value* v : fed) known |= v->name() == name;
@@ -214,21 +220,31 @@ std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::strin
     tensors->push_back(t);
     dims.push_back(t->dims());
   }
-  return plan_for(dims, *tensors);
+  return plan_for(dims, *tensors, measured);
+}
+
+std::map<std::string, Tensor> Session::Impl::run(const std::map<std::string, Tensor>& inputs,
+                                                 const BnStatsHook* hook) const {
+  std::vector<const Tensor*> tensors;
+  const auto plan = prepare(inputs, &tensors, hook != nullptr);
+  std::vector<Tensor> results = plan->run(tensors, nullptr, hook);
+  std::map<std::string, Tensor> out;
+  for (size_t i = 0; i < results.size(); ++i) out[outputs[i].name] = std::move(results[i]);
+  return out;
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
   const int64_t every = impl_->options.monitor_every;
-  if (every <= 0) return run(inputs, BnStatsHook());
+  if (every <= 0) return impl_->run(inputs, nullptr);
   const int64_t n = impl_->runs.fetch_add(1);
-  if (n % every != 0) return run(inputs, BnStatsHook());
+  if (n % every != 0) return impl_->run(inputs, nullptr);
   // A measured run: its own accumulators, merged once at the end.
   MonitorSnapshot mine;
   const BnStatsHook hook = [&mine](const BnStats& st) {
     if (!mine.per_bn.count(st.bn)) mine.order.push_back(st.bn);
     mine.per_bn[st.bn].add(st.count, st.mean, st.var);
   };
-  auto out = run(inputs, hook);
+  auto out = impl_->run(inputs, &hook);
   int64_t batch = 1;
   if (!impl_->inputs.empty()) {
     auto it = inputs.find(impl_->inputs[0].name);
@@ -258,15 +274,7 @@ void Session::reset_monitor() const {
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs,
                                            const BnStatsHook& hook) const {
-  BNFOLD_CHECK(!hook || impl_->options.collect_bn_stats || impl_->options.bn_mode == BnMode::BatchStatistics,
-               ErrorCode::InvalidArgument,
-               "a BN statistics hook needs SessionOptions::collect_bn_stats or BatchStatistics mode");
-  std::vector<const Tensor*> tensors;
-  const auto plan = impl_->prepare(inputs, &tensors);
-  std::vector<Tensor> results = plan->run(tensors, nullptr, hook ? &hook : nullptr);
-  std::map<std::string, Tensor> out;
-  for (size_t i = 0; i < results.size(); ++i) out[impl_->outputs[i].name] = std::move(results[i]);
-  return out;
+  return impl_->run(inputs, hook ? &hook : nullptr);
 }
 
 Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inputs) const {

@@ -35,8 +35,9 @@ struct SessionOptions {
   // BNs (by node_name) that normalize with batch statistics whatever bn_mode
   // says: the audit's ablation puts one BN at a time in train mode.
   std::vector<std::string> batch_statistics_bns;
-  // Compute every BN input's per-channel statistics in every run, for a
-  // BnStatsHook (always on in BatchStatistics mode).
+  // Compile plans that measure every BN input's per-channel statistics
+  // (plan_stats and profile show them). A run with a BnStatsHook measures
+  // whatever this says, in a second plan kept beside the plain one.
   bool collect_bn_stats = false;
   // When non-zero, sets the memory limit (graph/memory.hpp) for tensors and
   // plans. The limit is the process's, shared by its sessions: the machine's
@@ -44,7 +45,8 @@ struct SessionOptions {
   size_t max_memory = 0;
   // Monitoring while serving: every monitor_every-th run (1: each, 16: one
   // in 16; 0: off) accumulates the per-channel statistics of every BN input,
-  // measured in place (outputs unchanged); Session::monitor() reads them.
+  // measured in place (outputs unchanged), folded BNs included; the other
+  // runs execute the plain plan. Session::monitor() reads them.
   int64_t monitor_every = 0;
 };
 
@@ -90,9 +92,10 @@ class Session {
   // Throws bnfold::Error for an unknown or missing input, or a wrong dtype,
   // rank or dim (naming expected and given).
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs) const;
-  // The same, calling `hook` with each BN input's statistics (needs
-  // collect_bn_stats or BatchStatistics mode). The hook runs on the calling
-  // thread, in the order of the BNs in the plan.
+  // The same, calling `hook` with each BN input's statistics: of each
+  // BatchNormalization node, and of each BN a `fold` removed (measured on the
+  // value the folded model's metadata names, mapped back exactly; see
+  // graph/folded_bns.hpp). The hook runs on the calling thread, in plan order.
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const BnStatsHook& hook) const;
 
   // A copy of what monitoring has gathered so far (empty when monitor_every

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "graph/folded_bns.hpp"
 #include "graph/atomic_file.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
@@ -124,11 +125,16 @@ int run(const FoldArgs& a) {
     save_onnx(folded, a.out, eo);  // checked by the ONNX checker before it is moved to -o
     fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
                human_bytes(file_size_or_zero(a.out)), folded.num_nodes());
+    const size_t recorded = folded_bns(folded).size();
+    if (report.folded() + report.count(FoldAction::ScaleShift) > 0)
+      fmt::print("  {} of the {} BNs removed can still be monitored for drift (metadata {})\n", recorded,
+                 report.folded() + report.count(FoldAction::ScaleShift), kFoldedBnsKey);
   } else {
     fmt::print("\nNot written: the verification failed (--keep-failed writes it anyway)\n");
   }
 
   nlohmann::json j = nlohmann::json::parse(fold_json(result));
+  j["monitorable_folded_bns"] = folded_bns(folded).size();
   if (a.verify) {
     print_verification(*result.verification, a.v);
     j["verification"]["rtol"] = a.v.rtol;

@@ -3,7 +3,7 @@
 include(CMakePackageConfigHelpers)
 
 set(BNFOLD_PUBLIC_HEADERS
-  graph/atomic_file.hpp graph/attribute.hpp graph/batchnorm.hpp graph/dtype.hpp graph/error.hpp graph/export.hpp graph/graph.hpp
+  graph/atomic_file.hpp graph/attribute.hpp graph/batchnorm.hpp graph/dtype.hpp graph/error.hpp graph/export.hpp graph/folded_bns.hpp graph/graph.hpp
   graph/inspect.hpp graph/onnx_io.hpp graph/shape.hpp graph/tensor.hpp graph/tensor_io.hpp
   passes/fold.hpp passes/fold_report.hpp passes/pass.hpp passes/pipeline.hpp
   analysis/bn_analysis.hpp analysis/bn_moments.hpp analysis/dataset.hpp runtime/moments.hpp runtime/session.hpp runtime/tensor_tools.hpp)

@@ -233,6 +233,7 @@ Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64
   f.result = producer.output(0);
   bool anything = false;
   for (;;) {
+    if (b.tapped(f.result)) break;  // measured for a folded BN: it must exist as computed
     if (const GatedActivation g = gated_activation(b, f.result); g.mul) {
       f.ops.append_eltwise(1.0f, g.alg, 1.0f, 0.0f);
       f.what += g.alg == dnnl::algorithm::eltwise_swish ? " + SiLU" : " + HardSwish";
