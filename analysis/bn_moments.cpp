@@ -8,25 +8,81 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "bnfold/version.hpp"
 #include "graph/check.hpp"
+#include "graph/sha256.hpp"
 
 namespace bnfold {
+
+namespace {
+
+constexpr const char* kFormat = "bnfold-bn-input-stats";
+constexpr int kVersion = 2;
+
+void put(std::string* out, const std::string& s) {
+  *out += std::to_string(s.size()) + ":" + s;
+}
+void put(std::string* out, int64_t v) { out->append(reinterpret_cast<const char*>(&v), sizeof v); }
+void put(std::string* out, const std::vector<double>& v) {
+  put(out, static_cast<int64_t>(v.size()));
+  out->append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(double));
+}
+
+// The digest of everything the file says, exactly (doubles by their bits):
+// an edited number, name or count changes it.
+std::string content_digest(const BnInputStats& s) {
+  std::string bytes;
+  put(&bytes, s.model);
+  put(&bytes, s.samples);
+  for (const auto& bn : s.order) {
+    const ChannelMoments& m = s.per_bn.at(bn);
+    put(&bytes, bn);
+    put(&bytes, m.count);
+    put(&bytes, m.mean);
+    put(&bytes, m.m2);
+  }
+  return sha256_hex(bytes);
+}
+
+}  // namespace
+
+std::string BnInputStats::bn_signature() const {
+  std::map<std::string, size_t> channels;
+  for (const auto& [bn, m] : per_bn) channels[bn] = m.mean.size();
+  return bn_signature_of(channels);
+}
+
+std::string bn_signature_of(const std::map<std::string, size_t>& channels) {
+  std::string bytes;
+  for (const auto& [bn, c] : channels) {
+    put(&bytes, bn);
+    put(&bytes, static_cast<int64_t>(c));
+  }
+  return sha256_hex(bytes).substr(0, 16);
+}
 
 void BnInputStats::merge(const BnInputStats& o) {
   if (order.empty()) {
     *this = o;
     return;
   }
-  BNFOLD_CHECK(order == o.order, ErrorCode::InvalidArgument,
-               "the statistics were collected on models with different BatchNormalization nodes");
+  BNFOLD_CHECK(bn_signature() == o.bn_signature(), ErrorCode::InvalidArgument,
+               "the statistics were collected on models with different BatchNormalization nodes ({} BNs, "
+               "signature {}{}; {} BNs, signature {}{})",
+               per_bn.size(), bn_signature(), model.empty() ? "" : ", " + model, o.per_bn.size(), o.bn_signature(),
+               o.model.empty() ? "" : ", " + o.model);
   for (const auto& [name, m] : o.per_bn) per_bn[name].merge(m);
   samples += o.samples;
 }
 
 void BnInputStats::save(const std::string& path) const {
   nlohmann::json j;
-  j["format"] = "bnfold-bn-input-stats-1";
+  j["format"] = kFormat;
+  j["version"] = kVersion;
+  j["written_by"] = std::string("bnfold ") + BNFOLD_VERSION_STRING;
   j["model"] = model;
+  j["bn_signature"] = bn_signature();
+  j["sha256"] = content_digest(*this);
   j["samples"] = samples;
   nlohmann::json bns = nlohmann::json::array();
   for (const auto& name : order) {
@@ -60,8 +116,21 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
   BnInputStats s;
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    BNFOLD_CHECK(j.is_object() && j.value("format", "") == "bnfold-bn-input-stats-1", ErrorCode::InvalidArgument,
-                 "not a bnfold statistics file");
+    BNFOLD_CHECK(j.is_object() && j.contains("format") && j["format"].is_string(), ErrorCode::InvalidArgument,
+                 "not a bnfold statistics file (no 'format')");
+    const std::string format = j["format"].get<std::string>();
+    BNFOLD_CHECK(format != "bnfold-bn-input-stats-1", ErrorCode::InvalidArgument,
+                 "written by an earlier bnfold in format version 1, which has no checksum; this bnfold reads version "
+                 "{}: collect the statistics again (drift --save-stats)",
+                 kVersion);
+    BNFOLD_CHECK(format == kFormat, ErrorCode::InvalidArgument, "not a bnfold statistics file (format '{}')", format);
+    const int64_t version = integer_field(j, "version");
+    BNFOLD_CHECK(version == kVersion, ErrorCode::InvalidArgument,
+                 "format version {}{}; this bnfold reads version {}", version,
+                 j.contains("written_by") && j["written_by"].is_string()
+                     ? " (written by " + j["written_by"].get<std::string>() + ")"
+                     : std::string(),
+                 kVersion);
     s.model = j.at("model").get<std::string>();
     s.samples = integer_field(j, "samples");
     BNFOLD_CHECK(s.samples >= 0, ErrorCode::InvalidArgument, "samples is negative");
@@ -81,6 +150,11 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
       s.order.push_back(name);
       s.per_bn[name] = std::move(m);
     }
+    const std::string digest = j.at("sha256").get<std::string>();
+    BNFOLD_CHECK(digest == content_digest(s), ErrorCode::InvalidArgument,
+                 "the checksum does not match the contents: the file was edited or damaged after bnfold wrote it");
+  } catch (const nlohmann::json::parse_error& e) {
+    failf(ErrorCode::InvalidArgument, "{}: not complete JSON (truncated?): {}", what, e.what());
   } catch (const nlohmann::json::exception& e) {
     failf(ErrorCode::InvalidArgument, "{}: not a bnfold statistics file: {}", what, e.what());
   } catch (const Error& e) {

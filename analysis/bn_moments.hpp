@@ -17,6 +17,11 @@
 
 namespace bnfold BNFOLD_API {
 
+// The file (JSON, format "bnfold-bn-input-stats" version 2) carries a
+// SHA-256 of its contents (a file edited or damaged after it was written is
+// refused) and the BN signature: a digest of the BNs' names and channel
+// counts, the same for a model and its folded form, so statistics of another
+// model are recognized by it.
 struct BnInputStats {
   std::string model;                             // the model they were collected for
   int64_t samples = 0;
@@ -27,7 +32,11 @@ struct BnInputStats {
   static BnInputStats load(const std::string& path);
   // The same from the file's text; `what` names it in errors.
   static BnInputStats parse(const std::string& text, const std::string& what);
+  std::string bn_signature() const;  // 16 hex digits
 };
+
+// The signature of BNs with these channel counts, by name.
+std::string bn_signature_of(const std::map<std::string, size_t>& channels);
 
 using Progress = std::function<void(int64_t done, int64_t total)>;
 

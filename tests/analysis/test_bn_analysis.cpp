@@ -106,6 +106,41 @@ TEST_CASE("Chan merging of shards equals one pass over all data", "[stats]") {
   }
 }
 
+TEST_CASE("statistics files: another version, edited, truncated, or of another model get a clear error",
+          "[stats][errors]") {
+  auto g = tiny();
+  const BnInputStats st = collect_bn_input_stats(g, samples(8, 3, false), 4, 1);
+  test::TempDir dir;
+  st.save(dir.file("s.json"));
+  std::ifstream in(dir.file("s.json"));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(BnInputStats::parse(text, "s.json").per_bn.size() == st.per_bn.size());
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    const size_t at = t.find(from);
+    REQUIRE(at != std::string::npos);
+    return t.replace(at, from.size(), to);
+  };
+  // One digit of one mean changed by hand.
+  const size_t mean = text.find("\"mean\":[") + 8;
+  std::string edited = text;
+  edited[mean + 3] = edited[mean + 3] == '1' ? '2' : '1';
+  CHECK_THROWS_WITH(BnInputStats::parse(edited, "s.json"), Contains("s.json: the checksum does not match"));
+  CHECK_THROWS_WITH(BnInputStats::parse(edit("\"version\":2", "\"version\":3"), "s.json"),
+                    Contains("format version 3") && Contains("reads version 2"));
+  CHECK_THROWS_WITH(BnInputStats::parse(edit("\"format\":\"bnfold-bn-input-stats\"", "\"format\":\"bnfold-bn-input-stats-1\""), "s.json"),
+                    Contains("format version 1, which has no checksum"));
+  CHECK_THROWS_WITH(BnInputStats::parse(text.substr(0, text.size() / 2), "s.json"), Contains("truncated"));
+  CHECK_THROWS_WITH(BnInputStats::parse("{}", "s.json"), Contains("not a bnfold statistics file"));
+  // Statistics of tiny_resnet against factory_cnn, as data and as baseline.
+  auto other = std::shared_ptr<Graph>(load_onnx(kModels + "/factory_cnn.onnx"));
+  CHECK_THROWS_WITH(compute_drift(*other, st), Contains("collected for another model") && Contains("signature"));
+  BnInputStats mine;
+  mine.order = {"x"};
+  mine.per_bn["x"].add(1, {0.0}, {1.0});
+  CHECK_THROWS_WITH(mine.merge(st), Contains("different BatchNormalization nodes"));
+}
+
 TEST_CASE("drift scores data from the training distribution low and shifted data high", "[drift]") {
   auto g = tiny();
   const DriftReport same = compute_drift(*g, collect_bn_input_stats(g, samples(32, 2, false), 16, 2));
