@@ -75,7 +75,9 @@ void BnInputStats::merge(const BnInputStats& o) {
   samples += o.samples;
 }
 
-void BnInputStats::save(const std::string& path) const {
+void BnInputStats::save(const std::string& path) const { write_file_atomic(path, to_json()); }
+
+std::string BnInputStats::to_json() const {
   nlohmann::json j;
   j["format"] = kFormat;
   j["version"] = kVersion;
@@ -90,7 +92,7 @@ void BnInputStats::save(const std::string& path) const {
     bns.push_back({{"bn", name}, {"count", m.count}, {"mean", m.mean}, {"m2", m.m2}});
   }
   j["batchnorms"] = bns;
-  write_file_atomic(path, j.dump() + "\n");
+  return j.dump() + "\n";
 }
 
 BnInputStats BnInputStats::load(const std::string& path) {
@@ -172,28 +174,43 @@ BnInputStats stats_from_monitor(const MonitorSnapshot& m, const std::string& mod
   return s;
 }
 
-BnInputStats collect_bn_input_stats(std::shared_ptr<const Graph> graph, const Dataset& data, int64_t batch,
-                                    int threads, const Progress& progress) {
+BnStatsCollector::BnStatsCollector(std::shared_ptr<const Graph> graph, int threads) {
   SessionOptions so;
   so.threads = threads;
-  so.collect_bn_stats = true;
-  Session session(graph, so);
-  BNFOLD_CHECK(session.inputs().size() == 1, ErrorCode::Unsupported,
-               "statistics over a data set need a model with one input; this one has {}", session.inputs().size());
-  BnInputStats stats;
-  stats.samples = data.size();
+  session_ = std::make_unique<Session>(std::move(graph), so);
+  BNFOLD_CHECK(session_->inputs().size() == 1, ErrorCode::Unsupported,
+               "statistics over a data set need a model with one input; this one has {}", session_->inputs().size());
+}
+
+BnStatsCollector::~BnStatsCollector() = default;
+
+void BnStatsCollector::add(const Tensor& batch) {
+  BNFOLD_CHECK(batch.rank() > 0, ErrorCode::InvalidArgument, "a batch needs a batch dimension");
   const BnStatsHook hook = [&](const BnStats& s) {
-    if (!stats.per_bn.count(s.bn)) stats.order.push_back(s.bn);
-    stats.per_bn[s.bn].add(s.count, s.mean, s.var);
+    if (!stats_.per_bn.count(s.bn)) stats_.order.push_back(s.bn);
+    stats_.per_bn[s.bn].add(s.count, s.mean, s.var);
   };
+  session_->run({{session_->inputs()[0].name, batch}}, hook);
+  stats_.samples += batch.dims()[0];
+}
+
+BnInputStats BnStatsCollector::stats() const {
+  BNFOLD_CHECK(stats_.samples > 0, ErrorCode::InvalidArgument, "no samples were given to collect statistics from");
+  BNFOLD_CHECK(!stats_.order.empty(), ErrorCode::InvalidArgument,
+               "the model has no BatchNormalization node in inference mode (nor a folded one recorded by fold) to "
+               "collect statistics for");
+  return stats_;
+}
+
+BnInputStats collect_bn_input_stats(std::shared_ptr<const Graph> graph, const Dataset& data, int64_t batch,
+                                    int threads, const Progress& progress) {
+  BnStatsCollector c(std::move(graph), threads);
   for (int64_t start = 0; start < data.size(); start += batch) {
     const int64_t n = std::min(batch, data.size() - start);
-    session.run({{session.inputs()[0].name, data.batch(start, n)}}, hook);
+    c.add(data.batch(start, n));
     if (progress) progress(start + n, data.size());
   }
-  BNFOLD_CHECK(!stats.order.empty(), ErrorCode::InvalidArgument,
-               "the model has no BatchNormalization node in inference mode to collect statistics for");
-  return stats;
+  return c.stats();
 }
 
 }  // namespace bnfold

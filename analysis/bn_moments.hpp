@@ -30,6 +30,7 @@ struct BnInputStats {
   void merge(const BnInputStats& other);         // throws if the BNs differ
   void save(const std::string& path) const;      // JSON
   static BnInputStats load(const std::string& path);
+  std::string to_json() const;  // the file's text
   // The same from the file's text; `what` names it in errors.
   static BnInputStats parse(const std::string& text, const std::string& what);
   std::string bn_signature() const;  // 16 hex digits
@@ -43,6 +44,24 @@ using Progress = std::function<void(int64_t done, int64_t total)>;
 // What a monitoring Session gathered, as the statistics `drift --save-stats`
 // writes (save, merge, compare with compute_drift); `model` names the model.
 BnInputStats stats_from_monitor(const MonitorSnapshot& snapshot, const std::string& model = "");
+
+// Accumulates every BN input's statistics over batches fed one at a time
+// (from any source: a data set, arrays, a stream), in inference mode, with
+// one session for all of them. Not thread-safe; one per thread.
+class BnStatsCollector {
+ public:
+  BnStatsCollector(std::shared_ptr<const Graph> graph, int threads);
+  ~BnStatsCollector();
+  // A batch [N, ...] for the model's one input.
+  void add(const Tensor& batch);
+  // What the batches so far gave (throws when the model has no BN to measure).
+  BnInputStats stats() const;
+  const Session& session() const { return *session_; }
+
+ private:
+  std::unique_ptr<Session> session_;
+  BnInputStats stats_;
+};
 
 // Runs the data through the graph in inference mode, batch by batch, and
 // accumulates every BN input's statistics.

@@ -11,6 +11,8 @@ BNFOLD_PACKAGES=(
   # model generation and end-to-end tests (torchvision exports)
   python3 python3-dev python3-numpy python3-onnx python3-torch python3-torchvision
   pybind11-dev python3-pytest
+  # drift over shards on Dask (tests/tools/python/test_stats.py starts a LocalCluster)
+  python3-distributed
   # the HTML reports are rendered in headless Chromium by a test
   chromium
 )

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <thread>
 
 #include "analysis/bn_analysis.hpp"
 #include "graph/folded_bns.hpp"
@@ -97,8 +98,9 @@ TEST_CASE("a folded model records where each removed BN can be measured", "[moni
   CHECK_THROWS_WITH(folded_bns(*folded), Contains("bnfold.folded_batchnorms") && Contains("unknown version"));
 }
 
-TEST_CASE("the folded model's monitor equals the unfolded one's, and unmeasured runs keep their fusions",
-          "[monitor][fold]") {
+TEST_CASE("the folded model's monitor equals the unfolded one's, also served from threads, and unmeasured runs "
+          "keep their fusions",
+          "[monitor][fold][threads]") {
   AllFolds m;
   FoldReport report;
   const auto folded = folded_copy(*m.g, &report);
@@ -124,6 +126,21 @@ TEST_CASE("the folded model's monitor equals the unfolded one's, and unmeasured 
       CHECK(b.layers[k].bn == a.layers[k].bn);
       CHECK(b.layers[k].distance == Approx(a.layers[k].distance).epsilon(1e-5).margin(1e-9));
     }
+  }
+  // 4 threads x 12 runs, one in 2 measured: each input measured 4 times over.
+  {
+    SessionOptions o;
+    o.threads = 1;
+    o.monitor_every = 2;
+    Session fused(folded, o);
+    std::vector<std::thread> pool;
+    for (int t = 0; t < 4; ++t)
+      pool.emplace_back([&] {
+        for (size_t r = 0; r < 12; ++r) fused.run({{"x", inputs[r % inputs.size()]}});
+      });
+    for (auto& th : pool) th.join();
+    CHECK(fused.monitor().runs == 48);
+    CHECK(fused.monitor().sampled_runs == 24);
   }
   // The plan of unmeasured runs has no statistics step and fuses as before;
   // the measured plan keeps the measured values unfused.

@@ -6,6 +6,7 @@
 //   bnfold.drift("model.onnx", ["data/"]), bnfold.recalibrate(...), bnfold.audit(...)
 //
 // bnfold::Error becomes bnfold.Error (a RuntimeError) with the library's message.
+#include <fmt/format.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -14,6 +15,7 @@
 #include "graph/check.hpp"
 #include "graph/error.hpp"
 #include "graph/onnx_io.hpp"
+#include "analysis/bn_moments.hpp"
 #include "analysis/workflows.hpp"
 #include "graph/sha256.hpp"
 #include "runtime/session.hpp"
@@ -93,6 +95,66 @@ Dataset open_data(const Graph& g, const std::string& path, const std::vector<std
   return Dataset::open(data, o);
 }
 
+// Data given as paths (a str or a list of str), one array (a batch [N, ...],
+// or one sample without the batch dim), or an iterable of such arrays.
+// Arrays of another float dtype are converted to float32 (a copy); a
+// C-contiguous float32 array is read in place.
+BnInputStats stats_of(std::shared_ptr<Graph> g, const std::string& path, const py::object& data, int64_t batch,
+                      int threads, const std::string& data_key) {
+  if (py::isinstance<py::str>(data) || (py::isinstance<py::list>(data) && py::len(data) > 0 &&
+                                        py::isinstance<py::str>(py::cast<py::list>(data)[0]))) {
+    const std::vector<std::string> files = py::isinstance<py::str>(data)
+                                               ? std::vector<std::string>{py::cast<std::string>(data)}
+                                               : py::cast<std::vector<std::string>>(data);
+    py::gil_scoped_release release;
+    return collect_bn_input_stats(g, open_data(*g, path, files, {"", data_key, ""}), batch, threads);
+  }
+  std::unique_ptr<BnStatsCollector> c;
+  {
+    py::gil_scoped_release release;
+    c = std::make_unique<BnStatsCollector>(g, threads);
+  }
+  const Shape& want = c->session().inputs()[0].shape;
+  auto feed = [&](const py::handle& item) {
+    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item);
+    BNFOLD_CHECK(a, ErrorCode::InvalidArgument, "data items must be arrays of numbers");
+    std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
+    if (want.rank_known && dims.size() + 1 == want.rank()) dims.insert(dims.begin(), 1);  // one sample
+    const Tensor t = Tensor::borrow(DType::Float32, dims, a.mutable_data());
+    py::gil_scoped_release release;
+    for (int64_t start = 0; start < dims[0]; start += batch) {
+      const int64_t n = std::min(batch, dims[0] - start);
+      std::vector<int64_t> part = dims;
+      part[0] = n;
+      c->add(Tensor::borrow(DType::Float32, part,
+                            const_cast<float*>(t.data_as<float>()) + start * (t.numel() / std::max<int64_t>(dims[0], 1))));
+    }
+  };
+  if (py::isinstance<py::array>(data)) {
+    feed(data);
+  } else {
+    BNFOLD_CHECK(py::hasattr(data, "__iter__"), ErrorCode::InvalidArgument,
+                 "data must be paths, a numpy array or an iterable of arrays");
+    for (const py::handle item : data) feed(item);
+  }
+  return c->stats();
+}
+
+// A statistics argument: a Stats object or the path of a statistics file.
+BnInputStats stats_arg(const py::object& o) {
+  if (py::isinstance<py::str>(o)) return BnInputStats::load(py::cast<std::string>(o));
+  return py::cast<BnInputStats>(o);
+}
+
+py::dict moments_dict(const ChannelMoments& m) {
+  py::dict d;
+  d["count"] = m.count;
+  d["mean"] = py::array_t<double>(static_cast<py::ssize_t>(m.mean.size()), m.mean.data());
+  const std::vector<double> v = m.variance();
+  d["var"] = py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
+  return d;
+}
+
 class PySession {
  public:
   PySession(const std::string& path, int threads, const std::string& bn_mode, bool reference,
@@ -144,6 +206,11 @@ class PySession {
     stats_from_monitor(session_->monitor(), path_).save(path);
   }
   void reset_monitor() const { session_->reset_monitor(); }
+  BnInputStats snapshot() const {
+    BNFOLD_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
+                 "no run was monitored yet (Session(..., monitor_every=K) measures every K-th run)");
+    return stats_from_monitor(session_->monitor(), path_);
+  }
 
  private:
   std::string path_;
@@ -252,42 +319,108 @@ PYBIND11_MODULE(bnfold, m) {
            "Writes what monitoring measured as a statistics file, the format of `bnfold drift\n"
            "--save-stats`: compare it with drift(..., merge=[path], baseline=...) or `bnfold drift MODEL\n"
            "--merge PATH --baseline BASE.json`.")
-      .def("reset_monitor", &PySession::reset_monitor, "Forgets what monitoring measured so far.");
+      .def("reset_monitor", &PySession::reset_monitor, "Forgets what monitoring measured so far.")
+      .def("snapshot", &PySession::snapshot,
+           "What monitoring measured so far, as a Stats object (the statistics drift(), collect_stats()\n"
+           "and `bnfold drift --save-stats` make): save it, merge it, pass it to drift(stats=...).");
+
+  py::class_<BnInputStats>(m, "Stats",
+                           "Per-channel statistics of every BN input over some data: count, mean and M2 per channel\n"
+                           "(Chan's parallel form), so partial statistics from shards merge into exactly those of one\n"
+                           "pass. Made by collect_stats(), Session.snapshot() or Stats.load(); picklable (Dask,\n"
+                           "multiprocessing ship it between processes).")
+      .def_static("load", &BnInputStats::load, py::arg("path"),
+                  "Reads a statistics file (`bnfold drift --save-stats`, Stats.save); refuses one of another\n"
+                  "format version, or edited or damaged (checksummed).")
+      .def("save", &BnInputStats::save, py::arg("path"), "Writes the statistics file (JSON, checksummed).")
+      .def(
+          "merge",
+          [](BnInputStats& self, const BnInputStats& other) -> BnInputStats& {
+            self.merge(other);
+            return self;
+          },
+          py::arg("other"), py::return_value_policy::reference_internal,
+          "Adds `other` (statistics of more data, same model) in place; returns self, so\n"
+          "functools.reduce(lambda a, b: a.merge(b), parts) works. Raises bnfold.Error for statistics\n"
+          "of another model.")
+      .def("copy", [](const BnInputStats& self) { return self; }, "An independent copy.")
+      .def_readwrite("model", &BnInputStats::model, "The model they were collected for (a name or path).")
+      .def_readonly("samples", &BnInputStats::samples, "How many samples they cover.")
+      .def_readonly("batchnorms", &BnInputStats::order, "The BNs measured, in plan order.")
+      .def_property_readonly("bn_signature", &BnInputStats::bn_signature,
+                             "A digest of the BNs' names and channel counts: equal for a model and its folded form.")
+      .def(
+          "moments", [](const BnInputStats& self, const std::string& bn) {
+            auto it = self.per_bn.find(bn);
+            BNFOLD_CHECK(it != self.per_bn.end(), ErrorCode::InvalidArgument, "no statistics for BN '{}'", bn);
+            return moments_dict(it->second);
+          },
+          py::arg("bn"), "{'count', 'mean', 'var'} of one BN's input (var: biased, per channel).")
+      .def(py::pickle([](const BnInputStats& self) { return self.to_json(); },
+                      [](const std::string& text) { return BnInputStats::parse(text, "pickled bnfold.Stats"); }))
+      .def("__repr__", [](const BnInputStats& self) {
+        return fmt::format("<bnfold.Stats of {} samples, {} BNs, model '{}'>", self.samples, self.order.size(),
+                           self.model);
+      });
+
+  m.def(
+      "collect_stats",
+      [](const std::string& path, const py::object& data, int64_t batch, int threads, const std::string& data_key) {
+        BnInputStats s = stats_of(load_for_bn_analysis(path), path, data, batch, threads, data_key);
+        s.model = path;
+        return s;
+      },
+      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, py::arg("data_key") = "",
+      "Runs the data through the model at `path` in inference mode and returns the statistics of\n"
+      "every BN input (of a folded model too: fold records where to measure) as a Stats object.\n"
+      "data: paths (folders, .npy/.npz/.pb files, images; as the CLI's -d), one numpy array (a batch\n"
+      "[N, C, H, W], or one sample [C, H, W]), or any iterable of such arrays (a generator, a Dask\n"
+      "partition); float arrays of another dtype are converted. batch: the largest batch run at once.\n\n"
+      "  parts = [bnfold.collect_stats('model.onnx', shard) for shard in shards]\n"
+      "  total = functools.reduce(lambda a, b: a.merge(b), parts)   # equals one pass over all shards\n"
+      "  bnfold.drift('model.onnx', stats=total)");
 
   m.def(
       "drift",
-      [](const std::string& path, const std::vector<std::string>& data, int64_t batch, int threads,
-         const std::string& baseline, const std::string& save_stats, int64_t min_samples, double threshold,
-         double min_effect, const std::string& data_key, const std::vector<std::string>& merge) {
-        return analyse(path, [&](std::shared_ptr<Graph> g) {
-          BnInputStats stats;
-          for (const auto& f : merge) stats.merge(BnInputStats::load(f));
-          if (!data.empty())
-            stats.merge(collect_bn_input_stats(g, open_data(*g, path, data, {"", data_key, ""}), batch, threads));
-          BNFOLD_CHECK(stats.samples > 0, ErrorCode::InvalidArgument, "give data, or merge= statistics files");
-          stats.model = path;
-          if (!save_stats.empty()) stats.save(save_stats);
-          BnInputStats base;
-          DriftOptions o;
-          if (!baseline.empty()) {
-            base = BnInputStats::load(baseline);
-            o.baseline = &base;
-          }
-          o.min_samples = min_samples;
-          o.threshold = threshold;
-          o.min_effect = min_effect;
-          return drift_json(compute_drift(*g, stats, o));
-        });
+      [](const std::string& path, const py::object& data, int64_t batch, int threads, const py::object& baseline,
+         const std::string& save_stats, int64_t min_samples, double threshold, double min_effect,
+         const std::string& data_key, const std::vector<py::object>& merge, const py::object& stats) {
+        std::shared_ptr<Graph> g = load_for_bn_analysis(path);
+        BnInputStats all;
+        for (const auto& f : merge) all.merge(stats_arg(f));
+        if (!stats.is_none()) all.merge(stats_arg(stats));
+        const bool no_data = data.is_none() || (py::isinstance<py::list>(data) && py::len(data) == 0);
+        if (!no_data) all.merge(stats_of(g, path, data, batch, threads, data_key));
+        BNFOLD_CHECK(all.samples > 0, ErrorCode::InvalidArgument, "give data, stats= or merge= statistics");
+        all.model = path;
+        BnInputStats base;
+        DriftOptions o;
+        if (!baseline.is_none() && !(py::isinstance<py::str>(baseline) && py::cast<std::string>(baseline).empty())) {
+          base = stats_arg(baseline);
+          o.baseline = &base;
+        }
+        o.min_samples = min_samples;
+        o.threshold = threshold;
+        o.min_effect = min_effect;
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          if (!save_stats.empty()) all.save(save_stats);
+          json = drift_json(compute_drift(*g, all, o));
+        }
+        return as_dict(json);
       },
-      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, py::arg("baseline") = "",
-      py::arg("save_stats") = "", py::arg("min_samples") = 30, py::arg("threshold") = 4.0,
-      py::arg("min_effect") = -1.0, py::arg("data_key") = "", py::arg("merge") = std::vector<std::string>{},
-      "Has the data (paths: folders, .npy/.npz/.pb files, images) left what the model's\n"
-      "BatchNormalization layers learned? baseline: a statistics file of in-distribution data\n"
-      "(save_stats writes one) to compare against instead of the running statistics; merge: statistics\n"
-      "files (save_stats, Session.save_stats) added to the data's. Returns the\n"
-      "keys of `bnfold drift --json`: 'verdict' ('drifted', 'in-distribution', 'too-few-samples'),\n"
-      "'samples', 'layers' (each 'name', 'score', 'baseline_score', 'ratio', ...).");
+      py::arg("path"), py::arg("data") = py::none(), py::arg("batch") = 32, py::arg("threads") = 0,
+      py::arg("baseline") = py::none(), py::arg("save_stats") = "", py::arg("min_samples") = 30,
+      py::arg("threshold") = 4.0, py::arg("min_effect") = -1.0, py::arg("data_key") = "",
+      py::arg("merge") = std::vector<py::object>{}, py::arg("stats") = py::none(),
+      "Has the data left what the model's BatchNormalization layers learned? data: paths (folders,\n"
+      ".npy/.npz/.pb files, images), a numpy array or an iterable of arrays (as collect_stats);\n"
+      "stats: a Stats object (or statistics file) to judge instead of, or besides, data; merge: more\n"
+      "Stats or files added in. baseline: Stats or a file of in-distribution data to compare against\n"
+      "instead of the running statistics (save_stats writes one). Returns the keys of `bnfold drift\n"
+      "--json`: 'verdict' ('drifted', 'in-distribution', 'too-few-samples'), 'samples', 'layers'\n"
+      "(each 'bn', 'distance', 'noise', 'ratio', 'drifted', ...), 'deciding'.");
 
   m.def(
       "recalibrate",

@@ -32,7 +32,7 @@ def test_stub_lists_every_public_name_and_nothing_else():
 
 def test_stub_parameters_match_the_module():
     stub = stub_names()
-    for name in ["fold", "verify", "drift", "recalibrate", "audit"]:
+    for name in ["fold", "verify", "collect_stats", "drift", "recalibrate", "audit"]:
         # pybind11 puts the signature as the docstring's first line: "name(a, b=1, ...) -> dict".
         first = getattr(bnfold, name).__doc__.splitlines()[0]
         # pybind11's own first line names each parameter as "name: type = default".
@@ -42,7 +42,7 @@ def test_stub_parameters_match_the_module():
 
 
 def test_every_function_has_a_docstring_that_teaches():
-    for name in ["fold", "verify", "drift", "recalibrate", "audit"]:
+    for name in ["fold", "verify", "collect_stats", "drift", "recalibrate", "audit"]:
         doc = getattr(bnfold, name).__doc__
         assert len(doc.splitlines()) >= 4, name
         assert "Returns" in doc or "returns" in doc, name
