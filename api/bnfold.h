@@ -60,6 +60,111 @@ BNFOLD_C_API bnfold_status bnfold_session_run(bnfold_session* session, const bnf
                                               bnfold_outputs** out);
 BNFOLD_C_API void bnfold_session_free(bnfold_session* session);
 
+/* ---- Describing a model: names, dtypes and dims of its inputs and outputs ---- */
+
+/* Valid while the model (or session) it came from lives. */
+typedef struct {
+  const char* name;
+  const char* dtype;               /* "float32", "int64", ... */
+  int rank_known;                  /* 0: the model does not say its rank (rank and dims are 0 and NULL) */
+  size_t rank;
+  const int64_t* dims;             /* per dim; -1 where symbolic or unknown */
+  const char* const* dim_params;   /* per dim: the symbol ("N", "batch") or "" */
+} bnfold_tensor_info;
+
+/* The inputs a run must feed (initializers that double as inputs are not
+ * counted) and the outputs, in the model's order. */
+BNFOLD_C_API size_t bnfold_model_input_count(const bnfold_model* model);
+BNFOLD_C_API size_t bnfold_model_output_count(const bnfold_model* model);
+BNFOLD_C_API bnfold_status bnfold_model_input_info(const bnfold_model* model, size_t index, bnfold_tensor_info* out);
+BNFOLD_C_API bnfold_status bnfold_model_output_info(const bnfold_model* model, size_t index, bnfold_tensor_info* out);
+BNFOLD_C_API size_t bnfold_session_output_count(const bnfold_session* session);
+BNFOLD_C_API bnfold_status bnfold_session_input_info(const bnfold_session* session, size_t index,
+                                                     bnfold_tensor_info* out);
+BNFOLD_C_API bnfold_status bnfold_session_output_info(const bnfold_session* session, size_t index,
+                                                      bnfold_tensor_info* out);
+
+/* ---- Session options ---- */
+
+typedef enum {
+  BNFOLD_BN_INFERENCE = 0,        /* BNs normalize with the running statistics in the model */
+  BNFOLD_BN_BATCH_STATISTICS = 1  /* with the current batch's, as a model left in train mode */
+} bnfold_bn_mode;
+
+/* Set struct_size to sizeof(bnfold_session_options) (bnfold_session_options_init
+ * does): fields a newer bnfold adds go at the end, and a caller built against
+ * this header keeps working, the new fields taking their defaults. */
+typedef struct {
+  size_t struct_size;
+  int threads;              /* 0: one per core */
+  bnfold_bn_mode bn_mode;
+  int64_t monitor_every;    /* 0: off; K: every K-th run measures every BN input's statistics (outputs unchanged) */
+  int reference_kernels;    /* 1: the plain reference kernels instead of oneDNN (slow; an oracle) */
+} bnfold_session_options;
+
+BNFOLD_C_API void bnfold_session_options_init(bnfold_session_options* options);
+BNFOLD_C_API bnfold_status bnfold_session_create_with_options(const bnfold_model* model,
+                                                              const bnfold_session_options* options,
+                                                              bnfold_session** out);
+
+/* ---- Reports: JSON text, the keys of the CLI's --json (see the README) ---- */
+
+BNFOLD_C_API void bnfold_string_free(char* text);
+/* Folds in place like bnfold_model_fold; *report_json: `bnfold fold --json`'s report. */
+BNFOLD_C_API bnfold_status bnfold_model_fold_report(bnfold_model* model, char** report_json);
+
+/* ---- BN input statistics: collect, monitor, merge, save, load ---- */
+
+typedef struct bnfold_stats bnfold_stats;
+typedef struct bnfold_stats_collector bnfold_stats_collector;
+
+/* What a session with monitor_every > 0 measured so far (fails when no run was measured). */
+BNFOLD_C_API bnfold_status bnfold_session_snapshot(const bnfold_session* session, bnfold_stats** out);
+BNFOLD_C_API bnfold_status bnfold_session_monitor_counts(const bnfold_session* session, int64_t* runs,
+                                                         int64_t* sampled_runs);
+BNFOLD_C_API bnfold_status bnfold_session_reset_monitor(bnfold_session* session);
+
+/* Statistics of data files (folders, .npy/.npz/.pb, images; as the CLI's -d). */
+BNFOLD_C_API bnfold_status bnfold_stats_collect_files(const bnfold_model* model, const char* const* paths,
+                                                      size_t count, int64_t batch, int threads,
+                                                      bnfold_stats** out);
+/* Statistics of batches the caller feeds: float32 [N, ...] for the model's one input. */
+BNFOLD_C_API bnfold_status bnfold_stats_collector_create(const bnfold_model* model, int threads,
+                                                         bnfold_stats_collector** out);
+BNFOLD_C_API bnfold_status bnfold_stats_collector_add(bnfold_stats_collector* collector, const float* data,
+                                                      const int64_t* dims, size_t rank);
+BNFOLD_C_API bnfold_status bnfold_stats_collector_result(const bnfold_stats_collector* collector,
+                                                         bnfold_stats** out);
+BNFOLD_C_API void bnfold_stats_collector_free(bnfold_stats_collector* collector);
+
+/* The file of `bnfold drift --save-stats` (checksummed; refused when edited or of another version). */
+BNFOLD_C_API bnfold_status bnfold_stats_load(const char* path, bnfold_stats** out);
+BNFOLD_C_API bnfold_status bnfold_stats_save(const bnfold_stats* stats, const char* path);
+/* Adds `other` into `into` (statistics of the same model's BNs; exact, Chan's formula). */
+BNFOLD_C_API bnfold_status bnfold_stats_merge(bnfold_stats* into, const bnfold_stats* other);
+BNFOLD_C_API int64_t bnfold_stats_samples(const bnfold_stats* stats);
+BNFOLD_C_API void bnfold_stats_free(bnfold_stats* stats);
+
+/* ---- Drift, recalibration, audit ---- */
+
+typedef enum { BNFOLD_IN_DISTRIBUTION = 0, BNFOLD_DRIFTED = 1, BNFOLD_TOO_FEW_SAMPLES = 2 } bnfold_verdict;
+
+/* Has the data behind `stats` left what the model's BNs learned? Against the
+ * running statistics, or against `baseline` (may be NULL). verdict and
+ * report_json (`bnfold drift --json`) may be NULL. */
+BNFOLD_C_API bnfold_status bnfold_drift(const bnfold_model* model, const bnfold_stats* stats,
+                                        const bnfold_stats* baseline, bnfold_verdict* verdict,
+                                        char** report_json);
+/* Sets every BN's running statistics from `stats` (update-bn semantics) in
+ * place; unbiased_var: n/(n-1) as PyTorch's running_var. report_json (`bnfold
+ * recalibrate --json`) may be NULL. */
+BNFOLD_C_API bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* stats, int unbiased_var,
+                                                    char** report_json);
+/* Train mode vs inference mode at batch sizes 1, 2, 4, 8, 32 on data files;
+ * *report_json: `bnfold audit --json`. */
+BNFOLD_C_API bnfold_status bnfold_audit_files(const bnfold_model* model, const char* const* paths, size_t count,
+                                              int threads, char** report_json);
+
 BNFOLD_C_API size_t bnfold_outputs_count(const bnfold_outputs* outputs);
 BNFOLD_C_API const char* bnfold_outputs_name(const bnfold_outputs* outputs, size_t index);
 BNFOLD_C_API size_t bnfold_outputs_rank(const bnfold_outputs* outputs, size_t index);

@@ -3,11 +3,13 @@
 // build runs this under AddressSanitizer's leak checker).
 #include <catch2/catch.hpp>
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
 #include "bnfold/version.hpp"
 #include "api/bnfold.h"
+#include "tests/onnx_builder.hpp"
 
 using Catch::Matchers::Contains;
 
@@ -69,4 +71,137 @@ TEST_CASE("C API: errors are statuses with messages", "[c_api]") {
   CHECK_THAT(bnfold_last_error(), Contains("not an ONNX model"));
   CHECK(bnfold_model_load(nullptr, &model) == BNFOLD_INVALID_ARGUMENT);
   CHECK(std::string(bnfold_version()) == BNFOLD_VERSION_STRING);
+}
+
+TEST_CASE("C API: model and session describe their inputs and outputs", "[c_api]") {
+  bnfold_model* model = nullptr;
+  REQUIRE(bnfold_model_load(kTiny.c_str(), &model) == BNFOLD_OK);
+  REQUIRE(bnfold_model_input_count(model) == 1);
+  REQUIRE(bnfold_model_output_count(model) == 1);
+  bnfold_tensor_info in{};
+  REQUIRE(bnfold_model_input_info(model, 0, &in) == BNFOLD_OK);
+  CHECK(std::string(in.name) == "input");
+  CHECK(std::string(in.dtype) == "float32");
+  REQUIRE(in.rank_known == 1);
+  REQUIRE(in.rank == 4);
+  CHECK(in.dims[0] == -1);  // the batch: symbolic
+  CHECK(std::string(in.dim_params[0]) == "N");
+  CHECK(in.dims[1] == 3);
+  CHECK(std::string(in.dim_params[1]).empty());
+  CHECK(bnfold_model_input_info(model, 1, &in) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("out of range"));
+  bnfold_session_options o;
+  bnfold_session_options_init(&o);
+  CHECK(o.struct_size == sizeof o);
+  o.threads = 1;
+  bnfold_session* s = nullptr;
+  REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
+  bnfold_tensor_info out{};
+  REQUIRE(bnfold_session_output_count(s) == 1);
+  REQUIRE(bnfold_session_output_info(s, 0, &out) == BNFOLD_OK);
+  CHECK(std::string(out.name) == "output");
+  bnfold_session_free(s);
+  // A struct from an older header (only struct_size and threads) gets defaults for the rest.
+  o.struct_size = offsetof(bnfold_session_options, bn_mode);
+  o.bn_mode = static_cast<bnfold_bn_mode>(7);  // beyond the struct the caller has: not read
+  REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
+  bnfold_session_free(s);
+  o.struct_size = sizeof o;
+  CHECK(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("bn_mode 7"));
+  o.struct_size = 0;
+  CHECK(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("struct_size"));
+  bnfold_model_free(model);
+}
+
+TEST_CASE("C API: monitoring, statistics, drift and recalibration", "[c_api][monitor]") {
+  bnfold_model* model = nullptr;
+  REQUIRE(bnfold_model_load(kTiny.c_str(), &model) == BNFOLD_OK);
+  bnfold_session_options o;
+  bnfold_session_options_init(&o);
+  o.threads = 1;
+  o.monitor_every = 2;
+  bnfold_session* s = nullptr;
+  REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
+  bnfold_stats* served = nullptr;
+  CHECK(bnfold_session_snapshot(s, &served) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("no run was monitored"));
+  // Shifted data (x0.5 + 1 of the calibration's 1.5 N(0,1) + 0.3), 4 runs of 8.
+  std::vector<float> x(8 * 3 * 32 * 32);
+  uint32_t r = 1;
+  for (float& v : x) {
+    r = r * 1664525u + 1013904223u;
+    v = 0.5f * (1.5f * ((r >> 8) / 16777216.0f - 0.5f) * 3.46f + 0.3f) + 1.0f;
+  }
+  const int64_t dims[4] = {8, 3, 32, 32};
+  bnfold_input in = {"input", x.data(), dims, 4};
+  bnfold_stats_collector* c = nullptr;
+  REQUIRE(bnfold_stats_collector_create(model, 1, &c) == BNFOLD_OK);
+  for (int k = 0; k < 4; ++k) {
+    bnfold_outputs* out = nullptr;
+    REQUIRE(bnfold_session_run(s, &in, 1, &out) == BNFOLD_OK);
+    bnfold_outputs_free(out);
+    if (k % 2 == 0) REQUIRE(bnfold_stats_collector_add(c, x.data(), dims, 4) == BNFOLD_OK);
+  }
+  int64_t runs = 0, sampled = 0;
+  REQUIRE(bnfold_session_monitor_counts(s, &runs, &sampled) == BNFOLD_OK);
+  CHECK(runs == 4);
+  CHECK(sampled == 2);
+  REQUIRE(bnfold_session_snapshot(s, &served) == BNFOLD_OK);
+  bnfold_stats* offline = nullptr;
+  REQUIRE(bnfold_stats_collector_result(c, &offline) == BNFOLD_OK);
+  CHECK(bnfold_stats_samples(served) == 16);
+  CHECK(bnfold_stats_samples(offline) == 16);
+  bnfold_verdict a = BNFOLD_IN_DISTRIBUTION, b = BNFOLD_IN_DISTRIBUTION;
+  char* json = nullptr;
+  REQUIRE(bnfold_drift(model, served, nullptr, &a, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"verdict\""));
+  bnfold_string_free(json);
+  REQUIRE(bnfold_drift(model, offline, nullptr, &b, nullptr) == BNFOLD_OK);
+  CHECK(a == b);
+  CHECK(a == BNFOLD_TOO_FEW_SAMPLES);  // 16 < 30 samples
+  // Save, load, merge; a collector fed the wrong shape says so.
+  bnfold::test::TempDir dir;
+  const std::string path = dir.file("served.json");
+  REQUIRE(bnfold_stats_save(served, path.c_str()) == BNFOLD_OK);
+  bnfold_stats* loaded = nullptr;
+  REQUIRE(bnfold_stats_load(path.c_str(), &loaded) == BNFOLD_OK);
+  REQUIRE(bnfold_stats_merge(loaded, offline) == BNFOLD_OK);
+  CHECK(bnfold_stats_samples(loaded) == 32);
+  REQUIRE(bnfold_drift(model, loaded, nullptr, &a, nullptr) == BNFOLD_OK);
+  CHECK(a == BNFOLD_DRIFTED);
+  const int64_t wrong[4] = {8, 3, 16, 64};
+  CHECK(bnfold_stats_collector_add(c, x.data(), wrong, 4) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("dim 2 must be 32"));
+  // Recalibrated to this data, the model no longer sees it as drifted.
+  REQUIRE(bnfold_model_recalibrate(model, loaded, 0, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"mode\""));
+  bnfold_string_free(json);
+  REQUIRE(bnfold_drift(model, loaded, nullptr, &a, nullptr) == BNFOLD_OK);
+  CHECK(a == BNFOLD_IN_DISTRIBUTION);
+  // Folded, with the report; the folded model is monitored too.
+  REQUIRE(bnfold_model_fold_report(model, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"batchnorms\""));
+  bnfold_string_free(json);
+  bnfold_session* fs = nullptr;
+  o.monitor_every = 1;
+  REQUIRE(bnfold_session_create_with_options(model, &o, &fs) == BNFOLD_OK);
+  bnfold_outputs* out = nullptr;
+  REQUIRE(bnfold_session_run(fs, &in, 1, &out) == BNFOLD_OK);
+  bnfold_outputs_free(out);
+  bnfold_stats* folded = nullptr;
+  REQUIRE(bnfold_session_snapshot(fs, &folded) == BNFOLD_OK);
+  CHECK(bnfold_stats_samples(folded) == 8);
+  CHECK(bnfold_stats_merge(folded, offline) == BNFOLD_OK);  // the same BNs as the unfolded model
+  bnfold_stats_free(folded);
+  bnfold_session_free(fs);
+  bnfold_stats_free(loaded);
+  bnfold_stats_free(served);
+  bnfold_stats_free(offline);
+  bnfold_stats_collector_free(c);
+  bnfold_session_free(s);
+  bnfold_model_free(model);
+  bnfold_stats_free(nullptr);
+  bnfold_string_free(nullptr);
 }

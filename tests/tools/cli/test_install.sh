@@ -34,7 +34,9 @@ gcc -std=c99 -Wall -Wextra -Werror -c "$src/tools/examples/c/main.c" $(pkg-confi
 g++ "$work/c.o" $libs -Wl,-rpath,"$lib" -o "$work/c_pc"  # g++ links: libbnfold is C++ inside
 out="$("$work/c_pc" "$model")"
 expect "C example via pkg-config" "folded 7 of 7 BatchNormalization" "$out"
-expect "C example runs" "output output: \[1, 10\]" "$out"
+expect "C example reads the model's input shape" "input input: float32 \[N, 3, 32, 32\]" "$out"
+expect "C example runs" "output output: rank 2, dim 0 = 1" "$out"
+expect "C example monitors and asks for drift" "monitored 2 samples; verdict: too few samples" "$out"
 expect "C example: an error is a status with a message" "status 3: unknown input 'no_such_input'" "$out"
 out="$("$work/c_pc" "$work/missing.onnx" 2>&1 || true)"
 expect "C example: a bad path" "missing.onnx: no such file" "$out"
@@ -45,7 +47,7 @@ expect "installed CLI" "bnfold 0.1.0" "$out"
 # The Python module: a fresh interpreter with nothing but the prefix's
 # module folder on PYTHONPATH finds it and, through its RUNPATH, libbnfold.
 pydir="$(sed -n 's/^BNFOLD_PYTHON_DIR:STRING=//p' "$build/CMakeCache.txt")"
-checks=9
+checks=11
 if [ -n "$pydir" ] && grep -q "^BNFOLD_PYTHON:BOOL=ON" "$build/CMakeCache.txt"; then
   out="$(env -i PATH=/usr/bin:/bin PYTHONPATH="$prefix/$pydir" /usr/bin/python3 -c "
 import bnfold, numpy as np
@@ -53,6 +55,6 @@ s = bnfold.Session('$model', threads=1)
 y = s.run({s.inputs[0]: np.zeros((2, 3, 32, 32), np.float32)})[s.outputs[0]]
 print('python module from', bnfold.__file__.replace('$prefix', 'PREFIX'), 'output', y.shape)" 2>&1)"
   expect "installed Python module imports from a fresh interpreter" "python module from PREFIX/$pydir/bnfold.*output (2, 10)" "$out"
-  checks=10
+  checks=12
 fi
 [ "$fail" = 0 ] && echo "$checks passed, 0 failed" || { echo "some failed"; exit 1; }

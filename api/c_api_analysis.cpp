@@ -1,0 +1,181 @@
+// The C API's BN tools: fold reports, statistics (collected, monitored,
+// merged, saved), drift, recalibration and the audit; the same library calls
+// and JSON reports as the CLI and the Python module.
+#include "api/bnfold.h"
+
+#include "analysis/bn_analysis.hpp"
+#include "analysis/workflows.hpp"
+#include "api/c_internal.hpp"
+#include "graph/onnx_io.hpp"
+
+using namespace bnfold::c_api;
+
+namespace {
+
+// The model as the analyses read it: a copy with every BN's parameters constant.
+std::shared_ptr<bnfold::Graph> for_analysis(const bnfold_model& m) {
+  std::shared_ptr<bnfold::Graph> g(bnfold::clone_graph(*m.graph));
+  bnfold::prepare_for_bn_analysis(*g);
+  return g;
+}
+
+std::vector<std::string> paths_of(const char* const* paths, size_t count) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < count; ++i) {
+    if (!paths[i]) throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "path " + std::to_string(i) + " is NULL");
+    out.emplace_back(paths[i]);
+  }
+  if (out.empty()) throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "no data paths given");
+  return out;
+}
+
+bnfold::Dataset open_files(const bnfold::Graph& g, const std::vector<std::string>& paths) {
+  return bnfold::Dataset::open(paths, bnfold::data_options_for(g, "the model"));
+}
+
+void give(char** out, const std::string& json) {
+  if (out) *out = give_string(json);
+}
+
+}  // namespace
+
+extern "C" {
+
+void bnfold_string_free(char* text) { std::free(text); }
+
+bnfold_status bnfold_model_fold_report(bnfold_model* model, char** report_json) {
+  if (!model || !report_json) return null_argument(!model ? "model" : "report_json");
+  *report_json = nullptr;
+  return guarded([&] {
+    bnfold::FoldResult r = bnfold::fold_model(*model->graph);
+    *report_json = give_string(bnfold::fold_json(r));
+    model->graph = bnfold::clone_graph(*r.model);
+  });
+}
+
+bnfold_status bnfold_session_snapshot(const bnfold_session* s, bnfold_stats** out) {
+  if (!s || !out) return null_argument(!s ? "session" : "out");
+  *out = nullptr;
+  return guarded([&] {
+    const bnfold::MonitorSnapshot m = s->session->monitor();
+    if (m.sampled_runs == 0)
+      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                          "no run was monitored yet (create the session with monitor_every = K: every K-th run is)");
+    *out = new bnfold_stats{bnfold::stats_from_monitor(m)};
+  });
+}
+
+bnfold_status bnfold_session_monitor_counts(const bnfold_session* s, int64_t* runs, int64_t* sampled_runs) {
+  if (!s) return null_argument("session");
+  return guarded([&] {
+    const bnfold::MonitorSnapshot m = s->session->monitor();
+    if (runs) *runs = m.runs;
+    if (sampled_runs) *sampled_runs = m.sampled_runs;
+  });
+}
+
+bnfold_status bnfold_session_reset_monitor(bnfold_session* s) {
+  if (!s) return null_argument("session");
+  return guarded([&] { s->session->reset_monitor(); });
+}
+
+bnfold_status bnfold_stats_collect_files(const bnfold_model* model, const char* const* paths, size_t count,
+                                         int64_t batch, int threads, bnfold_stats** out) {
+  if (!model || !out || (count && !paths)) return null_argument(!model ? "model" : !out ? "out" : "paths");
+  *out = nullptr;
+  return guarded([&] {
+    auto g = for_analysis(*model);
+    const bnfold::Dataset d = open_files(*g, paths_of(paths, count));
+    *out = new bnfold_stats{bnfold::collect_bn_input_stats(g, d, batch > 0 ? batch : 32, threads)};
+  });
+}
+
+bnfold_status bnfold_stats_collector_create(const bnfold_model* model, int threads, bnfold_stats_collector** out) {
+  if (!model || !out) return null_argument(!model ? "model" : "out");
+  *out = nullptr;
+  return guarded([&] {
+    *out = new bnfold_stats_collector{std::make_unique<bnfold::BnStatsCollector>(for_analysis(*model), threads)};
+  });
+}
+
+bnfold_status bnfold_stats_collector_add(bnfold_stats_collector* c, const float* data, const int64_t* dims,
+                                         size_t rank) {
+  if (!c || !data || !dims) return null_argument(!c ? "collector" : !data ? "data" : "dims");
+  return guarded([&] {
+    std::vector<int64_t> d(dims, dims + rank);
+    c->collector->add(bnfold::Tensor::borrow(bnfold::DType::Float32, d, const_cast<float*>(data)));
+  });
+}
+
+bnfold_status bnfold_stats_collector_result(const bnfold_stats_collector* c, bnfold_stats** out) {
+  if (!c || !out) return null_argument(!c ? "collector" : "out");
+  *out = nullptr;
+  return guarded([&] { *out = new bnfold_stats{c->collector->stats()}; });
+}
+
+void bnfold_stats_collector_free(bnfold_stats_collector* c) { delete c; }
+
+bnfold_status bnfold_stats_load(const char* path, bnfold_stats** out) {
+  if (!path || !out) return null_argument(!path ? "path" : "out");
+  *out = nullptr;
+  return guarded([&] { *out = new bnfold_stats{bnfold::BnInputStats::load(path)}; });
+}
+
+bnfold_status bnfold_stats_save(const bnfold_stats* s, const char* path) {
+  if (!s || !path) return null_argument(!s ? "stats" : "path");
+  return guarded([&] { s->stats.save(path); });
+}
+
+bnfold_status bnfold_stats_merge(bnfold_stats* into, const bnfold_stats* other) {
+  if (!into || !other) return null_argument(!into ? "into" : "other");
+  return guarded([&] { into->stats.merge(other->stats); });
+}
+
+int64_t bnfold_stats_samples(const bnfold_stats* s) { return s ? s->stats.samples : 0; }
+void bnfold_stats_free(bnfold_stats* s) { delete s; }
+
+bnfold_status bnfold_drift(const bnfold_model* model, const bnfold_stats* stats, const bnfold_stats* baseline,
+                           bnfold_verdict* verdict, char** report_json) {
+  if (!model || !stats) return null_argument(!model ? "model" : "stats");
+  if (report_json) *report_json = nullptr;
+  return guarded([&] {
+    bnfold::DriftOptions o;
+    o.baseline = baseline ? &baseline->stats : nullptr;
+    const bnfold::DriftReport r = bnfold::compute_drift(*for_analysis(*model), stats->stats, o);
+    if (verdict)
+      *verdict = r.verdict == "drifted"           ? BNFOLD_DRIFTED
+                 : r.verdict == "too-few-samples" ? BNFOLD_TOO_FEW_SAMPLES
+                                                  : BNFOLD_IN_DISTRIBUTION;
+    give(report_json, bnfold::drift_json(r));
+  });
+}
+
+bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* stats, int unbiased_var,
+                                       char** report_json) {
+  if (!model || !stats) return null_argument(!model ? "model" : "stats");
+  if (report_json) *report_json = nullptr;
+  return guarded([&] {
+    bnfold::RecalibrateOptions o;
+    o.unbiased_var = unbiased_var != 0;
+    std::shared_ptr<const bnfold::Graph> source(bnfold::clone_graph(*model->graph));
+    const bnfold::RecalibrateResult r = bnfold::recalibrate_model(source, stats->stats, o);
+    model->graph = bnfold::clone_graph(*r.model);
+    give(report_json, bnfold::recalibrate_json(r));
+  });
+}
+
+bnfold_status bnfold_audit_files(const bnfold_model* model, const char* const* paths, size_t count, int threads,
+                                 char** report_json) {
+  if (!model || !report_json || (count && !paths))
+    return null_argument(!model ? "model" : !report_json ? "report_json" : "paths");
+  *report_json = nullptr;
+  return guarded([&] {
+    auto g = for_analysis(*model);
+    const bnfold::Dataset d = open_files(*g, paths_of(paths, count));
+    bnfold::AuditOptions o;
+    o.threads = threads;
+    *report_json = give_string(bnfold::audit_json(bnfold::audit(g, d, o)));
+  });
+}
+
+}  // extern "C"
