@@ -344,7 +344,9 @@ std::string fold_json(const FoldResult& r) {
               {"folded", r.report.count(FoldAction::Folded)},
               {"folded_forward", r.report.count(FoldAction::FoldedForward)},
               {"scale_shift", r.report.count(FoldAction::ScaleShift)},
-              {"kept", r.report.count(FoldAction::Kept)}}}};
+              {"kept", r.report.count(FoldAction::Kept)}}},
+            // BNs removed whose statistics a monitoring session can still measure (graph/folded_bns.hpp)
+            {"monitorable", r.model ? folded_bns(*r.model).size() : 0}};
   if (r.verification) {
     j["verification"] = verification_value(*r.verification);
     j["verified"] = r.verification->ok;

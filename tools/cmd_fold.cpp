@@ -127,14 +127,13 @@ int run(const FoldArgs& a) {
                human_bytes(file_size_or_zero(a.out)), folded.num_nodes());
     const size_t recorded = folded_bns(folded).size();
     if (report.folded() + report.count(FoldAction::ScaleShift) > 0)
-      fmt::print("  {} of the {} BNs removed can still be monitored for drift (metadata {})\n", recorded,
-                 report.folded() + report.count(FoldAction::ScaleShift), kFoldedBnsKey);
+      fmt::print("  {} of the {} BNs removed can still be monitored for drift\n", recorded,
+                 report.folded() + report.count(FoldAction::ScaleShift));
   } else {
     fmt::print("\nNot written: the verification failed (--keep-failed writes it anyway)\n");
   }
 
   nlohmann::json j = nlohmann::json::parse(fold_json(result));
-  j["monitorable_folded_bns"] = folded_bns(folded).size();
   if (a.verify) {
     print_verification(*result.verification, a.v);
     j["verification"]["rtol"] = a.v.rtol;
