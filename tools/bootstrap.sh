@@ -13,6 +13,8 @@ BNFOLD_PACKAGES=(
   pybind11-dev python3-pytest
   # drift over shards on Dask (tests/tools/python/test_stats.py starts a LocalCluster)
   python3-distributed
+  # Debian packages of the build (tools/package_deb.py; tests/tools/cli/test_deb.sh)
+  dpkg-dev help2man
   # the HTML reports are rendered in headless Chromium by a test
   chromium
 )
