@@ -12,6 +12,8 @@ class Error(RuntimeError): ...
 # Data: paths (folders, .npy/.npz/.pb files, images), one array (a batch or one
 # sample), or an iterable of arrays.
 Data = Union[str, Sequence[str], np.ndarray, Iterable[np.ndarray]]
+# Labels: a .npy/.npz of class ids, "subfolders", or an integer array.
+Labels = Union[None, str, np.ndarray]
 
 class Stats:
     @staticmethod
@@ -46,14 +48,25 @@ def verify(original: str, folded: str, inputs: Optional[Mapping[str, np.ndarray]
            seed: int = 0, mean: Sequence[float] = ..., std: Sequence[float] = ..., rtol: float = 1e-4,
            atol: float = -1.0, noise_factor: float = 4.0, float64_reference: bool = True,
            threads: int = 0) -> Dict[str, Any]: ...
-def collect_stats(path: str, data: Data, batch: int = 32, threads: int = 0, data_key: str = "") -> Stats: ...
+def collect_stats(path: str, data: Data, batch: int = 32, threads: int = 0, labels: Labels = None,
+                  data_key: str = "", label_key: str = "", limit: int = 0, sample_every: int = 1,
+                  size: Sequence[int] = ..., resize: int = 0, center_crop: Sequence[int] = ...,
+                  mean: Sequence[float] = ..., std: Sequence[float] = ..., channel_order: str = "rgb") -> Stats: ...
 def drift(path: str, data: Optional[Data] = None, batch: int = 32, threads: int = 0,
           baseline: Union[None, str, Stats] = None, save_stats: str = "", min_samples: int = 30,
-          threshold: float = 4.0, min_effect: float = -1.0, data_key: str = "",
-          merge: Sequence[Union[str, Stats]] = ..., stats: Union[None, str, Stats] = None) -> Dict[str, Any]: ...
-def recalibrate(path: str, data: Sequence[str], out: str, mode: str = "sequential", batch: int = 32,
-                fold: bool = False, threads: int = 0, labels: str = "", eval_data: Sequence[str] = ...,
-                eval_labels: str = "", max_eval_drop: float = 1.0, unbiased_var: bool = False) -> Dict[str, Any]: ...
-def audit(path: str, data: Sequence[str], batch_sizes: Sequence[int] = ..., tolerance: float = 0.05,
-          threads: int = 0, labels: str = "", data_key: str = "", label_key: str = "",
-          ablation_samples: int = 32) -> Dict[str, Any]: ...
+          threshold: float = 4.0, min_effect: float = -1.0, merge: Sequence[Union[str, Stats]] = ...,
+          stats: Union[None, str, Stats] = None, labels: Labels = None, data_key: str = "", label_key: str = "",
+          limit: int = 0, sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0,
+          center_crop: Sequence[int] = ..., mean: Sequence[float] = ..., std: Sequence[float] = ...,
+          channel_order: str = "rgb") -> Dict[str, Any]: ...
+def recalibrate(path: str, data: Optional[Data], out: str, mode: str = "sequential", batch: int = 32,
+                fold: bool = False, threads: int = 0, eval_data: Optional[Data] = None, eval_labels: Labels = None,
+                max_eval_drop: float = 1.0, unbiased_var: bool = False, stats: Union[None, str, Stats] = None,
+                labels: Labels = None, data_key: str = "", label_key: str = "", limit: int = 0,
+                sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0, center_crop: Sequence[int] = ...,
+                mean: Sequence[float] = ..., std: Sequence[float] = ..., channel_order: str = "rgb") -> Dict[str, Any]: ...
+def audit(path: str, data: Data, batch_sizes: Sequence[int] = ..., tolerance: float = 0.05, threads: int = 0,
+          ablation_samples: int = 32, labels: Labels = None, data_key: str = "", label_key: str = "",
+          limit: int = 0, sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0,
+          center_crop: Sequence[int] = ..., mean: Sequence[float] = ..., std: Sequence[float] = ...,
+          channel_order: str = "rgb") -> Dict[str, Any]: ...

@@ -11,6 +11,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <optional>
+
 #include "bnfold/version.hpp"
 #include "graph/check.hpp"
 #include "graph/error.hpp"
@@ -18,10 +20,14 @@
 #include "analysis/bn_moments.hpp"
 #include "analysis/workflows.hpp"
 #include "graph/sha256.hpp"
+#include "tools/python/data_args.hpp"
 #include "runtime/session.hpp"
 
 namespace py = pybind11;
 using namespace bnfold;
+using bnfold::python::DataArgs;
+using bnfold::python::dataset_of;
+using bnfold::python::stats_of;
 
 namespace {
 
@@ -69,77 +75,6 @@ py::array to_numpy(Tensor t) {
 // The library's JSON form of a report, as a dict: the same keys as the CLI's --json.
 py::object as_dict(const std::string& json_text) { return py::module_::import("json").attr("loads")(json_text); }
 
-// Runs a workflow on a model loaded for BN analysis, with the GIL released
-// (other Python threads go on meanwhile); its JSON report comes back as a dict.
-template <typename F>
-py::object analyse(const std::string& path, F&& workflow) {
-  std::string json;
-  {
-    py::gil_scoped_release release;
-    json = workflow(load_for_bn_analysis(path));
-  }
-  return as_dict(json);
-}
-
-// How the data's labels come, as the CLI's --labels, --data-key, --label-key.
-struct LabelArgs {
-  std::string labels, data_key, label_key;
-};
-
-Dataset open_data(const Graph& g, const std::string& path, const std::vector<std::string>& data,
-                  const LabelArgs& l = {}) {
-  DataOptions o = data_options_for(g, path);
-  o.labels = l.labels;
-  o.data_key = l.data_key;
-  o.label_key = l.label_key;
-  return Dataset::open(data, o);
-}
-
-// Data given as paths (a str or a list of str), one array (a batch [N, ...],
-// or one sample without the batch dim), or an iterable of such arrays.
-// Arrays of another float dtype are converted to float32 (a copy); a
-// C-contiguous float32 array is read in place.
-BnInputStats stats_of(std::shared_ptr<Graph> g, const std::string& path, const py::object& data, int64_t batch,
-                      int threads, const std::string& data_key) {
-  if (py::isinstance<py::str>(data) || (py::isinstance<py::list>(data) && py::len(data) > 0 &&
-                                        py::isinstance<py::str>(py::cast<py::list>(data)[0]))) {
-    const std::vector<std::string> files = py::isinstance<py::str>(data)
-                                               ? std::vector<std::string>{py::cast<std::string>(data)}
-                                               : py::cast<std::vector<std::string>>(data);
-    py::gil_scoped_release release;
-    return collect_bn_input_stats(g, open_data(*g, path, files, {"", data_key, ""}), batch, threads);
-  }
-  std::unique_ptr<BnStatsCollector> c;
-  {
-    py::gil_scoped_release release;
-    c = std::make_unique<BnStatsCollector>(g, threads);
-  }
-  const Shape& want = c->session().inputs()[0].shape;
-  auto feed = [&](const py::handle& item) {
-    auto a = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(item);
-    BNFOLD_CHECK(a, ErrorCode::InvalidArgument, "data items must be arrays of numbers");
-    std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
-    if (want.rank_known && dims.size() + 1 == want.rank()) dims.insert(dims.begin(), 1);  // one sample
-    const Tensor t = Tensor::borrow(DType::Float32, dims, a.mutable_data());
-    py::gil_scoped_release release;
-    for (int64_t start = 0; start < dims[0]; start += batch) {
-      const int64_t n = std::min(batch, dims[0] - start);
-      std::vector<int64_t> part = dims;
-      part[0] = n;
-      c->add(Tensor::borrow(DType::Float32, part,
-                            const_cast<float*>(t.data_as<float>()) + start * (t.numel() / std::max<int64_t>(dims[0], 1))));
-    }
-  };
-  if (py::isinstance<py::array>(data)) {
-    feed(data);
-  } else {
-    BNFOLD_CHECK(py::hasattr(data, "__iter__"), ErrorCode::InvalidArgument,
-                 "data must be paths, a numpy array or an iterable of arrays");
-    for (const py::handle item : data) feed(item);
-  }
-  return c->stats();
-}
-
 // A statistics argument: a Stats object or the path of a statistics file.
 BnInputStats stats_arg(const py::object& o) {
   if (py::isinstance<py::str>(o)) return BnInputStats::load(py::cast<std::string>(o));
@@ -154,6 +89,31 @@ py::dict moments_dict(const ChannelMoments& m) {
   d["var"] = py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
   return d;
 }
+
+// The CLI's data options, as keyword arguments of collect_stats, drift, audit
+// and recalibrate (in this order, after each function's own).
+#define BNFOLD_DATA_PARAMS                                                                                    \
+  const py::object &labels, const std::string &data_key, const std::string &label_key, int64_t limit,         \
+      int64_t sample_every, const std::vector<int64_t> &size, int64_t resize,                                 \
+      const std::vector<int64_t> &center_crop, const std::vector<float> &mean, const std::vector<float> &std, \
+      const std::string &channel_order
+#define BNFOLD_DATA_ARGS                                                                                 \
+  py::arg("labels") = py::none(), py::arg("data_key") = "", py::arg("label_key") = "", py::arg("limit") = 0, \
+      py::arg("sample_every") = 1, py::arg("size") = std::vector<int64_t>{}, py::arg("resize") = 0,          \
+      py::arg("center_crop") = std::vector<int64_t>{}, py::arg("mean") = std::vector<float>{},               \
+      py::arg("std") = std::vector<float>{}, py::arg("channel_order") = "rgb"
+#define BNFOLD_DATA_VALUES \
+  DataArgs { labels, data_key, label_key, limit, sample_every, size, center_crop, resize, mean, std, channel_order }
+
+const char* const kDataDoc =
+    "\n\ndata: paths (folders searched recursively; .npy samples or batches, .npz, ONNX .pb, PNG/JPEG\n"
+    "images), one numpy array (a batch [N, C, H, W] or one sample [C, H, W]; other float dtypes are\n"
+    "converted), or an iterable of arrays. As the CLI's options: labels (a .npy/.npz of class ids,\n"
+    "'subfolders', or an integer array), data_key/label_key (.npz arrays), limit and sample_every\n"
+    "(part of the data), and for images size (H, W), resize (shorter side, then center_crop C or\n"
+    "(H, W)), mean and std (per channel, after scaling to [0, 1]) and channel_order ('rgb', 'bgr').";
+
+std::string doc(const char* text) { return std::string(text) + kDataDoc; }
 
 class PySession {
  public:
@@ -365,32 +325,30 @@ PYBIND11_MODULE(bnfold, m) {
 
   m.def(
       "collect_stats",
-      [](const std::string& path, const py::object& data, int64_t batch, int threads, const std::string& data_key) {
-        BnInputStats s = stats_of(load_for_bn_analysis(path), path, data, batch, threads, data_key);
+      [](const std::string& path, const py::object& data, int64_t batch, int threads, BNFOLD_DATA_PARAMS) {
+        BnInputStats s = stats_of(load_for_bn_analysis(path), path, data, BNFOLD_DATA_VALUES, batch, threads);
         s.model = path;
         return s;
       },
-      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, py::arg("data_key") = "",
-      "Runs the data through the model at `path` in inference mode and returns the statistics of\n"
-      "every BN input (of a folded model too: fold records where to measure) as a Stats object.\n"
-      "data: paths (folders, .npy/.npz/.pb files, images; as the CLI's -d), one numpy array (a batch\n"
-      "[N, C, H, W], or one sample [C, H, W]), or any iterable of such arrays (a generator, a Dask\n"
-      "partition); float arrays of another dtype are converted. batch: the largest batch run at once.\n\n"
-      "  parts = [bnfold.collect_stats('model.onnx', shard) for shard in shards]\n"
-      "  total = functools.reduce(lambda a, b: a.merge(b), parts)   # equals one pass over all shards\n"
-      "  bnfold.drift('model.onnx', stats=total)");
+      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, BNFOLD_DATA_ARGS,
+      doc("Runs the data through the model at `path` in inference mode and returns the statistics of\n"
+          "every BN input (of a folded model too: fold records where to measure) as a Stats object.\n"
+          "batch: the largest batch run at once. An iterable is consumed as it comes, never held whole.\n\n"
+          "  parts = [bnfold.collect_stats('model.onnx', shard) for shard in shards]\n"
+          "  total = functools.reduce(lambda a, b: a.merge(b), parts)   # equals one pass over all shards\n"
+          "  bnfold.drift('model.onnx', stats=total)").c_str());
 
   m.def(
       "drift",
       [](const std::string& path, const py::object& data, int64_t batch, int threads, const py::object& baseline,
          const std::string& save_stats, int64_t min_samples, double threshold, double min_effect,
-         const std::string& data_key, const std::vector<py::object>& merge, const py::object& stats) {
+         const std::vector<py::object>& merge, const py::object& stats, BNFOLD_DATA_PARAMS) {
         std::shared_ptr<Graph> g = load_for_bn_analysis(path);
         BnInputStats all;
         for (const auto& f : merge) all.merge(stats_arg(f));
         if (!stats.is_none()) all.merge(stats_arg(stats));
         const bool no_data = data.is_none() || (py::isinstance<py::list>(data) && py::len(data) == 0);
-        if (!no_data) all.merge(stats_of(g, path, data, batch, threads, data_key));
+        if (!no_data) all.merge(stats_of(g, path, data, BNFOLD_DATA_VALUES, batch, threads));
         BNFOLD_CHECK(all.samples > 0, ErrorCode::InvalidArgument, "give data, stats= or merge= statistics");
         all.model = path;
         BnInputStats base;
@@ -412,22 +370,20 @@ PYBIND11_MODULE(bnfold, m) {
       },
       py::arg("path"), py::arg("data") = py::none(), py::arg("batch") = 32, py::arg("threads") = 0,
       py::arg("baseline") = py::none(), py::arg("save_stats") = "", py::arg("min_samples") = 30,
-      py::arg("threshold") = 4.0, py::arg("min_effect") = -1.0, py::arg("data_key") = "",
-      py::arg("merge") = std::vector<py::object>{}, py::arg("stats") = py::none(),
-      "Has the data left what the model's BatchNormalization layers learned? data: paths (folders,\n"
-      ".npy/.npz/.pb files, images), a numpy array or an iterable of arrays (as collect_stats);\n"
-      "stats: a Stats object (or statistics file) to judge instead of, or besides, data; merge: more\n"
-      "Stats or files added in. baseline: Stats or a file of in-distribution data to compare against\n"
-      "instead of the running statistics (save_stats writes one). Returns the keys of `bnfold drift\n"
-      "--json`: 'verdict' ('drifted', 'in-distribution', 'too-few-samples'), 'samples', 'layers'\n"
-      "(each 'bn', 'distance', 'noise', 'ratio', 'drifted', ...), 'deciding'.");
+      py::arg("threshold") = 4.0, py::arg("min_effect") = -1.0, py::arg("merge") = std::vector<py::object>{},
+      py::arg("stats") = py::none(), BNFOLD_DATA_ARGS,
+      doc("Has the data left what the model's BatchNormalization layers learned? stats: a Stats object\n"
+          "(or statistics file) to judge instead of, or besides, data; merge: more Stats or files added\n"
+          "in. baseline: Stats or a file of in-distribution data to compare against instead of the running\n"
+          "statistics (save_stats writes one). Returns the keys of `bnfold drift --json`: 'verdict'\n"
+          "('drifted', 'in-distribution', 'too-few-samples'), 'samples', 'layers' (each 'bn', 'distance',\n"
+          "'noise', 'ratio', 'drifted', ...), 'deciding_layers'.").c_str());
 
   m.def(
       "recalibrate",
-      [](const std::string& path, const std::vector<std::string>& data, const std::string& out,
-         const std::string& mode, int64_t batch, bool fold, int threads, const std::string& labels,
-         const std::vector<std::string>& eval_data, const std::string& eval_labels, double max_eval_drop,
-         bool unbiased_var) {
+      [](const std::string& path, const py::object& data, const std::string& out, const std::string& mode,
+         int64_t batch, bool fold, int threads, const py::object& eval_data, const py::object& eval_labels,
+         double max_eval_drop, bool unbiased_var, const py::object& stats, BNFOLD_DATA_PARAMS) {
         RecalibrateOptions o;
         o.mode = parse_recalibration_mode(mode);
         o.batch = batch;
@@ -435,52 +391,69 @@ PYBIND11_MODULE(bnfold, m) {
         o.threads = threads;
         o.unbiased_var = unbiased_var;
         o.max_eval_drop = max_eval_drop / 100;
+        std::shared_ptr<const Graph> source(load_onnx(path));
+        auto g = load_for_bn_analysis(path);
+        const DataArgs args = BNFOLD_DATA_VALUES;
+        std::optional<Dataset> eval;
+        if (!eval_data.is_none() && !(py::isinstance<py::list>(eval_data) && py::len(eval_data) == 0)) {
+          DataArgs e = args;
+          e.labels = eval_labels;
+          eval = dataset_of(*g, path, eval_data, e, "eval_data");
+        }
+        o.eval = eval ? &*eval : nullptr;
+        std::optional<Dataset> d;
+        std::optional<BnInputStats> from;
+        if (!stats.is_none()) {
+          BNFOLD_CHECK(data.is_none(), ErrorCode::InvalidArgument, "give data or stats, not both");
+          from = stats_arg(stats);
+        } else {
+          d = dataset_of(*g, path, data, args);
+        }
         std::string json;
         {
           py::gil_scoped_release release;
-          std::shared_ptr<const Graph> source(load_onnx(path));
-          auto g = load_for_bn_analysis(path);
-          const Dataset d = open_data(*g, path, data, {labels, "", ""});
-          std::optional<Dataset> eval;
-          if (!eval_data.empty()) eval = open_data(*g, path, eval_data, {eval_labels, "", ""});
-          o.eval = eval ? &*eval : nullptr;
           o.source_sha256 = sha256_file(path);
-          const RecalibrateResult r = recalibrate_model(source, d, o);
+          const RecalibrateResult r = from ? recalibrate_model(source, *from, o) : recalibrate_model(source, *d, o);
           save_onnx(*r.model, out);
           json = recalibrate_json(r);
         }
         return as_dict(json);
       },
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
-      py::arg("fold") = false, py::arg("threads") = 0, py::arg("labels") = "",
-      py::arg("eval_data") = std::vector<std::string>{}, py::arg("eval_labels") = "", py::arg("max_eval_drop") = 1.0,
-      py::arg("unbiased_var") = false,
-      "Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
-      "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
-      "one pass, as torch.optim.swa_utils.update_bn); fold=True also folds. eval_data (held-out\n"
-      "original data, eval_labels optional) guards it: accuracy or agreement before and after, a\n"
-      "warning past max_eval_drop points. Returns the keys of `bnfold recalibrate --json`\n"
-      "('eval_accuracy_before', 'eval_accuracy_after', 'warnings', drift before and after, ...).");
+      py::arg("fold") = false, py::arg("threads") = 0, py::arg("eval_data") = py::none(),
+      py::arg("eval_labels") = py::none(), py::arg("max_eval_drop") = 1.0, py::arg("unbiased_var") = false,
+      py::arg("stats") = py::none(), BNFOLD_DATA_ARGS,
+      doc("Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
+          "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
+          "one pass, as torch.optim.swa_utils.update_bn); with data=None and stats= (Stats or a file,\n"
+          "merged from shards anywhere) from those statistics, no pass over data. fold=True also folds.\n"
+          "eval_data (held-out original data, paths or arrays; eval_labels optional) guards it: accuracy\n"
+          "or agreement before and after, a warning past max_eval_drop points. Returns the keys of\n"
+          "`bnfold recalibrate --json` ('eval_accuracy_before', 'eval_accuracy_after', 'warnings', drift\n"
+          "before and after, ...).").c_str());
 
   m.def(
       "audit",
-      [](const std::string& path, const std::vector<std::string>& data, const std::vector<int64_t>& batch_sizes,
-         double tolerance, int threads, const std::string& labels, const std::string& data_key,
-         const std::string& label_key, int64_t ablation_samples) {
+      [](const std::string& path, const py::object& data, const std::vector<int64_t>& batch_sizes, double tolerance,
+         int threads, int64_t ablation_samples, BNFOLD_DATA_PARAMS) {
         AuditOptions o;
         o.batch_sizes = batch_sizes;
         o.tolerance = tolerance;
         o.threads = threads;
         o.ablation_samples = ablation_samples;
-        return analyse(path, [&](std::shared_ptr<Graph> g) {
-          return audit_json(audit(g, open_data(*g, path, data, {labels, data_key, label_key}), o));
-        });
+        auto g = load_for_bn_analysis(path);
+        const Dataset d = dataset_of(*g, path, data, BNFOLD_DATA_VALUES);
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          json = audit_json(audit(g, d, o));
+        }
+        return as_dict(json);
       },
       py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
-      py::arg("tolerance") = 0.05, py::arg("threads") = 0, py::arg("labels") = "", py::arg("data_key") = "",
-      py::arg("label_key") = "", py::arg("ablation_samples") = 32,
-      "What changes if the model is served in train mode (batch statistics) instead of inference\n"
-      "mode, at each batch size: output divergence, top-1 agreement and, with labels (a .npy/.npz\n"
-      "of class ids, or 'subfolders'), accuracy; each BN alone in train mode (the ablation) and the\n"
-      "culprits. Returns the keys of `bnfold audit --json` ('batches', 'culprits', 'verdict', ...).");
+      py::arg("tolerance") = 0.05, py::arg("threads") = 0, py::arg("ablation_samples") = 32, BNFOLD_DATA_ARGS,
+      doc("What changes if the model is served in train mode (batch statistics) instead of inference\n"
+          "mode, at each batch size: output divergence, top-1 agreement and, with labels, accuracy; each\n"
+          "BN alone in train mode (the ablation) and the culprits. Returns the keys of `bnfold audit\n"
+          "--json` ('batches', 'culprits', 'verdict', ...).").c_str());
 }

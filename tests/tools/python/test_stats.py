@@ -48,7 +48,7 @@ def test_collect_stats_from_paths_arrays_and_iterables_agree(tmp_path):
     assert one.samples == 3
     with pytest.raises(bnfold.Error, match="no samples"):
         bnfold.collect_stats(TINY, iter([]), threads=1)
-    with pytest.raises(bnfold.Error, match="must be float32|rank|dim"):
+    with pytest.raises(bnfold.Error, match="neither a sample of \\[3,32,32\\] nor a batch"):
         bnfold.collect_stats(TINY, np.zeros((2, 3, 8, 8), np.float32), threads=1)
 
 
@@ -124,3 +124,56 @@ def test_drift_over_shards_on_a_dask_local_cluster_equals_one_pass(tmp_path):
     a = bnfold.drift(TINY, stats=on_dask, baseline=base)
     b = bnfold.drift(TINY, stats=one_pass, baseline=base)
     assert a["verdict"] == b["verdict"] == "drifted"
+
+
+def test_audit_and_recalibrate_take_arrays_as_they_take_files(tmp_path):
+    x = data(40, 6, shift=1.0)
+    y = np.random.default_rng(6).integers(0, 10, 40)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    a = bnfold.audit(TINY, x, batch_sizes=[1, 4], threads=1, labels=y, ablation_samples=8)
+    b = bnfold.audit(TINY, [str(tmp_path / "x.npy")], batch_sizes=[1, 4], threads=1,
+                     labels=str(tmp_path / "y.npy"), ablation_samples=8)
+    assert a["verdict"] == b["verdict"] and a["culprits"] == b["culprits"]
+    assert [r["accuracy_inference"] for r in a["batches"]] == [r["accuracy_inference"] for r in b["batches"]]
+    ra = bnfold.recalibrate(TINY, x, str(tmp_path / "a.onnx"), threads=1, eval_data=data(16, 7), labels=y)
+    rb = bnfold.recalibrate(TINY, [str(tmp_path / "x.npy")], str(tmp_path / "b.onnx"), threads=1,
+                            eval_data=data(16, 7), labels=str(tmp_path / "y.npy"))
+    assert ra["drift_after"]["verdict"] == rb["drift_after"]["verdict"]
+    assert ra["calibration_accuracy_after"] == rb["calibration_accuracy_after"]
+    # From merged statistics, no pass over data.
+    st = bnfold.collect_stats(TINY, x, threads=1)
+    rs = bnfold.recalibrate(TINY, None, str(tmp_path / "s.onnx"), stats=st, mode="update-bn")
+    assert rs["mode"] == "statistics"
+    with pytest.raises(bnfold.Error, match="labels for"):
+        bnfold.audit(TINY, x, labels=y[:5], threads=1)
+
+
+def test_selection_and_image_options_match_the_cli(tmp_path):
+    import json
+    import subprocess
+    cli = os.environ.get("BNFOLD_CLI")
+    if not cli:
+        pytest.skip("BNFOLD_CLI is not set")
+    x = data(30, 8)
+    np.save(tmp_path / "x.npy", x)
+    picked = bnfold.collect_stats(TINY, x, threads=1, limit=7, sample_every=3)
+    assert picked.samples == 7
+    assert_same(picked, bnfold.collect_stats(TINY, x[::3][:7], threads=1), 0.0)
+    assert_same(picked, bnfold.collect_stats(TINY, (x[i:i + 4] for i in range(0, 30, 4)), threads=1, limit=7,
+                                             sample_every=3), 1e-12)
+    # Images, resized and normalized as the CLI does it.
+    from PIL import Image  # python3-pil comes with Debian's torchvision
+    os.makedirs(tmp_path / "img")
+    rng = np.random.default_rng(9)
+    for k in range(6):
+        Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(tmp_path / "img" / f"{k}.png")
+    opts = dict(resize=36, center_crop=[32], mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225],
+                channel_order="bgr")
+    from_python = bnfold.collect_stats(TINY, str(tmp_path / "img"), threads=1, **opts)
+    subprocess.run([cli, "drift", TINY, "-d", str(tmp_path / "img"), "--resize", "36", "--center-crop", "32",
+                    "--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225", "--channel-order", "bgr",
+                    "--save-stats", str(tmp_path / "cli.json"), "-t", "1"], check=True, capture_output=True)
+    assert_same(from_python, bnfold.Stats.load(str(tmp_path / "cli.json")), 0.0)
+    with pytest.raises(bnfold.Error, match="channel_order"):
+        bnfold.collect_stats(TINY, x, channel_order="rbg")
