@@ -1,6 +1,7 @@
 #include "analysis/workflows.hpp"
 
 #include "graph/folded_bns.hpp"
+#include "graph/inspect.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -107,6 +108,70 @@ namespace {
 void stamp(Graph& g) {
   g.info.producer_name = "bnfold";
   g.info.producer_version = BNFOLD_VERSION_STRING;
+}
+
+json shape_json(const Shape& s) {
+  if (!s.rank_known) return nullptr;
+  json dims = json::array();
+  for (const Dim& d : s.dims) {
+    if (d.known()) dims.push_back(d.value);
+    else if (!d.symbol.empty()) dims.push_back(d.symbol);
+    else dims.push_back(nullptr);
+  }
+  return dims;
+}
+
+json tensors_json(const std::vector<TensorInfo>& list) {
+  json out = json::array();
+  for (const auto& t : list)
+    out.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", shape_json(t.shape)}});
+  return out;
+}
+
+json inspect_value(const std::string& path, const ModelSummary& s) {
+  json j;
+  j["model"] = path;
+  j["ir_version"] = s.info.ir_version;
+  j["producer"] = {{"name", s.info.producer_name}, {"version", s.info.producer_version}};
+  json opsets = json::object();
+  for (const auto& [d, v] : s.info.opsets) opsets[d.empty() ? "ai.onnx" : d] = v;
+  j["opsets"] = opsets;
+  j["inputs"] = tensors_json(s.inputs);
+  j["outputs"] = tensors_json(s.outputs);
+  j["nodes"] = s.num_nodes;
+  j["op_counts"] = s.op_counts;
+  j["initializers"] = s.num_initializers;
+  j["parameters"] = s.parameters;
+  j["parameter_bytes"] = s.parameter_bytes;
+  json bns = json::array();
+  for (const auto& b : s.batchnorms) {
+    json bj = {
+        {"name", b.name},
+        {"node_index", b.node_id},
+        {"input", b.input},
+        {"producer_op", b.producer_op},
+        {"producer_name", b.producer_name},
+        {"producer_consumers", b.producer_consumers},
+        {"producer_output_is_graph_output", b.producer_output_is_graph_output},
+        {"consumer_ops", b.consumer_ops},
+        {"channels", b.channels},
+        {"epsilon", b.epsilon},
+        {"params_constant", b.params_constant},
+        {"training", b.training},
+        {"mode", b.mode},
+        {"spatial", b.spatial},
+        {"var_eps_nonpositive_channels", b.var_eps_nonpositive},
+        {"nonfinite_channels", b.nonfinite},
+    };
+    if (b.params_constant) {
+      bj["running_var_min"] = b.var_min;
+      bj["running_var_max"] = b.var_max;
+    }
+    bns.push_back(bj);
+  }
+  j["batchnorms"] = bns;
+  j["warnings"] = s.info.warnings;
+  return j;
 }
 
 json fold_rows(const FoldReport& report) {
@@ -437,6 +502,10 @@ std::string recalibrate_json(const RecalibrateResult& r) {
   flat(r.eval, "eval");
   j["warnings"] = r.warnings;
   return j.dump(2);
+}
+
+std::string inspect_json(const Graph& graph, const std::string& path) {
+  return inspect_value(path, summarize(graph)).dump(2);
 }
 
 }  // namespace bnfold

@@ -105,6 +105,9 @@ RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const B
 // The one JSON form of each report (documented in the README): the CLI
 // prints it with --json, the Python module returns it as a dict.
 std::string fold_json(const FoldResult& result);
+// `bnfold inspect --json`: inputs, outputs, opsets, op counts, parameters and
+// every BatchNormalization as a folding pass sees it; `path` names the model.
+std::string inspect_json(const Graph& graph, const std::string& path);
 std::string verify_json(const VerifyResult& result);  // `bnfold verify`; fold_json's "verification"
 std::string drift_json(const DriftReport& report);
 std::string audit_json(const AuditReport& report);

@@ -110,6 +110,16 @@ BNFOLD_C_API bnfold_status bnfold_session_create_with_options(const bnfold_model
 /* ---- Reports: JSON text, the keys of the CLI's --json (see the README) ---- */
 
 BNFOLD_C_API void bnfold_string_free(char* text);
+/* `bnfold inspect --json`: inputs, outputs, opsets, op counts, parameters, every BN as a fold sees it. */
+BNFOLD_C_API bnfold_status bnfold_model_inspect(const bnfold_model* model, char** report_json);
+/* Does `folded` compute what `original` does within float32 noise (random data-like inputs,
+ * measured against the original in float64)? *ok: 1 or 0; report_json (`bnfold verify --json`) may be NULL. */
+BNFOLD_C_API bnfold_status bnfold_verify(const bnfold_model* original, const bnfold_model* folded, int* ok,
+                                         char** report_json);
+/* Runs the inputs `iterations` times timing every step (`bnfold bench --per-op`); *report_json: a JSON
+ * list of {"step", "node", "implementation", "ms", "flops"}. */
+BNFOLD_C_API bnfold_status bnfold_session_profile(bnfold_session* session, const bnfold_input* inputs, size_t count,
+                                                  int iterations, char** report_json);
 /* Folds in place like bnfold_model_fold; *report_json: `bnfold fold --json`'s report. */
 BNFOLD_C_API bnfold_status bnfold_model_fold_report(bnfold_model* model, char** report_json);
 
@@ -160,6 +170,10 @@ BNFOLD_C_API bnfold_status bnfold_drift(const bnfold_model* model, const bnfold_
  * recalibrate --json`) may be NULL. */
 BNFOLD_C_API bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* stats, int unbiased_var,
                                                     char** report_json);
+/* The same from data files, re-estimated layer by layer (`bnfold recalibrate`'s sequential mode)
+ * or in one pass (update_bn = 1). */
+BNFOLD_C_API bnfold_status bnfold_model_recalibrate_files(bnfold_model* model, const char* const* paths, size_t count,
+                                                          int update_bn, int threads, char** report_json);
 /* Train mode vs inference mode at batch sizes 1, 2, 4, 8, 32 on data files;
  * *report_json: `bnfold audit --json`. */
 BNFOLD_C_API bnfold_status bnfold_audit_files(const bnfold_model* model, const char* const* paths, size_t count,

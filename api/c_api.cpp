@@ -59,6 +59,17 @@ bnfold_status null_argument(const char* what) {
   return BNFOLD_INVALID_ARGUMENT;
 }
 
+std::map<std::string, Tensor> borrow_inputs(const bnfold_input* inputs, size_t count) {
+  std::map<std::string, Tensor> in;
+  for (size_t i = 0; i < count; ++i) {
+    if (!inputs[i].name || !inputs[i].data || (inputs[i].rank && !inputs[i].dims))
+      throw Error(ErrorCode::InvalidArgument, "input " + std::to_string(i) + " has a NULL name, data or dims");
+    std::vector<int64_t> dims(inputs[i].dims, inputs[i].dims + inputs[i].rank);
+    in[inputs[i].name] = Tensor::borrow(DType::Float32, dims, const_cast<float*>(inputs[i].data));
+  }
+  return in;
+}
+
 char* give_string(const std::string& text) {
   char* out = static_cast<char*>(std::malloc(text.size() + 1));
   if (!out) throw std::bad_alloc();
@@ -232,16 +243,7 @@ bnfold_status bnfold_session_run(bnfold_session* s, const bnfold_input* inputs, 
   if (!s || !out || (count && !inputs)) return null_argument(!s ? "session" : !out ? "out" : "inputs");
   *out = nullptr;
   return guarded([&] {
-    std::map<std::string, bnfold::Tensor> in;
-    for (size_t i = 0; i < count; ++i) {
-      if (!inputs[i].name || !inputs[i].data || (inputs[i].rank && !inputs[i].dims))
-        throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
-                            "input " + std::to_string(i) + " has a NULL name, data or dims");
-      std::vector<int64_t> dims(inputs[i].dims, inputs[i].dims + inputs[i].rank);
-      in[inputs[i].name] =
-          bnfold::Tensor::borrow(bnfold::DType::Float32, dims, const_cast<float*>(inputs[i].data));
-    }
-    auto result = s->session->run(in);
+    auto result = s->session->run(borrow_inputs(inputs, count));
     auto o = std::make_unique<bnfold_outputs>();
     for (const auto& spec : s->session->outputs()) {
       o->names.push_back(spec.name);

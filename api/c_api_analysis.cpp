@@ -6,7 +6,10 @@
 #include "analysis/bn_analysis.hpp"
 #include "analysis/workflows.hpp"
 #include "api/c_internal.hpp"
+#include "analysis/verify_fold.hpp"
 #include "graph/onnx_io.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace bnfold::c_api;
 
@@ -42,6 +45,37 @@ void give(char** out, const std::string& json) {
 extern "C" {
 
 void bnfold_string_free(char* text) { std::free(text); }
+
+bnfold_status bnfold_model_inspect(const bnfold_model* model, char** report_json) {
+  if (!model || !report_json) return null_argument(!model ? "model" : "report_json");
+  *report_json = nullptr;
+  return guarded([&] { *report_json = give_string(bnfold::inspect_json(*model->graph, "model")); });
+}
+
+bnfold_status bnfold_verify(const bnfold_model* original, const bnfold_model* folded, int* ok, char** report_json) {
+  if (!original || !folded) return null_argument(!original ? "original" : "folded");
+  if (report_json) *report_json = nullptr;
+  return guarded([&] {
+    const bnfold::VerifyResult r = bnfold::verify_fold(*original->graph, *folded->graph, nullptr, {});
+    if (ok) *ok = r.ok ? 1 : 0;
+    give(report_json, bnfold::verify_json(r));
+  });
+}
+
+bnfold_status bnfold_session_profile(bnfold_session* s, const bnfold_input* inputs, size_t count, int iterations,
+                                     char** report_json) {
+  if (!s || !report_json || (count && !inputs))
+    return null_argument(!s ? "session" : !report_json ? "report_json" : "inputs");
+  *report_json = nullptr;
+  return guarded([&] {
+    const auto steps = s->session->profile(borrow_inputs(inputs, count), iterations > 0 ? iterations : 1);
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& st : steps)
+      list.push_back({{"step", st.what}, {"node", st.node}, {"implementation", st.implementation}, {"ms", st.ms},
+                      {"flops", st.flops}});
+    *report_json = give_string(list.dump(2));
+  });
+}
 
 bnfold_status bnfold_model_fold_report(bnfold_model* model, char** report_json) {
   if (!model || !report_json) return null_argument(!model ? "model" : "report_json");
@@ -159,6 +193,22 @@ bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* 
     o.unbiased_var = unbiased_var != 0;
     std::shared_ptr<const bnfold::Graph> source(bnfold::clone_graph(*model->graph));
     const bnfold::RecalibrateResult r = bnfold::recalibrate_model(source, stats->stats, o);
+    model->graph = bnfold::clone_graph(*r.model);
+    give(report_json, bnfold::recalibrate_json(r));
+  });
+}
+
+bnfold_status bnfold_model_recalibrate_files(bnfold_model* model, const char* const* paths, size_t count,
+                                             int update_bn, int threads, char** report_json) {
+  if (!model || (count && !paths)) return null_argument(!model ? "model" : "paths");
+  if (report_json) *report_json = nullptr;
+  return guarded([&] {
+    bnfold::RecalibrateOptions o;
+    o.mode = update_bn ? bnfold::RecalibrationMode::UpdateBn : bnfold::RecalibrationMode::Sequential;
+    o.threads = threads;
+    std::shared_ptr<const bnfold::Graph> source(bnfold::clone_graph(*model->graph));
+    const bnfold::Dataset d = open_files(*for_analysis(*model), paths_of(paths, count));
+    const bnfold::RecalibrateResult r = bnfold::recalibrate_model(source, d, o);
     model->graph = bnfold::clone_graph(*r.model);
     give(report_json, bnfold::recalibrate_json(r));
   });

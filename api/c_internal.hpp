@@ -3,6 +3,7 @@
 // message).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ bnfold_status guarded(F&& f) {
 }
 
 bnfold_status null_argument(const char* what);
+// The C inputs as borrowed tensors (read in place).
+std::map<std::string, Tensor> borrow_inputs(const bnfold_input* inputs, size_t count);
 // A copy of the text for the caller, freed with bnfold_string_free.
 char* give_string(const std::string& text);
 

@@ -9,6 +9,7 @@
 
 #include "graph/inspect.hpp"
 #include "graph/onnx_io.hpp"
+#include "analysis/workflows.hpp"
 #include "tools/commands.hpp"
 #include "tools/text.hpp"
 
@@ -22,70 +23,6 @@ struct InspectArgs {
   bool dump = false;
   bool no_shape_inference = false;
 };
-
-nlohmann::json shape_json(const Shape& s) {
-  if (!s.rank_known) return nullptr;
-  nlohmann::json dims = nlohmann::json::array();
-  for (const Dim& d : s.dims) {
-    if (d.known()) dims.push_back(d.value);
-    else if (!d.symbol.empty()) dims.push_back(d.symbol);
-    else dims.push_back(nullptr);
-  }
-  return dims;
-}
-
-nlohmann::json tensors_json(const std::vector<TensorInfo>& list) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& t : list)
-    out.push_back({{"name", t.name}, {"dtype", dtype_name(t.dtype)}, {"shape", shape_json(t.shape)}});
-  return out;
-}
-
-nlohmann::json to_json(const std::string& path, const ModelSummary& s) {
-  nlohmann::json j;
-  j["model"] = path;
-  j["ir_version"] = s.info.ir_version;
-  j["producer"] = {{"name", s.info.producer_name}, {"version", s.info.producer_version}};
-  nlohmann::json opsets = nlohmann::json::object();
-  for (const auto& [d, v] : s.info.opsets) opsets[d.empty() ? "ai.onnx" : d] = v;
-  j["opsets"] = opsets;
-  j["inputs"] = tensors_json(s.inputs);
-  j["outputs"] = tensors_json(s.outputs);
-  j["nodes"] = s.num_nodes;
-  j["op_counts"] = s.op_counts;
-  j["initializers"] = s.num_initializers;
-  j["parameters"] = s.parameters;
-  j["parameter_bytes"] = s.parameter_bytes;
-  nlohmann::json bns = nlohmann::json::array();
-  for (const auto& b : s.batchnorms) {
-    nlohmann::json bj = {
-        {"name", b.name},
-        {"node_index", b.node_id},
-        {"input", b.input},
-        {"producer_op", b.producer_op},
-        {"producer_name", b.producer_name},
-        {"producer_consumers", b.producer_consumers},
-        {"producer_output_is_graph_output", b.producer_output_is_graph_output},
-        {"consumer_ops", b.consumer_ops},
-        {"channels", b.channels},
-        {"epsilon", b.epsilon},
-        {"params_constant", b.params_constant},
-        {"training", b.training},
-        {"mode", b.mode},
-        {"spatial", b.spatial},
-        {"var_eps_nonpositive_channels", b.var_eps_nonpositive},
-        {"nonfinite_channels", b.nonfinite},
-    };
-    if (b.params_constant) {
-      bj["running_var_min"] = b.var_min;
-      bj["running_var_max"] = b.var_max;
-    }
-    bns.push_back(bj);
-  }
-  j["batchnorms"] = bns;
-  j["warnings"] = s.info.warnings;
-  return j;
-}
 
 void print_tensors(const char* title, const std::vector<TensorInfo>& list) {
   fmt::print("{}\n", title);
@@ -206,7 +143,7 @@ void add_inspect(CLI::App& app) {
     const auto graph = load_onnx(args->model, options);
     const ModelSummary summary = summarize(*graph);
     if (args->json) {
-      nlohmann::json j = to_json(args->model, summary);
+      nlohmann::json j = nlohmann::json::parse(inspect_json(*graph, args->model));
       if (args->dump) j["graph"] = graph->dump();
       std::cout << j.dump(2) << "\n";
       return;

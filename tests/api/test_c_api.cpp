@@ -9,6 +9,7 @@
 
 #include "bnfold/version.hpp"
 #include "api/bnfold.h"
+#include "graph/tensor_io.hpp"
 #include "tests/onnx_builder.hpp"
 
 using Catch::Matchers::Contains;
@@ -204,4 +205,48 @@ TEST_CASE("C API: monitoring, statistics, drift and recalibration", "[c_api][mon
   bnfold_model_free(model);
   bnfold_stats_free(nullptr);
   bnfold_string_free(nullptr);
+}
+
+TEST_CASE("C API: inspect, verify a fold, profile a session", "[c_api]") {
+  bnfold_model *model = nullptr, *folded = nullptr;
+  REQUIRE(bnfold_model_load(kTiny.c_str(), &model) == BNFOLD_OK);
+  REQUIRE(bnfold_model_load(kTiny.c_str(), &folded) == BNFOLD_OK);
+  char* json = nullptr;
+  REQUIRE(bnfold_model_inspect(model, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"batchnorms\"") && Contains("\"op_counts\""));
+  bnfold_string_free(json);
+  REQUIRE(bnfold_model_fold(folded, nullptr, nullptr) == BNFOLD_OK);
+  int ok = 0;
+  REQUIRE(bnfold_verify(model, folded, &ok, &json) == BNFOLD_OK);
+  CHECK(ok == 1);
+  CHECK_THAT(json, Contains("\"ok\": true") || Contains("\"ok\":true"));
+  bnfold_string_free(json);
+  bnfold_session* s = nullptr;
+  REQUIRE(bnfold_session_create(folded, 1, &s) == BNFOLD_OK);
+  std::vector<float> x(3 * 32 * 32, 0.5f);
+  const int64_t dims[4] = {1, 3, 32, 32};
+  bnfold_input in = {"input", x.data(), dims, 4};
+  REQUIRE(bnfold_session_profile(s, &in, 1, 2, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"implementation\"") && Contains("oneDNN"));
+  bnfold_string_free(json);
+  CHECK(bnfold_session_profile(s, &in, 1, 2, nullptr) == BNFOLD_INVALID_ARGUMENT);
+  bnfold_session_free(s);
+  // Recalibration and the audit from data files.
+  bnfold::test::TempDir dir;
+  bnfold::Tensor batch(bnfold::DType::Float32, {8, 3, 32, 32});
+  for (int64_t i = 0; i < batch.numel(); ++i)
+    batch.mutable_data_as<float>()[i] = static_cast<float>((i * 7919) % 1000) / 400.0f - 1.0f;
+  const std::string npy = dir.file("x.npy");
+  bnfold::save_npy(batch, npy);
+  const char* paths[] = {npy.c_str()};
+  REQUIRE(bnfold_audit_files(model, paths, 1, 1, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"culprits\""));
+  bnfold_string_free(json);
+  REQUIRE(bnfold_model_recalibrate_files(model, paths, 1, 1, 1, &json) == BNFOLD_OK);
+  CHECK_THAT(json, Contains("\"update_bn\""));
+  bnfold_string_free(json);
+  CHECK(bnfold_model_recalibrate_files(folded, paths, 1, 0, 1, nullptr) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("the model was folded"));
+  bnfold_model_free(folded);
+  bnfold_model_free(model);
 }

@@ -166,6 +166,27 @@ class PySession {
     stats_from_monitor(session_->monitor(), path_).save(path);
   }
   void reset_monitor() const { session_->reset_monitor(); }
+  py::list profile(const py::dict& inputs, int iterations) const {
+    std::vector<py::array> keep;
+    std::map<std::string, Tensor> in;
+    for (const auto& [k, v] : inputs) in[py::cast<std::string>(k)] = to_tensor(py::array::ensure(v), &keep);
+    std::vector<Session::StepTime> steps;
+    {
+      py::gil_scoped_release release;
+      steps = session_->profile(in, iterations);
+    }
+    py::list out;
+    for (const auto& st : steps) {
+      py::dict d;
+      d["step"] = st.what;
+      d["node"] = st.node;
+      d["implementation"] = st.implementation;
+      d["ms"] = st.ms;
+      d["flops"] = st.flops;
+      out.append(d);
+    }
+    return out;
+  }
   BnInputStats snapshot() const {
     BNFOLD_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
                  "no run was monitored yet (Session(..., monitor_every=K) measures every K-th run)");
@@ -196,6 +217,22 @@ PYBIND11_MODULE(bnfold, m) {
       error(e.what());
     }
   });
+
+  m.def(
+      "inspect",
+      [](const std::string& path) {
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          json = inspect_json(*load_onnx(path), path);
+        }
+        return as_dict(json);
+      },
+      py::arg("path"),
+      "What is in the ONNX model at `path`, as `bnfold inspect --json`: 'inputs' and 'outputs' (name,\n"
+      "dtype, shape with symbolic dims as strings), 'opsets', 'op_counts', 'parameters', and\n"
+      "'batchnorms' (each BN as a folding pass sees it: producer, consumers, channels, mode, the\n"
+      "channels that block a fold). Returns a dict.");
 
   m.def(
       "fold",
@@ -280,6 +317,10 @@ PYBIND11_MODULE(bnfold, m) {
            "--save-stats`: compare it with drift(..., merge=[path], baseline=...) or `bnfold drift MODEL\n"
            "--merge PATH --baseline BASE.json`.")
       .def("reset_monitor", &PySession::reset_monitor, "Forgets what monitoring measured so far.")
+      .def("profile", &PySession::profile, py::arg("inputs"), py::arg("iterations") = 10,
+           "Runs the inputs `iterations` times timing every step of the plan, as `bnfold bench --per-op`:\n"
+           "a list of {'step' ('Conv (oneDNN) + Relu', ...), 'node', 'implementation' (oneDNN's, e.g.\n"
+           "'brg:avx512_core'), 'ms' (mean per run), 'flops'}; for whole-run latency, time run() itself.")
       .def("snapshot", &PySession::snapshot,
            "What monitoring measured so far, as a Stats object (the statistics drift(), collect_stats()\n"
            "and `bnfold drift --save-stats` make): save it, merge it, pass it to drift(stats=...).");

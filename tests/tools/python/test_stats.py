@@ -177,3 +177,13 @@ def test_selection_and_image_options_match_the_cli(tmp_path):
     assert_same(from_python, bnfold.Stats.load(str(tmp_path / "cli.json")), 0.0)
     with pytest.raises(bnfold.Error, match="channel_order"):
         bnfold.collect_stats(TINY, x, channel_order="rbg")
+
+
+def test_inspect_and_profile_from_python():
+    info = bnfold.inspect(TINY)
+    assert info["inputs"][0]["name"] == "input" and info["inputs"][0]["shape"] == ["N", 3, 32, 32]
+    assert len(info["batchnorms"]) == 7
+    s = bnfold.Session(TINY, threads=1)
+    steps = s.profile({"input": data(2, 1)}, iterations=2)
+    assert steps and all(st["ms"] >= 0 for st in steps)
+    assert any("oneDNN" in st["step"] for st in steps)

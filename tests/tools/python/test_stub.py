@@ -32,7 +32,7 @@ def test_stub_lists_every_public_name_and_nothing_else():
 
 def test_stub_parameters_match_the_module():
     stub = stub_names()
-    for name in ["fold", "verify", "collect_stats", "drift", "recalibrate", "audit"]:
+    for name in ["inspect", "fold", "verify", "collect_stats", "drift", "recalibrate", "audit"]:
         # pybind11 puts the signature as the docstring's first line: "name(a, b=1, ...) -> dict".
         first = getattr(bnfold, name).__doc__.splitlines()[0]
         # pybind11's own first line names each parameter as "name: type = default".
