@@ -21,6 +21,8 @@ cmake --build "$work/cpp" >/dev/null
 out="$("$work/cpp/example_cpp" "$model" "$work/folded.onnx")"
 expect "C++ example via find_package" "folded 7 of 7 BatchNormalization" "$out"
 expect "C++ example runs the folded model" "output output: float32\[2,10\]" "$out"
+expect "C++ example reads the model's input" "input input: float32\[N,3,32,32\]" "$out"
+expect "C++ example monitors the folded model" "monitored 2 samples of 7 BatchNormalization inputs" "$out"
 
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 lib="$(pkg-config --variable=libdir bnfold)"
@@ -47,7 +49,7 @@ expect "installed CLI" "bnfold 0.1.0" "$out"
 # The Python module: a fresh interpreter with nothing but the prefix's
 # module folder on PYTHONPATH finds it and, through its RUNPATH, libbnfold.
 pydir="$(sed -n 's/^BNFOLD_PYTHON_DIR:STRING=//p' "$build/CMakeCache.txt")"
-checks=11
+checks=13
 if [ -n "$pydir" ] && grep -q "^BNFOLD_PYTHON:BOOL=ON" "$build/CMakeCache.txt"; then
   out="$(env -i PATH=/usr/bin:/bin PYTHONPATH="$prefix/$pydir" /usr/bin/python3 -c "
 import bnfold, numpy as np
@@ -55,6 +57,6 @@ s = bnfold.Session('$model', threads=1)
 y = s.run({s.inputs[0]: np.zeros((2, 3, 32, 32), np.float32)})[s.outputs[0]]
 print('python module from', bnfold.__file__.replace('$prefix', 'PREFIX'), 'output', y.shape)" 2>&1)"
   expect "installed Python module imports from a fresh interpreter" "python module from PREFIX/$pydir/bnfold.*output (2, 10)" "$out"
-  checks=12
+  checks=14
 fi
 [ "$fail" = 0 ] && echo "$checks passed, 0 failed" || { echo "some failed"; exit 1; }
