@@ -5,6 +5,7 @@ Run by CTest with PYTHONPATH=<build>/python and BNFOLD_MODELS=<source>/models.
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -98,3 +99,37 @@ def test_drift_recalibrate_audit_as_dicts(tmp_path):
     assert bnfold.drift(str(tmp_path / "r.onnx"), [str(tmp_path / "shifted.npy")])["max_score"] < 1e-6
     a = bnfold.audit(TINY, [str(tmp_path / "shifted.npy")], batch_sizes=[1, 4])
     assert len(a["divergence"]) == 2 and a["verdict"]
+
+
+def test_run_releases_the_gil():
+    """While one thread is inside Session.run, another Python thread keeps running:
+    its ticks have no gap as long as the run (a held GIL would stop it for the whole run)."""
+    s = bnfold.Session(TINY, threads=1)
+    x = np.random.default_rng(5).standard_normal((256, 3, 32, 32)).astype(np.float32)
+    s.run({"input": x[:2]})  # plan and weights ready
+    for _ in range(3):
+        ticks, span, stop = [], [], threading.Event()
+
+        def tick():
+            while not stop.is_set():
+                ticks.append(time.perf_counter())
+
+        def run():
+            t0 = time.perf_counter()
+            s.run({"input": x})
+            span.extend([t0, time.perf_counter()])
+
+        other = threading.Thread(target=tick)
+        other.start()
+        time.sleep(0.01)
+        worker = threading.Thread(target=run)
+        worker.start()
+        worker.join()
+        stop.set()
+        other.join()
+        start, end = span
+        inside = [t for t in ticks if start <= t <= end]
+        gaps = np.diff([start] + inside + [end])
+        if end - start > 0.05 and gaps.max() < 0.5 * (end - start):
+            return
+    pytest.fail(f"the other thread stalled: longest gap {gaps.max():.3f} s of a {end - start:.3f} s run")
