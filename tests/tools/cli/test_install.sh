@@ -57,6 +57,9 @@ s = bnfold.Session('$model', threads=1)
 y = s.run({s.inputs[0]: np.zeros((2, 3, 32, 32), np.float32)})[s.outputs[0]]
 print('python module from', bnfold.__file__.replace('$prefix', 'PREFIX'), 'output', y.shape)" 2>&1)"
   expect "installed Python module imports from a fresh interpreter" "python module from PREFIX/$pydir/bnfold.*output (2, 10)" "$out"
-  checks=14
+  out="$(cd "$work" && env -i PATH=/usr/bin:/bin PYTHONPATH="$prefix/$pydir" /usr/bin/python3 "$src/tools/examples/python/example.py" "$model" 2>&1)"
+  expect "Python example from the prefix reads the model's input" "input input: float32 \['N', 3, 32, 32\]" "$out"
+  expect "Python example from the prefix monitors" "monitored 4 samples of 7 BN inputs" "$out"
+  checks=16
 fi
 [ "$fail" = 0 ] && echo "$checks passed, 0 failed" || { echo "some failed"; exit 1; }

@@ -3,16 +3,19 @@
 
     PYTHONPATH=build/python /usr/bin/python3 tools/examples/python/example.py models/tiny_resnet.onnx
 """
+import os
 import sys
+import tempfile
 
 import numpy as np
 
 import bnfold
 
 model = sys.argv[1] if len(sys.argv) > 1 else "models/tiny_resnet.onnx"
-report = bnfold.fold(model, "/tmp/bnfold_example_folded.onnx", verify=True)
+folded = os.path.join(tempfile.mkdtemp(prefix="bnfold_example_"), "folded.onnx")
+report = bnfold.fold(model, folded, verify=True)
 print(f"folded {report['folded']} of {report['total']} BatchNormalization; verified: {report['verified']}")
-session = bnfold.Session("/tmp/bnfold_example_folded.onnx", threads=2, monitor_every=1)
+session = bnfold.Session(folded, threads=2, monitor_every=1)
 # The shape the model declares; a symbolic dim (the batch, "N") taken as 4.
 declared = bnfold.inspect(model)["inputs"][0]
 shape = [d if isinstance(d, int) else 4 for d in declared["shape"]]
