@@ -3,7 +3,9 @@
 
     PYTHONPATH=build/python /usr/bin/python3 tools/examples/python/example.py models/tiny_resnet.onnx
 """
+import atexit
 import os
+import shutil
 import sys
 import tempfile
 
@@ -12,7 +14,9 @@ import numpy as np
 import bnfold
 
 model = sys.argv[1] if len(sys.argv) > 1 else "models/tiny_resnet.onnx"
-folded = os.path.join(tempfile.mkdtemp(prefix="bnfold_example_"), "folded.onnx")
+work = tempfile.mkdtemp(prefix="bnfold_example_")
+atexit.register(shutil.rmtree, work)
+folded = os.path.join(work, "folded.onnx")
 report = bnfold.fold(model, folded, verify=True)
 print(f"folded {report['folded']} of {report['total']} BatchNormalization; verified: {report['verified']}")
 session = bnfold.Session(folded, threads=2, monitor_every=1)
