@@ -97,7 +97,7 @@ typedef enum {
 typedef struct {
   size_t struct_size;
   int threads;              /* 0: one per core */
-  bnfold_bn_mode bn_mode;
+  int bn_mode;              /* a bnfold_bn_mode (an int: a value from a newer header stays defined) */
   int64_t monitor_every;    /* 0: off; K: every K-th run measures every BN input's statistics (outputs unchanged) */
   int reference_kernels;    /* 1: the plain reference kernels instead of oneDNN (slow; an oracle) */
 } bnfold_session_options;

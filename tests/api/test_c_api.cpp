@@ -104,7 +104,7 @@ TEST_CASE("C API: model and session describe their inputs and outputs", "[c_api]
   bnfold_session_free(s);
   // A struct from an older header (only struct_size and threads) gets defaults for the rest.
   o.struct_size = offsetof(bnfold_session_options, bn_mode);
-  o.bn_mode = static_cast<bnfold_bn_mode>(7);  // beyond the struct the caller has: not read
+  o.bn_mode = 7;  // beyond the struct the caller has: not read
   REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
   bnfold_session_free(s);
   o.struct_size = sizeof o;
