@@ -92,7 +92,11 @@ std::string BnInputStats::to_json() const {
     bns.push_back({{"bn", name}, {"count", m.count}, {"mean", m.mean}, {"m2", m.m2}});
   }
   j["batchnorms"] = bns;
-  return j.dump() + "\n";
+  try {
+    return j.dump() + "\n";
+  } catch (const nlohmann::json::type_error&) {
+    failf(ErrorCode::InvalidArgument, "a BN or model name is not valid UTF-8: it cannot go into a statistics file");
+  }
 }
 
 BnInputStats BnInputStats::load(const std::string& path) {

@@ -416,12 +416,12 @@ std::string fold_json(const FoldResult& r) {
     j["verification"] = verification_value(*r.verification);
     j["verified"] = r.verification->ok;
   }
-  return j.dump(2);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
-std::string drift_json(const DriftReport& r) { return drift_value(r).dump(2); }
+std::string drift_json(const DriftReport& r) { return drift_value(r).dump(2, ' ', false, json::error_handler_t::replace); }
 
-std::string verify_json(const VerifyResult& r) { return verification_value(r).dump(2); }
+std::string verify_json(const VerifyResult& r) { return verification_value(r).dump(2, ' ', false, json::error_handler_t::replace); }
 
 std::string audit_json(const AuditReport& r) {
   json div = json::array();
@@ -475,7 +475,7 @@ std::string audit_json(const AuditReport& r) {
     j["accuracy_inference"] = r.accuracy_inference;
     j["top5_inference"] = opt(r.top5_inference);
   }
-  return j.dump(2);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 std::string recalibrate_json(const RecalibrateResult& r) {
@@ -501,11 +501,11 @@ std::string recalibrate_json(const RecalibrateResult& r) {
   flat(r.calibration, "calibration");
   flat(r.eval, "eval");
   j["warnings"] = r.warnings;
-  return j.dump(2);
+  return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 std::string inspect_json(const Graph& graph, const std::string& path) {
-  return inspect_value(path, summarize(graph)).dump(2);
+  return inspect_value(path, summarize(graph)).dump(2, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace bnfold

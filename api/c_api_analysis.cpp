@@ -73,7 +73,7 @@ bnfold_status bnfold_session_profile(bnfold_session* s, const bnfold_input* inpu
     for (const auto& st : steps)
       list.push_back({{"step", st.what}, {"node", st.node}, {"implementation", st.implementation}, {"ms", st.ms},
                       {"flops", st.flops}});
-    *report_json = give_string(list.dump(2));
+    *report_json = give_string(list.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
   });
 }
 

@@ -38,7 +38,10 @@ void set_folded_bns(Graph& g, const std::vector<FoldedBn>& bns) {
                     {"beta", b.beta},
                     {"mean", b.mean},
                     {"var", b.var}});
-  md.emplace_back(kFoldedBnsKey, nlohmann::json{{"version", 1}, {"batchnorms", list}}.dump());
+  // Names that are not UTF-8 (ONNX says strings are; a damaged file's may not be) are
+  // written with U+FFFD: such a record matches no value and is skipped, not an error.
+  md.emplace_back(kFoldedBnsKey, nlohmann::json{{"version", 1}, {"batchnorms", list}}.dump(
+                                     -1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 std::vector<FoldedBn> folded_bns(const Graph& g) {
