@@ -44,5 +44,6 @@ bnfold_build() {
   if [ ! -f "$dir/build.ninja" ]; then
     cmake -S "$BNFOLD_ROOT" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBNFOLD_WERROR=ON "$@" >/dev/null
   fi
-  cmake --build "$dir" -j "$(nproc)"
+  # BNFOLD_BUILD_TARGETS: only these targets (the TSan stage needs only the tests).
+  cmake --build "$dir" -j "$(nproc)" ${BNFOLD_BUILD_TARGETS:+--target $BNFOLD_BUILD_TARGETS}
 }

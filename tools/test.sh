@@ -14,7 +14,8 @@ case "${1:-}" in
     ;;
   --tsan)
     dir="$BNFOLD_ROOT/build-tsan"
-    bnfold_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNFOLD_SANITIZE=thread -DBNFOLD_PYTHON=OFF
+    # The concurrency tests are all in bnfold_tests: the CLI and the rest are not built here.
+    BNFOLD_BUILD_TARGETS=bnfold_tests bnfold_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNFOLD_SANITIZE=thread -DBNFOLD_PYTHON=OFF
     TSAN_OPTIONS="suppressions=$BNFOLD_ROOT/tests/tsan.supp halt_on_error=1" \
       ctest --test-dir "$dir" -R "threads|one session" --output-on-failure
     ;;
