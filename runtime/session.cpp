@@ -54,8 +54,6 @@ struct Session::Impl {
                                            const std::vector<const Tensor*>& values, bool measured) const {
     std::lock_guard<std::mutex> lock(mutex);
     measured |= options.collect_bn_stats;
-    SessionOptions o = options;
-    o.collect_bn_stats = measured;
     for (;;) {
       const std::string key = (measured ? "m" : "p") + signature(dims, values);
       auto it = plans.find(key);
@@ -64,6 +62,8 @@ struct Session::Impl {
       for (size_t i = 0; i < fed.size(); ++i)
         in.push_back({fed[i], dims[i], value_keyed[i] ? values[i] : nullptr});
       try {
+        SessionOptions o = options;  // only when a plan is built: run() stays free of copies
+        o.collect_bn_stats = measured;
         auto plan = std::make_shared<const rt::Plan>(*graph, in, o, weights);
         plans.emplace(key, plan);
         return plan;
