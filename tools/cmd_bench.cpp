@@ -31,6 +31,7 @@ struct BenchArgs {
   double seconds = 5;
   int threads = 0;
   bool reference = false;
+  bool no_winograd = false;
   bool json = false;
   bool plan = false;
   int per_op = 0;
@@ -225,6 +226,9 @@ void add_bench(CLI::App& app) {
                            "run for run (the overhead of SessionOptions::monitor_every = K)"),
            0, 1e9);
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
+  cmd->add_flag("--no-winograd", a->no_winograd,
+                "Direct convolution everywhere (by default dense 3x3 stride-1 convolutions use oneDNN's "
+                "Winograd kernels where the CPU has them: AVX-512)");
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->add_flag("--plan", a->plan,
                 "Print each batch size's plan instead of timing it: every step, what runs it (oneDNN "
@@ -245,6 +249,7 @@ void add_bench(CLI::App& app) {
     SessionOptions opts;
     opts.threads = a->threads;
     opts.use_onednn = !a->reference;
+    opts.winograd = !a->no_winograd;
     const auto t0 = Clock::now();
     Session session(a->model, opts);
     nlohmann::json r = {{"model", a->model},

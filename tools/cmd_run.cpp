@@ -27,7 +27,7 @@ struct RunArgs {
   bool no_save = false;
   double rtol = 1e-3, atol = 1e-4;
   int threads = 0;
-  bool reference = false, float64 = false;
+  bool reference = false, float64 = false, no_winograd = false;
   uint64_t seed = 0;
   std::string bn_mode = "inference";
 };
@@ -63,6 +63,7 @@ int run(const RunArgs& a) {
   SessionOptions opts;
   opts.threads = a.threads;
   opts.use_onednn = !a.reference && !a.float64;
+  opts.winograd = !a.no_winograd;
   opts.bn_mode = parse_bn_mode(a.bn_mode);
   std::shared_ptr<Graph> graph(load_onnx(a.model));
   Session session(graph, opts);
@@ -131,6 +132,9 @@ void add_run(CLI::App& app) {
   add_threads_option(cmd, a->threads);
   cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");
+  cmd->add_flag("--no-winograd", a->no_winograd,
+                "Direct convolution everywhere (by default dense 3x3 stride-1 convolutions use oneDNN's "
+                "Winograd kernels where the CPU has them: AVX-512)");
   cmd->add_flag("--float64", a->float64,
                 "Evaluate the model in float64 on the reference kernels (every float value and constant widened; "
                 "outputs are float64)");

@@ -3,6 +3,7 @@
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_builders.hpp"
 
+#include <algorithm>
 #include <string>
 
 #include "ops/conv_geometry.hpp"
@@ -77,10 +78,39 @@ std::unique_ptr<dnnl::primitive_desc> conv_pd(dnnl::algorithm alg, const dnnl::m
   return std::make_unique<typename P::primitive_desc>(d, attr, dnnl_engine());
 }
 
-// oneDNN's optimized convolutions (brgconv, jit), not its ref or im2col gemm paths.
-bool fast_conv(const char* impl) {
-  const std::string name = impl;
-  return name.rfind("brg", 0) == 0 || name.rfind("jit", 0) == 0;
+bool starts_with(const char* impl, const char* prefix) { return std::string(impl).rfind(prefix, 0) == 0; }
+
+// Whether an implementation for the layout the input has is as good as
+// oneDNN's own pick: an optimized one (brgconv, jit; not ref or im2col gemm),
+// and brgconv where the pick is brgconv, except for 1x1 and strided
+// convolutions. Measured on 2 threads, AVX-512: jit:avx512_core in nChw16c
+// takes 1.2-1.45x brgconv's time (nhwc) on 3x3 stride-1 convolutions, which a
+// reorder of the input costs less than; on 3x3 stride-2 and 1x1 ones the two
+// are within 5% and keeping the layout saves the reorder.
+bool as_fast(const char* keep, const char* pick, bool pointwise_or_strided) {
+  if (starts_with(keep, "brg")) return true;
+  return starts_with(keep, "jit") && (pointwise_or_strided || !starts_with(pick, "brg"));
+}
+
+// Whether oneDNN's Winograd convolution (F(2x2,3x3) or F(4x4,3x3); AVX-512
+// only in oneDNN 2.6) is worth trying: a dense 3x3 stride-1 2-D convolution
+// with 32 input and 64 output channels and 14x14 outputs, or 128 channels
+// both ways and 7x7. Measured on 2 threads, AVX-512
+// (tools/benchmarks/winograd_grid.cpp): 0.35-0.9x the time of brgconv from
+// 14x14 up (about 0.5x at resnet's 56x56 x 64), 0.7-1.02x at 7x7 from 128
+// channels, but up to 1.45x at 7x7 with 32 or 64 channels and 1.8x with 16.
+// Fewer than 64 outputs (densenet's 128 -> 32) gained alone but not in the
+// network: its blocked outputs then cost reorders into the channels-last
+// layout of the 1x1 convolutions around them. Its float32 error against a
+// float64 convolution measured the same as the direct kernel's (relative RMS
+// 3e-7 to 1e-6 on N(0,1) data with Kaiming weights).
+bool winograd_pays(const std::vector<int64_t>& x, const std::vector<int64_t>& wd, const std::vector<int64_t>& out,
+                   const WindowGeometry& g, int64_t group) {
+  if (x.size() != 4 || group != 1 || wd[2] != 3 || wd[3] != 3) return false;
+  for (size_t k = 0; k < 2; ++k)
+    if (g.stride[k] != 1 || g.dilation[k] != 1) return false;
+  const int64_t in = wd[1], outs = wd[0], side = std::min(out[2], out[3]);
+  return (in >= 32 && outs >= 64 && side >= 14) || (std::min(in, outs) >= 128 && side >= 7);
 }
 
 }  // namespace
@@ -113,23 +143,36 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
   const dims_t dil = minus_one(g.dilation);  // oneDNN counts dilation from 0
 
-  const auto make_pd = [&](const dnnl::memory::desc& src) {
+  const auto make_pd = [&](const dnnl::memory::desc& src,
+                           dnnl::algorithm alg = dnnl::algorithm::convolution_direct) {
     return transposed ? conv_pd<dnnl::deconvolution_forward>(dnnl::algorithm::deconvolution_direct, src, w_any,
                                                              has_bias, b_md, out, strides, dil, pad_l, pad_r, attr)
-                      : conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, src, w_any, has_bias,
-                                                           b_md, out, strides, dil, pad_l, pad_r, attr);
+                      : conv_pd<dnnl::convolution_forward>(alg, src, w_any, has_bias, b_md, out, strides, dil,
+                                                           pad_l, pad_r, attr);
   };
-  std::unique_ptr<dnnl::primitive_desc> pd = make_pd(any_md(x));
-  // Where oneDNN would want the input in another of its own layouts (regnet's
-  // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
-  // for the layout the input already has saves a reorder there and back.
-  const dnnl::memory::desc have = b.layout(b.slot_of(n.input(0)));
-  if (have != pd->src_desc() && have != plain_md(x)) {
+  std::unique_ptr<dnnl::primitive_desc> pd;
+  if (!transposed && b.options().winograd && winograd_pays(x, wd, out, g, group)) {
     try {
-      auto keep = make_pd(have);
-      if (fast_conv(keep->impl_info_str())) pd = std::move(keep);
+      pd = make_pd(any_md(x), dnnl::algorithm::convolution_winograd);
     } catch (const dnnl::error&) {
-      // no implementation for that layout: reorder into the one oneDNN chose
+      // no Winograd kernel here (no AVX-512, or post-ops it does not take): direct
+    }
+  }
+  if (!pd) {
+    pd = make_pd(any_md(x));
+    // Where oneDNN would want the input in another of its own layouts (regnet's
+    // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
+    // for the layout the input already has saves a reorder there and back.
+    const dnnl::memory::desc have = b.layout(b.slot_of(n.input(0)));
+    if (have != pd->src_desc() && have != plain_md(x)) {
+      try {
+        auto keep = make_pd(have);
+        const bool pointwise_or_strided = (wd.size() == 4 && wd[2] == 1 && wd[3] == 1) ||
+                                        std::any_of(g.stride.begin(), g.stride.end(), [](int64_t s) { return s > 1; });
+      if (as_fast(keep->impl_info_str(), pd->impl_info_str(), pointwise_or_strided)) pd = std::move(keep);
+      } catch (const dnnl::error&) {
+        // no implementation for that layout: reorder into the one oneDNN chose
+      }
     }
   }
   const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();

@@ -99,9 +99,12 @@ TEST_CASE("Chan merging of shards equals one pass over all data", "[stats]") {
     const ChannelMoments& b = shards.per_bn.at(name);
     CHECK(a.count == b.count);
     const auto va = a.variance(), vb = b.variance();
+    // The merge is exact to 1e-12 (double); the activations themselves may
+    // differ in float32's last bits between batch sizes 8, 4 and 5 (oneDNN
+    // picks its Winograd variant per batch size), hence 1e-6.
     for (size_t c = 0; c < a.mean.size(); ++c) {
-      CHECK(b.mean[c] == Approx(a.mean[c]).epsilon(1e-9).margin(1e-12));
-      CHECK(vb[c] == Approx(va[c]).epsilon(1e-9));
+      CHECK(b.mean[c] == Approx(a.mean[c]).epsilon(1e-6).margin(1e-9));
+      CHECK(vb[c] == Approx(va[c]).epsilon(1e-6));
     }
   }
 }

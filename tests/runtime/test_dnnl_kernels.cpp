@@ -4,6 +4,7 @@
 // cannot serve, that the reference kernel took over).
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
 
 #include "runtime/session.hpp"
@@ -81,6 +82,66 @@ TEST_CASE("Conv: auto_pad, 1-D and 3-D", "[kernels][conv]") {
   c3.output(c3.node("Conv", {c3.input("x", {1, 4, 5, 6, 7}), c3.weight("w", {6, 2, 3, 3, 3})},
                     {{"group", one(2)}, {"pads", ints({1, 0, 1, 0, 1, 1})}}));
   CHECK(contains(c3.check(), "Conv (oneDNN)"));
+}
+
+double largest_abs(const Tensor& t) {
+  double m = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t.data_as<float>()[i])));
+  return m;
+}
+
+// oneDNN 2.6 has Winograd convolutions for avx512_core only.
+bool cpu_has_avx512_core() {
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+}
+
+TEST_CASE("Conv: Winograd on dense 3x3 stride-1 convolutions where the CPU has it, direct on request",
+          "[kernels][conv][winograd]") {
+  struct Spec {
+    int64_t n, c, h, w, m;
+    std::vector<int64_t> pads;
+    bool winograd;  // expected where the CPU has AVX-512
+  };
+  const Spec specs[] = {
+      {1, 32, 14, 15, 72, {1, 1, 1, 1}, true},   // F(2x2,3x3) at batch 1; 72 output channels: a partial block
+      {3, 48, 17, 16, 65, {1, 1, 1, 1}, true},   // F(4x4,3x3) at batch 3; odd sizes
+      {2, 128, 7, 9, 128, {1, 1, 1, 1}, true},   // 7 rows: enough with 128 channels
+      {2, 33, 15, 14, 32, {0, 1, 2, 1}, false},  // asymmetric pads: whatever oneDNN takes
+      {1, 16, 28, 28, 16, {1, 1, 1, 1}, false},  // 16 channels: direct is faster
+      {2, 128, 28, 28, 32, {1, 1, 1, 1}, false}, // densenet's 128 -> 32: few outputs
+  };
+  for (const auto& s : specs) {
+    CAPTURE(s.n, s.c, s.h, s.w, s.m);
+    Case t;
+    Value* x = t.input("x", {s.n, s.c, s.h, s.w});
+    Value* c = t.node("Conv", {x, t.weight("w", {s.m, s.c, 3, 3}), t.weight("b", {s.m})}, {{"pads", ints(s.pads)}});
+    t.output(t.node("Relu", {c}));
+    SessionOptions wino, direct, ref;
+    wino.threads = direct.threads = 2;
+    direct.winograd = false;
+    ref.use_onednn = false;
+    Session a(t.g, wino), d(t.g, direct), r(t.g, ref);
+    const auto want = r.run(t.inputs);
+    // Sums of 300-1200 products of N(0,1) values: float32's error is relative
+    // to the sizes of the terms, not to a result that happens to be near 0.
+    const double atol = 1e-5 * largest_abs(want.begin()->second);
+    test::check_same_outputs(a.run(t.inputs), want, 1e-4, atol);
+    test::check_same_outputs(d.run(t.inputs), want, 1e-4, atol);
+    const auto impls = a.plan_stats(t.inputs).step_implementations;
+    const bool uses = contains(impls, "wino");
+    if (s.winograd) CHECK(uses == cpu_has_avx512_core());
+    else if (s.pads[0] == s.pads[2]) CHECK_FALSE(uses);
+    CHECK_FALSE(contains(d.plan_stats(t.inputs).step_implementations, "wino"));
+  }
+  // Fused into it: a residual Add after a ReLU chain, as in resnet.
+  Case res;
+  Value* x = res.input("x", {2, 64, 16, 16});
+  Value* y = res.node("Relu", {res.node("Conv", {x, res.weight("w1", {64, 64, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}})});
+  Value* z = res.node("Conv", {y, res.weight("w2", {64, 64, 3, 3}), res.weight("b2", {64})}, {{"pads", ints({1, 1, 1, 1})}});
+  res.output(res.node("Relu", {res.node("Add", {z, x})}));
+  const auto steps = res.check(1e-4, 1e-4);
+  CHECK(contains(steps, "Conv (oneDNN) + Add + Relu"));
 }
 
 TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]") {
@@ -387,6 +448,31 @@ TEST_CASE("Concat of blocked tensors with odd channel counts", "[kernels][concat
   Value* b = t.node("Conv", {x, t.weight("w2", {11, 8, 1, 1})});
   t.output(t.node("Concat", {a, b, x}, {{"axis", one(1)}}));
   CHECK(contains(t.check(), "Concat (oneDNN)"));
+}
+
+TEST_CASE("Concat copies each input into its box of the output", "[kernels][concat]") {
+  {  // googlenet's pattern: conv branches in nChw16c (a Winograd conv's layout) with channel counts that are
+     // multiples of 16
+    Case t;
+    Value* x = t.input("x", {3, 32, 16, 15});
+    Value* a = t.node("Conv", {x, t.weight("w1", {48, 32, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}});
+    Value* b = t.node("Conv", {x, t.weight("w2", {16, 32, 1, 1})});
+    Value* c = t.node("Conv", {x, t.weight("w3", {32, 32, 1, 1})});
+    t.output(t.node("Relu", {t.node("Concat", {a, b, c}, {{"axis", one(1)}})}));
+    const auto steps = t.check(1e-4, 1e-4);  // sums of 288 products of N(0,1) values
+    if (cpu_has_avx512_core()) CHECK(contains(steps, "Concat (oneDNN) (input 3 of 3)"));
+  }
+  {  // plain inputs along H: one copy each
+    Case t;
+    t.output(t.node("Concat", {t.input("a", {2, 3, 4, 5}), t.input("b", {2, 3, 1, 5}), t.input("c", {2, 3, 4, 5})},
+                    {{"axis", one(2)}}));
+    CHECK(contains(t.check(0, 0), "Concat (oneDNN) (input 1 of 3)"));
+  }
+  {  // along the innermost axis (negative)
+    Case t;
+    t.output(t.node("Concat", {t.input("a", {2, 3, 4, 5}), t.input("b", {2, 3, 4, 2})}, {{"axis", one(-1)}}));
+    CHECK(contains(t.check(0, 0), "Concat (oneDNN) (input 2 of 2)"));
+  }
 }
 
 TEST_CASE("LRN and ReduceMean", "[kernels][lrn][reduce]") {

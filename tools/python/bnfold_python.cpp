@@ -118,12 +118,13 @@ std::string doc(const char* text) { return std::string(text) + kDataDoc; }
 class PySession {
  public:
   PySession(const std::string& path, int threads, const std::string& bn_mode, bool reference,
-            int64_t monitor_every)
+            int64_t monitor_every, bool winograd)
       : path_(path) {
     SessionOptions o;
     o.threads = threads;
     o.monitor_every = monitor_every;
     o.use_onednn = !reference;
+    o.winograd = winograd;
     o.bn_mode = parse_bn_mode(bn_mode);
     py::gil_scoped_release release;
     session_ = std::make_unique<Session>(path, o);
@@ -297,12 +298,13 @@ PYBIND11_MODULE(bnfold, m) {
       "noise_factor, outputs and values (max_abs, float32_noise, mismatches, verdict, ok).");
 
   py::class_<PySession>(m, "Session")
-      .def(py::init<const std::string&, int, const std::string&, bool, int64_t>(), py::arg("path"),
+      .def(py::init<const std::string&, int, const std::string&, bool, int64_t, bool>(), py::arg("path"),
            py::arg("threads") = 0, py::arg("bn_mode") = "inference", py::arg("reference") = false,
-           py::arg("monitor_every") = 0,
+           py::arg("monitor_every") = 0, py::arg("winograd") = true,
            "Loads a model. threads: 0 for one per core; bn_mode: 'inference' (running statistics) or "
            "'batch' (the current batch's, as a model left in train mode); reference: the plain reference "
-           "kernels instead of oneDNN (slow; an oracle).")
+           "kernels instead of oneDNN (slow; an oracle); winograd: False keeps every convolution direct "
+           "(SessionOptions::winograd).")
       .def("run", &PySession::run, py::arg("inputs"),
            "Runs the model: {name: ndarray} -> {name: ndarray}. A C-contiguous array of the\n"
            "input's dtype is read in place; the GIL is released while the model runs, so threads may share\n"

@@ -160,8 +160,10 @@ def test_selection_and_image_options_match_the_cli(tmp_path):
     picked = bnfold.collect_stats(TINY, x, threads=1, limit=7, sample_every=3)
     assert picked.samples == 7
     assert_same(picked, bnfold.collect_stats(TINY, x[::3][:7], threads=1), 0.0)
+    # batches of 4 here against 7 above: float32 activations may differ in their last bits between batch
+    # sizes (oneDNN picks its Winograd variant per batch size)
     assert_same(picked, bnfold.collect_stats(TINY, (x[i:i + 4] for i in range(0, 30, 4)), threads=1, limit=7,
-                                             sample_every=3), 1e-12)
+                                             sample_every=3), 1e-6)
     # Images, resized and normalized as the CLI does it.
     from PIL import Image  # python3-pil comes with Debian's torchvision
     os.makedirs(tmp_path / "img")
