@@ -100,6 +100,7 @@ typedef struct {
   int bn_mode;              /* a bnfold_bn_mode (an int: a value from a newer header stays defined) */
   int64_t monitor_every;    /* 0: off; K: every K-th run measures every BN input's statistics (outputs unchanged) */
   int reference_kernels;    /* 1: the plain reference kernels instead of oneDNN (slow; an oracle) */
+  int direct_convolution;   /* 1: no Winograd kernels for 3x3 convolutions (SessionOptions::winograd = false) */
 } bnfold_session_options;
 
 BNFOLD_C_API void bnfold_session_options_init(bnfold_session_options* options);

@@ -211,6 +211,7 @@ bnfold_status bnfold_session_create_with_options(const bnfold_model* model, cons
     so.bn_mode = o.bn_mode == BNFOLD_BN_BATCH_STATISTICS ? bnfold::BnMode::BatchStatistics : bnfold::BnMode::Inference;
     so.monitor_every = o.monitor_every;
     so.use_onednn = !o.reference_kernels;
+    so.winograd = !o.direct_convolution;
     *out = new_session(*model, so);
   });
 }

@@ -94,8 +94,13 @@ TEST_CASE("C API: model and session describe their inputs and outputs", "[c_api]
   bnfold_session_options o;
   bnfold_session_options_init(&o);
   CHECK(o.struct_size == sizeof o);
+  CHECK(o.direct_convolution == 0);  // Winograd kernels where they pay
   o.threads = 1;
   bnfold_session* s = nullptr;
+  o.direct_convolution = 1;
+  REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
+  bnfold_session_free(s);
+  o.direct_convolution = 0;
   REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
   bnfold_tensor_info out{};
   REQUIRE(bnfold_session_output_count(s) == 1);
