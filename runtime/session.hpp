@@ -32,7 +32,7 @@ struct SessionOptions {
   // the oracle the tests compare against).
   bool use_onednn = true;
   // Dense 3x3 stride-1 convolutions with enough channels and outputs use
-  // oneDNN's Winograd kernels where the CPU has them (AVX-512): 1.2-2.8x
+  // oneDNN's Winograd kernels where the CPU has them (AVX-512): 1.1-2.8x
   // faster there, with the direct kernel's float32 accuracy (measured; see
   // runtime/dnnl/dnnl_conv.cpp). false: direct convolution everywhere.
   bool winograd = true;

@@ -137,8 +137,9 @@ TEST_CASE("Conv: Winograd on dense 3x3 stride-1 convolutions where the CPU has i
   // Fused into it: a residual Add after a ReLU chain, as in resnet.
   Case res;
   Value* x = res.input("x", {2, 64, 16, 16});
-  Value* y = res.node("Relu", {res.node("Conv", {x, res.weight("w1", {64, 64, 3, 3})}, {{"pads", ints({1, 1, 1, 1})}})});
-  Value* z = res.node("Conv", {y, res.weight("w2", {64, 64, 3, 3}), res.weight("b2", {64})}, {{"pads", ints({1, 1, 1, 1})}});
+  const std::vector<std::pair<std::string, Attribute>> pad1 = {{"pads", ints({1, 1, 1, 1})}};
+  Value* y = res.node("Relu", {res.node("Conv", {x, res.weight("w1", {64, 64, 3, 3})}, pad1)});
+  Value* z = res.node("Conv", {y, res.weight("w2", {64, 64, 3, 3}), res.weight("b2", {64})}, pad1);
   res.output(res.node("Relu", {res.node("Add", {z, x})}));
   const auto steps = res.check(1e-4, 1e-4);
   CHECK(contains(steps, "Conv (oneDNN) + Add + Relu"));

@@ -55,7 +55,8 @@ Timed run(dnnl::engine& eng, dnnl::stream& s, dnnl::algorithm alg, int n, int c,
 int main() {
   dnnl::engine eng(dnnl::engine::kind::cpu, 0);
   dnnl::stream s(eng);
-  const int channels[][2] = {{16, 16}, {32, 32}, {48, 64}, {64, 64}, {96, 128}, {128, 32}, {128, 128}, {256, 256}, {512, 512}};
+  const int channels[][2] = {{16, 16},  {32, 32},   {48, 64},   {64, 64},  {96, 128},
+                             {128, 32}, {128, 128}, {256, 256}, {512, 512}};
   std::printf("batch side  in out  direct ms  winograd ms  ratio  winograd kernel\n");
   for (int n : {1, 8})
     for (int side : {7, 14, 28, 56, 112})
