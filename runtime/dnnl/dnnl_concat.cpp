@@ -14,16 +14,22 @@ using dnnl::prop_kind;
 
 namespace {
 
-// Each input is one reorder into its box of the output: oneDNN 2.6's concat
-// primitive (simple:any) is slower in every layout measured (2 threads,
-// AVX-512): googlenet's 1x{64,128,32,32}x28x28 in nChw16c 0.17 ms against
-// 0.011 ms as four reorders; densenet's 8x{64,32,32,32,32}x56x56 channels-last
-// 1.36 ms against 0.54 ms. Returns the boxes, or an empty list where the
-// primitive stays (an offset that cuts a channel block, an opaque layout).
+// Each input is one reorder into its box of the output, where that is faster
+// than oneDNN 2.6's concat primitive (simple:any). Measured on 2 threads,
+// AVX-512: along an outer axis (nChw16c, plain NCHW) the primitive is 3-19x
+// slower (googlenet's 1x{64,128,32,32}x28x28 0.17 ms against 0.011 ms as
+// four reorders); along the innermost axis (channels-last) it is faster on
+// small outputs (densenet's 1x992x7x7: 0.008 against 0.018 ms, each reorder
+// costs a few microseconds) and 2.5x slower on large ones (8x192x56x56:
+// 1.36 against 0.54 ms), about even near 2-4 MB. Returns the boxes, or an
+// empty list where the primitive stays (those small outputs, an offset that
+// cuts a channel block, an opaque layout).
 std::vector<dnnl::memory::desc> output_boxes(const dnnl::memory::desc& dst, int axis,
                                              const std::vector<dnnl::memory::desc>& srcs) {
   const auto& d = dst.data;
   if (d.format_kind != dnnl_blocked) return {};
+  constexpr size_t kInnermostCopiesFrom = 4u << 20;
+  if (d.format_desc.blocking.strides[axis] == 1 && dst.get_size() < kInnermostCopiesFrom) return {};
   std::vector<dnnl::memory::desc> boxes;
   dims_t offsets(static_cast<size_t>(d.ndims), 0);
   try {
