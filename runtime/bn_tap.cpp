@@ -22,51 +22,12 @@
 
 #include "graph/batchnorm.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/layout_geometry.hpp"
 #include "runtime/plan_builder.hpp"
 
 namespace bnfold::rt {
 
 namespace {
-
-// Where element (n, c, p) of an [N, C, spatial...] tensor is: p over the
-// flattened spatial dims, which must be dense at a fixed stride.
-struct Geometry {
-  int64_t N = 0, C = 0, S = 1;
-  int64_t block = 1;         // channels that sit next to each other
-  int64_t n_stride = 0, block_stride = 0, p_stride = 0;
-};
-
-bool describe_layout(const dnnl::memory::desc& md, const std::vector<int64_t>& dims, Geometry* g) {
-  const dnnl_memory_desc_t& d = md.data;
-  if (d.format_kind != dnnl_blocked || d.data_type != dnnl_f32 || d.offset0 != 0 || d.ndims < 2) return false;
-  const auto& b = d.format_desc.blocking;
-  g->N = dims[0];
-  g->C = dims[1];
-  for (size_t k = 2; k < dims.size(); ++k) g->S *= dims[k];
-  g->n_stride = b.strides[0];
-  if (b.inner_nblks == 1 && b.inner_idxs[0] == 1) {  // nChw8c, nChw16c: blocks of channels
-    g->block = b.inner_blks[0];
-    g->block_stride = b.strides[1];
-    g->p_stride = g->block;
-  } else if (b.inner_nblks == 0 && b.strides[1] == 1) {  // channels last (and [N, C])
-    g->block = g->C;
-    g->block_stride = 0;
-    g->p_stride = g->C;
-  } else if (b.inner_nblks == 0) {  // NCHW: each (n, c) one contiguous run
-    g->block = 1;
-    g->block_stride = b.strides[1];
-    g->p_stride = 1;
-  } else {
-    return false;
-  }
-  // The spatial dims must flatten to one stride: dense and row-major.
-  int64_t expect = g->p_stride;
-  for (int k = d.ndims - 1; k >= 2; --k) {
-    if (b.strides[k] != expect && dims[static_cast<size_t>(k)] > 1) return false;
-    expect *= dims[static_cast<size_t>(k)];
-  }
-  return true;
-}
 
 class BnTapStep : public Step {
  public:

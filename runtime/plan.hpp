@@ -56,6 +56,7 @@ struct RunState {
 enum class StepKind {
   OneDnn,        // a oneDNN primitive computing a node (and what is fused into it)
   Reorder,       // a oneDNN layout change or copy that computes no node
+  Native,        // bnfold's own vectorized loop, where no oneDNN primitive fits (Concat + affine)
   Reference,     // a plain reference kernel
   BnStatistics,  // a plain BatchNormalization that measures its input's statistics
   Statistics,    // measures a BN input's statistics in place, computes nothing

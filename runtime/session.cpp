@@ -287,6 +287,7 @@ Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inpu
     switch (step->kind()) {
       case rt::StepKind::Reorder: ++s.reorders; break;
       case rt::StepKind::OneDnn: ++s.onednn_steps; break;
+      case rt::StepKind::Native: ++s.native_steps; break;
       case rt::StepKind::Reference:
       case rt::StepKind::BnStatistics: ++s.reference_steps; break;
       case rt::StepKind::Statistics: ++s.statistics_steps; break;

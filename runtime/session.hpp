@@ -111,6 +111,7 @@ class Session {
   // What the plan for these inputs holds (compiles it if needed).
   struct PlanStats {
     size_t steps = 0, onednn_steps = 0, reference_steps = 0, reorders = 0;
+    size_t native_steps = 0;      // bnfold's own vectorized loops (a Concat with its scale-shift)
     size_t statistics_steps = 0;  // BN input statistics measured in place (collect_bn_stats)
     size_t activation_bytes = 0;  // peak: one arena per run
     double flops = 0;             // Conv/ConvTranspose/Gemm/MatMul, 2 per multiply-add

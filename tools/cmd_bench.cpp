@@ -106,10 +106,15 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
   const Session::PlanStats stats = session.plan_stats(inputs);  // compiles the plan for this batch
   const double compile_ms = ms_since(t0);
   if (a.plan)
-    return {{"batch", batch},          {"plan_ms", compile_ms},
-            {"steps", stats.steps},    {"onednn_steps", stats.onednn_steps},
-            {"reference_steps", stats.reference_steps}, {"reorders", stats.reorders},
-            {"activation_bytes", stats.activation_bytes}, {"plan", plan_steps(stats)}};
+    return {{"batch", batch},
+            {"plan_ms", compile_ms},
+            {"steps", stats.steps},
+            {"onednn_steps", stats.onednn_steps},
+            {"native_steps", stats.native_steps},
+            {"reference_steps", stats.reference_steps},
+            {"reorders", stats.reorders},
+            {"activation_bytes", stats.activation_bytes},
+            {"plan", plan_steps(stats)}};
   if (watched) {
     nlohmann::json m = monitor_overhead(session, *watched, inputs, a);
     m["batch"] = batch;
@@ -134,6 +139,7 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
       {"activation_bytes", stats.activation_bytes},
       {"steps", stats.steps},
       {"onednn_steps", stats.onednn_steps},
+      {"native_steps", stats.native_steps},
       {"reference_steps", stats.reference_steps},
       {"reorders", stats.reorders},
   };
@@ -156,10 +162,12 @@ void print_plan(const nlohmann::json& r) {
   fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
              r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
   for (const auto& b : r["batches"]) {
-    fmt::print("\n  plan at batch {}: {} steps ({} oneDNN, {} reference, {} reorders), {} of activations\n",
-               b["batch"].get<int64_t>(), b["steps"].get<size_t>(), b["onednn_steps"].get<size_t>(),
-               b["reference_steps"].get<size_t>(), b["reorders"].get<size_t>(),
-               human_bytes(b["activation_bytes"].get<uint64_t>()));
+    fmt::print(
+        "\n  plan at batch {}: {} steps ({} oneDNN, {} vectorized, {} reference, {} reorders), {} of "
+        "activations\n",
+        b["batch"].get<int64_t>(), b["steps"].get<size_t>(), b["onednn_steps"].get<size_t>(),
+        b["native_steps"].get<size_t>(), b["reference_steps"].get<size_t>(), b["reorders"].get<size_t>(),
+        human_bytes(b["activation_bytes"].get<uint64_t>()));
     for (const auto& s : b["plan"])
       fmt::print("  {:<40} {:<24} {}\n", fit(s["step"].get<std::string>(), 40),
                  fit(s["implementation"].get<std::string>(), 24), fit_left(s["node"].get<std::string>(), 40));
@@ -190,9 +198,9 @@ void print_text(const nlohmann::json& r) {
                human_bytes(b["activation_bytes"].get<uint64_t>()), b["plan_ms"].get<double>());
   }
   const auto& first = r["batches"][0];
-  fmt::print("  {:.2f} GFLOP per sample; plan: {} steps ({} oneDNN, {} reference, {} reorders)\n",
+  fmt::print("  {:.2f} GFLOP per sample; plan: {} steps ({} oneDNN, {} vectorized, {} reference, {} reorders)\n",
              first["gflop"].get<double>() / static_cast<double>(first["batch"].get<int64_t>()),
-             first["steps"].get<size_t>(), first["onednn_steps"].get<size_t>(),
+             first["steps"].get<size_t>(), first["onednn_steps"].get<size_t>(), first["native_steps"].get<size_t>(),
              first["reference_steps"].get<size_t>(), first["reorders"].get<size_t>());
   fmt::print("  peak resident memory {}\n", human_bytes(r["peak_rss_bytes"].get<uint64_t>()));
   for (const auto& b : r["batches"]) {

@@ -50,6 +50,7 @@ std::vector<dnnl::memory::desc> output_boxes(const dnnl::memory::desc& dst, int 
 // (oneDNN's concat of mixed layouts, or of channel blocks that a size not a
 // multiple of the block cuts, is its ref:any).
 bool build_concat(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
+  if (build_concat_affine(b, n, ctx)) return true;
   const auto& out = ctx.outputs()[0].dims;
   int64_t axis = n.attr_int("axis");
   if (axis < 0) axis += static_cast<int64_t>(out.size());

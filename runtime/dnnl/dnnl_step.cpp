@@ -144,10 +144,6 @@ std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
   return e ? eltwise_algs(*e, n, b) : std::vector<EltwiseAlg>{};
 }
 
-namespace {
-
-// A constant operand of Mul/Add/Sub/Div that oneDNN can apply as a binary
-// post-op on an output of `dims`: a scalar or one value per channel (axis 1).
 bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, const std::vector<int64_t>& dims,
                           dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims) {
   const OpEntry* e = lowered_as(c, Lowering::Binary);
@@ -177,6 +173,8 @@ bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, c
   *data = t;
   return true;
 }
+
+namespace {
 
 // The gate of a gated activation: Sigmoid (SiLU = x * sigmoid(x)) or
 // HardSigmoid with alpha 1/6, beta 1/2 (HardSwish = x * hardsigmoid(x), as

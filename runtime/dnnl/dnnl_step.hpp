@@ -63,6 +63,13 @@ struct GatedActivation {
 };
 GatedActivation gated_activation(const PlanBuilder& b, const Value* v);
 
+// Whether consumer c of x applies a constant operand to it that oneDNN can
+// take as a binary post-op on an output of `dims`: Mul/Add by, Sub/Div by, a
+// scalar or one value per channel (axis 1). Gives the algorithm, the constant
+// and its dims broadcast to dims' rank.
+bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, const std::vector<int64_t>& dims,
+                          dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims);
+
 // Post-ops fused into a Conv / ConvTranspose / Gemm / binary: the chain of
 // activations (and, where allowed, one residual Add) that follows it.
 struct Fusion {
