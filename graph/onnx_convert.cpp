@@ -45,26 +45,54 @@ ExternalDataRef external_ref(const TP& proto, const std::string& what) {
   return ref;
 }
 
-}  // namespace
+// The dtype and dims a TensorProto declares, checked, and what they hold.
+struct Header {
+  DType dtype;
+  std::vector<int64_t> dims;
+  int64_t count;
+  uint64_t nbytes;
+};
 
-Tensor tensor_from_proto(const TP& proto, const std::string& model_dir, const std::string& what) {
+Header read_header(const TP& proto, const std::string& what) {
   const int32_t code = proto.data_type();
-  BNFOLD_CHECK(dtype_is_known(code), ErrorCode::InvalidModel, "{}: unknown data type {}", what,
-               code);
+  BNFOLD_CHECK(dtype_is_known(code), ErrorCode::InvalidModel, "{}: unknown data type {}", what, code);
   const auto dtype = static_cast<DType>(code);
-  BNFOLD_CHECK(dtype != DType::String, ErrorCode::Unsupported,
-               "{}: string tensors are not supported", what);
-  BNFOLD_CHECK(!proto.has_segment(), ErrorCode::Unsupported,
-               "{}: segmented tensors are not supported", what);
+  BNFOLD_CHECK(dtype != DType::String, ErrorCode::Unsupported, "{}: string tensors are not supported", what);
+  BNFOLD_CHECK(!proto.has_segment(), ErrorCode::Unsupported, "{}: segmented tensors are not supported", what);
   std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
   for (int64_t d : dims)
     BNFOLD_CHECK(d >= 0, ErrorCode::InvalidModel, "{}: negative dimension {} in dims", what, d);
-
-  // Validate the element count against the data actually present before
+  // The element count is validated against the data actually present before
   // allocating, so a small file cannot make bnfold allocate gigabytes.
   const Tensor shape_only = Tensor::borrow(dtype, dims, nullptr);
-  const int64_t count = shape_only.numel();
-  const uint64_t nbytes = shape_only.nbytes();
+  return {dtype, std::move(dims), shape_only.numel(), shape_only.nbytes()};
+}
+
+void check_raw_size(const TP& proto, const Header& h, const std::string& what) {
+  BNFOLD_CHECK(proto.raw_data().size() == h.nbytes, ErrorCode::InvalidModel,
+               "{}: raw_data has {} bytes but dims {} need {}", what, proto.raw_data().size(),
+               Tensor::borrow(h.dtype, h.dims, nullptr).describe(), h.nbytes);
+}
+
+}  // namespace
+
+Tensor take_tensor_from_proto(TP* proto, const std::string& model_dir, const std::string& what) {
+  // Small tensors are copied: a heap string of their own would cost more than their bytes.
+  constexpr size_t kAdoptFrom = 4096;
+  if (proto->data_location() == TP::EXTERNAL || proto->raw_data().size() < kAdoptFrom)
+    return tensor_from_proto(*proto, model_dir, what);
+  Header h = read_header(*proto, what);
+  check_raw_size(*proto, h, what);
+  std::shared_ptr<std::string> bytes(proto->release_raw_data());
+  return Tensor::adopt(h.dtype, std::move(h.dims), bytes, bytes->data());
+}
+
+Tensor tensor_from_proto(const TP& proto, const std::string& model_dir, const std::string& what) {
+  Header h = read_header(proto, what);
+  const DType dtype = h.dtype;
+  const std::vector<int64_t>& dims = h.dims;
+  const int64_t count = h.count;
+  const uint64_t nbytes = h.nbytes;
 
   if (proto.data_location() == TP::EXTERNAL) {
     const ExternalDataRef ref = external_ref(proto, what);
@@ -75,9 +103,7 @@ Tensor tensor_from_proto(const TP& proto, const std::string& model_dir, const st
   }
 
   if (!proto.raw_data().empty() || count == 0) {
-    BNFOLD_CHECK(proto.raw_data().size() == nbytes, ErrorCode::InvalidModel,
-                 "{}: raw_data has {} bytes but dims {} need {}", what, proto.raw_data().size(),
-                 shape_only.describe(), nbytes);
+    check_raw_size(proto, h, what);
     Tensor t(dtype, dims);
     if (nbytes) std::memcpy(t.mutable_data(), proto.raw_data().data(), nbytes);
     return t;

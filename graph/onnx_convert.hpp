@@ -15,6 +15,9 @@ namespace bnfold {
 // what: how messages name the tensor ("initializer 'W'").
 Tensor tensor_from_proto(const onnx::TensorProto& proto, const std::string& model_dir,
                          const std::string& what);
+// The same, taking the proto's raw_data bytes over instead of copying them
+// (the proto is left without them): loading touches each weight byte once.
+Tensor take_tensor_from_proto(onnx::TensorProto* proto, const std::string& model_dir, const std::string& what);
 Tensor sparse_tensor_from_proto(const onnx::SparseTensorProto& proto, const std::string& what);
 // Writes data as raw_data (name and dims included).
 void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto* proto);

@@ -55,6 +55,12 @@ Tensor Tensor::borrow(DType dtype, std::vector<int64_t> dims, void* data) {
   return t;
 }
 
+Tensor Tensor::adopt(DType dtype, std::vector<int64_t> dims, std::shared_ptr<void> owner, void* data) {
+  Tensor t = borrow(dtype, std::move(dims), data);
+  t.owner_ = std::move(owner);
+  return t;
+}
+
 Tensor Tensor::clone() const {
   if (empty()) return Tensor();
   Tensor t(dtype_, dims_);

@@ -25,6 +25,9 @@ class Tensor {
   Tensor(DType dtype, std::vector<int64_t> dims);
   // Wraps caller memory without copying; the caller keeps it alive.
   static Tensor borrow(DType dtype, std::vector<int64_t> dims, void* data);
+  // Wraps memory that `owner` keeps alive (and frees with the last copy),
+  // without copying: a parsed model's weight bytes become the tensor's.
+  static Tensor adopt(DType dtype, std::vector<int64_t> dims, std::shared_ptr<void> owner, void* data);
 
   DType dtype() const { return dtype_; }
   const std::vector<int64_t>& dims() const { return dims_; }

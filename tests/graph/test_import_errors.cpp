@@ -107,6 +107,15 @@ TEST_CASE("initializer data that does not match its dims", "[import][errors]") {
   w->set_raw_data(std::string(20, '\0'));
   CHECK_THAT(load_error(dir.write("b.onnx", m2)),
              Contains("initializer 'W': raw_data has 20 bytes but dims float32[3,2,1,1] need 24"));
+
+  auto m3 = conv_model();  // large raw data is taken over, not copied: checked the same
+  auto* big = m3.mutable_graph()->add_initializer();
+  big->set_name("big");
+  big->set_data_type(onnx::TensorProto::FLOAT);
+  big->add_dims(2000);
+  big->set_raw_data(std::string(7996, '\0'));
+  CHECK_THAT(load_error(dir.write("c.onnx", m3)),
+             Contains("initializer 'big': raw_data has 7996 bytes but dims float32[2000] need 8000"));
 }
 
 TEST_CASE("negative and absurd dims fail without allocating", "[import][errors]") {

@@ -90,6 +90,26 @@ TEST_CASE("every TensorProto storage form", "[import][forms]") {
   CHECK(g->value("empty").data().numel() == 0);
 }
 
+TEST_CASE("large raw weights are taken over from the parsed file, from a file or from bytes", "[import][forms]") {
+  using TP = onnx::TensorProto;
+  auto m = make_model();
+  std::vector<double> values(3000);  // 24 KB: taken over (from 4 KB); the 3-element one is copied
+  for (size_t i = 0; i < values.size(); ++i) values[i] = 0.5 * static_cast<double>(i) - 7;
+  tensor(m, "big", TP::DOUBLE, {3, 1000})
+      ->set_raw_data(std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(double)));
+  const int64_t small[3] = {-1, 2, int64_t{1} << 50};
+  tensor(m, "small", TP::INT64, {3})->set_raw_data(std::string(reinterpret_cast<const char*>(small), sizeof small));
+  const std::string bytes = m.SerializeAsString();
+  for (const auto& g : {load(m), load_onnx_bytes(bytes.data(), bytes.size(), "memory")}) {
+    const Tensor& big = g->value("big").data();
+    REQUIRE(big.dims() == std::vector<int64_t>{3, 1000});
+    CHECK(big.owns_data());
+    CHECK(reinterpret_cast<uintptr_t>(big.data()) % alignof(double) == 0);
+    CHECK(std::memcmp(big.data(), values.data(), big.nbytes()) == 0);
+    CHECK(std::memcmp(g->value("small").data().data(), small, sizeof small) == 0);
+  }
+}
+
 TEST_CASE("Constant nodes in all their attribute forms", "[import][forms]") {
   auto m = make_model();
   auto constant = [&](const std::string& out) {
