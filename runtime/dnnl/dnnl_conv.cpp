@@ -94,14 +94,17 @@ bool as_fast(const char* keep, const char* pick, bool pointwise_or_strided) {
 
 // Whether oneDNN's Winograd convolution (F(2x2,3x3) or F(4x4,3x3); AVX-512
 // only in oneDNN 2.6) is worth trying: a dense 3x3 stride-1 2-D convolution
-// with 32 input and 64 output channels and 14x14 outputs, or 128 channels
-// both ways and 7x7. Measured on 2 threads, AVX-512
-// (tools/benchmarks/winograd_grid.cpp): 0.35-0.9x the time of brgconv from
-// 14x14 up (about 0.5x at resnet's 56x56 x 64), 0.7-1.02x at 7x7 from 128
-// channels, but up to 1.45x at 7x7 with 32 or 64 channels and 1.8x with 16.
+// with 32 input and 64 output channels and 14x14 outputs. Measured on 2
+// threads, AVX-512 (tools/benchmarks/winograd_grid.cpp): 0.35-0.9x the time
+// of brgconv from 14x14 up (about 0.5x at resnet's 56x56 x 64). At 7x7 it
+// is 0.8-1.13x with 128-512 channels (1.13x at batch 8 with 512) and up to
+// 1.8x with fewer, and its weights are transformed at session creation:
+// resnet18's three 512-channel 7x7 convs took about 140 ms of its 250-290
+// there, so 7x7 stays direct.
 // Fewer than 64 outputs (densenet121's 128 -> 32 convs): 0.62-0.87x alone,
-// but densenet121 as a whole measured no faster with them, so they stay
-// direct. Its float32 error against a float64 convolution measured the same
+// but densenet121 as a whole measured no faster with them (and 1.2x slower
+// once its Concats read their outputs in place: a reorder into nChw16c before
+// each of them), so they stay direct. Its float32 error against a float64 convolution measured the same
 // as the direct kernel's (relative RMS 3e-7 to 1e-6 on N(0,1) data with
 // Kaiming weights).
 bool winograd_pays(const std::vector<int64_t>& x, const std::vector<int64_t>& wd, const std::vector<int64_t>& out,
@@ -110,7 +113,7 @@ bool winograd_pays(const std::vector<int64_t>& x, const std::vector<int64_t>& wd
   for (size_t k = 0; k < 2; ++k)
     if (g.stride[k] != 1 || g.dilation[k] != 1) return false;
   const int64_t in = wd[1], outs = wd[0], side = std::min(out[2], out[3]);
-  return (in >= 32 && outs >= 64 && side >= 14) || (std::min(in, outs) >= 128 && side >= 7);
+  return in >= 32 && outs >= 64 && side >= 14;
 }
 
 }  // namespace

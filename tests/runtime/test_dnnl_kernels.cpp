@@ -4,6 +4,7 @@
 // cannot serve, that the reference kernel took over).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -106,7 +107,7 @@ TEST_CASE("Conv: Winograd on dense 3x3 stride-1 convolutions where the CPU has i
   const Spec specs[] = {
       {1, 32, 14, 15, 72, {1, 1, 1, 1}, true},   // F(2x2,3x3) at batch 1; 72 output channels: a partial block
       {3, 48, 17, 16, 65, {1, 1, 1, 1}, true},   // F(4x4,3x3) at batch 3; odd sizes
-      {2, 128, 7, 9, 128, {1, 1, 1, 1}, true},   // 7 rows: enough with 128 channels
+      {2, 128, 7, 9, 128, {1, 1, 1, 1}, false},  // 7 rows: direct (as fast, no weight transform)
       {2, 33, 15, 14, 32, {0, 1, 2, 1}, false},  // asymmetric pads: whatever oneDNN takes
       {1, 16, 28, 28, 16, {1, 1, 1, 1}, false},  // 16 channels: direct is faster
       {2, 128, 28, 28, 32, {1, 1, 1, 1}, false}, // densenet's 128 -> 32: few outputs
@@ -280,6 +281,22 @@ TEST_CASE("Gemm: transB, alpha, beta, optional C", "[kernels][gemm]") {
                                          fallback.weight("c", {3, 2})},
                                 {{"transA", one(1)}}));
   CHECK(contains(fallback.check(), "Gemm (reference)"));
+}
+
+TEST_CASE("Gemm with 64 MB of weights and more reads them in place beyond two rows", "[kernels][gemm]") {
+  for (int trans_b : {0, 1}) {
+    CAPTURE(trans_b);
+    Case t;
+    const int64_t K = 4099, N = 4097;  // 67 MB
+    Value* a = t.input("a", {3, K});
+    Value* w = t.weight("b", trans_b ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N});
+    t.output(t.node("Relu", {t.node("Gemm", {a, w, t.weight("c", {N})}, {{"transB", one(trans_b)}})}));
+    t.output(t.node("Gemm", {a, w}, {{"transB", one(trans_b)}, {"alpha", real(0.5f)}}));  // scaled: a copy
+    // Sums of 4099 products of values in [-1, 1].
+    const auto steps = t.check(1e-4, 1e-4);
+    CHECK(contains(steps, "Gemm (oneDNN) + Relu (weights not copied)"));
+    CHECK(std::count(steps.begin(), steps.end(), "Gemm (oneDNN)") == 1);
+  }
 }
 
 TEST_CASE("MatMul: 2-D, batched A with constant B, broadcast batch", "[kernels][matmul]") {
