@@ -14,8 +14,6 @@
 #pragma clang diagnostic ignored "-Wpass-failed"
 #endif
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <limits>
 #include <string>
