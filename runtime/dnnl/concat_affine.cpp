@@ -37,7 +37,20 @@ inline float affine(float x, float s, float t, float lo, float hi) {
 
 // The loops, compiled for AVX-512, AVX2 and the baseline and picked at load
 // time by the CPU (the build targets the baseline).
+// Not under ThreadSanitizer: the clones' load-time resolver runs before its
+// runtime is up and crashes the process (measured: every binary segfaulted).
+#if defined(__SANITIZE_THREAD__)
+#define BNFOLD_NO_CLONES
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BNFOLD_NO_CLONES
+#endif
+#endif
+#ifdef BNFOLD_NO_CLONES
+#define BNFOLD_CLONES
+#else
 #define BNFOLD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
 
 // y[l] = affine(x[l], s[l], t[l]) for l < m: a run of channels.
 BNFOLD_CLONES void channel_run(const float* x, float* y, const float* s, const float* t, int64_t m, float lo,
