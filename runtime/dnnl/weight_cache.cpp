@@ -23,8 +23,8 @@ dnnl::memory WeightCache::get(const Tensor& source, double scale, const dnnl::me
     f32 = &converted;
   }
   // Already float32 in the layout wanted (a Gemm's plain weights at batch 1,
-  // a bias): the primitive reads the model's own bytes, which only read
-  // (vgg11_bn: 490 MB not copied).
+  // a bias): the primitive reads the model's own bytes (primitives only read weights;
+  // vgg11_bn: 490 MB not copied).
   dnnl::memory m = f32 == &source && src_md == want
                        ? dnnl::memory(want, dnnl_engine(), const_cast<void*>(source.data()))
                        : reordered_constant(*f32, src_md, want);
