@@ -41,6 +41,8 @@ class PlanBuilder {
   // count; s plain unless the dims are s's). Returns the new slot.
   int view(const Value* v, int s, const std::vector<int64_t>& dims);
   void add_step(std::unique_ptr<Step> step);
+  // FLOPs a step computes for a node it absorbed (a fused depthwise Conv).
+  void add_flops(double flops) { current_flops_ += flops; }
   // Whether v is measured for a BN that fold removed (collect_bn_stats on a
   // folded model): its producer must materialize it, no post-op may fuse past it.
   bool tapped(const Value* v) const { return taps_.count(v) != 0; }

@@ -2,6 +2,7 @@
 // residual Add fused as post-ops. Weights are reordered once, into the layout
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_builders.hpp"
+#include "runtime/dnnl/conv_depthwise.hpp"
 
 #include <algorithm>
 #include <string>
@@ -179,15 +180,43 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
       }
     }
   }
+  // A 1x1 convolution whose output only a 3x3 depthwise one reads: the two
+  // as one primitive where oneDNN has a jit kernel for the pair (jit_1x1, in
+  // nChw16c). Its other offer, ref_fused_convolution, runs them one after the
+  // other through a buffer: no gain, and a ref name in the plan.
+  DepthwiseTail tail;
+  bool with_dw = false;
+  const auto one = [](int64_t v) { return v == 1; };
+  const auto zero = [](int64_t v) { return v == 0; };
+  const bool pointwise = !transposed && group == 1 && wd.size() == 4 && wd[2] == 1 && wd[3] == 1 &&
+                         std::all_of(g.stride.begin(), g.stride.end(), one) &&
+                         std::all_of(g.pad_begin.begin(), g.pad_begin.end(), zero) &&
+                         std::all_of(g.pad_end.begin(), g.pad_end.end(), zero);
+  if (pointwise && find_depthwise_tail(b, f, out, &tail)) {
+    dnnl::primitive_attr dw_attr = scratch_attr();
+    dw_attr.set_post_ops(with_depthwise(f, tail));
+    try {
+      auto fused = conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, any_md(x), w_any, has_bias,
+                                                      b_md, out, strides, dil, pad_l, pad_r, dw_attr);
+      if (starts_with(fused->impl_info_str(), "jit") &&
+          fused->dst_desc().dims() == dims_t(tail.out.begin(), tail.out.end())) {
+        pd = std::move(fused);
+        with_dw = true;
+      }
+    } catch (const dnnl::error&) {
+      // no kernel for the pair (post-ops it does not take): two steps
+    }
+  }
   const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();
 
   // The primitive exists: now change the plan.
   const int src = b.in_layout(b.slot_of(n.input(0)), src_md);
-  const int dst = finish_fusion(b, f, n, out, dst_md);
-  auto step = step_for(b, n, *pd, f.what);
+  const int dst = with_dw ? finish_depthwise(b, f, tail, dst_md) : finish_fusion(b, f, n, out, dst_md);
+  auto step = step_for(b, n, *pd, with_dw ? f.what + " + depthwise Conv" + tail.after.what : f.what);
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);
+  if (with_dw) add_depthwise_args(b, *step, *pd, tail);
   step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
   if (has_bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));
   b.add_step(std::move(step));

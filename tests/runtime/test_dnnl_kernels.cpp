@@ -168,6 +168,51 @@ TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]"
   CHECK(contains(hs.check(), "Conv (oneDNN) + LeakyRelu + HardSigmoid"));
 }
 
+TEST_CASE("a 1x1 Conv and the 3x3 depthwise Conv that alone reads its large output run as one step",
+          "[kernels][conv][fusion]") {
+  // Odd sides, both strides, with and without the depthwise bias: 96 x 71 x 71
+  // is above the size from which the pair is fused (conv_depthwise.cpp).
+  const auto conv_steps = [](const std::vector<std::string>& steps) {
+    return std::count_if(steps.begin(), steps.end(), [](const std::string& s) { return s.rfind("Conv", 0) == 0; });
+  };
+  for (const int64_t stride : {1, 2}) {
+    INFO("stride " << stride);
+    Case t;
+    Value* x = t.input("x", {2, 16, 71, 71});
+    Value* e = t.node("Relu", {t.node("Conv", {x, t.weight("w", {96, 16, 1, 1}), t.weight("b", {96})})});
+    std::vector<Value*> dw_in = {e, t.weight("dw", {96, 1, 3, 3})};
+    if (stride == 1) dw_in.push_back(t.weight("db", {96}));
+    Value* d =
+        t.node("Conv", dw_in, {{"group", one(96)}, {"strides", ints({stride, stride})}, {"pads", ints({1, 1, 1, 1})}});
+    t.output(t.node("Mul", {d, t.node("Sigmoid", {d})}));
+    const auto steps = t.check();
+    CHECK(contains(steps, "Conv (oneDNN) + Relu + depthwise Conv + SiLU"));
+    CHECK(conv_steps(steps) == 1);
+    SessionOptions o;
+    o.threads = 2;
+    const double side = stride == 1 ? 71 : 36;  // the depthwise output
+    CHECK(Session(t.g, o).plan_stats(t.inputs).flops ==
+          Approx(2.0 * 2 * 71 * 71 * 96 * 16 + 2.0 * 2 * side * side * 96 * 9));
+  }
+  {  // small: two steps (the pair measured slower there)
+    Case t;
+    Value* e = t.node("Conv", {t.input("x", {1, 16, 20, 20}), t.weight("w", {96, 16, 1, 1})});
+    t.output(t.node("Conv", {e, t.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}, {"pads", ints({1, 1, 1, 1})}}));
+    CHECK(conv_steps(t.check()) == 2);
+  }
+  {  // the expanded tensor read by something else too, or no padding: two steps
+    Case t;
+    Value* e = t.node("Conv", {t.input("x", {1, 16, 71, 71}), t.weight("w", {96, 16, 1, 1})});
+    t.output(t.node("Conv", {e, t.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}, {"pads", ints({1, 1, 1, 1})}}));
+    t.output(t.node("Relu", {e}));
+    CHECK(conv_steps(t.check()) == 2);
+    Case u;
+    Value* f = u.node("Conv", {u.input("x", {1, 16, 71, 71}), u.weight("w", {96, 16, 1, 1})});
+    u.output(u.node("Conv", {f, u.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}}));
+    CHECK(conv_steps(u.check()) == 2);
+  }
+}
+
 TEST_CASE("a residual Add sums into the residual's bytes when nothing reads them later, else into a copy",
           "[kernels][fusion]") {
   {  // resnet's pattern: x (a conv's, blocked) feeds a conv chain and the Add, which comes last
