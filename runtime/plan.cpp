@@ -118,10 +118,16 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vec
   state.ptr.resize(slots_.size());
   for (size_t s = 0; s < slots_.size(); ++s) {
     const Slot& slot = slots_[s];
-    state.ptr[s] = slot.view_of >= 0 ? state.ptr[static_cast<size_t>(slot.view_of)]  // bases come first
-                   : slot.constant  ? const_cast<void*>(slot.constant->data())
+    state.ptr[s] = slot.constant     ? const_cast<void*>(slot.constant->data())
                    : slot.input >= 0 ? const_cast<void*>(inputs[static_cast<size_t>(slot.input)]->data())
                                      : base + slot.offset;
+  }
+  // Then the views: a base may come after its view (a Concat's output after
+  // the inputs written into it).
+  for (size_t s = 0; s < slots_.size(); ++s) {
+    const Slot& slot = slots_[s];
+    if (slot.view_of >= 0)
+      state.ptr[s] = static_cast<char*>(state.ptr[static_cast<size_t>(slot.view_of)]) + slot.view_bytes;
   }
   DnnlStream stream(uses_dnnl_);
   state.stream = stream.get();

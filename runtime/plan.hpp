@@ -38,6 +38,9 @@ struct Slot {
   // seen with other dims (Reshape, Flatten...) or as is (Identity). No step
   // computes it; it keeps its base alive as long as it is used.
   int view_of = -1;
+  // Where in its base's bytes a view starts: 0, or a Concat input's box of
+  // the output when its producer writes there (PlanBuilder::into_box).
+  size_t view_bytes = 0;
 };
 
 // What a step sees while running: the address of every slot.

@@ -90,8 +90,24 @@ int PlanBuilder::view(const Value* v, int s, const std::vector<int64_t>& dims) {
   const int w = define(v, base.dtype, dims, base.plain ? nullptr : &md);
   Slot& view = plan_.slots_[static_cast<size_t>(w)];
   view.view_of = root;
+  view.view_bytes = base.view_of >= 0 ? base.view_bytes : 0;
   view.constant = nullptr;
   return w;
+}
+
+bool PlanBuilder::into_box(int s, int base, size_t at) {
+  Slot& sl = plan_.slots_[static_cast<size_t>(s)];
+  const Slot& b = slot(base);
+  if (s == base || sl.constant || sl.input >= 0 || sl.view_of >= 0 || b.view_of >= 0 || sl.dtype != b.dtype)
+    return false;
+  sl.view_of = base;
+  sl.view_bytes = at;
+  for (Slot& other : plan_.slots_)  // s's own views (a Reshape of it) move with it
+    if (other.view_of == s) {
+      other.view_of = base;
+      other.view_bytes += at;
+    }
+  return true;
 }
 
 int PlanBuilder::in_layout(int s, const dnnl::memory::desc& md) {

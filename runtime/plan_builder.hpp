@@ -40,6 +40,12 @@ class PlanBuilder {
   // A slot for value v over the bytes of slot s, with dims (same element
   // count; s plain unless the dims are s's). Returns the new slot.
   int view(const Value* v, int s, const std::vector<int64_t>& dims);
+  // Makes activation slot s (already written by earlier steps, in the layout
+  // its readers expect) a view of `base` from byte `at`: what wrote s writes
+  // there instead (a Concat input into its box of the output). False, changing
+  // nothing, where s cannot move: an input, a constant, a view, a dtype other
+  // than base's.
+  bool into_box(int s, int base, size_t at);
   void add_step(std::unique_ptr<Step> step);
   // FLOPs a step computes for a node it absorbed (a fused depthwise Conv).
   void add_flops(double flops) { current_flops_ += flops; }

@@ -43,6 +43,30 @@ std::vector<dnnl::memory::desc> output_boxes(const dnnl::memory::desc& dst, int 
   return boxes;
 }
 
+// Whether an input's box of the output holds its bytes exactly as the
+// input's own layout md lays them out: then what computes the input can write
+// into the box, and no copy is needed. So it is for a channel Concat of one
+// sample in NCHW or nChw16c/8c at channel offsets that are multiples of the
+// block (googlenet's at batch 1), or along the outermost axis.
+bool box_is_dense(const dnnl::memory::desc& box, const dnnl::memory::desc& md) {
+  const auto& a = box.data;
+  const auto& b = md.data;
+  if (a.format_kind != dnnl_blocked || b.format_kind != dnnl_blocked || a.ndims != b.ndims || b.offset0 != 0)
+    return false;
+  const auto& ab = a.format_desc.blocking;
+  const auto& bb = b.format_desc.blocking;
+  if (ab.inner_nblks != bb.inner_nblks) return false;
+  for (int k = 0; k < ab.inner_nblks; ++k)
+    if (ab.inner_blks[k] != bb.inner_blks[k] || ab.inner_idxs[k] != bb.inner_idxs[k]) return false;
+  size_t elements = 1;
+  for (int k = 0; k < a.ndims; ++k) {
+    if (a.dims[k] != b.dims[k] || a.padded_dims[k] != b.padded_dims[k]) return false;
+    if (a.padded_dims[k] > 1 && ab.strides[k] != bb.strides[k]) return false;
+    elements *= static_cast<size_t>(b.padded_dims[k]);
+  }
+  return md.get_size() == elements * sizeof(float);  // md itself dense
+}
+
 }  // namespace
 
 // The inputs' layouts to concatenate in: their own when oneDNN has a fast
@@ -83,6 +107,10 @@ bool build_concat(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
   const int dst = b.define(n.output(0), DType::Float32, out, &dst_md);
   if (!copies.empty()) {
     for (size_t i = 0; i < copies.size(); ++i) {
+      // Written in place by its producer: no copy.
+      if (box_is_dense(boxes[i], (*chosen)[i]) &&
+          b.into_box(slots[i], dst, static_cast<size_t>(boxes[i].data.offset0) * sizeof(float)))
+        continue;
       auto step = step_for(b, n, *copies[i], fmt::format(" (input {} of {})", i + 1, copies.size()));
       step->arg(DNNL_ARG_FROM, slots[i], (*chosen)[i]);
       step->arg(DNNL_ARG_TO, dst, boxes[i]);
