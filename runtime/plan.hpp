@@ -34,9 +34,10 @@ struct Slot {
   size_t offset = 0;  // in the arena, for activations
   size_t bytes = 0;   // 0: the plain row-major size
   bool plain = true;
-  // A view: the same bytes as slot `view_of` (an earlier slot that is no view),
-  // seen with other dims (Reshape, Flatten...) or as is (Identity). No step
-  // computes it; it keeps its base alive as long as it is used.
+  // A view: the same bytes as slot `view_of` (a slot that is no view),
+  // seen with other dims (Reshape, Flatten...) or as is (Identity), computed
+  // by no step of its own, or a Concat input its producer writes into its box
+  // of the output (view_bytes). It keeps its base alive as long as it is used.
   int view_of = -1;
   // Where in its base's bytes a view starts: 0, or a Concat input's box of
   // the output when its producer writes there (PlanBuilder::into_box).
