@@ -16,9 +16,9 @@ bool ints_are(const Node& n, const char* name, const std::vector<int64_t>& want,
   return n.attr_ints(name) == want;
 }
 
-const Tensor* constant_f32(const Value* v) {
-  if (!v || !v->is_constant() || v->data().dtype() != DType::Float32) return nullptr;
-  return &v->data();
+const Tensor* constant_f32(const PlanBuilder& b, const Value* v) {
+  const Tensor* t = known_constant(b, v);
+  return t && t->dtype() == DType::Float32 ? t : nullptr;
 }
 
 // Post-ops of `from` appended to `to`: the eltwise and binary kinds that
@@ -53,8 +53,8 @@ bool find_depthwise_tail(PlanBuilder& b, const Fusion& f, const std::vector<int6
   const Node* c = b.sole_consumer(f.result);
   if (!c || !lowered_as(*c, Lowering::Conv) || c->input(0) != f.result) return false;
   const int64_t channels = out[1];
-  const Tensor* w = constant_f32(c->input(1));
-  const Tensor* bias = c->inputs().size() > 2 ? constant_f32(c->input(2)) : nullptr;
+  const Tensor* w = constant_f32(b, c->input(1));
+  const Tensor* bias = c->inputs().size() > 2 ? constant_f32(b, c->input(2)) : nullptr;
   if (!w || (c->inputs().size() > 2 && c->input(2) && !bias)) return false;
   if (w->dims() != std::vector<int64_t>{channels, 1, 3, 3} || c->attr_int("group") != channels) return false;
   // oneDNN's depthwise post-op: 3x3, padding 1 on every side, stride 1 or 2.

@@ -93,13 +93,16 @@ void DnnlStep::run(RunState& state) const {
   prim_.execute(*state.stream, bound.args);
 }
 
+const Tensor* known_constant(const PlanBuilder& b, const Value* v) {
+  if (!v) return nullptr;
+  const int s = b.slot_of(v);
+  return s >= 0 ? b.slot(s).constant : (v->is_constant() ? &v->data() : nullptr);
+}
+
 namespace {
 
 bool constant_scalar(const PlanBuilder& b, const Node& n, size_t i, double* v) {
-  const Value* x = n.input(i);
-  if (!x) return false;
-  const int s = b.slot_of(x);
-  const Tensor* t = s >= 0 ? b.slot(s).constant : (x->has_data() ? &x->data() : nullptr);
+  const Tensor* t = known_constant(b, n.input(i));
   if (!t || t->numel() != 1) return false;
   *v = t->value_at(0);
   return true;
@@ -158,9 +161,7 @@ bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, c
   }
   const size_t other = c.input(0) == x ? 1 : 0;
   if ((op == BinaryOp::Sub || op == BinaryOp::Div) && other != 1) return false;
-  const Value* k = c.input(other);
-  const int s = k ? b.slot_of(k) : -1;
-  const Tensor* t = s >= 0 ? b.slot(s).constant : (k && k->is_constant() ? &k->data() : nullptr);
+  const Tensor* t = known_constant(b, c.input(other));
   if (!t || t->rank() > dims.size() || dims.size() < 2) return false;
   cdims->assign(dims.size(), 1);
   for (size_t i = 0; i < t->rank(); ++i) {

@@ -63,6 +63,11 @@ struct GatedActivation {
 };
 GatedActivation gated_activation(const PlanBuilder& b, const Value* v);
 
+// The tensor v holds where the plan knows it when it is built: a constant
+// slot (computed at plan time), or an initializer no step has met yet; null
+// for activations, graph inputs and absent inputs.
+const Tensor* known_constant(const PlanBuilder& b, const Value* v);
+
 // Whether consumer c of x applies a constant operand to it that oneDNN can
 // take as a binary post-op on an output of `dims`: Mul/Add by, Sub/Div by, a
 // scalar or one value per channel (axis 1). Gives the algorithm, the constant
