@@ -296,6 +296,7 @@ Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inpu
     s.step_descriptions.push_back(step->describe());
     s.step_implementations.push_back(step->implementation());
     s.step_nodes.push_back(step->node ? node_name(*step->node) : "");
+    s.step_choices.push_back(step->why);
   }
   return s;
 }

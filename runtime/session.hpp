@@ -119,6 +119,8 @@ class Session {
     // oneDNN's implementation of each step ("brg:avx512_core", "ref:any"); "" for plain kernels.
     std::vector<std::string> step_implementations;
     std::vector<std::string> step_nodes;  // the node each step computes (node_name()), "" for reorders
+    // Why each step has its form where the plan had a choice (Step::why), "" where it had none.
+    std::vector<std::string> step_choices;
   };
   PlanStats plan_stats(const std::map<std::string, Tensor>& inputs) const;
 

@@ -1,5 +1,6 @@
 // oneDNN's concat, in the inputs' own (possibly blocked) layouts.
 #include "runtime/dnnl/dnnl_builders.hpp"
+#include "runtime/dnnl/impl_choice.hpp"
 #include <fmt/format.h>
 
 #include <string>
@@ -94,7 +95,7 @@ bool build_concat(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
                                                                     scratch_attr());
     chosen = mds;
     pd = std::move(candidate);
-    if (std::string(pd->impl_info_str()).rfind("ref", 0) != 0) break;
+    if (optimized(impl_kind(pd->impl_info_str()))) break;
   }
   const auto dst_md = pd->dst_desc();
   const auto boxes = output_boxes(dst_md, static_cast<int>(axis), *chosen);

@@ -3,6 +3,9 @@
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_builders.hpp"
 #include "runtime/dnnl/conv_depthwise.hpp"
+#include "runtime/dnnl/impl_choice.hpp"
+
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <string>
@@ -67,7 +70,7 @@ Weights deconv_weights(const std::vector<int64_t>& w, int64_t group) {
 // The primitive descriptor of a convolution or deconvolution (P): the two
 // take the same arguments.
 template <typename P>
-std::unique_ptr<dnnl::primitive_desc> conv_pd(dnnl::algorithm alg, const dnnl::memory::desc& x,
+Offer conv_pd(dnnl::algorithm alg, const dnnl::memory::desc& x,
                                               const dnnl::memory::desc& w_any, bool has_bias,
                                               const dnnl::memory::desc& b_md, const std::vector<int64_t>& out,
                                               const dims_t& strides, const dims_t& dil, const dims_t& pad_l,
@@ -76,21 +79,19 @@ std::unique_ptr<dnnl::primitive_desc> conv_pd(dnnl::algorithm alg, const dnnl::m
   using D = typename P::desc;
   const D d = has_bias ? D(kind, alg, x, w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
                        : D(kind, alg, x, w_any, any_md(out), strides, dil, pad_l, pad_r);
-  return std::make_unique<typename P::primitive_desc>(d, attr, dnnl_engine());
+  return make_offer<P>(d, attr);
 }
 
-bool starts_with(const char* impl, const char* prefix) { return std::string(impl).rfind(prefix, 0) == 0; }
-
 // Whether an implementation for the layout the input has is as good as
-// oneDNN's own pick: an optimized one (brgconv, jit; not ref or im2col gemm),
-// and brgconv where the pick is brgconv, except for 1x1 and strided
+// oneDNN's own pick: an optimized one (brgemm, jit; not ref or im2col gemm),
+// and brgemm where the pick is brgemm, except for 1x1 and strided
 // convolutions. Measured on 2 threads, AVX-512: jit:avx512_core in nChw16c
 // takes 1.2-1.45x brgconv's time (nhwc) on 3x3 stride-1 convolutions, which a
 // reorder of the input costs less than; on 3x3 stride-2 and 1x1 ones the two
 // are within 5% and keeping the layout saves the reorder.
-bool as_fast(const char* keep, const char* pick, bool pointwise_or_strided) {
-  if (starts_with(keep, "brg")) return true;
-  return starts_with(keep, "jit") && (pointwise_or_strided || !starts_with(pick, "brg"));
+bool as_fast(ImplKind keep, ImplKind pick, bool pointwise_or_strided) {
+  if (keep == ImplKind::Brgemm) return true;
+  return keep == ImplKind::Jit && (pointwise_or_strided || pick != ImplKind::Brgemm);
 }
 
 // Whether oneDNN's Winograd convolution (F(2x2,3x3) or F(4x4,3x3); AVX-512
@@ -154,12 +155,18 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
                       : conv_pd<dnnl::convolution_forward>(alg, src, w_any, has_bias, b_md, out, strides, dil,
                                                            pad_l, pad_r, attr);
   };
-  std::unique_ptr<dnnl::primitive_desc> pd;
+  Offer pd;
+  std::string why;
   if (!transposed && b.options().winograd && winograd_pays(x, wd, out, g, group)) {
     try {
       pd = make_pd(any_md(x), dnnl::algorithm::convolution_winograd);
+      why = "Winograd: dense 3x3 stride 1, enough channels and outputs";
+      if (!seek_impl(*pd, [](const dnnl::primitive_desc& c) { return optimized(impl_kind(c.impl_info_str())); })) {
+        pd.reset();
+        why = "direct: oneDNN offers only a reference Winograd here";
+      }
     } catch (const dnnl::error&) {
-      // no Winograd kernel here (no AVX-512, or post-ops it does not take): direct
+      why = "direct: oneDNN offers no Winograd kernel here (AVX-512 only, and not every post-op)";
     }
   }
   if (!pd) {
@@ -174,16 +181,25 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
         const auto strided = [](int64_t s) { return s > 1; };
         const bool pointwise_or_strided = (wd.size() == 4 && wd[2] == 1 && wd[3] == 1) ||
                                           std::any_of(g.stride.begin(), g.stride.end(), strided);
-        if (as_fast(keep->impl_info_str(), pd->impl_info_str(), pointwise_or_strided)) pd = std::move(keep);
+        const ImplKind pick = impl_kind(pd->impl_info_str());
+        if (seek_impl(*keep, [&](const dnnl::primitive_desc& k) {
+              return as_fast(impl_kind(k.impl_info_str()), pick, pointwise_or_strided);
+            })) {
+          pd = std::move(keep);
+          why = fmt::format("input's layout kept: {} there is as fast as a reorder into oneDNN's pick",
+                            pd->impl_info_str());
+        }
       } catch (const dnnl::error&) {
         // no implementation for that layout: reorder into the one oneDNN chose
       }
     }
   }
   // A 1x1 convolution whose output only a 3x3 depthwise one reads: the two
-  // as one primitive where oneDNN has a jit kernel for the pair (jit_1x1, in
-  // nChw16c). Its other offer, ref_fused_convolution, runs them one after the
-  // other through a buffer: no gain, and a ref name in the plan.
+  // as one primitive where any implementation oneDNN offers for the pair runs
+  // it as one kernel (jit_1x1 with the depthwise post-op, in nChw16c; it
+  // offers that only where the expanded tensor is twice the threads' L2).
+  // ref_fused_convolution runs the two one after the other through a buffer:
+  // no gain, so the pair then stays two steps.
   DepthwiseTail tail;
   bool with_dw = false;
   const auto one = [](int64_t v) { return v == 1; };
@@ -198,13 +214,20 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
     try {
       auto fused = conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, any_md(x), w_any, has_bias,
                                                       b_md, out, strides, dil, pad_l, pad_r, dw_attr);
-      if (starts_with(fused->impl_info_str(), "jit") &&
-          fused->dst_desc().dims() == dims_t(tail.out.begin(), tail.out.end())) {
+      const dims_t tail_dims(tail.out.begin(), tail.out.end());
+      std::string offered;
+      if (seek_impl(*fused, [&](const dnnl::primitive_desc& c) {
+            offered += (offered.empty() ? "" : ", ") + std::string(c.impl_info_str());
+            return optimized(impl_kind(c.impl_info_str())) && c.dst_desc().dims() == tail_dims;
+          })) {
         pd = std::move(fused);
         with_dw = true;
+        why = fmt::format("1x1 + depthwise as one kernel: {}", pd->impl_info_str());
+      } else {
+        why = fmt::format("1x1 + depthwise not fused: oneDNN offers only {} for the pair", offered);
       }
     } catch (const dnnl::error&) {
-      // no kernel for the pair (post-ops it does not take): two steps
+      why = "1x1 + depthwise not fused: oneDNN has no implementation for the pair here";
     }
   }
   const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();
@@ -213,6 +236,7 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   const int src = b.in_layout(b.slot_of(n.input(0)), src_md);
   const int dst = with_dw ? finish_depthwise(b, f, tail, dst_md) : finish_fusion(b, f, n, out, dst_md);
   auto step = step_for(b, n, *pd, with_dw ? f.what + " + depthwise Conv" + tail.after.what : f.what);
+  step->why = why;
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);

@@ -11,38 +11,10 @@
 #include "runtime/session.hpp"
 #include "runtime/tensor_tools.hpp"
 #include "tests/model_builder.hpp"
+#include "tests/runtime/dnnl_case.hpp"
 
 using namespace bnfold;
-
-namespace {
-
-// A one- or few-node graph built in code, run by both kernel sets.
-struct Case : test::TestModel {
-  using TestModel::TestModel;
-
-  // Runs both ways; returns the oneDNN plan's step descriptions.
-  std::vector<std::string> check(double rtol = 1e-4, double atol = 1e-5) {
-    SessionOptions fast, ref;
-    fast.threads = 2;
-    ref.use_onednn = false;
-    Session a(g, fast), b(g, ref);
-    test::check_same_outputs(a.run(inputs), b.run(inputs), rtol, atol);
-    return a.plan_stats(inputs).step_descriptions;
-  }
-};
-
-bool contains(const std::vector<std::string>& steps, const std::string& what) {
-  for (const auto& s : steps)
-    if (s.find(what) != std::string::npos) return true;
-  return false;
-}
-
-using test::ints;
-Attribute one(int64_t v) { return Attribute::of_int(v); }
-Attribute real(float v) { return Attribute::of_float(v); }
-Attribute text(const char* s) { return Attribute::of_string(s); }
-
-}  // namespace
+using namespace bnfold::test;
 
 TEST_CASE("Conv: odd channels, groups, depthwise, asymmetric pads, strides, dilations", "[kernels][conv]") {
   struct Spec {
@@ -83,134 +55,6 @@ TEST_CASE("Conv: auto_pad, 1-D and 3-D", "[kernels][conv]") {
   c3.output(c3.node("Conv", {c3.input("x", {1, 4, 5, 6, 7}), c3.weight("w", {6, 2, 3, 3, 3})},
                     {{"group", one(2)}, {"pads", ints({1, 0, 1, 0, 1, 1})}}));
   CHECK(contains(c3.check(), "Conv (oneDNN)"));
-}
-
-double largest_abs(const Tensor& t) {
-  double m = 0;
-  for (int64_t i = 0; i < t.numel(); ++i) m = std::max(m, std::fabs(static_cast<double>(t.data_as<float>()[i])));
-  return m;
-}
-
-// oneDNN 2.6 has Winograd convolutions for avx512_core only.
-bool cpu_has_avx512_core() {
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
-}
-
-TEST_CASE("Conv: Winograd on dense 3x3 stride-1 convolutions where the CPU has it, direct on request",
-          "[kernels][conv][winograd]") {
-  struct Spec {
-    int64_t n, c, h, w, m;
-    std::vector<int64_t> pads;
-    bool winograd;  // expected where the CPU has AVX-512
-  };
-  const Spec specs[] = {
-      {1, 32, 14, 15, 72, {1, 1, 1, 1}, true},   // F(2x2,3x3) at batch 1; 72 output channels: a partial block
-      {3, 48, 17, 16, 65, {1, 1, 1, 1}, true},   // F(4x4,3x3) at batch 3; odd sizes
-      {2, 128, 7, 9, 128, {1, 1, 1, 1}, false},  // 7 rows: direct (as fast, no weight transform)
-      {2, 33, 15, 14, 32, {0, 1, 2, 1}, false},  // asymmetric pads: whatever oneDNN takes
-      {1, 16, 28, 28, 16, {1, 1, 1, 1}, false},  // 16 channels: direct is faster
-      {2, 128, 28, 28, 32, {1, 1, 1, 1}, false}, // densenet's 128 -> 32: few outputs
-  };
-  for (const auto& s : specs) {
-    CAPTURE(s.n, s.c, s.h, s.w, s.m);
-    Case t;
-    Value* x = t.input("x", {s.n, s.c, s.h, s.w});
-    Value* c = t.node("Conv", {x, t.weight("w", {s.m, s.c, 3, 3}), t.weight("b", {s.m})}, {{"pads", ints(s.pads)}});
-    t.output(t.node("Relu", {c}));
-    SessionOptions wino, direct, ref;
-    wino.threads = direct.threads = 2;
-    direct.winograd = false;
-    ref.use_onednn = false;
-    Session a(t.g, wino), d(t.g, direct), r(t.g, ref);
-    const auto want = r.run(t.inputs);
-    // Sums of 300-1200 products of N(0,1) values: float32's error is relative
-    // to the sizes of the terms, not to a result that happens to be near 0.
-    const double atol = 1e-5 * largest_abs(want.begin()->second);
-    test::check_same_outputs(a.run(t.inputs), want, 1e-4, atol);
-    test::check_same_outputs(d.run(t.inputs), want, 1e-4, atol);
-    const auto impls = a.plan_stats(t.inputs).step_implementations;
-    const bool uses = contains(impls, "wino");
-    if (s.winograd) CHECK(uses == cpu_has_avx512_core());
-    else if (s.pads[0] == s.pads[2]) CHECK_FALSE(uses);
-    CHECK_FALSE(contains(d.plan_stats(t.inputs).step_implementations, "wino"));
-  }
-  // Fused into it: a residual Add after a ReLU chain, as in resnet.
-  Case res;
-  Value* x = res.input("x", {2, 64, 16, 16});
-  const std::vector<std::pair<std::string, Attribute>> pad1 = {{"pads", ints({1, 1, 1, 1})}};
-  Value* y = res.node("Relu", {res.node("Conv", {x, res.weight("w1", {64, 64, 3, 3})}, pad1)});
-  Value* z = res.node("Conv", {y, res.weight("w2", {64, 64, 3, 3}), res.weight("b2", {64})}, pad1);
-  res.output(res.node("Relu", {res.node("Add", {z, x})}));
-  const auto steps = res.check(1e-4, 1e-4);
-  CHECK(contains(steps, "Conv (oneDNN) + Add + Relu"));
-}
-
-TEST_CASE("Conv fuses activations and a residual Add", "[kernels][conv][fusion]") {
-  Case t;
-  Value* x = t.input("x", {2, 16, 10, 10});
-  Value* skip = t.node("Relu", {x});
-  Value* c = t.node("Conv", {x, t.weight("w", {16, 16, 3, 3}), t.weight("b", {16})}, {{"pads", ints({1, 1, 1, 1})}});
-  Value* sum = t.node("Add", {c, skip});
-  t.output(t.node("Relu", {sum}));
-  const auto steps = t.check();
-  CHECK(contains(steps, "Conv (oneDNN) + Add + Relu"));
-
-  Case clip;
-  Value* y = clip.node("Conv", {clip.input("x", {1, 8, 6, 6}), clip.weight("w", {8, 8, 1, 1})});
-  clip.output(clip.node("Clip", {y}, {{"min", real(0)}, {"max", real(6)}}));
-  clip.g->info.opsets[""] = 6;  // Clip with min/max attributes
-  CHECK(contains(clip.check(), "Conv (oneDNN) + Clip"));
-
-  Case hs;
-  Value* z = hs.node("Conv", {hs.input("x", {1, 8, 6, 6}), hs.weight("w", {8, 8, 3, 3})});
-  hs.output(hs.node("HardSigmoid", {hs.node("LeakyRelu", {z})}));
-  CHECK(contains(hs.check(), "Conv (oneDNN) + LeakyRelu + HardSigmoid"));
-}
-
-TEST_CASE("a 1x1 Conv and the 3x3 depthwise Conv that alone reads its large output run as one step",
-          "[kernels][conv][fusion]") {
-  // Odd sides, both strides, with and without the depthwise bias: 96 x 71 x 71
-  // is above the size from which the pair is fused (conv_depthwise.cpp).
-  const auto conv_steps = [](const std::vector<std::string>& steps) {
-    return std::count_if(steps.begin(), steps.end(), [](const std::string& s) { return s.rfind("Conv", 0) == 0; });
-  };
-  for (const int64_t stride : {1, 2}) {
-    INFO("stride " << stride);
-    Case t;
-    Value* x = t.input("x", {2, 16, 71, 71});
-    Value* e = t.node("Relu", {t.node("Conv", {x, t.weight("w", {96, 16, 1, 1}), t.weight("b", {96})})});
-    std::vector<Value*> dw_in = {e, t.weight("dw", {96, 1, 3, 3})};
-    if (stride == 1) dw_in.push_back(t.weight("db", {96}));
-    Value* d =
-        t.node("Conv", dw_in, {{"group", one(96)}, {"strides", ints({stride, stride})}, {"pads", ints({1, 1, 1, 1})}});
-    t.output(t.node("Mul", {d, t.node("Sigmoid", {d})}));
-    const auto steps = t.check();
-    CHECK(contains(steps, "Conv (oneDNN) + Relu + depthwise Conv + SiLU"));
-    CHECK(conv_steps(steps) == 1);
-    SessionOptions o;
-    o.threads = 2;
-    const double side = stride == 1 ? 71 : 36;  // the depthwise output
-    CHECK(Session(t.g, o).plan_stats(t.inputs).flops ==
-          Approx(2.0 * 2 * 71 * 71 * 96 * 16 + 2.0 * 2 * side * side * 96 * 9));
-  }
-  {  // small: two steps (the pair measured slower there)
-    Case t;
-    Value* e = t.node("Conv", {t.input("x", {1, 16, 20, 20}), t.weight("w", {96, 16, 1, 1})});
-    t.output(t.node("Conv", {e, t.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}, {"pads", ints({1, 1, 1, 1})}}));
-    CHECK(conv_steps(t.check()) == 2);
-  }
-  {  // the expanded tensor read by something else too, or no padding: two steps
-    Case t;
-    Value* e = t.node("Conv", {t.input("x", {1, 16, 71, 71}), t.weight("w", {96, 16, 1, 1})});
-    t.output(t.node("Conv", {e, t.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}, {"pads", ints({1, 1, 1, 1})}}));
-    t.output(t.node("Relu", {e}));
-    CHECK(conv_steps(t.check()) == 2);
-    Case u;
-    Value* f = u.node("Conv", {u.input("x", {1, 16, 71, 71}), u.weight("w", {96, 16, 1, 1})});
-    u.output(u.node("Conv", {f, u.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}}));
-    CHECK(conv_steps(u.check()) == 2);
-  }
 }
 
 TEST_CASE("a residual Add sums into the residual's bytes when nothing reads them later, else into a copy",
