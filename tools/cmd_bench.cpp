@@ -11,6 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "graph/check.hpp"
 #include "tools/commands.hpp"
 #include "graph/numbers.hpp"
 #include "tools/inputs.hpp"
@@ -36,6 +37,7 @@ struct BenchArgs {
   bool plan = false;
   int per_op = 0;
   int64_t monitor = 0;
+  std::string against;
 };
 
 double ms_since(Clock::time_point t0) {
@@ -66,12 +68,13 @@ nlohmann::json plan_steps(const Session::PlanStats& stats) {
   for (size_t i = 0; i < stats.step_descriptions.size(); ++i)
     steps.push_back({{"step", stats.step_descriptions[i]},
                      {"implementation", stats.step_implementations[i]},
-                     {"node", stats.step_nodes[i]}});
+                     {"node", stats.step_nodes[i]},
+                     {"why", stats.step_choices[i]}});
   return steps;
 }
 
-// The plain and the monitoring session timed run for run, alternating, so
-// that the machine's noise falls on both alike: medians and the overhead.
+// The plain and the monitoring session timed in alternating pairs, so that
+// the machine's noise falls on both alike: medians and the overhead.
 nlohmann::json monitor_overhead(const Session& plain, const Session& watched,
                                 const std::map<std::string, Tensor>& inputs, const BenchArgs& a) {
   for (int i = 0; i < std::max(a.warmup, a.monitor > 0 ? static_cast<int>(a.monitor) : 1); ++i) {
@@ -79,28 +82,42 @@ nlohmann::json monitor_overhead(const Session& plain, const Session& watched,
     watched.run(inputs);
   }
   watched.reset_monitor();
-  std::vector<double> p, w;
-  const auto start = Clock::now();
-  for (int i = 0;; ++i) {
-    if (a.iterations > 0 ? i >= a.iterations : (i >= 3 && ms_since(start) >= a.seconds * 1000.0)) break;
-    auto t = Clock::now();
-    plain.run(inputs);
-    p.push_back(ms_since(t));
-    t = Clock::now();
-    watched.run(inputs);
-    w.push_back(ms_since(t));
-  }
-  const double mp = percentile(p, 0.5), mw = percentile(w, 0.5);
-  const double mean_p = std::accumulate(p.begin(), p.end(), 0.0) / static_cast<double>(p.size());
-  const double mean_w = std::accumulate(w.begin(), w.end(), 0.0) / static_cast<double>(w.size());
-  return {{"monitor_every", a.monitor},       {"pairs", p.size()},
-          {"median_ms", mp},                  {"monitored_median_ms", mw},
-          {"median_overhead", mw / mp - 1.0}, {"mean_overhead", mean_w / mean_p - 1.0},
+  TimingPlan plan;
+  plan.warmup = 0;
+  plan.iterations = a.iterations;
+  plan.seconds = a.seconds;
+  const PairedTiming t = time_pairs([&] { plain.run(inputs); }, [&] { watched.run(inputs); }, plan);
+  const auto mean = [](const std::vector<double>& v) {
+    return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+  };
+  return {{"monitor_every", a.monitor},
+          {"pairs", t.a_ms.size()},
+          {"median_ms", t.median_a},
+          {"monitored_median_ms", t.median_b},
+          {"median_overhead", 1.0 / t.speedup - 1.0},
+          {"overhead_low", 1.0 / t.high - 1.0},
+          {"overhead_high", 1.0 / t.low - 1.0},
+          {"too_noisy", t.too_noisy()},
+          {"mean_overhead", mean(t.b_ms) / mean(t.a_ms) - 1.0},
           {"sampled_runs", watched.monitor().sampled_runs}};
 }
 
+// MODEL and --against OTHER timed in alternating pairs on the same inputs.
+nlohmann::json compare(const Session& model, const Session& other, const std::map<std::string, Tensor>& inputs,
+                       const BenchArgs& a) {
+  TimingPlan plan;
+  plan.warmup = a.warmup;
+  plan.iterations = a.iterations;
+  plan.seconds = a.seconds;
+  plan.min_runs = 7;
+  const PairedTiming t = time_pairs([&] { model.run(inputs); }, [&] { other.run(inputs); }, plan);
+  return {{"pairs", t.a_ms.size()},   {"median_ms", t.median_a},   {"against_median_ms", t.median_b},
+          {"speedup", t.speedup},     {"speedup_low", t.low},      {"speedup_high", t.high},
+          {"too_noisy", t.too_noisy()}, {"summary", t.describe()}};
+}
+
 nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArgs& a,
-                           const Session* watched = nullptr) {
+                           const Session* watched = nullptr, const Session* other = nullptr) {
   const auto inputs = load_or_random_inputs(session, {}, batch, 0);
   const auto t0 = Clock::now();
   const Session::PlanStats stats = session.plan_stats(inputs);  // compiles the plan for this batch
@@ -115,8 +132,8 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
             {"reorders", stats.reorders},
             {"activation_bytes", stats.activation_bytes},
             {"plan", plan_steps(stats)}};
-  if (watched) {
-    nlohmann::json m = monitor_overhead(session, *watched, inputs, a);
+  if (watched || other) {
+    nlohmann::json m = watched ? monitor_overhead(session, *watched, inputs, a) : compare(session, *other, inputs, a);
     m["batch"] = batch;
     return m;
   }
@@ -168,22 +185,34 @@ void print_plan(const nlohmann::json& r) {
         b["batch"].get<int64_t>(), b["steps"].get<size_t>(), b["onednn_steps"].get<size_t>(),
         b["native_steps"].get<size_t>(), b["reference_steps"].get<size_t>(), b["reorders"].get<size_t>(),
         human_bytes(b["activation_bytes"].get<uint64_t>()));
-    for (const auto& s : b["plan"])
+    for (const auto& s : b["plan"]) {
       fmt::print("  {:<40} {:<24} {}\n", fit(s["step"].get<std::string>(), 40),
                  fit(s["implementation"].get<std::string>(), 24), fit_left(s["node"].get<std::string>(), 40));
+      if (!s["why"].get<std::string>().empty()) fmt::print("      why: {}\n", s["why"].get<std::string>());
+    }
   }
 }
 
 void print_monitor(const nlohmann::json& r) {
   fmt::print("{}\n  monitoring one run in {}: the same session with and without, run for run\n",
              r["model"].get<std::string>(), r["batches"][0]["monitor_every"].get<int64_t>());
-  fmt::print("  {:>5} {:>6} {:>12} {:>12} {:>10} {:>10} {:>8}\n", "batch", "pairs", "median off", "median on",
-             "overhead", "(mean)", "sampled");
+  fmt::print("  {:>5} {:>6} {:>12} {:>12} {:>10} {:>17} {:>8}\n", "batch", "pairs", "median off", "median on",
+             "overhead", "(95% interval)", "sampled");
   for (const auto& b : r["batches"])
-    fmt::print("  {:>5} {:>6} {:>9.3f} ms {:>9.3f} ms {:>9.2f}% {:>9.2f}% {:>8}\n", b["batch"].get<int64_t>(),
-               b["pairs"].get<size_t>(), b["median_ms"].get<double>(), b["monitored_median_ms"].get<double>(),
-               100 * b["median_overhead"].get<double>(), 100 * b["mean_overhead"].get<double>(),
-               b["sampled_runs"].get<int64_t>());
+    fmt::print("  {:>5} {:>6} {:>9.3f} ms {:>9.3f} ms {:>9.2f}% {:>7.2f}% to {:.2f}% {:>5}{}\n",
+               b["batch"].get<int64_t>(), b["pairs"].get<size_t>(), b["median_ms"].get<double>(),
+               b["monitored_median_ms"].get<double>(), 100 * b["median_overhead"].get<double>(),
+               100 * b["overhead_low"].get<double>(), 100 * b["overhead_high"].get<double>(),
+               b["sampled_runs"].get<int64_t>(), b["too_noisy"].get<bool>() ? "  (too noisy to quote)" : "");
+}
+
+void print_compare(const nlohmann::json& r) {
+  fmt::print("{} against {}\n  in alternating pairs on the same inputs, threads {}\n", r["model"].get<std::string>(),
+             r["against"].get<std::string>(), r["threads"].get<int>());
+  fmt::print("  {:>5} {:>12} {:>12}   {}\n", "batch", "MODEL", "--against", "--against's speedup (median of pairs)");
+  for (const auto& b : r["batches"])
+    fmt::print("  {:>5} {:>9.3f} ms {:>9.3f} ms   {}\n", b["batch"].get<int64_t>(), b["median_ms"].get<double>(),
+               b["against_median_ms"].get<double>(), b["summary"].get<std::string>());
 }
 
 void print_text(const nlohmann::json& r) {
@@ -233,6 +262,11 @@ void add_bench(CLI::App& app) {
                            "Time a session monitoring BN statistics in one run of K against one that does not, "
                            "run for run (the overhead of SessionOptions::monitor_every = K)"),
            0, 1e9);
+  cmd->add_option("--against", a->against,
+                  "Time this second model (the same inputs) against MODEL in alternating pairs and report the "
+                  "median speedup over pairs with its 95% interval: a folded model against its original, "
+                  "say")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
   cmd->add_flag("--no-winograd", a->no_winograd,
                 "Direct convolution everywhere (by default dense 3x3 stride-1 convolutions use oneDNN's "
@@ -240,7 +274,8 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--json", a->json, "Print JSON");
   cmd->add_flag("--plan", a->plan,
                 "Print each batch size's plan instead of timing it: every step, what runs it (oneDNN "
-                "and its implementation, a reference kernel, a reorder) and the node it computes");
+                "and its implementation, a reference kernel, a reorder), the node it computes and, where the plan had a choice, why it took "
+                "this one (a fusion taken or not for what oneDNN offers, Winograd, a layout kept)");
   cmd->footer(
       "Inputs are random (N(0,1)), with the model's free batch dim set per run.\n"
       "Latency is per run (the whole batch); throughput = batch / median latency.\n"
@@ -253,8 +288,9 @@ void add_bench(CLI::App& app) {
       "Examples:\n"
       "  bnfold bench models/tiny_resnet.onnx --batch 1,8,32\n"
       "  bnfold bench resnet50.onnx --batch 32 --threads 2 --per-op 10\n"
-      "  bnfold bench model.onnx --plan\n"
-      "  bnfold bench resnet18.onnx --batch 1 --threads 2 --monitor 16");
+      "  bnfold bench model.onnx --plan          (with why each fusion was or was not taken)\n"
+      "  bnfold bench resnet18.onnx --batch 1 --threads 2 --monitor 16\n"
+      "  bnfold bench model.onnx --against folded.onnx --batch 1,8");
   cmd->callback([a] {
     SessionOptions opts;
     opts.threads = a->threads;
@@ -266,7 +302,13 @@ void add_bench(CLI::App& app) {
                         {"session_ms", ms_since(t0)},
                         {"threads", a->threads},
                         {"kernels", a->reference ? "reference kernels" : "oneDNN kernels"}};
-    std::unique_ptr<Session> watched;
+    BNFOLD_CHECK(a->monitor == 0 || a->against.empty(), ErrorCode::InvalidArgument,
+                 "--monitor and --against each compare two sessions: give one of them");
+    std::unique_ptr<Session> watched, other;
+    if (!a->against.empty()) {
+      other = std::make_unique<Session>(a->against, opts);
+      r["against"] = a->against;
+    }
     if (a->monitor > 0) {
       SessionOptions mo = opts;
       mo.monitor_every = a->monitor;
@@ -274,12 +316,14 @@ void add_bench(CLI::App& app) {
     }
     nlohmann::json batches = nlohmann::json::array();
     for (int64_t b : parse_int_list(a->batches, "--batch"))
-      batches.push_back(bench_batch(session, b, *a, a->plan ? nullptr : watched.get()));
+      batches.push_back(
+          bench_batch(session, b, *a, a->plan ? nullptr : watched.get(), a->plan ? nullptr : other.get()));
     r["batches"] = batches;
     r["peak_rss_bytes"] = peak_rss_bytes();
     if (a->json) std::cout << r.dump(2) << "\n";
     else if (a->plan) print_plan(r);
     else if (watched) print_monitor(r);
+    else if (other) print_compare(r);
     else print_text(r);
   });
 }
