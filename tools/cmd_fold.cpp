@@ -72,24 +72,29 @@ uint64_t file_size_or_zero(const std::string& path) {
   return ec ? 0 : n;
 }
 
-double median_ms(const Session& s, const std::map<std::string, Tensor>& inputs) {
-  TimingPlan plan;
-  plan.min_runs = 5;
-  return percentile(time_runs([&] { s.run(inputs); }, plan), 0.5);
-}
-
 nlohmann::json bench(const std::string& original, const std::string& folded, const FoldArgs& a) {
   SessionOptions so;
   so.threads = a.v.threads;
   Session s1(original, so), s2(folded, so);
   nlohmann::json rows = nlohmann::json::array();
-  fmt::print("\nSpeed (bnfold's executor, median of 2 s each, {} threads):\n",
+  fmt::print("\nSpeed (bnfold's executor, {} threads; the two run in alternating pairs for 2 s, the speedup\n"
+             "is the median over pairs of original / folded):\n",
              a.v.threads ? std::to_string(a.v.threads) : std::string("all"));
   for (int64_t b : parse_int_list(a.bench_batches, "--bench-batch")) {
     const auto inputs = random_inputs(s1, b, a.v.seed);
-    const double t1 = median_ms(s1, inputs), t2 = median_ms(s2, inputs);
-    fmt::print("  batch {:>3}: original {:8.2f} ms, folded {:8.2f} ms, {:.2f}x\n", b, t1, t2, t1 / t2);
-    rows.push_back({{"batch", b}, {"original_ms", t1}, {"folded_ms", t2}, {"speedup", t1 / t2}});
+    TimingPlan plan;
+    plan.min_runs = 7;
+    const PairedTiming t = time_pairs([&] { s1.run(inputs); }, [&] { s2.run(inputs); }, plan);
+    fmt::print("  batch {:>3}: original {:8.2f} ms, folded {:8.2f} ms (medians); folded {}\n", b, t.median_a,
+               t.median_b, t.describe());
+    rows.push_back({{"batch", b},
+                    {"original_ms", t.median_a},
+                    {"folded_ms", t.median_b},
+                    {"speedup", t.speedup},
+                    {"speedup_low", t.low},
+                    {"speedup_high", t.high},
+                    {"pairs", t.a_ms.size()},
+                    {"too_noisy", t.too_noisy()}});
   }
   return rows;
 }

@@ -81,6 +81,28 @@ with tempfile.TemporaryDirectory() as d:
     code, out, err = run("bench", tiny, "--batch", "1,2", "-n", "3", "--json")
     b = json.loads(out) if code == 0 else {}
     check("bench --json", code == 0 and len(b["batches"]) == 2 and b["batches"][1]["samples_per_s"] > 0, out + err)
+    # Two configurations are timed in alternating pairs: a median ratio inside its interval.
+    folded = os.path.join(d, "tiny_folded_again.onnx")
+    run("fold", tiny, "-o", folded)
+    code, out, err = run("bench", tiny, "--against", folded, "--batch", "1", "-n", "9", "--json")
+    p = json.loads(out)["batches"][0] if code == 0 else {}
+    check("bench --against: 9 pairs, the median speedup inside its 95% interval",
+          code == 0 and p["pairs"] == 9 and p["speedup_low"] <= p["speedup"] <= p["speedup_high"]
+          and p["median_ms"] > 0 and p["against_median_ms"] > 0 and isinstance(p["too_noisy"], bool), out + err)
+    code, out, err = run("bench", tiny, "--against", folded, "--batch", "1", "-n", "5")
+    check("bench --against text names the interval", code == 0 and "95% interval" in out and "5 pairs" in out,
+          out + err)
+    code, out, err = run("bench", tiny, "--monitor", "2", "--batch", "1", "-n", "5", "--json")
+    p = json.loads(out)["batches"][0] if code == 0 else {}
+    check("bench --monitor: paired, with the overhead's interval",
+          code == 0 and p["pairs"] == 5 and p["overhead_low"] <= p["median_overhead"] <= p["overhead_high"],
+          out + err)
+    code, out, err = run("bench", tiny, "--monitor", "2", "--against", folded)
+    check("bench --monitor with --against is refused", code == 1 and "give one of them" in err, err)
+    code, out, err = run("fold", tiny, "-o", folded, "--bench", "--bench-batch", "1", "--report", report)
+    sp = json.load(open(report))["speed"][0] if code == 0 else {}
+    check("fold --bench: paired speedup with its interval", code == 0 and "95% interval" in out
+          and sp["speedup_low"] <= sp["speedup"] <= sp["speedup_high"] and sp["pairs"] >= 7, out + err)
 
     code, out, err = run("inspect", os.path.join(d, "missing.onnx"))
     check("missing file: exit 1, one line naming it",
