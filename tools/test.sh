@@ -2,6 +2,8 @@
 # Set up (packages, build) and run every test.
 # Usage: tools/test.sh              Release build in build/, every test
 #        tools/test.sh --sanitize   ASan+UBSan build of a static libbnfold in build-sanitize/, every test
+#        tools/test.sh --isa        after the first: the C++ tests and the zoo's plan checks again with oneDNN
+#                                   limited to AVX512_CORE and to AVX2 (ONEDNN_MAX_CPU_ISA), as on other CPUs
 #        tools/test.sh --tsan       ThreadSanitizer build in build-tsan/, the concurrency tests
 #        tools/test.sh --fuzz [S]   clang libFuzzer build in build-fuzz/ (ASan+UBSan); each target S seconds (60)
 source "$(dirname "$0")/bootstrap.sh"
@@ -11,6 +13,18 @@ case "${1:-}" in
     dir="$BNFOLD_ROOT/build-sanitize"
     bnfold_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBNFOLD_SANITIZE=address -DBUILD_SHARED_LIBS=OFF
     ctest --test-dir "$dir" -j "$(nproc)" --no-tests=error --output-on-failure
+    ;;
+  --isa)
+    # Which implementations oneDNN offers (and so which fusions a plan can
+    # take) depends on the CPU: a test must hold whatever it offers.
+    dir="$BNFOLD_ROOT/build"
+    bnfold_build "$dir"
+    for isa in AVX512_CORE AVX2; do
+      echo "bnfold: the C++ tests with ONEDNN_MAX_CPU_ISA=$isa"
+      ONEDNN_MAX_CPU_ISA=$isa "$dir/tests/bnfold_tests"
+    done
+    [ -f "$dir/zoo_small/resnet18.onnx" ] || ctest --test-dir "$dir" -R generate_zoo --no-tests=error
+    /usr/bin/python3 "$BNFOLD_ROOT/tests/runtime/zoo_plans.py" "$dir/bnfold" "$dir/zoo_small" --isa AVX512_CORE
     ;;
   --tsan)
     dir="$BNFOLD_ROOT/build-tsan"

@@ -5,8 +5,10 @@ implementation, and folding never adds steps. Structure, not timing: the
 models are exported at a small input size (64x64), and each plan is built
 with the CPU's own instruction set and again with oneDNN limited to AVX2
 (ONEDNN_MAX_CPU_ISA), the other kind of machine this project runs on.
+`tools/test.sh --isa` runs it again with AVX512_CORE (an AVX-512 part without
+AMX or AVX512-BF16), as CI does.
 
-Usage: zoo_plans.py BNFOLD ZOO_DIR
+Usage: zoo_plans.py BNFOLD ZOO_DIR [--isa ISA,ISA...]   ('' in the list: the CPU's own; default ',AVX2')
 """
 import json
 import os
@@ -17,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Harness  # noqa: E402
 
 BNFOLD, ZOO = sys.argv[1:3]
+ISAS = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[3] == "--isa" else ["", "AVX2"]
 ZOO_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
               "shufflenet_v2_x1_0", "mnasnet0_5", "regnet_x_400mf", "googlenet", "vgg11_bn"]
 h = Harness(BNFOLD)
@@ -45,9 +48,9 @@ for name in ZOO_MODELS:
     h.check(f"{name}: fold", code == 0, err)
     if code != 0:
         continue
-    for isa in ("", "AVX2"):
+    for isa in ISAS:
         for batch in (1, 8):
-            where = f"{name} batch {batch}{' on AVX2' if isa else ''}"
+            where = f"{name} batch {batch}{' on ' + isa if isa else ''}"
             a, f = plan(exported, batch, isa), plan(folded, batch, isa)
             for label, p in (("as exported", a), ("folded", f)):
                 slow = slow_steps(p)
