@@ -25,14 +25,16 @@ namespace {
 // output concatenated over the batches.
 std::map<std::string, Tensor> run_all(const Session& s, const Dataset& data, int64_t b, const BnStatsHook& hook,
                                       const std::function<void()>& tick) {
-  const int64_t n = data.size() / b * b;
   const std::string in = s.inputs()[0].name;
   std::map<std::string, std::vector<Tensor>> parts;
-  for (int64_t start = 0; start < n; start += b) {
-    auto out = hook ? s.run({{in, data.batch(start, b)}}, hook) : s.run({{in, data.batch(start, b)}});
-    for (auto& [k, v] : out) parts[k].push_back(std::move(v));
-    if (tick) tick();
-  }
+  data.for_each_batch(
+      b,
+      [&](int64_t, Tensor samples) {
+        auto out = hook ? s.run({{in, std::move(samples)}}, hook) : s.run({{in, std::move(samples)}});
+        for (auto& [k, v] : out) parts[k].push_back(std::move(v));
+        if (tick) tick();
+      },
+      true);
   std::map<std::string, Tensor> joined;
   for (auto& [k, list] : parts) joined.emplace(k, concat_rows(list));
   return joined;
@@ -122,6 +124,11 @@ std::string why_harmful(const LayerShift* l) {
 }  // namespace
 
 AuditReport audit(std::shared_ptr<const Graph> graph, const Dataset& data, const AuditOptions& o) {
+  for (int64_t b : o.batch_sizes) check_batch_size(b, "audit batch size");
+  BNFOLD_CHECK(std::isfinite(o.tolerance) && o.tolerance >= 0, ErrorCode::InvalidArgument,
+               "audit tolerance {} must be a finite number, 0 or more", o.tolerance);
+  BNFOLD_CHECK(o.ablation_samples >= 0, ErrorCode::InvalidArgument, "audit ablation_samples {} is negative",
+               o.ablation_samples);
   AuditReport r;
   r.samples = data.size();
   std::vector<int64_t> sizes = o.batch_sizes;

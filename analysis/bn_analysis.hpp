@@ -64,6 +64,10 @@ struct DriftReport {
   std::vector<std::string> deciding;  // the layers that decide it, ranked by ratio
   std::vector<std::string> summary;   // plain-language lines, the verdict first
 };
+// Throws InvalidArgument for options no front end may pass (NaN or
+// non-positive threshold, NaN min_effect, negative min_samples);
+// compute_drift checks them itself, so every front end gets the same check.
+void check_drift_options(const DriftOptions& options);
 DriftReport compute_drift(const Graph& graph, const BnInputStats& stats, const DriftOptions& options = {});
 
 // ---------------------------------------------------------------- recalibrate

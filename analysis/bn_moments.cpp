@@ -71,8 +71,14 @@ void BnInputStats::merge(const BnInputStats& o) {
                "signature {}{}; {} BNs, signature {}{})",
                per_bn.size(), bn_signature(), model.empty() ? "" : ", " + model, o.per_bn.size(), o.bn_signature(),
                o.model.empty() ? "" : ", " + o.model);
-  for (const auto& [name, m] : o.per_bn) per_bn[name].merge(m);
-  samples += o.samples;
+  int64_t total = 0;
+  BNFOLD_CHECK(!__builtin_add_overflow(samples, o.samples, &total), ErrorCode::InvalidArgument,
+               "merging statistics of {} and {} samples overflows a 64-bit count", samples, o.samples);
+  // Into a copy: a merge that fails part-way leaves these statistics as they were.
+  std::map<std::string, ChannelMoments> merged = per_bn;
+  for (const auto& [name, m] : o.per_bn) merged[name].merge(m);
+  per_bn = std::move(merged);
+  samples = total;
 }
 
 void BnInputStats::save(const std::string& path) const { write_file_atomic(path, to_json()); }
@@ -149,9 +155,14 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
       BNFOLD_CHECK(m.count >= 0 && m.mean.size() == m.m2.size(), ErrorCode::InvalidArgument,
                    "BN '{}': count {} and {} means for {} m2 values do not make moments", name, m.count,
                    m.mean.size(), m.m2.size());
-      for (size_t c = 0; c < m.mean.size(); ++c)
+      for (size_t c = 0; c < m.mean.size(); ++c) {
         BNFOLD_CHECK(std::isfinite(m.mean[c]) && std::isfinite(m.m2[c]) && m.m2[c] >= 0, ErrorCode::InvalidArgument,
                      "BN '{}': channel {} has mean {} and m2 {}", name, c, m.mean[c], m.m2[c]);
+        // One value (or none) has no spread: m2 must be 0 there.
+        BNFOLD_CHECK(m.count > 1 || m.m2[c] == 0, ErrorCode::InvalidArgument,
+                     "BN '{}': channel {} has m2 {} from {} values: moments of fewer than 2 values have m2 0", name,
+                     c, m.m2[c], m.count);
+      }
       BNFOLD_CHECK(!s.per_bn.count(name), ErrorCode::InvalidArgument, "BN '{}' is listed twice", name);
       s.order.push_back(name);
       s.per_bn[name] = std::move(m);
@@ -208,12 +219,13 @@ BnInputStats BnStatsCollector::stats() const {
 
 BnInputStats collect_bn_input_stats(std::shared_ptr<const Graph> graph, const Dataset& data, int64_t batch,
                                     int threads, const Progress& progress) {
+  check_batch_size(batch);
   BnStatsCollector c(std::move(graph), threads);
-  for (int64_t start = 0; start < data.size(); start += batch) {
-    const int64_t n = std::min(batch, data.size() - start);
-    c.add(data.batch(start, n));
+  data.for_each_batch(batch, [&](int64_t start, Tensor samples) {
+    const int64_t n = samples.dims()[0];
+    c.add(samples);
     if (progress) progress(start + n, data.size());
-  }
+  });
   return c.stats();
 }
 

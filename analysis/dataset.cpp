@@ -498,6 +498,17 @@ Dataset Dataset::from_tensor(const Tensor& samples) {
   return d;
 }
 
+void check_batch_size(int64_t batch, const char* what) {
+  BNFOLD_CHECK(batch >= 1 && batch <= (int64_t{1} << 31), ErrorCode::InvalidArgument,
+               "{} {} is outside [1, 2^31]: a batch holds at least one sample", what, batch);
+}
+
+void Dataset::for_each_batch(int64_t batch, const std::function<void(int64_t, Tensor)>& fn, bool whole_only) const {
+  check_batch_size(batch);
+  const int64_t end = whole_only ? count_ / batch * batch : count_;
+  for (int64_t start = 0; start < end; start += batch) fn(start, this->batch(start, std::min(batch, end - start)));
+}
+
 Tensor Dataset::batch(int64_t start, int64_t n) const {
   BNFOLD_CHECK(start >= 0 && n > 0 && start + n <= count_, ErrorCode::InvalidArgument,
                "samples {}..{} of a data set of {}", start, start + n, count_);

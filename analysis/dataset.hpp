@@ -64,6 +64,12 @@ class Dataset {
   DType dtype() const { return dtype_; }
   // Samples [start, start + n) as one batch tensor, read from the files.
   Tensor batch(int64_t start, int64_t n) const;
+  // Calls fn(start, samples) for consecutive batches of `batch` samples, the
+  // last one smaller (with whole_only: full batches only). Every workflow
+  // walks its data through this, so a batch size below 1, from any front end,
+  // is refused here (check_batch_size) instead of looping forever.
+  void for_each_batch(int64_t batch, const std::function<void(int64_t start, Tensor samples)>& fn,
+                      bool whole_only = false) const;
   std::string description;  // "64 samples from 3 files in data/"
   // Files and arrays that were not used as data, and why (integer arrays
   // that look like labels, say): for the front end to show.
@@ -86,6 +92,9 @@ class Dataset {
   int64_t every_ = 1;   // sample i is the source's sample i * every_
   std::vector<int64_t> labels_;
 };
+
+// Throws InvalidArgument unless 1 <= batch <= 2^31 (`what` names the option).
+void check_batch_size(int64_t batch, const char* what = "batch");
 
 // Class labels from a tensor: integers of rank 1 (or [N, 1]), non-negative.
 // Throws naming `what` for floats, other ranks and negative ids.

@@ -122,7 +122,17 @@ void check_fits(const std::vector<RunningStats>& bns, const BnInputStats& s, con
 
 }  // namespace
 
+void check_drift_options(const DriftOptions& o) {
+  BNFOLD_CHECK(std::isfinite(o.threshold) && o.threshold > 0, ErrorCode::InvalidArgument,
+               "drift threshold {} must be a finite number above 0", o.threshold);
+  // Negative: the default for the reference (DriftOptions); NaN is no number at all.
+  BNFOLD_CHECK(std::isfinite(o.min_effect), ErrorCode::InvalidArgument,
+               "drift min_effect {} must be finite (negative: the default)", o.min_effect);
+  BNFOLD_CHECK(o.min_samples >= 0, ErrorCode::InvalidArgument, "drift min_samples {} is negative", o.min_samples);
+}
+
 DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const DriftOptions& o) {
+  check_drift_options(o);
   DriftReport r;
   r.samples = stats.samples;
   r.reference = o.baseline ? "baseline" : "running statistics";

@@ -151,6 +151,7 @@ RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, 
 
 RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode mode, int64_t batch, int threads,
                                 const Progress& progress, bool unbiased_var) {
+  check_batch_size(batch);
   RecalibrationReport r;
   r.mode = mode;
   r.unbiased_var = unbiased_var || mode == RecalibrationMode::UpdateBn;
@@ -166,9 +167,9 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
     const std::string input = single_input(s);
     std::map<std::string, std::pair<std::vector<double>, std::vector<double>>> sums;
     int64_t batches = 0;
-    for (int64_t start = 0; start < data.size(); start += batch) {
-      const int64_t n = std::min(batch, data.size() - start);
-      s.run({{input, data.batch(start, n)}}, [&](const BnStats& st) {
+    data.for_each_batch(batch, [&](int64_t start, Tensor samples) {
+      const int64_t n = samples.dims()[0];
+      s.run({{input, std::move(samples)}}, [&](const BnStats& st) {
         auto& [m, v] = sums[st.bn];
         m.resize(st.mean.size(), 0.0);
         v.resize(st.var.size(), 0.0);
@@ -180,7 +181,7 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
       });
       ++batches;
       if (progress) progress(start + n, data.size());
-    }
+    });
     r.passes = 1;
     for (Node* bn : bns) {
       auto it = sums.find(node_name(*bn));

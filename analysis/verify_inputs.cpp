@@ -136,6 +136,12 @@ DataLikeInputs data_like_inputs(const Graph& g, const Session& session, const st
   }
   for (auto& [name, t] : random_inputs(session, batch, seed)) {
     if (r.inputs.count(name)) continue;
+    // A declared dim of 0 ([0,3,8,8]): no value to compare, and no sample to
+    // scale per channel.
+    BNFOLD_CHECK(t.numel() > 0, ErrorCode::InvalidArgument,
+                 "input '{}' is declared {}: it holds no values, so there is nothing to verify with; give it "
+                 "with -i NAME=FILE (inputs=)",
+                 name, t.describe());
     const bool per_channel = (t.dtype() == DType::Float32 || t.dtype() == DType::Float64) && t.dims().size() >= 2;
     std::vector<double> m = mean, s = std;
     std::string how;

@@ -253,10 +253,9 @@ namespace {
 std::map<std::string, Tensor> run_data(const Session& s, const Dataset& data, int64_t batch) {
   const std::string in = s.inputs()[0].name;
   std::map<std::string, std::vector<Tensor>> parts;
-  for (int64_t start = 0; start < data.size(); start += batch) {
-    const int64_t n = std::min(batch, data.size() - start);
-    for (auto& [k, v] : s.run({{in, data.batch(start, n)}})) parts[k].push_back(std::move(v));
-  }
+  data.for_each_batch(batch, [&](int64_t, Tensor samples) {
+    for (auto& [k, v] : s.run({{in, std::move(samples)}})) parts[k].push_back(std::move(v));
+  });
   std::map<std::string, Tensor> out;
   for (auto& [k, list] : parts) out.emplace(k, concat_rows(list));
   return out;
@@ -365,10 +364,19 @@ void finish_recalibration(const std::shared_ptr<const Graph>& source, const std:
   r.model = std::move(out);
 }
 
+// The options any front end may pass, checked once here for all of them.
+void check_recalibrate_options(const RecalibrateOptions& o) {
+  check_batch_size(o.batch);
+  BNFOLD_CHECK(std::isfinite(o.max_eval_drop) && o.max_eval_drop >= 0 && o.max_eval_drop <= 1,
+               ErrorCode::InvalidArgument, "max_eval_drop {} is outside [0, 1] (a share: 0.01 is one point)",
+               o.max_eval_drop);
+}
+
 }  // namespace
 
 RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const Dataset& data,
                                     const RecalibrateOptions& o) {
+  check_recalibrate_options(o);
   BNFOLD_CHECK(source != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
   RecalibrateResult r;
   std::shared_ptr<Graph> prepared(clone_graph(*source));
@@ -383,6 +391,7 @@ RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const D
 
 RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const BnInputStats& stats,
                                     const RecalibrateOptions& o) {
+  check_recalibrate_options(o);
   BNFOLD_CHECK(source != nullptr, ErrorCode::InvalidArgument, "recalibrate_model needs a graph");
   RecalibrateResult r;
   std::shared_ptr<Graph> prepared(clone_graph(*source));

@@ -117,7 +117,7 @@ BNFOLD_C_API bnfold_status bnfold_model_inspect(const bnfold_model* model, char*
  * measured against the original in float64)? *ok: 1 or 0; report_json (`bnfold verify --json`) may be NULL. */
 BNFOLD_C_API bnfold_status bnfold_verify(const bnfold_model* original, const bnfold_model* folded, int* ok,
                                          char** report_json);
-/* Runs the inputs `iterations` times timing every step (`bnfold bench --per-op`); *report_json: a JSON
+/* Runs the inputs `iterations` (>= 1) times timing every step (`bnfold bench --per-op`); *report_json: a JSON
  * list of {"step", "node", "implementation", "ms", "flops"}. */
 BNFOLD_C_API bnfold_status bnfold_session_profile(bnfold_session* session, const bnfold_input* inputs, size_t count,
                                                   int iterations, char** report_json);
@@ -135,7 +135,8 @@ BNFOLD_C_API bnfold_status bnfold_session_monitor_counts(const bnfold_session* s
                                                          int64_t* sampled_runs);
 BNFOLD_C_API bnfold_status bnfold_session_reset_monitor(bnfold_session* session);
 
-/* Statistics of data files (folders, .npy/.npz/.pb, images; as the CLI's -d). */
+/* Statistics of data files (folders, .npy/.npz/.pb, images; as the CLI's -d), in batches of `batch`
+ * samples (0: 32; negative: BNFOLD_INVALID_ARGUMENT). */
 BNFOLD_C_API bnfold_status bnfold_stats_collect_files(const bnfold_model* model, const char* const* paths,
                                                       size_t count, int64_t batch, int threads,
                                                       bnfold_stats** out);

@@ -68,7 +68,7 @@ bnfold_status bnfold_session_profile(bnfold_session* s, const bnfold_input* inpu
     return null_argument(!s ? "session" : !report_json ? "report_json" : "inputs");
   *report_json = nullptr;
   return guarded([&] {
-    const auto steps = s->session->profile(borrow_inputs(inputs, count), iterations > 0 ? iterations : 1);
+    const auto steps = s->session->profile(borrow_inputs(inputs, count), iterations);
     nlohmann::json list = nlohmann::json::array();
     for (const auto& st : steps)
       list.push_back({{"step", st.what}, {"node", st.node}, {"implementation", st.implementation}, {"ms", st.ms},
@@ -120,7 +120,7 @@ bnfold_status bnfold_stats_collect_files(const bnfold_model* model, const char* 
   return guarded([&] {
     auto g = for_analysis(*model);
     const bnfold::Dataset d = open_files(*g, paths_of(paths, count));
-    *out = new bnfold_stats{bnfold::collect_bn_input_stats(g, d, batch > 0 ? batch : 32, threads)};
+    *out = new bnfold_stats{bnfold::collect_bn_input_stats(g, d, batch == 0 ? 32 : batch, threads)};
   });
 }
 

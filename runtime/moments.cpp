@@ -1,5 +1,7 @@
 #include "runtime/moments.hpp"
 
+#include <cmath>
+
 #include "graph/check.hpp"
 
 namespace bnfold {
@@ -14,6 +16,8 @@ void ChannelMoments::add(int64_t n, const std::vector<double>& batch_mean, const
 }
 
 void ChannelMoments::merge(const ChannelMoments& o) {
+  BNFOLD_CHECK(o.count >= 0 && count >= 0, ErrorCode::InvalidArgument, "a count of values is negative ({}, {})",
+               count, o.count);
   if (o.count == 0) return;
   if (count == 0) {
     *this = o;
@@ -21,13 +25,24 @@ void ChannelMoments::merge(const ChannelMoments& o) {
   }
   BNFOLD_CHECK(o.mean.size() == mean.size(), ErrorCode::InvalidArgument, "channel counts differ ({} vs {})",
                mean.size(), o.mean.size());
+  int64_t total = 0;
+  BNFOLD_CHECK(!__builtin_add_overflow(count, o.count, &total), ErrorCode::InvalidArgument,
+               "merging {} and {} values per channel overflows a 64-bit count", count, o.count);
   const double na = static_cast<double>(count), nb = static_cast<double>(o.count), n = na + nb;
+  std::vector<double> new_mean = mean, new_m2 = m2;
   for (size_t c = 0; c < mean.size(); ++c) {
     const double delta = o.mean[c] - mean[c];
-    mean[c] += delta * nb / n;
-    m2[c] += o.m2[c] + delta * delta * na * nb / n;
+    new_mean[c] += delta * nb / n;
+    new_m2[c] += o.m2[c] + delta * delta * na * nb / n;
+    // Finite inputs can still merge to a non-finite result (means of
+    // +-1e308): such statistics must never be used or written.
+    BNFOLD_CHECK(std::isfinite(new_mean[c]) && std::isfinite(new_m2[c]), ErrorCode::InvalidArgument,
+                 "merging the statistics of channel {} gives mean {} and m2 {} (means {} and {}): not finite", c,
+                 new_mean[c], new_m2[c], mean[c], o.mean[c]);
   }
-  count += o.count;
+  mean = std::move(new_mean);
+  m2 = std::move(new_m2);
+  count = total;
 }
 
 std::vector<double> ChannelMoments::variance() const {

@@ -1,10 +1,12 @@
 #include "runtime/session.hpp"
 
+#include <algorithm>
 #include <atomic>
 
 #include "graph/memory.hpp"
 
 #include <mutex>
+#include <thread>
 
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
@@ -131,6 +133,23 @@ std::shared_ptr<const Graph> load_within_limit(const std::string& path, const Se
 }
 }  // namespace
 
+int max_thread_count() {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  return std::max(64, 4 * cores);
+}
+
+void check_thread_count(int threads) {
+  // OpenMP starts that many workers at the first parallel region; where it
+  // cannot (thousands of them, or a memory ulimit), libgomp ends the process
+  // with its own message, no exception reaching the caller. So an absurd count
+  // is refused here, for every front end; up to 4 per core (64 at least) stays
+  // allowed for deliberate oversubscription.
+  const int most = max_thread_count();
+  BNFOLD_CHECK(threads >= 0 && threads <= most, ErrorCode::InvalidArgument,
+               "threads {} is outside [0, {}] (4 per core on this machine, 64 at least); 0 uses one per core",
+               threads, most);
+}
+
 Session::Session(const std::string& model_path, SessionOptions options)
     : Session(load_within_limit(model_path, options), options) {}
 
@@ -139,6 +158,7 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
   impl_->graph = std::move(graph);
   BNFOLD_CHECK(options.monitor_every >= 0, ErrorCode::InvalidArgument, "monitor_every {} is negative",
                options.monitor_every);
+  check_thread_count(options.threads);
   impl_->options = options;
   if (options.max_memory) set_memory_limit(options.max_memory);
   if (options.use_onednn) rt::set_dnnl_threads(options.threads);
@@ -303,6 +323,8 @@ Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inpu
 
 std::vector<Session::StepTime> Session::profile(const std::map<std::string, Tensor>& inputs,
                                                 int iterations) const {
+  BNFOLD_CHECK(iterations >= 1, ErrorCode::InvalidArgument, "profile needs at least 1 iteration, got {}",
+               iterations);
   std::vector<const Tensor*> tensors;
   const auto plan = impl_->prepare(inputs, &tensors);
   std::vector<double> ms;

@@ -25,8 +25,14 @@ enum class BnMode {
                     // variance), as a model left in train mode does
 };
 
+// The largest thread count a Session takes on this machine, and the check
+// every entry point that takes a thread count runs (throws InvalidArgument).
+int max_thread_count();
+void check_thread_count(int threads);
+
 struct SessionOptions {
-  // Worker threads for the kernels; 0 means one per core.
+  // Worker threads for the kernels; 0 means one per core. At most
+  // max_thread_count() (4 per core, 64 at least): Session refuses more.
   int threads = 0;
   // Use oneDNN kernels where they apply (false: the plain reference kernels,
   // the oracle the tests compare against).

@@ -10,6 +10,8 @@
 namespace bnfold {
 
 std::map<std::string, Tensor> random_inputs(const Session& session, int64_t batch, uint64_t seed) {
+  BNFOLD_CHECK(batch >= 1 && batch <= (int64_t{1} << 31), ErrorCode::InvalidArgument,
+               "batch {} is outside [1, 2^31]: random inputs need at least one sample", batch);
   std::mt19937_64 rng(seed);
   std::normal_distribution<float> normal(0.f, 1.f);
   std::map<std::string, Tensor> out;

@@ -2,6 +2,7 @@
 
 #include "graph/memory.hpp"
 #include "graph/numbers.hpp"
+#include "runtime/session.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -26,7 +27,8 @@ void in_range(CLI::Option* option, double lo, double hi) {
 }
 
 void add_threads_option(CLI::App* cmd, int& threads, const char* what) {
-  in_range(cmd->add_option("-t,--threads", threads, what)->capture_default_str(), 0, 1024);
+  // The library's own limit (Session refuses more): 4 per core, 64 at least.
+  in_range(cmd->add_option("-t,--threads", threads, what)->capture_default_str(), 0, max_thread_count());
 }
 
 namespace {

@@ -235,7 +235,18 @@ TEST_CASE("C API: inspect, verify a fold, profile a session", "[c_api]") {
   CHECK_THAT(json, Contains("\"implementation\"") && Contains("oneDNN"));
   bnfold_string_free(json);
   CHECK(bnfold_session_profile(s, &in, 1, 2, nullptr) == BNFOLD_INVALID_ARGUMENT);
+  // The library's own checks reach C callers as statuses, not garbage or a crash.
+  for (const int iterations : {0, -5}) {
+    CHECK(bnfold_session_profile(s, &in, 1, iterations, &json) == BNFOLD_INVALID_ARGUMENT);
+    CHECK_THAT(bnfold_last_error(), Contains("at least 1 iteration"));
+  }
   bnfold_session_free(s);
+  for (const int threads : {-1, 100000}) {
+    bnfold_session* bad = nullptr;
+    CHECK(bnfold_session_create(folded, threads, &bad) == BNFOLD_INVALID_ARGUMENT);
+    CHECK_THAT(bnfold_last_error(), Contains("threads"));
+    CHECK(bad == nullptr);
+  }
   // Recalibration and the audit from data files.
   bnfold::test::TempDir dir;
   bnfold::Tensor batch(bnfold::DType::Float32, {8, 3, 32, 32});
@@ -244,6 +255,11 @@ TEST_CASE("C API: inspect, verify a fold, profile a session", "[c_api]") {
   const std::string npy = dir.file("x.npy");
   bnfold::save_npy(batch, npy);
   const char* paths[] = {npy.c_str()};
+  bnfold_stats* stats = nullptr;
+  CHECK(bnfold_stats_collect_files(model, paths, 1, -4, 1, &stats) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("batch -4 is outside [1, 2^31]"));
+  REQUIRE(bnfold_stats_collect_files(model, paths, 1, 0, 1, &stats) == BNFOLD_OK);  // 0: the default, 32
+  bnfold_stats_free(stats);
   REQUIRE(bnfold_audit_files(model, paths, 1, 1, &json) == BNFOLD_OK);
   CHECK_THAT(json, Contains("\"culprits\""));
   bnfold_string_free(json);

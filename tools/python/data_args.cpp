@@ -133,6 +133,7 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
 
 BnInputStats stats_of(std::shared_ptr<Graph> g, const std::string& model, const py::object& data,
                       const DataArgs& a, int64_t batch, int threads) {
+  check_batch_size(batch);  // the library's check: arrays are fed in batches here, not by it
   if (is_paths(data)) {
     const Dataset d = dataset_of(*g, model, data, a);
     py::gil_scoped_release release;

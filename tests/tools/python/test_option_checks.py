@@ -1,0 +1,51 @@
+"""The library's option checks reach Python as bnfold.Error: a batch size below 1, a NaN
+threshold or tolerance, an absurd thread count or no profiling iteration once hung, crashed
+or gave a verdict; the same values the CLI refuses while parsing.
+
+Run by CTest with PYTHONPATH=<build>/python and BNFOLD_MODELS=<source>/models.
+"""
+import math
+import os
+
+import numpy as np
+import pytest
+
+import bnfold
+
+TINY = os.path.join(os.environ["BNFOLD_MODELS"], "tiny_resnet.onnx")
+X = np.random.default_rng(9).standard_normal((6, 3, 32, 32)).astype(np.float32)
+NAN = math.nan
+
+CASES = [
+    ("verify batch 0", lambda tmp: bnfold.verify(TINY, TINY, batch=0), "batch 0 is outside"),
+    ("verify batch -2", lambda tmp: bnfold.verify(TINY, TINY, batch=-2), "batch -2 is outside"),
+    ("fold batch 0", lambda tmp: bnfold.fold(TINY, str(tmp / "f.onnx"), batch=0), "batch 0 is outside"),
+    ("collect_stats batch 0", lambda tmp: bnfold.collect_stats(TINY, X, batch=0), "batch 0 is outside"),
+    ("drift batch 0", lambda tmp: bnfold.drift(TINY, X, batch=0), "batch 0 is outside"),
+    ("recalibrate batch 0", lambda tmp: bnfold.recalibrate(TINY, X, str(tmp / "r.onnx"), batch=0),
+     "batch 0 is outside"),
+    ("audit batch size 0", lambda tmp: bnfold.audit(TINY, X, batch_sizes=[0, 2]), "batch size 0 is outside"),
+    ("drift threshold nan", lambda tmp: bnfold.drift(TINY, X, threshold=NAN), "threshold nan"),
+    ("drift threshold 0", lambda tmp: bnfold.drift(TINY, X, threshold=0.0), "above 0"),
+    ("drift min_effect nan", lambda tmp: bnfold.drift(TINY, X, min_effect=NAN), "min_effect nan"),
+    ("drift min_samples -1", lambda tmp: bnfold.drift(TINY, X, min_samples=-1), "min_samples -1"),
+    ("audit tolerance nan", lambda tmp: bnfold.audit(TINY, X, tolerance=NAN), "tolerance nan"),
+    ("audit ablation -1", lambda tmp: bnfold.audit(TINY, X, ablation_samples=-1), "ablation_samples -1"),
+    ("recalibrate max_eval_drop nan",
+     lambda tmp: bnfold.recalibrate(TINY, X, str(tmp / "r.onnx"), max_eval_drop=NAN), "max_eval_drop nan"),
+    ("Session threads -1", lambda tmp: bnfold.Session(TINY, threads=-1), "threads -1 is outside"),
+    ("Session threads 100000", lambda tmp: bnfold.Session(TINY, threads=100000), "threads 100000 is outside"),
+    ("collect_stats threads 100000", lambda tmp: bnfold.collect_stats(TINY, X, threads=100000),
+     "threads 100000 is outside"),
+    ("profile 0 iterations",
+     lambda tmp: bnfold.Session(TINY).profile({"input": X[:1]}, iterations=0), "at least 1 iteration"),
+    ("profile -3 iterations",
+     lambda tmp: bnfold.Session(TINY).profile({"input": X[:1]}, iterations=-3), "at least 1 iteration"),
+]
+
+
+@pytest.mark.parametrize("call,says", [(c, s) for _, c, s in CASES], ids=[n for n, _, _ in CASES])
+def test_bad_options_raise_the_library_error(tmp_path, call, says):
+    with pytest.raises(bnfold.Error, match=says):
+        call(tmp_path)
+    assert not os.path.exists(tmp_path / "r.onnx") and not os.path.exists(tmp_path / "f.onnx")
