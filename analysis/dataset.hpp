@@ -67,7 +67,9 @@ class Dataset {
   // Calls fn(start, samples) for consecutive batches of `batch` samples, the
   // last one smaller (with whole_only: full batches only). Every workflow
   // walks its data through this, so a batch size below 1, from any front end,
-  // is refused here (check_batch_size) instead of looping forever.
+  // is refused here (check_batch_size) instead of looping forever, and a
+  // sample with a NaN or an infinity is refused by its number
+  // (check_finite_samples) before it reaches any statistic.
   void for_each_batch(int64_t batch, const std::function<void(int64_t start, Tensor samples)>& fn,
                       bool whole_only = false) const;
   std::string description;  // "64 samples from 3 files in data/"
@@ -93,6 +95,10 @@ class Dataset {
   std::vector<int64_t> labels_;
 };
 
+// Throws InvalidArgument naming the sample (first + its index in the batch)
+// when a float batch holds a NaN or an infinity: one such pixel makes every
+// statistic measured from it NaN. for_each_batch checks every batch.
+void check_finite_samples(const Tensor& batch, int64_t first, const std::string& what);
 // Throws InvalidArgument unless 1 <= batch <= 2^31 (`what` names the option).
 void check_batch_size(int64_t batch, const char* what = "batch");
 

@@ -86,6 +86,11 @@ void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::v
   Tensor m(DType::Float64, {c}), v(DType::Float64, {c});
   for (int64_t i = 0; i < c; ++i) {
     const auto ui = static_cast<size_t>(i);
+    // Never written: a running statistic that is not a number, or a negative
+    // variance, normalizes every later input to NaN.
+    BNFOLD_CHECK(std::isfinite(mean[ui]) && std::isfinite(var[ui]) && var[ui] >= 0, ErrorCode::InvalidArgument,
+                 "{}: the new statistics of channel {} are mean {} and variance {}; nothing was written",
+                 bn->label(), i, mean[ui], var[ui]);
     m.mutable_data_as<double>()[i] = mean[ui];
     v.mutable_data_as<double>()[i] = var[ui];
     shift += std::fabs(mean[ui] - old_mean.value_at(i)) / std::sqrt(old_var.value_at(i) + eps);

@@ -19,6 +19,11 @@ void ChannelMoments::merge(const ChannelMoments& o) {
   BNFOLD_CHECK(o.count >= 0 && count >= 0, ErrorCode::InvalidArgument, "a count of values is negative ({}, {})",
                count, o.count);
   if (o.count == 0) return;
+  for (size_t c = 0; c < o.mean.size() && c < o.m2.size(); ++c)
+    BNFOLD_CHECK(std::isfinite(o.mean[c]) && std::isfinite(o.m2[c]), ErrorCode::InvalidArgument,
+                 "the statistics of channel {} are mean {} and m2 {} over {} values: not finite (the data, or "
+                 "the model on it, gave a NaN or an infinity)",
+                 c, o.mean[c], o.m2[c], o.count);
   if (count == 0) {
     *this = o;
     return;

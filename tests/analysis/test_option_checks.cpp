@@ -190,3 +190,30 @@ TEST_CASE("statistics that cannot be moments are refused, and a failed merge cha
     CHECK_NOTHROW(BnInputStats::parse(one.to_json(), "ok.json"));
   }
 }
+
+TEST_CASE("a sample with a NaN or an infinity is refused by its number before it reaches any statistic",
+          "[stats][errors][data]") {
+  const auto g = tiny();
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+    CAPTURE(bad);
+    Tensor t = samples(6).batch(0, 6);
+    t.mutable_data_as<float>()[3 * 3 * 32 * 32 + 17] = bad;  // sample 3, value 17
+    const Dataset data = Dataset::from_tensor(t);
+    // (Catch2's combined matchers hold their parts by reference: written out each time.)
+#define SAYS Contains("sample 3 of") && Contains("value 17 of the sample")
+    CHECK_THROWS_WITH(collect_bn_input_stats(g, data, 4, 1), SAYS);
+    const std::unique_ptr<Graph> copy = clone_graph(*g);
+    CHECK_THROWS_WITH(recalibrate(*copy, data, RecalibrationMode::Sequential, 4, 1), SAYS);
+    CHECK_THROWS_WITH(recalibrate(*copy, data, RecalibrationMode::UpdateBn, 4, 1), SAYS);
+    CHECK_THROWS_WITH(recalibrate_model(g, data, RecalibrateOptions{}), SAYS);
+    AuditOptions ao;
+    ao.batch_sizes = {2};
+    ao.ablation_samples = 0;
+    CHECK_THROWS_WITH(audit(g, data, ao), SAYS);
+    // What the model gives on finite data but not numbers (an overflow) is refused when it is merged.
+    ChannelMoments m = moments(4, {0.0}, {1.0});
+    CHECK_THROWS_WITH(m.merge(moments(4, {static_cast<double>(bad)}, {1.0})), Contains("not finite"));
+    CHECK(m.mean == std::vector<double>{0.0});
+#undef SAYS
+  }
+}

@@ -172,7 +172,9 @@ BnInputStats stats_of(std::shared_ptr<Graph> g, const std::string& model, const 
     for (int64_t start = 0; start < m; start += batch) {
       std::vector<int64_t> dims = o.sample_dims;
       dims.insert(dims.begin(), std::min(batch, m - start));
-      c->add(Tensor::borrow(DType::Float32, dims, const_cast<float*>(base) + start * per));
+      const Tensor part = Tensor::borrow(DType::Float32, dims, const_cast<float*>(base) + start * per);
+      check_finite_samples(part, taken - m + start, "the array data");
+      c->add(part);
     }
   };
   if (py::isinstance<py::array>(data)) {

@@ -177,4 +177,19 @@ h.check(f"a 1 TiB ConstantOfShape is refused before it is allocated ({time.time(
 code, o, e = h.run("fold", tib, "-o", os.path.join(d, "tib_folded.onnx"))
 h.check("fold leaves a 1 TiB ConstantOfShape to run time (constant folding does not allocate it)", code == 0, e)
 
+# Issue 29, class D: one NaN (or infinite) pixel in the data is refused by its sample number; nothing is written.
+resnet = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "models", "tiny_resnet.onnx")
+x = np.random.default_rng(5).standard_normal((6, 3, 32, 32)).astype(np.float32)
+for bad in (np.nan, np.inf):
+    x[4, 0, 1, 2] = bad
+    npy = os.path.join(d, "bad_pixel.npy")
+    np.save(npy, x)
+    written = [os.path.join(d, "recal.onnx"), os.path.join(d, "stats.json")]
+    for args in (("recalibrate", resnet, "--data", npy, "-o", written[0]),
+                 ("recalibrate", resnet, "--data", npy, "-o", written[0], "--mode", "update-bn"),
+                 ("drift", resnet, "--data", npy, "--save-stats", written[1])):
+        code, o, e = h.run(*args)
+        h.check(f"{args[0]} on data with a {bad} pixel: exit 1 naming sample 4, nothing written",
+                code == 1 and "sample 4 of" in e and not any(os.path.exists(p) for p in written), e)
+
 h.finish()

@@ -49,3 +49,24 @@ def test_bad_options_raise_the_library_error(tmp_path, call, says):
     with pytest.raises(bnfold.Error, match=says):
         call(tmp_path)
     assert not os.path.exists(tmp_path / "r.onnx") and not os.path.exists(tmp_path / "f.onnx")
+
+
+def test_a_nan_pixel_is_refused_by_its_sample_and_nothing_is_written(tmp_path):
+    x = X.copy()
+    x[4, 1, 2, 3] = np.nan
+    with pytest.raises(bnfold.Error, match="sample 4 of the array data"):
+        bnfold.collect_stats(TINY, x)
+    stats = tmp_path / "s.json"
+    with pytest.raises(bnfold.Error, match="sample 4 of"):
+        bnfold.drift(TINY, x, save_stats=str(stats))
+    out = tmp_path / "r.onnx"
+    for mode in ("sequential", "update-bn"):
+        with pytest.raises(bnfold.Error, match="sample 4 of"):
+            bnfold.recalibrate(TINY, x, str(out), mode=mode)
+    assert not stats.exists() and not out.exists()
+    # The same from files, as the CLI reads them.
+    npy = tmp_path / "x.npy"
+    np.save(npy, x)
+    with pytest.raises(bnfold.Error, match="sample 4 of"):
+        bnfold.recalibrate(TINY, str(npy), str(out))
+    assert not out.exists()
