@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
@@ -106,6 +107,21 @@ std::string BnInputStats::to_json() const {
 }
 
 BnInputStats BnInputStats::load(const std::string& path) {
+  // Checked before anything is read: a folder or a device (/dev/zero) is no
+  // statistics file, and reading one whole would not end (or fill memory).
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  BNFOLD_CHECK(!ec && std::filesystem::exists(st), ErrorCode::Io, "{}: no such file", path);
+  BNFOLD_CHECK(!std::filesystem::is_directory(st), ErrorCode::InvalidArgument,
+               "{}: a folder, not a statistics file (drift --save-stats writes one file)", path);
+  BNFOLD_CHECK(std::filesystem::is_regular_file(st), ErrorCode::InvalidArgument,
+               "{}: not a regular file (a device or a pipe), so not a statistics file", path);
+  // A statistics file holds two numbers per channel of every BN: a few MB for
+  // the largest models. 256 MB is far beyond any.
+  constexpr uintmax_t kMostBytes = uintmax_t{256} << 20;
+  const uintmax_t bytes = std::filesystem::file_size(path, ec);
+  BNFOLD_CHECK(!ec && bytes <= kMostBytes, ErrorCode::InvalidArgument,
+               "{}: {} bytes, more than any statistics file holds (256 MB at most)", path, bytes);
   std::ifstream in(path, std::ios::binary);
   BNFOLD_CHECK(in.good(), ErrorCode::Io, "{}: cannot open for reading", path);
   std::ostringstream text;
@@ -171,9 +187,13 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
     BNFOLD_CHECK(digest == content_digest(s), ErrorCode::InvalidArgument,
                  "the checksum does not match the contents: the file was edited or damaged after bnfold wrote it");
   } catch (const nlohmann::json::parse_error& e) {
-    failf(ErrorCode::InvalidArgument, "{}: not complete JSON (truncated?): {}", what, e.what());
+    if (text.empty()) failf(ErrorCode::InvalidArgument, "{}: an empty file, not a bnfold statistics file", what);
+    if (e.byte >= text.size())
+      failf(ErrorCode::InvalidArgument, "{}: the JSON ends early: cut short after {} bytes?", what, text.size());
+    failf(ErrorCode::InvalidArgument, "{}: not JSON (it stops making sense at byte {} of {})", what, e.byte,
+          text.size());
   } catch (const nlohmann::json::exception& e) {
-    failf(ErrorCode::InvalidArgument, "{}: not a bnfold statistics file: {}", what, e.what());
+    failf(ErrorCode::InvalidArgument, "{}: not a bnfold statistics file: {}", what, json_message(e.what()));
   } catch (const Error& e) {
     failf(e.code(), "{}: {}", what, e.what());
   }

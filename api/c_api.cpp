@@ -65,7 +65,11 @@ std::map<std::string, Tensor> borrow_inputs(const bnfold_input* inputs, size_t c
     if (!inputs[i].name || !inputs[i].data || (inputs[i].rank && !inputs[i].dims))
       throw Error(ErrorCode::InvalidArgument, "input " + std::to_string(i) + " has a NULL name, data or dims");
     std::vector<int64_t> dims(inputs[i].dims, inputs[i].dims + inputs[i].rank);
-    in[inputs[i].name] = Tensor::borrow(DType::Float32, dims, const_cast<float*>(inputs[i].data));
+    // Two arrays for one input: which one the caller meant is unknowable.
+    if (!in.emplace(inputs[i].name, Tensor::borrow(DType::Float32, dims, const_cast<float*>(inputs[i].data))).second)
+      throw Error(ErrorCode::InvalidArgument,
+                  "input '" + std::string(inputs[i].name) + "' is given twice (inputs " + std::to_string(i) +
+                      " and an earlier one)");
   }
   return in;
 }

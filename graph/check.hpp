@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <string>
+
 #include "graph/error.hpp"
 
 namespace bnfold {
@@ -16,6 +18,17 @@ namespace bnfold {
 template <typename... Args>
 [[noreturn]] void failf(ErrorCode code, fmt::format_string<Args...> f, Args&&... args) {
   throw Error(code, fmt::format(f, std::forward<Args>(args)...));
+}
+
+// nlohmann::json's exception text without its "[json.exception.type_error.302] "
+// tag, for a message a person reads ("type must be number, but is string").
+inline std::string json_message(const char* what) {
+  std::string s(what);
+  if (s.rfind("[json.exception.", 0) == 0) {
+    const size_t end = s.find("] ");
+    if (end != std::string::npos) s.erase(0, end + 2);
+  }
+  return s;
 }
 
 }  // namespace bnfold

@@ -77,7 +77,7 @@ std::vector<FoldedBn> folded_bns(const Graph& g) {
       out.push_back(std::move(f));
     }
   } catch (const nlohmann::json::exception& e) {
-    failf(ErrorCode::InvalidArgument, "metadata '{}' is malformed: {}", kFoldedBnsKey, e.what());
+    failf(ErrorCode::InvalidArgument, "metadata '{}' is malformed: {}", kFoldedBnsKey, json_message(e.what()));
   } catch (const Error& e) {
     failf(e.code(), "metadata '{}': {}", kFoldedBnsKey, e.what());
   }

@@ -202,7 +202,7 @@ void add_audit(CLI::App& app) {
                            "Samples for the ablation (each BN alone in train mode at the smallest batch size); 0: skip it")
                ->capture_default_str(),
            0, 1e7);
-  aud->add_option("--seed", aa->seed, "Seed of --random");
+  add_seed_option(aud, aa->seed, "Seed of --random");
   aud->footer(
       "Starts with a verdict: is it safe to serve at the smallest batch size in\n"
       "inference mode, what happens in train mode (batch statistics), and which BN\n"

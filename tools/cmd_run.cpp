@@ -130,7 +130,7 @@ void add_run(CLI::App& app) {
   in_range(cmd->add_option("--rtol", a->rtol, "Relative tolerance of --expect")->capture_default_str(), 0, kNoLimit);
   in_range(cmd->add_option("--atol", a->atol, "Absolute tolerance of --expect")->capture_default_str(), 0, kNoLimit);
   add_threads_option(cmd, a->threads);
-  cmd->add_option("--seed", a->seed, "Seed of the random inputs")->capture_default_str();
+  add_seed_option(cmd, a->seed, "Seed of the random inputs");
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels instead of oneDNN (slow; an oracle)");
   cmd->add_flag("--no-winograd", a->no_winograd,
                 "Direct convolution everywhere (by default dense 3x3 stride-1 convolutions use oneDNN's "

@@ -31,6 +31,19 @@ void add_threads_option(CLI::App* cmd, int& threads, const char* what) {
   in_range(cmd->add_option("-t,--threads", threads, what)->capture_default_str(), 0, max_thread_count());
 }
 
+void add_seed_option(CLI::App* cmd, uint64_t& seed, const char* what) {
+  cmd->add_option("--seed", seed, what)
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const auto v = parse_uint64(text);
+            if (!v || text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+              return fmt::format("{} is not a whole number in [0, 18446744073709551615]", text);
+            return "";
+          },
+          "[0, 2^64-1]"));
+}
+
 namespace {
 std::string g_max_memory;  // --max-memory, applied before any command runs
 }

@@ -1,6 +1,7 @@
 // Each bnfold subcommand registers its options and its action on the CLI app.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 namespace CLI {
@@ -18,6 +19,8 @@ constexpr double kNoLimit = 1e300;
 
 // -t,--threads, the same for every command that runs a model.
 void add_threads_option(CLI::App* cmd, int& threads, const char* what = "Threads (0: one per core)");
+// --seed: a whole number in [0, 2^64 - 1], refused otherwise (-1 and 2^64 once wrapped to 2^64 - 1).
+void add_seed_option(CLI::App* cmd, uint64_t& seed, const char* what);
 // Options of every command: --max-memory.
 void add_global_options(CLI::App& app);
 // The command's action; a non-zero result becomes the process's exit code.

@@ -30,7 +30,7 @@ void add_verify_options(CLI::App* cmd, VerifyArgs& a) {
   cmd->add_option("-i,--input", a.inputs, "NAME=PATH of a verification input (.npy/.pb); others are random");
   in_range(cmd->add_option("-b,--batch", a.batch, "Batch size of random verification inputs")->capture_default_str(),
            1, 1e6);
-  cmd->add_option("--seed", a.seed, "Seed of the random inputs")->capture_default_str();
+  add_seed_option(cmd, a.seed, "Seed of the random inputs");
   cmd->add_option("--mean", a.mean, "Per-channel mean of random inputs, comma-separated (default: estimated)");
   cmd->add_option("--std", a.std, "Per-channel std of random inputs, comma-separated (default: estimated)");
   in_range(cmd->add_option("--rtol", a.rtol, "Relative tolerance")->capture_default_str(), 0, kNoLimit);

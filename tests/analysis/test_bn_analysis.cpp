@@ -133,8 +133,23 @@ TEST_CASE("statistics files: another version, edited, truncated, or of another m
                     Contains("format version 3") && Contains("reads version 2"));
   CHECK_THROWS_WITH(BnInputStats::parse(edit("\"format\":\"bnfold-bn-input-stats\"", "\"format\":\"bnfold-bn-input-stats-1\""), "s.json"),
                     Contains("format version 1, which has no checksum"));
-  CHECK_THROWS_WITH(BnInputStats::parse(text.substr(0, text.size() / 2), "s.json"), Contains("truncated"));
+  CHECK_THROWS_WITH(BnInputStats::parse(text.substr(0, text.size() / 2), "s.json"), Contains("cut short"));
   CHECK_THROWS_WITH(BnInputStats::parse("{}", "s.json"), Contains("not a bnfold statistics file"));
+  // The JSON library's own tags never reach a person.
+  for (const std::string& bad : {text.substr(0, text.size() / 2), std::string("{}"), std::string("[1, 2"),
+                                 edit("\"samples\":", "\"samples\":\"many\",\"x\":"), std::string()}) {
+    CAPTURE(bad.substr(0, 40));
+    CHECK_THROWS_WITH(BnInputStats::parse(bad, "s.json"), !Contains("json.exception") && Contains("s.json: "));
+  }
+  // A folder, a device and a huge file are refused before anything is read.
+  CHECK_THROWS_WITH(BnInputStats::load(dir.path()), Contains("a folder, not a statistics file"));
+  CHECK_THROWS_WITH(BnInputStats::load("/dev/zero"), Contains("not a regular file"));
+  CHECK_THROWS_WITH(BnInputStats::load(dir.file("none.json")), Contains("no such file"));
+  {
+    std::ofstream big(dir.file("big.json"));
+  }
+  std::filesystem::resize_file(dir.file("big.json"), uintmax_t{300} << 20);  // sparse: no 300 MB written
+  CHECK_THROWS_WITH(BnInputStats::load(dir.file("big.json")), Contains("more than any statistics file holds"));
   // Statistics of tiny_resnet against factory_cnn, as data and as baseline.
   auto other = std::shared_ptr<Graph>(load_onnx(kModels + "/factory_cnn.onnx"));
   CHECK_THROWS_WITH(compute_drift(*other, st), Contains("collected for another model") && Contains("signature"));

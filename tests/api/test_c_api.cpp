@@ -48,6 +48,10 @@ TEST_CASE("C API: load, fold, save, run, free", "[c_api]") {
   CHECK(out == nullptr);
   CHECK_THAT(bnfold_last_error(), Contains("unknown input 'image'"));
   in.name = "input";
+  const bnfold_input same_twice[2] = {in, in};
+  CHECK(bnfold_session_run(s, same_twice, 2, &out) == BNFOLD_INVALID_ARGUMENT);
+  CHECK(out == nullptr);
+  CHECK_THAT(bnfold_last_error(), Contains("input 'input' is given twice"));
   const int64_t bad[4] = {2, 4, 32, 32};
   in.dims = bad;
   CHECK(bnfold_session_run(s, &in, 1, &out) == BNFOLD_INVALID_ARGUMENT);
@@ -235,6 +239,9 @@ TEST_CASE("C API: inspect, verify a fold, profile a session", "[c_api]") {
   CHECK_THAT(json, Contains("\"implementation\"") && Contains("oneDNN"));
   bnfold_string_free(json);
   CHECK(bnfold_session_profile(s, &in, 1, 2, nullptr) == BNFOLD_INVALID_ARGUMENT);
+  const bnfold_input twice[2] = {in, in};
+  CHECK(bnfold_session_profile(s, twice, 2, 1, &json) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("input 'input' is given twice"));
   // The library's own checks reach C callers as statuses, not garbage or a crash.
   for (const int iterations : {0, -5}) {
     CHECK(bnfold_session_profile(s, &in, 1, iterations, &json) == BNFOLD_INVALID_ARGUMENT);
