@@ -1,11 +1,15 @@
 #include "graph/atomic_file.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <mutex>
 #include <filesystem>
 #include <vector>
 
@@ -14,6 +18,66 @@
 namespace bnfold {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// The temporaries being written now, for a signal handler to remove: fixed
+// slots of plain bytes and lock-free atomics, as a handler may touch nothing
+// else. More than kSlots writes at once: the rest are not cleaned on a signal.
+constexpr int kSlots = 64;
+constexpr size_t kPathBytes = 4096;
+struct Slot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 a live temporary
+  char path[kPathBytes];
+};
+Slot g_slots[kSlots];
+
+int claim_slot(const std::string& temp) {
+  if (temp.size() >= kPathBytes) return -1;
+  for (int i = 0; i < kSlots; ++i) {
+    int expected = 0;
+    if (g_slots[i].state.compare_exchange_strong(expected, 1)) {
+      std::memcpy(g_slots[i].path, temp.c_str(), temp.size() + 1);
+      g_slots[i].state.store(2, std::memory_order_release);
+      return i;
+    }
+  }
+  return -1;
+}
+
+void release_slot(int i) {
+  if (i >= 0) g_slots[i].state.store(0, std::memory_order_release);
+}
+
+extern "C" void remove_temporaries_and_die(int sig) {
+  remove_pending_temporaries();
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);  // die of the same signal, as the process would have
+}
+
+// SIGINT, SIGTERM and SIGHUP end a process that has not chosen otherwise; only
+// there (disposition still the default) is the handler installed, so a
+// program's own handlers (Python's SIGINT) are left alone.
+void install_cleanup_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+      struct sigaction old {};
+      if (::sigaction(sig, nullptr, &old) != 0 || (old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) continue;
+      struct sigaction sa {};
+      sa.sa_handler = remove_temporaries_and_die;
+      sigemptyset(&sa.sa_mask);
+      ::sigaction(sig, &sa, nullptr);
+    }
+  });
+}
+
+}  // namespace
+
+void remove_pending_temporaries() noexcept {
+  for (Slot& s : g_slots)
+    if (s.state.load(std::memory_order_acquire) == 2) ::unlink(s.path);
+}
 
 void check_writable(const std::string& path) {
   BNFOLD_CHECK(!path.empty(), ErrorCode::InvalidArgument, "no file name to write to");
@@ -33,11 +97,21 @@ void check_writable(const std::string& path) {
 
 AtomicFile::AtomicFile(const std::string& path) : path_(path) {
   check_writable(path);
+  install_cleanup_once();
   std::string pattern = path + ".tmp.XXXXXX";
   std::vector<char> name(pattern.begin(), pattern.end());
   name.push_back('\0');
+  // The temporary is created and listed for the handler with the three
+  // signals held back: one that landed between the two would leave it behind.
+  sigset_t held, before;
+  sigemptyset(&held);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, sig);
+  ::pthread_sigmask(SIG_BLOCK, &held, &before);
   fd_ = ::mkstemp(name.data());  // O_CREAT | O_EXCL: never an existing file or symlink
-  BNFOLD_CHECK(fd_ >= 0, ErrorCode::Io, "{}: cannot create a file there: {}", path, std::strerror(errno));
+  const int err = errno;
+  if (fd_ >= 0) slot_ = claim_slot(name.data());
+  ::pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  BNFOLD_CHECK(fd_ >= 0, ErrorCode::Io, "{}: cannot create a file there: {}", path, std::strerror(err));
   temp_ = name.data();
   ::fchmod(fd_, 0644);
 }
@@ -45,6 +119,7 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
 AtomicFile::~AtomicFile() {
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !temp_.empty()) ::unlink(temp_.c_str());
+  release_slot(slot_);
 }
 
 void AtomicFile::write(const void* data, size_t size) {
@@ -66,6 +141,8 @@ void AtomicFile::commit() {
   BNFOLD_CHECK(::rename(temp_.c_str(), path_.c_str()) == 0, ErrorCode::Io, "{}: cannot move the written file into place: {}",
                path_, std::strerror(errno));
   committed_ = true;
+  release_slot(slot_);
+  slot_ = -1;
 }
 
 void write_file_atomic(const std::string& path, const std::string& bytes) {

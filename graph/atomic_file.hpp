@@ -6,7 +6,11 @@
 // A destination that exists and is no regular file (a device such as
 // /dev/null, a folder, a pipe) is refused. Every failure throws a
 // bnfold::Error naming the file; the temporary is removed on every path that
-// does not commit.
+// does not commit, and also when SIGINT, SIGTERM or SIGHUP ends the process
+// mid-write: the first AtomicFile installs a handler for those of the three
+// whose disposition is still the default (the process dies of the signal as
+// before, after removing the temporaries; handlers a program installed itself
+// are left alone).
 #pragma once
 
 #include "graph/export.hpp"
@@ -32,10 +36,15 @@ class AtomicFile {
  private:
   std::string path_, temp_;
   int fd_ = -1;
+  int slot_ = -1;  // in the list a signal handler cleans
   bool committed_ = false;
 };
 
 void write_file_atomic(const std::string& path, const std::string& bytes);
+
+// Removes every temporary an AtomicFile is writing now. Async-signal-safe: for
+// a program's own signal handler, which replaces bnfold's.
+void remove_pending_temporaries() noexcept;
 
 // What AtomicFile checks before it writes anything (the folder exists, the
 // path is no device, folder or pipe), for commands to check every output

@@ -192,4 +192,43 @@ for bad in (np.nan, np.inf):
         h.check(f"{args[0]} on data with a {bad} pixel: exit 1 naming sample 4, nothing written",
                 code == 1 and "sample 4 of" in e and not any(os.path.exists(p) for p in written), e)
 
+# Issue 29, class F: SIGTERM or SIGINT while a 200 MB model is being written leaves no OUT.tmp.* behind,
+# and bnfold still dies of the signal.
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+
+def default_signals():
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_DFL)
+
+
+big = model([helper.make_node("Gemm", ["x", "w"], ["y"])], [fin("x", [1, 5000])], [out("y")],
+            [numpy_helper.from_array(np.zeros((5000, 10000), np.float32), "w")], name="big")
+for sig in (signal.SIGTERM, signal.SIGINT):
+    dest = os.path.join(d, "big_out.onnx")
+    caught = False
+    for attempt in range(3):  # the write must still be going when the signal lands
+        for f in os.listdir(d):
+            if f.startswith("big_out.onnx"):
+                os.remove(os.path.join(d, f))
+        # As from a terminal: the signals at their defaults (a shell's background job ignores SIGINT).
+        p = subprocess.Popen([sys.argv[1], "fold", big, "-o", dest], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL,
+                             preexec_fn=default_signals)
+        deadline = time.time() + 60
+        while p.poll() is None and time.time() < deadline:
+            if any(f.startswith("big_out.onnx.tmp.") for f in os.listdir(d)):
+                p.send_signal(sig)
+                caught = True
+                break
+            time.sleep(0.001)
+        p.wait(timeout=60)
+        if caught and not os.path.exists(dest):
+            break
+        caught = False
+    left = [f for f in os.listdir(d) if f.startswith("big_out.onnx")]
+    h.check(f"{sig.name} mid-write: bnfold dies of it and leaves no temporary ({left})",
+            caught and p.returncode == -sig and not left, f"returncode {p.returncode}")
+os.remove(big)
+
 h.finish()
