@@ -157,4 +157,44 @@ bool same_file(const std::string& a, const std::string& b) {
          sa.st_ino == sb.st_ino;
 }
 
+namespace {
+
+fs::path where(const std::string& p) {
+  std::error_code ec;
+  fs::path c = fs::weakly_canonical(fs::absolute(p, ec), ec);
+  return ec ? fs::absolute(p).lexically_normal() : c;
+}
+
+// Whether the two paths end at one destination: the same canonical path, or
+// the same file through a hard link.
+bool same_destination(const std::string& a, const std::string& b) { return where(a) == where(b) || same_file(a, b); }
+
+bool inside(const fs::path& file, const fs::path& dir) {
+  const auto rel = file.lexically_relative(dir);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+}  // namespace
+
+void check_outputs_apart(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs) {
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const NamedPath& o = outputs[i];
+    if (o.path.empty()) continue;
+    for (const NamedPath& in : inputs) {
+      if (in.path.empty()) continue;
+      std::error_code ec;
+      const bool folder = fs::is_directory(in.path, ec);
+      BNFOLD_CHECK(folder ? !(fs::exists(o.path, ec) && inside(where(o.path), where(in.path)))
+                          : !same_destination(o.path, in.path),
+                   ErrorCode::InvalidArgument, "{} {} would overwrite {}{} ({})", o.what, o.path,
+                   folder ? "a file of " : "", in.what, in.path);
+    }
+    for (size_t j = 0; j < i; ++j)
+      BNFOLD_CHECK(outputs[j].path.empty() || !same_destination(o.path, outputs[j].path),
+                   ErrorCode::InvalidArgument, "{} and {} both name {}: one would overwrite the other", outputs[j].what,
+                   o.what, o.path);
+    check_writable(o.path);
+  }
+}
+
 }  // namespace bnfold

@@ -16,6 +16,7 @@
 #include "graph/export.hpp"
 
 #include <string>
+#include <vector>
 
 namespace bnfold BNFOLD_API {
 
@@ -50,6 +51,19 @@ void remove_pending_temporaries() noexcept;
 // path is no device, folder or pipe), for commands to check every output
 // path before they start their work.
 void check_writable(const std::string& path);
+
+// A file a command or call reads or writes, with what names it ("-o",
+// "--report", "the model", "--data") for the message.
+struct NamedPath {
+  std::string what;
+  std::string path;
+};
+// Before any work: refuses (InvalidArgument) an output that would replace an
+// input or another output — the same path however written (d/./m.onnx), or
+// the same file through a link — naming both; an input folder (the data)
+// counts for every file already in it. Runs check_writable on each output.
+// Empty paths are skipped. Every front end calls it for every output.
+void check_outputs_apart(const std::vector<NamedPath>& inputs, const std::vector<NamedPath>& outputs);
 
 // Whether a and b name the same existing file (device and inode: catches
 // d/./m.onnx, hard links and symlinks to the input).

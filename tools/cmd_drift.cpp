@@ -88,7 +88,9 @@ void write_drift_html(const DriftArgs& a, const DriftReport& r) {
 }
 
 int run_drift(const DriftArgs& a) {
-  check_outputs(a, {a.save_stats});
+  std::vector<NamedPath> inputs = {{"--baseline", a.baseline}};
+  for (const auto& m : a.merge) inputs.push_back({"--merge", m});
+  check_outputs(a, {{"--save-stats", a.save_stats}}, inputs);
   auto g = load_for_bn_analysis(a.model);
   BnInputStats baseline;
   if (!a.baseline.empty()) baseline = BnInputStats::load(a.baseline);

@@ -106,11 +106,9 @@ int run(const FoldArgs& a) {
     return 0;
   }
   BNFOLD_CHECK(!a.in.empty() && !a.out.empty(), ErrorCode::InvalidArgument, "give the model and -o OUT.onnx");
-  BNFOLD_CHECK(std::filesystem::absolute(a.in) != std::filesystem::absolute(a.out) && !same_file(a.in, a.out),
-               ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
-  // Every output path is checked before any work: a bad one must not cost a fold.
-  check_writable(a.out);
-  if (!a.report.empty()) check_writable(a.report);
+  // Every output path is checked before any work: a bad one must not cost a
+  // fold, and none may replace the model or another output.
+  check_outputs_apart(with_input_files({{"the input model", a.in}}, a.v), {{"-o", a.out}, {"--report", a.report}});
   std::shared_ptr<Graph> original(load_onnx(a.in));
   FoldModelOptions fo;
   fo.pipeline.verify_each = a.verify_each;

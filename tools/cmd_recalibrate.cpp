@@ -94,9 +94,10 @@ void write_recalibrate_html(const RecalArgs& a, const RecalibrateResult& res) {
 }
 
 int run_recalibrate(const RecalArgs& a) {
-  check_outputs(a, {a.out});
-  BNFOLD_CHECK(std::filesystem::absolute(a.out) != std::filesystem::absolute(a.model) && !same_file(a.out, a.model),
-               ErrorCode::InvalidArgument, "-o {} would overwrite the input model", a.out);
+  std::vector<NamedPath> inputs = {{"--eval-labels", a.eval_labels}};
+  for (const auto& p : a.eval_data) inputs.push_back({"--eval-data", p});
+  for (const auto& p : a.stats) inputs.push_back({"--stats", p});
+  check_outputs(a, {{"-o", a.out}}, inputs);
   BNFOLD_CHECK(a.eval_labels.empty() || !a.eval_data.empty(), ErrorCode::InvalidArgument,
                "--eval-labels needs --eval-data");
   BNFOLD_CHECK(!a.data.empty() || !a.stats.empty(), ErrorCode::InvalidArgument,

@@ -23,7 +23,8 @@ struct Args {
 };
 
 int run(const Args& a) {
-  if (!a.report.empty()) check_writable(a.report);
+  check_outputs_apart(with_input_files({{"the original model", a.original}, {"the folded model", a.folded}}, a.v),
+                      {{"--report", a.report}});
   std::shared_ptr<Graph> original(load_onnx(a.original));
   std::shared_ptr<Graph> folded(load_onnx(a.folded));
   const VerifyResult r = verify_fold(*original, *folded, nullptr, verify_options(a.v, Session(original)));

@@ -99,10 +99,12 @@ Dataset load_data(const DataArgs& a, const Graph& g, const std::vector<std::stri
   return d;
 }
 
-void check_outputs(const DataArgs& a, const std::vector<std::string>& more) {
-  if (!a.html.empty()) check_writable(a.html);
-  for (const auto& p : more)
-    if (!p.empty()) check_writable(p);
+void check_outputs(const DataArgs& a, std::vector<NamedPath> outputs, std::vector<NamedPath> inputs) {
+  inputs.push_back({"the model", a.model});
+  inputs.push_back({"--labels", a.labels});
+  for (const auto& d : a.data) inputs.push_back({"--data", d});
+  outputs.push_back({"--html", a.html});
+  check_outputs_apart(inputs, outputs);
 }
 
 }  // namespace bnfold::cli

@@ -7,6 +7,7 @@
 
 #include "analysis/dataset.hpp"
 #include "analysis/bn_moments.hpp"
+#include "graph/atomic_file.hpp"
 #include "graph/graph.hpp"
 
 namespace CLI {
@@ -36,7 +37,9 @@ Dataset load_data(const DataArgs& a, const Graph& g, const std::vector<std::stri
                   const std::string* labels = nullptr);
 // A progress bar on a terminal, plain lines (every 25%) otherwise; on stderr.
 Progress progress_bar(const std::string& what);
-// Output paths are checked before any work (a missing folder must not cost a pass over the data).
-void check_outputs(const DataArgs& a, const std::vector<std::string>& more);
+// Output paths are checked before any work (a missing folder must not cost a
+// pass over the data): --html and `outputs`, against the model, --data,
+// --labels and `inputs`, and against each other (check_outputs_apart).
+void check_outputs(const DataArgs& a, std::vector<NamedPath> outputs, std::vector<NamedPath> inputs = {});
 
 }  // namespace bnfold::cli

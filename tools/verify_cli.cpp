@@ -92,4 +92,12 @@ void print_verification(const VerifyResult& r, const VerifyArgs& a) {
   }
 }
 
+std::vector<NamedPath> with_input_files(std::vector<NamedPath> inputs, const VerifyArgs& a) {
+  for (const auto& spec : a.inputs) {
+    const size_t eq = spec.find('=');
+    inputs.push_back({"-i", eq == std::string::npos ? spec : spec.substr(eq + 1)});
+  }
+  return inputs;
+}
+
 }  // namespace bnfold::cli

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "analysis/verify_fold.hpp"
+#include "graph/atomic_file.hpp"
 #include "runtime/session.hpp"
 
 namespace CLI {
@@ -25,6 +26,8 @@ struct VerifyArgs {
 };
 
 void add_verify_options(CLI::App* cmd, VerifyArgs& a);
+// `inputs` and the files of -i NAME=PATH, for check_outputs_apart.
+std::vector<NamedPath> with_input_files(std::vector<NamedPath> inputs, const VerifyArgs& a);
 // The library's options from the parsed ones; `session` (of the original)
 // reads the -i files against the model's inputs.
 VerifyOptions verify_options(const VerifyArgs& a, const Session& session);

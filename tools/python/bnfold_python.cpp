@@ -25,6 +25,7 @@
 
 namespace py = pybind11;
 using namespace bnfold;
+using bnfold::python::add_paths;
 using bnfold::python::DataArgs;
 using bnfold::python::dataset_of;
 using bnfold::python::stats_of;
@@ -238,6 +239,7 @@ PYBIND11_MODULE(bnfold, m) {
   m.def(
       "fold",
       [](const std::string& path, const std::string& out, bool verify, int64_t batch) {
+        check_outputs_apart({{"the model", path}}, {{"out", out}});
         FoldModelOptions o;
         o.verify = verify;
         o.verify_options.batch = batch;
@@ -386,6 +388,13 @@ PYBIND11_MODULE(bnfold, m) {
       [](const std::string& path, const py::object& data, int64_t batch, int threads, const py::object& baseline,
          const std::string& save_stats, int64_t min_samples, double threshold, double min_effect,
          const std::vector<py::object>& merge, const py::object& stats, BNFOLD_DATA_PARAMS) {
+        std::vector<NamedPath> inputs = {{"the model", path}};
+        add_paths(inputs, data, "the data");
+        add_paths(inputs, baseline, "the baseline");
+        add_paths(inputs, py::cast(merge), "merged statistics");
+        add_paths(inputs, stats, "the statistics");
+        add_paths(inputs, labels, "the labels");
+        check_outputs_apart(inputs, {{"save_stats", save_stats}});
         std::shared_ptr<Graph> g = load_for_bn_analysis(path);
         BnInputStats all;
         for (const auto& f : merge) all.merge(stats_arg(f));
@@ -427,6 +436,13 @@ PYBIND11_MODULE(bnfold, m) {
       [](const std::string& path, const py::object& data, const std::string& out, const std::string& mode,
          int64_t batch, bool fold, int threads, const py::object& eval_data, const py::object& eval_labels,
          double max_eval_drop, bool unbiased_var, const py::object& stats, BNFOLD_DATA_PARAMS) {
+        std::vector<NamedPath> inputs = {{"the model", path}};
+        add_paths(inputs, data, "the data");
+        add_paths(inputs, eval_data, "the eval data");
+        add_paths(inputs, eval_labels, "the eval labels");
+        add_paths(inputs, stats, "the statistics");
+        add_paths(inputs, labels, "the labels");
+        check_outputs_apart(inputs, {{"out", out}});
         RecalibrateOptions o;
         o.mode = parse_recalibration_mode(mode);
         o.batch = batch;

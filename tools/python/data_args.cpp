@@ -82,6 +82,15 @@ bool is_paths(const py::handle& data) {
          (py::isinstance<py::list>(data) && py::len(data) > 0 && py::isinstance<py::str>(py::cast<py::list>(data)[0]));
 }
 
+void add_paths(std::vector<NamedPath>& to, const py::handle& data, const char* what) {
+  if (py::isinstance<py::str>(data)) {
+    to.push_back({what, py::cast<std::string>(data)});
+  } else if (py::isinstance<py::list>(data) || py::isinstance<py::tuple>(data)) {
+    for (const py::handle item : data)
+      if (py::isinstance<py::str>(item)) to.push_back({what, py::cast<std::string>(item)});
+  }
+}
+
 Dataset dataset_of(const Graph& g, const std::string& model, const py::object& data, const DataArgs& a,
                    const std::string& what) {
   DataOptions o = options_for(g, model, a);

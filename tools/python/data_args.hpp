@@ -12,6 +12,7 @@
 
 #include "analysis/bn_moments.hpp"
 #include "analysis/dataset.hpp"
+#include "graph/atomic_file.hpp"
 #include "graph/graph.hpp"
 
 namespace bnfold::python {
@@ -28,6 +29,9 @@ struct DataArgs {
 
 // True for a str or a non-empty list of str.
 bool is_paths(const pybind11::handle& data);
+// The paths `data` names (a str, or the str items of a list), each named
+// `what`, appended to `to`: the inputs check_outputs_apart checks outputs against.
+void add_paths(std::vector<NamedPath>& to, const pybind11::handle& data, const char* what);
 
 // The whole data set (audit and recalibrate read it more than once). Arrays
 // are copied into one float32 tensor; `what` names it in errors.

@@ -192,6 +192,34 @@ for bad in (np.nan, np.inf):
         h.check(f"{args[0]} on data with a {bad} pixel: exit 1 naming sample 4, nothing written",
                 code == 1 and "sample 4 of" in e and not any(os.path.exists(p) for p in written), e)
 
+# Issue 29, class E: no output replaces an input or another output; the input is left as it was.
+import hashlib  # noqa: E402
+import shutil  # noqa: E402
+
+m_copy = os.path.join(d, "m_copy.onnx")
+shutil.copy(resnet, m_copy)
+data_dir = os.path.join(d, "outputs_data")
+os.makedirs(data_dir, exist_ok=True)
+clean = os.path.join(data_dir, "x.npy")
+np.save(clean, np.random.default_rng(6).standard_normal((4, 3, 32, 32)).astype(np.float32))
+digest = lambda p: hashlib.sha256(open(p, "rb").read()).hexdigest()  # noqa: E731
+before = {p: digest(p) for p in (m_copy, clean)}
+for args, says in (
+        (("fold", m_copy, "-o", os.path.join(d, "f.onnx"), "--report", m_copy), "--report"),
+        (("fold", m_copy, "-o", os.path.join(d, "f.onnx"), "--report", os.path.join(d, ".", "f.onnx")),
+         "-o and --report both name"),
+        (("fold", m_copy, "-o", os.path.join(d, "f.onnx"), "--verify", "-i", f"input={clean}", "--report", clean),
+         "would overwrite -i"),
+        (("drift", m_copy, "--data", data_dir, "--save-stats", clean), "would overwrite a file of --data"),
+        (("drift", m_copy, "--data", clean, "--html", m_copy), "--html"),
+        (("recalibrate", m_copy, "--data", clean, "-o", os.path.join(d, "r.onnx"), "--html",
+          os.path.join(d, "r.onnx")), "-o and --html both name"),
+        (("audit", m_copy, "--data", clean, "--html", clean), "would overwrite --data"),
+        (("verify", m_copy, m_copy, "--report", m_copy), "would overwrite the original model")):
+    code, o, e = h.run(*args)
+    h.check(f"{args[0]} {' '.join(a for a in args[2:] if a.startswith('-'))}: refused, nothing replaced",
+            code == 1 and says in e and all(digest(p) == v for p, v in before.items()), e)
+
 # Issue 29, class F: SIGTERM or SIGINT while a 200 MB model is being written leaves no OUT.tmp.* behind,
 # and bnfold still dies of the signal.
 import signal  # noqa: E402

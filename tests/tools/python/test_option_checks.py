@@ -70,3 +70,23 @@ def test_a_nan_pixel_is_refused_by_its_sample_and_nothing_is_written(tmp_path):
     with pytest.raises(bnfold.Error, match="sample 4 of"):
         bnfold.recalibrate(TINY, str(npy), str(out))
     assert not out.exists()
+
+
+def test_no_output_replaces_an_input(tmp_path):
+    import shutil
+    model = tmp_path / "m.onnx"
+    shutil.copy(TINY, model)
+    before = model.read_bytes()
+    npy = tmp_path / "x.npy"
+    np.save(npy, X)
+    with pytest.raises(bnfold.Error, match="out .* would overwrite the model"):
+        bnfold.fold(str(model), str(model))
+    with pytest.raises(bnfold.Error, match="out .* would overwrite the model"):
+        bnfold.recalibrate(str(model), X, str(tmp_path / "." / "m.onnx"))
+    with pytest.raises(bnfold.Error, match="out .* would overwrite the data"):
+        bnfold.recalibrate(str(model), str(npy), str(npy))
+    with pytest.raises(bnfold.Error, match="save_stats .* would overwrite the model"):
+        bnfold.drift(str(model), X, save_stats=str(model))
+    with pytest.raises(bnfold.Error, match="save_stats .* would overwrite the data"):
+        bnfold.drift(str(model), [str(npy)], save_stats=str(npy))
+    assert model.read_bytes() == before and np.array_equal(np.load(npy), X)
