@@ -59,11 +59,17 @@ py::dtype numpy_dtype(DType t) {
 
 // A numpy array to a Tensor: zero-copy when it is C-contiguous (the array is
 // kept alive by the caller for the run), else a contiguous copy.
+// Inputs are only read: read-only and memory-mapped arrays are taken as they
+// are. A copy that fails (no memory for a large non-contiguous input) raises
+// Python's own error (MemoryError).
 Tensor to_tensor(py::array a, std::vector<py::array>* keep) {
-  if (!(a.flags() & py::array::c_style)) a = py::array::ensure(a, py::array::c_style);
+  if (!(a.flags() & py::array::c_style)) {
+    a = py::array::ensure(a, py::array::c_style);
+    if (!a) throw py::error_already_set();
+  }
   keep->push_back(a);
   std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
-  return Tensor::borrow(dtype_of(a.dtype()), dims, a.mutable_data());
+  return Tensor::borrow(dtype_of(a.dtype()), dims, const_cast<void*>(a.data()));
 }
 
 py::array to_numpy(Tensor t) {
@@ -216,7 +222,21 @@ PYBIND11_MODULE(bnfold, m) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const Error& e) {
-      error(e.what());
+      // A message may quote bytes from a file name or a model that are not
+      // UTF-8: decoded with replacement, never an empty message.
+      const std::string what = e.what();
+      PyObject* text = PyUnicode_DecodeUTF8(what.data(), static_cast<Py_ssize_t>(what.size()), "replace");
+      if (!text) {
+        PyErr_Clear();
+        text = PyUnicode_FromString("(a message that could not be decoded)");
+      }
+      PyErr_SetObject(error.ptr(), text);
+      Py_XDECREF(text);
+    } catch (const py::cast_error& e) {
+      // pybind11's "Unable to cast Python instance of type ... to C++ type ..."
+      // names C++ types; say what the argument should be instead.
+      PyErr_SetString(PyExc_TypeError,
+                      "an argument has the wrong type (see the function's help() for what each one takes)");
     }
   });
 

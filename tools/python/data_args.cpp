@@ -48,7 +48,11 @@ std::vector<std::string> paths_of(const py::handle& data) {
 // An item as float32 [N, sample dims...]: one sample gets a batch dim.
 FloatArray as_batch(const py::handle& item, const std::vector<int64_t>& sample_dims) {
   FloatArray a = FloatArray::ensure(item);
-  BNFOLD_CHECK(a, ErrorCode::InvalidArgument, "data items must be numpy arrays of numbers");
+  if (!a) {
+    if (PyErr_ExceptionMatches(PyExc_MemoryError)) throw py::error_already_set();
+    PyErr_Clear();  // numpy's conversion error: ours says what is wanted
+    throw Error(ErrorCode::InvalidArgument, "data items must be numpy arrays of numbers");
+  }
   if (static_cast<size_t>(a.ndim()) == sample_dims.size()) {
     std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
     shape.insert(shape.begin(), 1);

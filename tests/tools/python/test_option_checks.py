@@ -90,3 +90,52 @@ def test_no_output_replaces_an_input(tmp_path):
     with pytest.raises(bnfold.Error, match="save_stats .* would overwrite the data"):
         bnfold.drift(str(model), [str(npy)], save_stats=str(npy))
     assert model.read_bytes() == before and np.array_equal(np.load(npy), X)
+
+
+def residual_model(path):
+    """x -> Conv -> Add(x) -> Relu: a residual Add whose other operand is the graph input itself."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    w = numpy_helper.from_array(np.random.default_rng(2).standard_normal((3, 3, 3, 3)).astype(np.float32), "w")
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+             helper.make_node("Add", ["c", "x"], ["s"]), helper.make_node("Relu", ["s"], ["y"])]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [w])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    m.ir_version = 8
+    onnx.save(m, path)
+
+
+def test_read_only_and_memory_mapped_inputs_are_read_in_place_and_never_written(tmp_path):
+    model = str(tmp_path / "residual.onnx")
+    residual_model(model)
+    x = np.random.default_rng(8).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    frozen = x.copy()
+    frozen.setflags(write=False)
+    for s in (bnfold.Session(model), bnfold.Session(model, reference=True)):
+        want = s.run({"x": x.copy()})["y"]
+        for arr in (mapped, frozen, frozen[:, :, ::1, :]):
+            assert np.array_equal(s.run({"x": arr})["y"], want)
+    assert np.array_equal(np.asarray(mapped), x) and np.array_equal(frozen, x)
+    s = bnfold.Session(TINY)
+    ro = X[:2].copy()
+    ro.setflags(write=False)
+    assert s.profile({"input": ro}, iterations=1)
+
+
+def test_wrong_types_say_so_without_pybind11s_words():
+    with pytest.raises(TypeError) as e:
+        bnfold.collect_stats(TINY, ["x.npy", 3])
+    assert "Unable to cast" not in str(e.value) and "C++" not in str(e.value) and "wrong type" in str(e.value)
+    with pytest.raises(bnfold.Error, match="data items must be numpy arrays of numbers"):
+        bnfold.collect_stats(TINY, [np.array(["a", "b"])])
+
+
+def test_a_message_with_bytes_that_are_not_utf8_still_reads(tmp_path):
+    with open(os.fsencode(str(tmp_path)) + b"/caf\xe9.npy", "wb") as f:
+        f.write(b"not numpy")
+    with pytest.raises(bnfold.Error) as e:
+        bnfold.collect_stats(TINY, str(tmp_path))
+    assert "caf\ufffd.npy" in str(e.value)
