@@ -28,6 +28,9 @@ struct Session::Impl {
   // Monitoring: the run counter decides which runs are measured; the
   // measured runs merge into `seen` under its own lock.
   mutable std::atomic<int64_t> runs{0};
+  // Bumped by reset_monitor: a measured run that began before a reset drops
+  // its statistics instead of merging them into the new count.
+  mutable std::atomic<int64_t> epoch{0};
   mutable std::mutex monitor_mutex;
   mutable MonitorSnapshot seen;
   // Plans by signature: the dims of every fed input, plus the values of the
@@ -256,6 +259,7 @@ std::map<std::string, Tensor> Session::Impl::run(const std::map<std::string, Ten
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs) const {
   const int64_t every = impl_->options.monitor_every;
   if (every <= 0) return impl_->run(inputs, nullptr);
+  const int64_t epoch = impl_->epoch.load();
   const int64_t n = impl_->runs.fetch_add(1);
   if (n % every != 0) return impl_->run(inputs, nullptr);
   // A measured run: its own accumulators, merged once at the end.
@@ -271,6 +275,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
     if (it != inputs.end() && it->second.rank() > 0) batch = it->second.dims()[0];
   }
   std::lock_guard<std::mutex> lock(impl_->monitor_mutex);
+  if (impl_->epoch.load() != epoch) return out;  // reset while it ran: not part of the new count
   MonitorSnapshot& seen = impl_->seen;
   if (seen.order.empty()) seen.order = mine.order;
   for (const auto& [bn, m] : mine.per_bn) seen.per_bn[bn].merge(m);
@@ -290,6 +295,7 @@ void Session::reset_monitor() const {
   std::lock_guard<std::mutex> lock(impl_->monitor_mutex);
   impl_->seen = MonitorSnapshot();
   impl_->runs = 0;
+  ++impl_->epoch;
 }
 
 std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& inputs,

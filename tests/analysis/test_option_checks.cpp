@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <atomic>
 #include <random>
+#include <thread>
 
 #include "analysis/bn_analysis.hpp"
 #include "analysis/verify_fold.hpp"
@@ -216,4 +218,30 @@ TEST_CASE("a sample with a NaN or an infinity is refused by its number before it
     CHECK(m.mean == std::vector<double>{0.0});
 #undef SAYS
   }
+}
+
+TEST_CASE("reset_monitor while threads run: a snapshot never holds more sampled runs than runs",
+          "[monitor][threads]") {
+  SessionOptions o;
+  o.threads = 1;
+  o.monitor_every = 1;
+  const Session s(tiny(), o);
+  const auto in = random_inputs(s, 1, 0);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> serving;
+  for (int t = 0; t < 3; ++t)
+    serving.emplace_back([&] {
+      for (int i = 0; i < 200 && !stop; ++i) s.run(in);
+    });
+  int bad = 0;
+  for (int i = 0; i < 200; ++i) {
+    s.reset_monitor();
+    const MonitorSnapshot m = s.monitor();
+    if (m.sampled_runs > m.runs) ++bad;
+  }
+  stop = true;
+  for (auto& t : serving) t.join();
+  CHECK(bad == 0);
+  const MonitorSnapshot last = s.monitor();
+  CHECK(last.sampled_runs <= last.runs);
 }
