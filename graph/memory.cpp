@@ -69,8 +69,10 @@ size_t parse_memory_size(const std::string& text, const char* what) {
   return static_cast<size_t>(*v * scale);
 }
 
-std::shared_ptr<void> allocate(size_t bytes, bool zero, const std::function<std::string()>& what) {
-  const size_t size = bytes > SIZE_MAX - 63 ? SIZE_MAX : std::max<size_t>(64, (bytes + 63) / 64 * 64);
+namespace {
+
+// Counts `size` bytes against the limit, or throws before anything is counted.
+void reserve(size_t size, size_t bytes, const std::function<std::string()>& what) {
   const size_t limit = memory_limit();
   size_t in_use = g_in_use.load();
   do {
@@ -80,6 +82,23 @@ std::shared_ptr<void> allocate(size_t bytes, bool zero, const std::function<std:
             "SessionOptions::max_memory)",
             what(), human(bytes), human(in_use), human(limit));
   } while (!g_in_use.compare_exchange_weak(in_use, in_use + size));
+}
+
+}  // namespace
+
+std::shared_ptr<void> account(std::shared_ptr<void> owner, size_t bytes,
+                              const std::function<std::string()>& what) {
+  reserve(bytes, bytes, what);
+  void* p = owner.get();
+  return std::shared_ptr<void>(p, [owner = std::move(owner), bytes](void*) mutable {
+    owner.reset();
+    g_in_use -= bytes;
+  });
+}
+
+std::shared_ptr<void> allocate(size_t bytes, bool zero, const std::function<std::string()>& what) {
+  const size_t size = bytes > SIZE_MAX - 63 ? SIZE_MAX : std::max<size_t>(64, (bytes + 63) / 64 * 64);
+  reserve(size, bytes, what);
   void* p = std::aligned_alloc(64, size);
   if (!p) {
     g_in_use -= size;

@@ -27,5 +27,9 @@ size_t parse_memory_size(const std::string& text, const char* what);
 // `bytes` (rounded up to 64), 64-byte aligned, zero-filled when asked; freed
 // when the last owner goes. what() names it in the error (called only then).
 std::shared_ptr<void> allocate(size_t bytes, bool zero, const std::function<std::string()>& what);
+// Memory allocated elsewhere (a parsed model's raw_data, taken over by a
+// tensor) counted against the limit as long as the returned owner lives;
+// throws, counting nothing, when it would go past the limit.
+std::shared_ptr<void> account(std::shared_ptr<void> owner, size_t bytes, const std::function<std::string()>& what);
 
 }  // namespace bnfold

@@ -6,6 +6,7 @@
 
 #include "graph/check.hpp"
 #include "graph/external_data.hpp"
+#include "graph/memory.hpp"
 
 namespace bnfold {
 
@@ -84,7 +85,10 @@ Tensor take_tensor_from_proto(TP* proto, const std::string& model_dir, const std
   Header h = read_header(*proto, what);
   check_raw_size(*proto, h, what);
   std::shared_ptr<std::string> bytes(proto->release_raw_data());
-  return Tensor::adopt(h.dtype, std::move(h.dims), bytes, bytes->data());
+  void* data = bytes->data();
+  const size_t n = bytes->size();
+  // Counted like every other tensor (--max-memory, SessionOptions::max_memory).
+  return Tensor::adopt(h.dtype, std::move(h.dims), account(std::move(bytes), n, [&] { return what; }), data);
 }
 
 Tensor tensor_from_proto(const TP& proto, const std::string& model_dir, const std::string& what) {

@@ -257,6 +257,12 @@ for sig in (signal.SIGTERM, signal.SIGINT):
     left = [f for f in os.listdir(d) if f.startswith("big_out.onnx")]
     h.check(f"{sig.name} mid-write: bnfold dies of it and leaves no temporary ({left})",
             caught and p.returncode == -sig and not left, f"returncode {p.returncode}")
+# Issue 29, class J: initializers taken over from the parsed file count against --max-memory like every tensor.
+code, o, e = h.run("--max-memory", "100M", "run", big, "--no-save")
+h.check("a 200 MB initializer under --max-memory 100M: refused, naming it",
+        code == 1 and "initializer 'w' needs 191 MiB" in e and "over the memory limit of 100 MiB" in e, e)
+code, o, e = h.run("--max-memory", "1G", "run", big, "--no-save")
+h.check("the same model under --max-memory 1G runs", code == 0, e)
 os.remove(big)
 
 h.finish()
