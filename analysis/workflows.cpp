@@ -342,7 +342,8 @@ void finish_recalibration(const std::shared_ptr<const Graph>& source, const std:
   if (o.eval) {
     r.eval = evaluate(prepared, updated, *o.eval, "eval data", o);
     const Evaluation& e = *r.eval;
-    if (e.metric != "rel_l2" && e.before - e.after > o.max_eval_drop)
+    r.guard_tripped = e.metric != "rel_l2" && e.before - e.after > o.max_eval_drop;
+    if (r.guard_tripped)
       r.warnings.push_back(fmt::format(
           "the eval data's {} fell from {:.1f}% to {:.1f}% ({:.1f} points, more than --max-eval-drop {:g}): the "
           "recalibrated model serves the original data worse",
@@ -510,6 +511,7 @@ std::string recalibrate_json(const RecalibrateResult& r) {
   flat(r.calibration, "calibration");
   flat(r.eval, "eval");
   j["warnings"] = r.warnings;
+  j["guard_tripped"] = r.guard_tripped;
   return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 

@@ -90,6 +90,9 @@ struct RecalibrateResult {
   std::optional<Evaluation> calibration;  // on the calibration data, when it has labels
   std::optional<Evaluation> eval;         // on options.eval
   std::vector<std::string> warnings;      // the guard's
+  // The eval data's accuracy (agreement) fell by more than max_eval_drop: the
+  // front ends write nothing unless told to (--force, force=True).
+  bool guard_tripped = false;
 };
 // Copies each BN's running statistics from `recalibrated` (matched by
 // node_name) into `target`, under target's names (see replace_constant), and

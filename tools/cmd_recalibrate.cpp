@@ -27,7 +27,7 @@ struct RecalArgs : DataArgs {
   std::string out, mode = "sequential", eval_labels;
   std::vector<std::string> eval_data, stats;
   double max_eval_drop = 1.0;  // points
-  bool fold = false, unbiased_var = false;
+  bool fold = false, unbiased_var = false, force = false;
 };
 
 std::string metric_value(const Evaluation& e, double v) {
@@ -128,14 +128,16 @@ int run_recalibrate(const RecalArgs& a) {
       where + ": " + (a.stats.empty() ? d.description : fmt::format("statistics of {} samples", merged.samples));
   o.progress = progress_bar("recalibrating");
   const RecalibrateResult res = a.stats.empty() ? recalibrate_model(source, d, o) : recalibrate_model(source, merged, o);
-  save_onnx(*res.model, a.out);  // temporary file, then rename: nothing half-written at -o
+  // A tripped guard keeps nothing: the model would serve the original data worse.
+  const bool write = !res.guard_tripped || a.force;
+  if (write) save_onnx(*res.model, a.out);  // temporary file, then rename: nothing half-written at -o
   for (const auto& w : res.warnings) fmt::print(stderr, "warning: {}\n", w);
   const RecalibrationReport& r = res.report;
   const DriftReport& before = res.drift_before;
   const DriftReport& after = res.drift_after;
   if (a.json) {
     nlohmann::json j = nlohmann::json::parse(recalibrate_json(res));
-    j["output"] = a.out;
+    j["output"] = write ? a.out : "";
     std::cout << j.dump(2) << "\n";
   } else {
     fmt::print("Recalibrated {} BatchNormalization layers on {} samples, mode {} ({} pass{} over the data), {} "
@@ -157,10 +159,11 @@ int run_recalibrate(const RecalArgs& a) {
                before.max_score, after.max_score, before.mean_score, after.mean_score);
     const std::string folded =
         res.fold ? fmt::format(" ({} of {} BN folded)", res.fold->folded(), res.fold->rows().size()) : "";
-    fmt::print("Wrote {}{}\n", a.out, folded);
+    if (write) fmt::print("Wrote {}{}\n", a.out, folded);
+    else fmt::print("Nothing written: the guard tripped (--force writes {} anyway)\n", a.out);
   }
   if (!a.html.empty()) write_recalibrate_html(a, res);
-  return 0;
+  return write ? 0 : 3;
 }
 
 }  // namespace
@@ -183,13 +186,17 @@ void add_recalibrate(CLI::App& app) {
                     "agreement with the original model (without) is measured before and after; repeatable");
   recal->add_option("--eval-labels", ra->eval_labels, "Labels of --eval-data (as --labels)");
   in_range(recal->add_option("--max-eval-drop", ra->max_eval_drop,
-                             "Warn when the eval accuracy (or agreement) falls by more than this many points")
+                             "The guard: when the eval accuracy (or agreement) falls by more than this many points, "
+                             "write nothing and exit 3 (see --force)")
                ->capture_default_str(),
            0, 100);
   recal->add_flag("--unbiased-var", ra->unbiased_var,
                   "Store the unbiased variance (n-1), PyTorch's running_var convention. Default in sequential mode: "
                   "the population variance, which normalizes the data exactly; update-bn always stores unbiased");
   recal->add_flag("--fold", ra->fold, "Fold the recalibrated BNs into the neighbouring layers");
+  recal->add_flag("--force", ra->force,
+                  "Write -o even when the guard trips (--eval-data's accuracy fell by more than --max-eval-drop); "
+                  "the warning stays, and the exit code is 0");
   recal->footer(
       "Writes the source model with new running statistics under their original\n"
       "initializer names (so they map back to the training code's state_dict), no\n"
@@ -197,8 +204,9 @@ void add_recalibrate(CLI::App& app) {
       "bnfold.recalibrated_from_sha256, bnfold.recalibration_data, _samples, _mode,\n"
       "bnfold.variance, bnfold.recalibration_date, bnfold.version.\n"
       "With --labels, accuracy on the calibration data before and after; with\n"
-      "--eval-data, the same on held-out original data, and a warning when it falls\n"
-      "by more than --max-eval-drop points.\n\n"
+      "--eval-data, the same on held-out original data; when it falls by more than\n"
+      "--max-eval-drop points the guard trips: nothing is written (unless --force)\n"
+      "and the exit code is 3.\n\n"
       "With --stats, each BN gets the moments its input had in the statistics (one\n"
       "inference pass of the original model: exact for BNs with no BN upstream; the\n"
       "sequential mode re-measures each level with the earlier ones updated).\n\n"

@@ -455,7 +455,7 @@ PYBIND11_MODULE(bnfold, m) {
       "recalibrate",
       [](const std::string& path, const py::object& data, const std::string& out, const std::string& mode,
          int64_t batch, bool fold, int threads, const py::object& eval_data, const py::object& eval_labels,
-         double max_eval_drop, bool unbiased_var, const py::object& stats, BNFOLD_DATA_PARAMS) {
+         double max_eval_drop, bool unbiased_var, const py::object& stats, bool force, BNFOLD_DATA_PARAMS) {
         std::vector<NamedPath> inputs = {{"the model", path}};
         add_paths(inputs, data, "the data");
         add_paths(inputs, eval_data, "the eval data");
@@ -489,27 +489,33 @@ PYBIND11_MODULE(bnfold, m) {
           d = dataset_of(*g, path, data, args);
         }
         std::string json;
+        bool out_written = true;
         {
           py::gil_scoped_release release;
           o.source_sha256 = sha256_file(path);
           const RecalibrateResult r = from ? recalibrate_model(source, *from, o) : recalibrate_model(source, *d, o);
-          save_onnx(*r.model, out);
+          const bool write = !r.guard_tripped || force;  // a tripped guard keeps nothing unless forced
+          if (write) save_onnx(*r.model, out);
           json = recalibrate_json(r);
+          if (!write) out_written = false;
         }
-        return as_dict(json);
+        py::dict result = as_dict(json);
+        result["output"] = out_written ? out : "";
+        return result;
       },
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
       py::arg("fold") = false, py::arg("threads") = 0, py::arg("eval_data") = py::none(),
       py::arg("eval_labels") = py::none(), py::arg("max_eval_drop") = 1.0, py::arg("unbiased_var") = false,
-      py::arg("stats") = py::none(), BNFOLD_DATA_ARGS,
+      py::arg("stats") = py::none(), py::arg("force") = false, BNFOLD_DATA_ARGS,
       doc("Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
           "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
           "one pass, as torch.optim.swa_utils.update_bn); with data=None and stats= (Stats or a file,\n"
           "merged from shards anywhere) from those statistics, no pass over data. fold=True also folds.\n"
           "eval_data (held-out original data, paths or arrays; eval_labels optional) guards it: accuracy\n"
-          "or agreement before and after, a warning past max_eval_drop points. Returns the keys of\n"
-          "`bnfold recalibrate --json` ('eval_accuracy_before', 'eval_accuracy_after', 'warnings', drift\n"
-          "before and after, ...).").c_str());
+          "or agreement before and after; past max_eval_drop points the guard trips and nothing is\n"
+          "written unless force=True ('guard_tripped' True, 'output' ''). Returns the keys of\n"
+          "`bnfold recalibrate --json` ('eval_accuracy_before', 'eval_accuracy_after', 'warnings',\n"
+          "'guard_tripped', 'output', drift before and after, ...).").c_str());
 
   m.def(
       "audit",

@@ -148,8 +148,17 @@ h.check("drift --fail-on-drift exits 3 on drifted data", code == 3, err)
 
 # ------------------------------------------------------------------ recalibrate, guarded
 out_model = os.path.join(WORK, "factory2.onnx")
-rec, err = run_json("recalibrate", MODEL, "--data", F2, "--labels", os.path.join(F2, "y.npy"), "--eval-data", F1E,
-                    "--eval-labels", os.path.join(F1E, "y.npy"), "-o", out_model)
+guarded = ("recalibrate", MODEL, "--data", F2, "--labels", os.path.join(F2, "y.npy"), "--eval-data", F1E,
+           "--eval-labels", os.path.join(F1E, "y.npy"), "-o", out_model)
+# The factory-2 model serves factory 1 worse: the guard trips, nothing is written, exit 3 (issue 29).
+if os.path.exists(out_model):
+    os.remove(out_model)  # from an earlier run of this test
+code, out, err = h.run(*guarded, "--json", "-t", "2")
+tripped = json.loads(out) if code == 3 else {}
+h.check("recalibrate: the guard trips on factory 1's held-out data: exit 3, nothing written",
+        code == 3 and tripped.get("guard_tripped") is True and tripped.get("output") == ""
+        and not os.path.exists(out_model) and "warning" in err, err)
+rec, err = run_json(*guarded, "--force")
 h.check("recalibrate: factory 2's accuracy rises",
         rec["calibration_accuracy_after"] > rec["calibration_accuracy_before"] + 0.2,
         f"{rec.get('calibration_accuracy_before')} -> {rec.get('calibration_accuracy_after')}")
@@ -159,7 +168,7 @@ with torch.no_grad():
 h.check("recalibrate: the eval accuracy before equals PyTorch's, and a drop past 1 point is warned about",
         abs(rec["eval_accuracy_before"] - before) <= 1 / len(y1e) and
         (rec["eval_accuracy_before"] - rec["eval_accuracy_after"] <= 0.01 or
-         ("warning" in err and rec["warnings"])), f"{rec['eval_accuracy_before']} vs {before}; {err}")
+         ("warning" in err and rec["warnings"] and rec["guard_tripped"])), f"{rec['eval_accuracy_before']} vs {before}; {err}")
 src = onnx.load(MODEL)
 new = onnx.load(out_model)
 onnx.checker.check_model(new)
@@ -208,7 +217,7 @@ for i in range(2):
     run_json("drift", MODEL, "--data", os.path.join(half, f"h{i}.npy"), "--save-stats", os.path.join(half, f"s{i}.json"))
 from_stats = os.path.join(WORK, "from_stats.onnx")
 rs, _ = run_json("recalibrate", MODEL, "--stats", os.path.join(half, "s0.json"), "--stats", os.path.join(half, "s1.json"),
-                 "-o", from_stats, "--eval-data", F1E)
+                 "-o", from_stats, "--eval-data", F1E, "--force")
 vs = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(from_stats).graph.initializer}
 h.check("recalibrate --stats from two merged shards: the first BN gets the pass-over-data statistics",
         rs["mode"] == "statistics" and rs["samples"] == 512 and
@@ -243,7 +252,7 @@ h.check("--data-key naming no array lists the arrays there", code != 0 and "no a
 pages = {}
 for cmd, extra in (("audit", ["--labels", os.path.join(F1, "y.npy"), "--batch-sizes", "1,2,8"]),
                    ("drift", ["--baseline", base]), ("recalibrate", ["-o", os.path.join(WORK, "r.onnx"),
-                                                                      "--eval-data", F1E])):
+                                                                      "--eval-data", F1E, "--force"])):
     page = os.path.join(WORK, cmd + ".html")
     data = F2 if cmd != "audit" else F1
     code, _, err = h.run(cmd, MODEL, "--data", data, *extra, "--html", page)

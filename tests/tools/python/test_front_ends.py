@@ -64,6 +64,7 @@ def test_recalibrate_is_the_same_from_cli_and_python(tmp_path):
                             "-o", str(tmp_path / "cli.onnx"))
         assert from_cli.pop("output") == str(tmp_path / "cli.onnx")
         from_python = bnfold.recalibrate(TINY, [data], str(tmp_path / "py.onnx"), mode=mode, batch=4, threads=1)
+        assert from_python.pop("output") == str(tmp_path / "py.onnx")
         same(from_cli, from_python)
         # ... and the written models compute the same.
         x = np.random.default_rng(3).standard_normal((2, 3, 32, 32)).astype(np.float32)
@@ -105,7 +106,17 @@ def test_drift_against_a_baseline_and_guarded_recalibration_from_python(tmp_path
     r = bnfold.recalibrate(TINY, [str(tmp_path / "new_x.npy")], str(tmp_path / "r.onnx"), threads=1,
                            labels=new_labels, eval_data=[str(tmp_path / "base_x.npy")])
     assert {"calibration_accuracy_before", "calibration_accuracy_after", "eval_agreement_before",
-            "eval_agreement_after", "warnings"} <= set(r)
+            "eval_agreement_after", "warnings", "guard_tripped"} <= set(r)
+    # The guard: written only when it holds, or when forced (issue 29).
+    out = tmp_path / "strict.onnx"
+    strict = bnfold.recalibrate(TINY, [str(tmp_path / "new_x.npy")], str(out), threads=1,
+                                eval_data=[str(tmp_path / "base_x.npy")], max_eval_drop=0.0)
+    dropped = strict["eval_agreement_before"] > strict["eval_agreement_after"]
+    assert strict["guard_tripped"] == dropped and out.exists() != dropped
+    assert strict["output"] == ("" if dropped else str(out))
+    forced = bnfold.recalibrate(TINY, [str(tmp_path / "new_x.npy")], str(out), threads=1,
+                                eval_data=[str(tmp_path / "base_x.npy")], max_eval_drop=0.0, force=True)
+    assert forced["guard_tripped"] == dropped and out.exists() and forced["output"] == str(out)
 
 
 def test_a_monitoring_session_gives_the_verdict_drift_gives(tmp_path):
