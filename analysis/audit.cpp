@@ -11,6 +11,7 @@
 
 #include "graph/batchnorm.hpp"
 #include "graph/check.hpp"
+#include "graph/folded_bns.hpp"
 #include "graph/onnx_io.hpp"
 #include "passes/fold.hpp"
 #include "analysis/bn_analysis.hpp"
@@ -145,6 +146,14 @@ AuditReport audit(std::shared_ptr<const Graph> graph, const Dataset& data, const
   BNFOLD_CHECK(si.inputs().size() == 1, ErrorCode::Unsupported, "the audit needs a model with one input");
   std::vector<std::string> bn_order;
   const auto running = running_stats(*graph, &bn_order);
+  // Without BN, train and inference mode compute the same: an audit would
+  // print "safe" over an empty table.
+  BNFOLD_CHECK(!bn_order.empty(), ErrorCode::InvalidArgument, "{}",
+               folded_bns(*graph).empty()
+                   ? "the model has no BatchNormalization node in inference mode: train and inference mode compute "
+                     "the same, so there is nothing to audit"
+                   : "the model's BatchNormalization nodes were folded (bnfold fold): it has no train mode left to "
+                     "audit; audit the original model");
 
   const int64_t smallest = r.batch_sizes.front();
   r.ablation_batch = smallest;

@@ -46,7 +46,11 @@ void print_report(const FoldReport& report, bool measured) {
   fmt::print("BatchNormalization: {} found: {} folded, {} folded forward, {} scale-shift, {} kept\n",
              rows.size(), report.count(FoldAction::Folded), report.count(FoldAction::FoldedForward), report.count(FoldAction::ScaleShift),
              report.count(FoldAction::Kept));
-  if (rows.empty()) return;
+  if (rows.empty()) {
+    fmt::print("  The model has no BatchNormalization node: nothing to fold. What is written is the model after\n"
+               "  the pipeline's other passes (constant folding, dead code), not a faster one.\n");
+    return;
+  }
   fmt::print("  {:<18} {:<11} {:<28} {}\n", "BN", "producer", "action", measured ? "error / alone" : "");
   for (const auto& r : rows) {
     const std::string action = r.action == FoldAction::Folded          ? "folded into " + r.target

@@ -192,6 +192,16 @@ for bad in (np.nan, np.inf):
         h.check(f"{args[0]} on data with a {bad} pixel: exit 1 naming sample 4, nothing written",
                 code == 1 and "sample 4 of" in e and not any(os.path.exists(p) for p in written), e)
 
+# Issue 29, answers that mislead: a model without BN has nothing to audit or fold, and says so.
+code, o, e = h.run("audit", tiny, "--random")
+h.check("audit of a model without BN: exit 1, nothing to audit (not 'Safe to serve')",
+        code == 1 and "nothing to audit" in e and "Safe" not in o, o + e)
+code, o, e = h.run("fold", tiny, "-o", os.path.join(d, "relu_folded.onnx"))
+h.check("fold of a model without BN says there is nothing to fold", code == 0 and "nothing to fold" in o, o + e)
+code, o, e = h.run("fold", resnet, "-o", os.path.join(d, "tiny_folded.onnx"))
+code, o, e = h.run("audit", os.path.join(d, "tiny_folded.onnx"), "--random")
+h.check("audit of a folded model: exit 1, audit the original", code == 1 and "audit the original model" in e, e)
+
 # Issue 29, class E: no output replaces an input or another output; the input is left as it was.
 import hashlib  # noqa: E402
 import shutil  # noqa: E402
