@@ -8,7 +8,7 @@ with the CPU's own instruction set and again with oneDNN limited to AVX2
 `tools/test.sh --isa` runs it again with AVX512_CORE (an AVX-512 part without
 AMX or AVX512-BF16), as CI does.
 
-Usage: zoo_plans.py BNFOLD ZOO_DIR [--isa ISA,ISA...]   ('' in the list: the CPU's own; default ',AVX2')
+Usage: zoo_plans.py BNFOLD ZOO_DIR [--isa ISA,ISA...]   (native: the CPU's own; default native,AVX2)
 """
 import json
 import os
@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from harness import Harness  # noqa: E402
 
 BNFOLD, ZOO = sys.argv[1:3]
-ISAS = sys.argv[4].split(",") if len(sys.argv) > 4 and sys.argv[3] == "--isa" else ["", "AVX2"]
+ISAS = ["" if i == "native" else i for i in (sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--isa"
+                                                else "native,AVX2").split(",")]
 ZOO_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
               "shufflenet_v2_x1_0", "mnasnet0_5", "regnet_x_400mf", "googlenet", "vgg11_bn"]
 h = Harness(BNFOLD)
