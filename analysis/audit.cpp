@@ -135,8 +135,7 @@ AuditReport audit(std::shared_ptr<const Graph> graph, const Dataset& data, const
   std::vector<int64_t> sizes = o.batch_sizes;
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
-  for (int64_t b : sizes)
-    if (b > 0 && b <= data.size()) r.batch_sizes.push_back(b);
+  for (int64_t b : sizes) (b <= data.size() ? r.batch_sizes : r.skipped_batch_sizes).push_back(b);
   BNFOLD_CHECK(!r.batch_sizes.empty(), ErrorCode::InvalidArgument,
                "the data holds {} samples, fewer than the smallest batch size", data.size());
   SessionOptions inf, bat;
@@ -360,6 +359,12 @@ AuditReport audit(std::shared_ptr<const Graph> graph, const Dataset& data, const
                                         "the model mixes samples, or the runtime has a bug.", worst_inv));
   r.verdict.push_back(fmt::format("Folding ({}) changes outputs by at most {:.2g} (outputs up to {:.3g}).",
                                   r.fold_summary, r.fold_max_abs, r.fold_scale));
+  if (!r.skipped_batch_sizes.empty()) {
+    std::string sizes_text;
+    for (int64_t b : r.skipped_batch_sizes) sizes_text += (sizes_text.empty() ? "" : ", ") + std::to_string(b);
+    r.verdict.push_back(fmt::format("Not measured at batch size{} {}: the data holds only {} samples.",
+                                    r.skipped_batch_sizes.size() == 1 ? "" : "s", sizes_text, data.size()));
+  }
   return r;
 }
 

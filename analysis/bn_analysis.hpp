@@ -157,6 +157,7 @@ struct Ablation {
 struct AuditReport {
   int64_t samples = 0;
   std::vector<int64_t> batch_sizes;                       // those the data allowed
+  std::vector<int64_t> skipped_batch_sizes;               // asked for, larger than the data (said in the verdict)
   std::vector<OutputDivergence> divergence;               // batch statistics vs inference
   std::string scores_output;                              // the class scores, empty when none
   int64_t classes = 0;

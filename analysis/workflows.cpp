@@ -468,6 +468,7 @@ std::string audit_json(const AuditReport& r) {
   for (const auto& [b, v] : r.invariance) inv.push_back({{"batch", b}, {"max_abs", v}});
   json j = {{"samples", r.samples},
             {"batch_sizes", r.batch_sizes},
+            {"skipped_batch_sizes", r.skipped_batch_sizes},
             {"labeled", r.labeled},
             {"scores_output", r.scores_output.empty() ? json() : json(r.scores_output)},
             {"batches", batches},

@@ -202,6 +202,12 @@ code, o, e = h.run("fold", resnet, "-o", os.path.join(d, "tiny_folded.onnx"))
 code, o, e = h.run("audit", os.path.join(d, "tiny_folded.onnx"), "--random")
 h.check("audit of a folded model: exit 1, audit the original", code == 1 and "audit the original model" in e, e)
 
+ten = os.path.join(d, "ten.npy")
+np.save(ten, np.random.default_rng(7).standard_normal((10, 3, 32, 32)).astype(np.float32))
+code, o, e = h.run("audit", resnet, "--data", ten, "--batch-sizes", "1,2,64")
+h.check("audit says which batch sizes the data was too small for",
+        code == 0 and "Not measured at batch size 64: the data holds only 10 samples." in o, o + e)
+
 # Issue 29, class E: no output replaces an input or another output; the input is left as it was.
 import hashlib  # noqa: E402
 import shutil  # noqa: E402
