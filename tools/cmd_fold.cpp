@@ -81,16 +81,17 @@ nlohmann::json bench(const std::string& original, const std::string& folded, con
   so.threads = a.v.threads;
   Session s1(original, so), s2(folded, so);
   nlohmann::json rows = nlohmann::json::array();
-  fmt::print("\nSpeed (bnfold's executor, {} threads; the two run in alternating pairs for 2 s, the speedup\n"
-             "is the median over pairs of original / folded):\n",
+  fmt::print("\nSpeed (bnfold's executor, {} threads; the two run in alternating pairs for 2 s;\n"
+             "speedup: the median over pairs of original / folded, and its 95% interval):\n",
              a.v.threads ? std::to_string(a.v.threads) : std::string("all"));
   for (int64_t b : parse_int_list(a.bench_batches, "--bench-batch")) {
     const auto inputs = random_inputs(s1, b, a.v.seed);
     TimingPlan plan;
     plan.min_runs = 7;
     const PairedTiming t = time_pairs([&] { s1.run(inputs); }, [&] { s2.run(inputs); }, plan);
-    fmt::print("  batch {:>3}: original {:8.2f} ms, folded {:8.2f} ms (medians); folded {}\n", b, t.median_a,
-               t.median_b, t.describe());
+    fmt::print("  batch {:>3}: original {:.3g} ms, folded {:.3g} ms: {:.2f}x ({:.2f}-{:.2f}, {} pairs)\n", b,
+               t.median_a, t.median_b, t.speedup, t.low, t.high, t.a_ms.size());
+    if (t.too_noisy()) fmt::print("    too noisy to quote: rerun on a quieter machine\n");
     rows.push_back({{"batch", b},
                     {"original_ms", t.median_a},
                     {"folded_ms", t.median_b},

@@ -101,8 +101,9 @@ with tempfile.TemporaryDirectory() as d:
     check("bench --monitor with --against is refused", code == 1 and "give one of them" in err, err)
     code, out, err = run("fold", tiny, "-o", folded, "--bench", "--bench-batch", "1", "--report", report)
     sp = json.load(open(report))["speed"][0] if code == 0 else {}
-    check("fold --bench: paired speedup with its interval", code == 0 and "95% interval" in out
-          and sp["speedup_low"] <= sp["speedup"] <= sp["speedup_high"] and sp["pairs"] >= 7, out + err)
+    check("fold --bench: paired speedup with its interval, in 80 columns", code == 0 and "95% interval" in out
+          and sp["speedup_low"] <= sp["speedup"] <= sp["speedup_high"] and sp["pairs"] >= 7 and fits_80(out),
+          out + err)
 
     code, out, err = run("inspect", os.path.join(d, "missing.onnx"))
     check("missing file: exit 1, one line naming it",
