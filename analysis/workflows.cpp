@@ -501,7 +501,7 @@ std::string recalibrate_json(const RecalibrateResult& r) {
             {"drift_after", drift_value(r.drift_after)}};
   j["variance"] = r.report.unbiased_var ? "unbiased" : "population";
   if (r.fold) j["fold"] = {{"folded", r.fold->folded()}, {"total", r.fold->rows().size()}};
-  // The guard, flat (the README documents these keys).
+  // The guard, flat (docs/cli.md documents these keys).
   const auto flat = [&j](const std::optional<Evaluation>& e, const std::string& prefix) {
     if (!e) return;
     j[prefix] = evaluation_value(*e);

@@ -105,7 +105,7 @@ RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const D
 RecalibrateResult recalibrate_model(std::shared_ptr<const Graph> source, const BnInputStats& stats,
                                     const RecalibrateOptions& options);
 
-// The one JSON form of each report (documented in the README): the CLI
+// The one JSON form of each report (documented in docs/cli.md): the CLI
 // prints it with --json, the Python module returns it as a dict.
 std::string fold_json(const FoldResult& result);
 // `bnfold inspect --json`: inputs, outputs, opsets, op counts, parameters and

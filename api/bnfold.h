@@ -108,7 +108,7 @@ BNFOLD_C_API bnfold_status bnfold_session_create_with_options(const bnfold_model
                                                               const bnfold_session_options* options,
                                                               bnfold_session** out);
 
-/* ---- Reports: JSON text, the keys of the CLI's --json (see the README) ---- */
+/* ---- Reports: JSON text, the keys of the CLI's --json (docs/cli.md) ---- */
 
 BNFOLD_C_API void bnfold_string_free(char* text);
 /* `bnfold inspect --json`: inputs, outputs, opsets, op counts, parameters, every BN as a fold sees it. */

@@ -20,7 +20,7 @@ WindowGeometry conv_geometry(const InferContext& ctx, const std::vector<int64_t>
                              const std::vector<int64_t>& kernel);
 
 // MaxPool / AveragePool output sizes, rounded as ONNX Runtime rounds them (the
-// README's "Where bnfold follows ONNX Runtime"): out = trunc(room / stride) + 1
+// docs/onnx-import.md, "Where bnfold follows ONNX Runtime"): out = trunc(room / stride) + 1
 // with room = input + pads - window, so a window larger than the padded input
 // still gives one output where room > -stride; with ceil_mode,
 // ceil(room / stride) + 1, less one when the last window would start in the

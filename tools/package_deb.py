@@ -88,7 +88,7 @@ def man_page(usr, out):
         for c in commands:
             text = run([cli, c, "--help"], env=env)
             inc.write(f".SS {c}\n.nf\n{text.replace(chr(92), chr(92) * 2)}\n.fi\n")
-        inc.write("[SEE ALSO]\nThe README of the bnfold sources: the commands' reports, JSON keys and examples.\n")
+        inc.write("[SEE ALSO]\ndocs/cli.md of the bnfold sources: the commands' reports, JSON keys and examples.\n")
     try:
         page = run(["help2man", "--no-info", "--no-discard-stderr", "--section", "1",
                     "--name", "fold BatchNormalization into ONNX models and watch BN drift",

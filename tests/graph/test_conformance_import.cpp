@@ -2,7 +2,7 @@
 // passes verify(), and survives export -> ONNX checker -> import unchanged:
 // the same dump and the same bytes in every tensor. Models bnfold refuses must
 // be refused with the reason listed in tests/data/import_rejections.txt (the
-// README's list is generated from the same file).
+// list in docs/onnx-import.md follows the same file).
 #include <catch2/catch.hpp>
 
 #include <filesystem>

@@ -2,7 +2,7 @@
 """Malformed models, data and limits through the CLI (issue 12, classes 1, 5,
 7 and 8): each case is a clean one-line error with exit code 1 (never a
 signal), names the rule, leaves nothing at -o; or, for integer arithmetic ONNX
-leaves undefined, gives the result bnfold defines (README, "Integer
+leaves undefined, gives the result bnfold defines (docs/onnx-import.md, "Integer
 arithmetic").
 
 Usage: test_hardening.py BNFOLD
