@@ -14,7 +14,7 @@
 #include "graph/folded_bns.hpp"
 #include "graph/onnx_io.hpp"
 #include "passes/fold.hpp"
-#include "analysis/bn_analysis.hpp"
+#include "analysis/audit_phases.hpp"
 #include "analysis/evaluate.hpp"
 #include "runtime/tensor_tools.hpp"
 
@@ -73,21 +73,14 @@ OutputDivergence divergence(const std::string& name, int64_t batch, const Tensor
   return d;
 }
 
-// The running statistics of each inference BN, by node_name.
-struct Running {
-  const Tensor* mean = nullptr;
-  const Tensor* var = nullptr;
-  double eps = 0;
-};
-std::map<std::string, Running> running_stats(const Graph& g, std::vector<std::string>* order) {
-  std::map<std::string, Running> out;
-  for (const Node* n : g.topological_order()) {
-    if (n->op_type() != "BatchNormalization" || !n->domain().empty() || n->inputs().size() < 5) continue;
-    const BatchNormAttrs a = batchnorm_attrs(*n);
-    if (a.training || !n->input(3) || !n->input(4) || !n->input(3)->is_constant() || !n->input(4)->is_constant())
-      continue;
-    out[node_name(*n)] = {&n->input(3)->data(), &n->input(4)->data(), a.epsilon};
-    order->push_back(node_name(*n));
+// The running statistics of each BN node in inference mode, by name; `order`
+// gets their names, producers first.
+std::map<std::string, RunningStatistics> running_stats(const Graph& g, std::vector<std::string>* order) {
+  std::map<std::string, RunningStatistics> out;
+  for (RunningStatistics& r : running_statistics(g)) {
+    if (r.training || r.folded) continue;
+    order->push_back(r.bn);
+    out.emplace(r.bn, std::move(r));
   }
   return out;
 }
@@ -98,7 +91,6 @@ std::vector<OutputSpec> output_specs(const std::map<std::string, Tensor>& outs) 
   return specs;
 }
 
-std::string percent(double v) { return fmt::format("{:.1f}%", 100 * v); }
 
 // Why one BN in train mode hurts, from its statistics at the ablation's batch size.
 std::string why_harmful(const LayerShift* l) {
@@ -122,249 +114,207 @@ std::string why_harmful(const LayerShift* l) {
   return s;
 }
 
-}  // namespace
+// The state every phase of one audit shares.
+struct AuditRun {
+  AuditRun(const Dataset& d, const AuditOptions& options, AuditReport& report, std::shared_ptr<const Graph> g)
+      : data(d), o(options), r(report), graph(std::move(g)) {}
+  const Dataset& data;
+  const AuditOptions& o;
+  AuditReport& r;
+  std::shared_ptr<const Graph> graph;
+  SessionOptions inference;
+  std::unique_ptr<Session> si, sb;  // inference mode; batch statistics
+  std::vector<std::string> bn_order;
+  std::map<std::string, RunningStatistics> running;
+  std::map<std::string, Tensor> alone;  // every sample alone in inference mode: the reference
+  int scores_at = -1;
+  int64_t done = 0, total = 0;
+  void tick() {
+    ++done;
+    if (o.progress) o.progress(done, total);
+  }
+};
 
-AuditReport audit(std::shared_ptr<const Graph> graph, const Dataset& data, const AuditOptions& o) {
+// Phase 1: the options, the batch sizes the data allows, the sessions, the BNs.
+void plan_audit(AuditRun& a) {
+  const AuditOptions& o = a.o;
+  AuditReport& r = a.r;
   for (int64_t b : o.batch_sizes) check_batch_size(b, "audit batch size");
   BNFOLD_CHECK(std::isfinite(o.tolerance) && o.tolerance >= 0, ErrorCode::InvalidArgument,
                "audit tolerance {} must be a finite number, 0 or more", o.tolerance);
   BNFOLD_CHECK(o.ablation_samples >= 0, ErrorCode::InvalidArgument, "audit ablation_samples {} is negative",
                o.ablation_samples);
-  AuditReport r;
-  r.samples = data.size();
+  r.samples = a.data.size();
   std::vector<int64_t> sizes = o.batch_sizes;
   std::sort(sizes.begin(), sizes.end());
   sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
-  for (int64_t b : sizes) (b <= data.size() ? r.batch_sizes : r.skipped_batch_sizes).push_back(b);
+  for (int64_t b : sizes) (b <= a.data.size() ? r.batch_sizes : r.skipped_batch_sizes).push_back(b);
   BNFOLD_CHECK(!r.batch_sizes.empty(), ErrorCode::InvalidArgument,
-               "the data holds {} samples, fewer than the smallest batch size", data.size());
-  SessionOptions inf, bat;
-  inf.threads = bat.threads = o.threads;
+               "the data holds {} samples, fewer than the smallest batch size", a.data.size());
+  SessionOptions bat;
+  a.inference.threads = bat.threads = o.threads;
   bat.bn_mode = BnMode::BatchStatistics;
-  Session si(graph, inf), sb(graph, bat);
-  BNFOLD_CHECK(si.inputs().size() == 1, ErrorCode::Unsupported, "the audit needs a model with one input");
-  std::vector<std::string> bn_order;
-  const auto running = running_stats(*graph, &bn_order);
+  a.si = std::make_unique<Session>(a.graph, a.inference);
+  a.sb = std::make_unique<Session>(a.graph, bat);
+  BNFOLD_CHECK(a.si->inputs().size() == 1, ErrorCode::Unsupported, "the audit needs a model with one input");
+  a.running = running_stats(*a.graph, &a.bn_order);
   // Without BN, train and inference mode compute the same: an audit would
   // print "safe" over an empty table.
-  BNFOLD_CHECK(!bn_order.empty(), ErrorCode::InvalidArgument, "{}",
-               folded_bns(*graph).empty()
+  BNFOLD_CHECK(!a.bn_order.empty(), ErrorCode::InvalidArgument, "{}",
+               folded_bns(*a.graph).empty()
                    ? "the model has no BatchNormalization node in inference mode: train and inference mode compute "
                      "the same, so there is nothing to audit"
                    : "the model's BatchNormalization nodes were folded (bnfold fold): it has no train mode left to "
                      "audit; audit the original model");
-
   const int64_t smallest = r.batch_sizes.front();
   r.ablation_batch = smallest;
-  r.ablation_samples = o.ablation_samples > 0 ? std::min(o.ablation_samples, data.size()) / smallest * smallest : 0;
+  r.ablation_samples = o.ablation_samples > 0 ? std::min(o.ablation_samples, a.data.size()) / smallest * smallest : 0;
+  // Progress: one tick per batch of every run the audit makes.
+  a.total = a.data.size();  // the samples alone
+  for (int64_t b : r.batch_sizes) a.total += 2 * (a.data.size() / b);
+  a.total += a.data.size();  // folded
+  a.total += static_cast<int64_t>(a.bn_order.size()) * (r.ablation_samples / smallest);
+}
 
-  // Progress: one tick per batch of every run below.
-  int64_t total = data.size();  // the samples alone
-  for (int64_t b : r.batch_sizes) total += 2 * (data.size() / b);
-  total += data.size();  // folded
-  total += static_cast<int64_t>(bn_order.size()) * (r.ablation_samples / smallest);
-  int64_t done = 0;
-  const auto tick = [&] {
-    ++done;
-    if (o.progress) o.progress(done, total);
-  };
-
-  const auto alone = run_all(si, data, 1, {}, tick);  // inference is the reference
-  const int scores_at = class_output(output_specs(alone));
-  if (scores_at >= 0) {
-    auto it = alone.begin();
-    std::advance(it, scores_at);
+// Phase 2: every sample alone in inference mode, the reference; accuracy with labels.
+void measure_alone(AuditRun& a) {
+  AuditReport& r = a.r;
+  a.alone = run_all(*a.si, a.data, 1, {}, [&a] { a.tick(); });
+  a.scores_at = class_output(output_specs(a.alone));
+  if (a.scores_at >= 0) {
+    auto it = a.alone.begin();
+    std::advance(it, a.scores_at);
     r.scores_output = it->first;
     r.classes = it->second.dims()[1];
   }
-  r.labeled = data.has_labels();
+  r.labeled = a.data.has_labels();
   if (r.labeled) {
-    BNFOLD_CHECK(scores_at >= 0, ErrorCode::InvalidArgument,
+    BNFOLD_CHECK(a.scores_at >= 0, ErrorCode::InvalidArgument,
                  "labels were given, but no output of the model is class scores ([N, classes])");
-    check_labels_fit(data.labels(), r.classes, r.scores_output);
-    r.accuracy_inference = top_k_accuracy(alone.at(r.scores_output), data.labels(), 1, "audit");
-    if (r.classes >= 5) r.top5_inference = top_k_accuracy(alone.at(r.scores_output), data.labels(), 5, "audit");
+    check_labels_fit(a.data.labels(), r.classes, r.scores_output);
+    r.accuracy_inference = top_k_accuracy(a.alone.at(r.scores_output), a.data.labels(), 1, "audit");
+    if (r.classes >= 5) r.top5_inference = top_k_accuracy(a.alone.at(r.scores_output), a.data.labels(), 5, "audit");
   }
+}
 
-  for (int64_t b : r.batch_sizes) {
-    const auto inf_out = run_all(si, data, b, {}, tick);
-    double worst = 0;
-    for (const auto& [k, t] : inf_out) {
-      const TensorDiff d = compare_tensors(t, head(alone.at(k), t.dims()[0]), 0, 0);
-      worst = std::max(worst, d.max_abs);
+// Phase 3, per batch size: batch invariance in inference mode; batch vs
+// running statistics per layer; outputs and accuracy in train mode.
+void measure_batch_size(AuditRun& a, int64_t b) {
+  AuditReport& r = a.r;
+  const auto tick = [&a] { a.tick(); };
+  const auto inf_out = run_all(*a.si, a.data, b, {}, tick);
+  double worst = 0;
+  for (const auto& [k, t] : inf_out)
+    worst = std::max(worst, compare_tensors(t, head(a.alone.at(k), t.dims()[0]), 0, 0).max_abs);
+  r.invariance.emplace_back(b, worst);
+  std::map<std::string, LayerShift> shift;
+  std::map<std::string, int64_t> batches;
+  const BnStatsHook hook = [&](const BnStats& st) {
+    if (b == 1 && st.count == 1 &&
+        std::find(r.degenerate_at_batch_1.begin(), r.degenerate_at_batch_1.end(), st.bn) == r.degenerate_at_batch_1.end())
+      r.degenerate_at_batch_1.push_back(st.bn);
+    auto it = a.running.find(st.bn);
+    if (it == a.running.end()) return;
+    const RunningStatistics& rs = it->second;
+    double m = 0, v = 0;
+    for (size_t c = 0; c < st.mean.size() && c < rs.mean.size(); ++c) {
+      const double rv = rs.var[c] + rs.epsilon;
+      m += std::fabs(st.mean[c] - rs.mean[c]) / std::sqrt(rv);
+      v += (st.var[c] + rs.epsilon) / rv;
     }
-    r.invariance.emplace_back(b, worst);
-    std::map<std::string, LayerShift> shift;
-    std::map<std::string, int64_t> batches;
-    const BnStatsHook hook = [&](const BnStats& st) {
-      if (b == 1 && st.count == 1 &&
-          std::find(r.degenerate_at_batch_1.begin(), r.degenerate_at_batch_1.end(), st.bn) ==
-              r.degenerate_at_batch_1.end())
-        r.degenerate_at_batch_1.push_back(st.bn);
-      auto it = running.find(st.bn);
-      if (it == running.end()) return;
-      const Running& rs = it->second;
-      double m = 0, v = 0;
-      for (size_t c = 0; c < st.mean.size(); ++c) {
-        const auto ic = static_cast<int64_t>(c);
-        const double rv = rs.var->value_at(ic) + rs.eps;
-        m += std::fabs(st.mean[c] - rs.mean->value_at(ic)) / std::sqrt(rv);
-        v += (st.var[c] + rs.eps) / rv;
-      }
-      LayerShift& l = shift[st.bn];
-      l.bn = st.bn;
-      l.batch = b;
-      l.values = st.count;
-      l.mean_shift_sigma += m / static_cast<double>(st.mean.size());
-      l.var_ratio += v / static_cast<double>(st.mean.size());
-      ++batches[st.bn];
-    };
-    const auto bat_out = run_all(sb, data, b, hook, tick);
-    for (const auto& [k, t] : bat_out) r.divergence.push_back(divergence(k, b, t, head(alone.at(k), t.dims()[0])));
-    for (const auto& bn : bn_order) {
-      auto it = shift.find(bn);
-      if (it == shift.end()) continue;
-      LayerShift l = it->second;
-      const double k = static_cast<double>(batches[bn]);
-      l.mean_shift_sigma /= k;
-      l.var_ratio /= k;
-      r.layers.push_back(l);
-    }
-    BatchAccuracy acc;
-    acc.batch = b;
-    acc.samples = data.size() / b * b;
-    if (scores_at >= 0) {
-      const Tensor& got = bat_out.at(r.scores_output);
-      const Tensor want = head(alone.at(r.scores_output), got.dims()[0]);
-      acc.top1_agreement = top1_agreement(got, want);
-      if (r.labeled) {
-        acc.inference_top1 = top_k_accuracy(want, data.labels(), 1, "audit");
-        acc.batch_stats_top1 = top_k_accuracy(got, data.labels(), 1, "audit");
-        if (r.classes >= 5) {
-          acc.inference_top5 = top_k_accuracy(want, data.labels(), 5, "audit");
-          acc.batch_stats_top5 = top_k_accuracy(got, data.labels(), 5, "audit");
-        }
-      }
-    }
-    r.accuracy.push_back(acc);
+    LayerShift& l = shift[st.bn];
+    l.bn = st.bn;
+    l.batch = b;
+    l.values = st.count;
+    l.mean_shift_sigma += m / static_cast<double>(st.mean.size());
+    l.var_ratio += v / static_cast<double>(st.mean.size());
+    ++batches[st.bn];
+  };
+  const auto bat_out = run_all(*a.sb, a.data, b, hook, tick);
+  for (const auto& [k, t] : bat_out) r.divergence.push_back(divergence(k, b, t, head(a.alone.at(k), t.dims()[0])));
+  for (const auto& bn : a.bn_order) {
+    auto it = shift.find(bn);
+    if (it == shift.end()) continue;
+    LayerShift l = it->second;
+    const double k = static_cast<double>(batches[bn]);
+    l.mean_shift_sigma /= k;
+    l.var_ratio /= k;
+    r.layers.push_back(l);
   }
-
-  // The ablation: each BN alone in train mode at the smallest batch size.
-  if (r.ablation_samples > 0) {
-    const Dataset subset = Dataset::from_tensor(data.batch(0, r.ablation_samples));
-    for (const auto& bn : bn_order) {
-      SessionOptions one = inf;
-      one.batch_statistics_bns = {bn};
-      Session s1(graph, one);
-      const auto out = run_all(s1, subset, smallest, {}, tick);
-      Ablation a;
-      a.bn = bn;
-      for (const auto& [k, t] : out) {
-        const OutputDivergence d = divergence(k, smallest, t, head(alone.at(k), t.dims()[0]));
-        a.rel_l2 = std::max(a.rel_l2, d.rel_l2);
-        if (k == r.scores_output) a.top1_agreement = d.argmax_agreement;
+  BatchAccuracy acc;
+  acc.batch = b;
+  acc.samples = a.data.size() / b * b;
+  if (a.scores_at >= 0) {
+    const Tensor& got = bat_out.at(r.scores_output);
+    const Tensor want = head(a.alone.at(r.scores_output), got.dims()[0]);
+    acc.top1_agreement = top1_agreement(got, want);
+    if (r.labeled) {
+      acc.inference_top1 = top_k_accuracy(want, a.data.labels(), 1, "audit");
+      acc.batch_stats_top1 = top_k_accuracy(got, a.data.labels(), 1, "audit");
+      if (r.classes >= 5) {
+        acc.inference_top5 = top_k_accuracy(want, a.data.labels(), 5, "audit");
+        acc.batch_stats_top5 = top_k_accuracy(got, a.data.labels(), 5, "audit");
       }
-      for (const auto& l : r.layers)
-        if (l.bn == bn && l.batch == smallest) a.why = why_harmful(&l);
-      r.ablation.push_back(a);
     }
-    std::stable_sort(r.ablation.begin(), r.ablation.end(),
-                     [](const Ablation& x, const Ablation& y) { return x.rel_l2 > y.rel_l2; });
   }
+  r.accuracy.push_back(acc);
+}
 
-  // Fold fidelity: the folded model in inference mode against the original.
-  auto folded = clone_graph(*graph);
+// Phase 4, the ablation: each BN alone in train mode at the smallest batch size.
+void run_ablation(AuditRun& a) {
+  AuditReport& r = a.r;
+  if (r.ablation_samples == 0) return;
+  const int64_t smallest = r.batch_sizes.front();
+  const Dataset subset = Dataset::from_tensor(a.data.batch(0, r.ablation_samples));
+  for (const auto& bn : a.bn_order) {
+    SessionOptions one = a.inference;
+    one.batch_statistics_bns = {bn};
+    Session s1(a.graph, one);
+    const auto out = run_all(s1, subset, smallest, {}, [&a] { a.tick(); });
+    Ablation ab;
+    ab.bn = bn;
+    for (const auto& [k, t] : out) {
+      const OutputDivergence d = divergence(k, smallest, t, head(a.alone.at(k), t.dims()[0]));
+      ab.rel_l2 = std::max(ab.rel_l2, d.rel_l2);
+      if (k == r.scores_output) ab.top1_agreement = d.argmax_agreement;
+    }
+    for (const auto& l : r.layers)
+      if (l.bn == bn && l.batch == smallest) ab.why = why_harmful(&l);
+    r.ablation.push_back(ab);
+  }
+  std::stable_sort(r.ablation.begin(), r.ablation.end(),
+                   [](const Ablation& x, const Ablation& y) { return x.rel_l2 > y.rel_l2; });
+}
+
+// Phase 5, fold fidelity: the folded model in inference mode against the original.
+void measure_fold(AuditRun& a) {
+  AuditReport& r = a.r;
+  auto folded = clone_graph(*a.graph);
   const FoldReport fr = fold_batchnorms(*folded);
-  r.fold_summary = fmt::format("{} of {} BN folded, {} folded forward, {} scale-shift, {} kept", fr.count(FoldAction::Folded),
-                               fr.rows().size(), fr.count(FoldAction::FoldedForward), fr.count(FoldAction::ScaleShift), fr.count(FoldAction::Kept));
-  Session sf(std::shared_ptr<const Graph>(std::move(folded)), inf);
-  const auto fold_out = run_all(sf, data, 1, {}, tick);
+  r.fold_summary = fmt::format("{} of {} BN folded, {} folded forward, {} scale-shift, {} kept",
+                               fr.count(FoldAction::Folded), fr.rows().size(), fr.count(FoldAction::FoldedForward),
+                               fr.count(FoldAction::ScaleShift), fr.count(FoldAction::Kept));
+  Session sf(std::shared_ptr<const Graph>(std::move(folded)), a.inference);
+  const auto fold_out = run_all(sf, a.data, 1, {}, [&a] { a.tick(); });
   r.fold_max_abs = 0;
   for (const auto& [k, t] : fold_out) {
-    r.fold_max_abs = std::max(r.fold_max_abs, compare_tensors(t, alone.at(k), 0, 0).max_abs);
-    const TensorStats st = tensor_stats(alone.at(k));
+    r.fold_max_abs = std::max(r.fold_max_abs, compare_tensors(t, a.alone.at(k), 0, 0).max_abs);
+    const TensorStats st = tensor_stats(a.alone.at(k));
     r.fold_scale = std::max({r.fold_scale, std::fabs(st.min), std::fabs(st.max)});
   }
+}
 
-  // From which batch size on do the modes agree (every larger size too)?
-  for (auto it = r.batch_sizes.rbegin(); it != r.batch_sizes.rend(); ++it) {
-    bool ok = true;
-    for (const auto& d : r.divergence) ok &= d.batch != *it || d.rel_l2 <= o.tolerance;
-    if (!ok) break;
-    r.agree_from_batch = *it;
-  }
+}  // namespace
 
-  // The culprits: BNs that alone break the tolerance; when none does but the
-  // whole model does, the three that contribute most.
-  double worst_at_smallest = 0;
-  for (const auto& d : r.divergence)
-    if (d.batch == smallest) worst_at_smallest = std::max(worst_at_smallest, d.rel_l2);
-  for (const auto& a : r.ablation)
-    if (a.rel_l2 > o.tolerance) r.culprits.push_back(a.bn);
-  if (r.culprits.empty() && worst_at_smallest > o.tolerance)
-    for (size_t i = 0; i < r.ablation.size() && i < 3; ++i) r.culprits.push_back(r.ablation[i].bn);
-
-  // The verdict, in plain words; the first line answers the question.
-  double worst_inv = 0;
-  for (const auto& [b, v] : r.invariance) worst_inv = std::max(worst_inv, v);
-  const bool invariant = worst_inv <= 1e-4 * std::max(1.0, r.fold_scale);
-  const BatchAccuracy& acc1 = r.accuracy.front();
-  const bool train_ok = worst_at_smallest <= o.tolerance;
-  std::string first;
-  if (invariant)
-    first = fmt::format("Safe to serve at batch {} in inference mode (a sample's output does not depend on its batch{}).",
-                        smallest, r.labeled ? ", accuracy " + percent(r.accuracy_inference) : "");
-  else
-    first = fmt::format("Not safe even in inference mode: a sample's output changes with its batch by up to {:.3g}.",
-                        worst_inv);
-  std::string train = fmt::format(" Served in train mode (batch statistics) at batch {}, ", smallest);
-  if (train_ok) {
-    train += fmt::format("it also agrees (relative L2 {:.3g} <= {:g}).", worst_at_smallest, o.tolerance);
-  } else if (r.labeled) {
-    train += fmt::format("accuracy falls to {} (from {}); top-1 agrees with inference for {} of samples.",
-                         percent(acc1.batch_stats_top1), percent(acc1.inference_top1), percent(acc1.top1_agreement));
-  } else if (acc1.top1_agreement >= 0) {
-    train += fmt::format("the top-1 class agrees with inference for only {} of samples (relative L2 {:.3g}).",
-                         percent(acc1.top1_agreement), worst_at_smallest);
-  } else {
-    train += fmt::format("the outputs differ by {:.3g} relative L2 (tolerance {:g}).", worst_at_smallest, o.tolerance);
-  }
-  r.verdict.push_back(first + train);
-  if (!r.culprits.empty()) {
-    const Ablation* top = nullptr;
-    for (const auto& a : r.ablation)
-      if (a.bn == r.culprits.front()) top = &a;
-    std::string line = fmt::format(
-        "The layer{} to blame: {}. Alone in train mode at batch {}, {} changes the outputs by {:.3g} relative L2{}{}.",
-        r.culprits.size() == 1 ? "" : "s", fmt::join(r.culprits, ", "), smallest, top->bn, top->rel_l2,
-        top->top1_agreement >= 0 ? fmt::format(" (top-1 agreement {})", percent(top->top1_agreement)) : "",
-        top->why.empty() ? "" : "; " + top->why);
-    r.verdict.push_back(line);
-  }
-  if (!r.degenerate_at_batch_1.empty())
-    r.verdict.push_back(fmt::format(
-        "At batch 1, {} BatchNormalization layer(s) normalize a single value per channel and output beta whatever "
-        "the input (PyTorch refuses this: \"Expected more than 1 value per channel when training\"): {}.",
-        r.degenerate_at_batch_1.size(), fmt::join(r.degenerate_at_batch_1, ", ")));
-  if (r.agree_from_batch > 0)
-    r.verdict.push_back(fmt::format("From batch size {} on the two modes agree within {:g} relative L2.",
-                                    r.agree_from_batch, o.tolerance));
-  else
-    r.verdict.push_back(fmt::format("At none of the tested batch sizes ({}) do the modes agree within {:g} relative L2.",
-                                    fmt::join(r.batch_sizes, ", "), o.tolerance));
-  r.verdict.push_back(invariant
-                          ? fmt::format("In inference mode a sample's output does not depend on its batch (max "
-                                        "difference {:.2g}).", worst_inv)
-                          : fmt::format("In inference mode a sample's output changes with its batch by up to {:.3g}: "
-                                        "the model mixes samples, or the runtime has a bug.", worst_inv));
-  r.verdict.push_back(fmt::format("Folding ({}) changes outputs by at most {:.2g} (outputs up to {:.3g}).",
-                                  r.fold_summary, r.fold_max_abs, r.fold_scale));
-  if (!r.skipped_batch_sizes.empty()) {
-    std::string sizes_text;
-    for (int64_t b : r.skipped_batch_sizes) sizes_text += (sizes_text.empty() ? "" : ", ") + std::to_string(b);
-    r.verdict.push_back(fmt::format("Not measured at batch size{} {}: the data holds only {} samples.",
-                                    r.skipped_batch_sizes.size() == 1 ? "" : "s", sizes_text, data.size()));
-  }
+AuditReport audit(const AnalysisModel& model, const Dataset& data, const AuditOptions& options) {
+  AuditReport r;
+  AuditRun run{data, options, r, model.shared()};
+  plan_audit(run);
+  measure_alone(run);
+  for (int64_t b : r.batch_sizes) measure_batch_size(run, b);
+  run_ablation(run);
+  measure_fold(run);
+  judge_audit(r, options.tolerance);
   return r;
 }
 

@@ -31,7 +31,7 @@ namespace bnfold BNFOLD_API {
 // samples prove it).
 struct DriftOptions {
   const BnInputStats* baseline = nullptr;
-  int64_t min_samples = 30;  // fewer: verdict "too-few-samples"
+  int64_t min_samples = 30;  // fewer: DriftVerdict::TooFewSamples
   double threshold = 4;      // ratio above which a layer drifted
   // Distance a drift must reach; < 0: 0.02 with a baseline (a mean moved by
   // 0.14 sd, or a variance changed by 20%), 0.25 against running statistics
@@ -53,6 +53,10 @@ struct LayerDrift {
   double mean_shift_sigma = 0; // mean over channels of |data mean - reference mean| / reference sigma
   double var_ratio = 0;        // mean over channels of data var / reference var
 };
+enum class DriftVerdict { InDistribution, Drifted, TooFewSamples };
+// "in-distribution", "drifted", "too-few-samples": the words of the reports and --json.
+const char* to_string(DriftVerdict verdict);
+
 struct DriftReport {
   std::vector<LayerDrift> layers;  // in model order
   double max_score = 0, mean_score = 0;
@@ -60,7 +64,7 @@ struct DriftReport {
   std::string reference;          // "baseline" or "running statistics"
   double threshold = 0, min_effect = 0;
   int64_t min_samples = 0;
-  std::string verdict;            // "drifted", "in-distribution" or "too-few-samples"
+  DriftVerdict verdict = DriftVerdict::InDistribution;
   std::vector<std::string> deciding;  // the layers that decide it, ranked by ratio
   std::vector<std::string> summary;   // plain-language lines, the verdict first
 };
@@ -88,6 +92,8 @@ enum class RecalibrationMode {
   FromStatistics,
 };
 const char* recalibration_mode_name(RecalibrationMode m);
+// The modes as the CLI, Python and C take them: "sequential" or "update-bn".
+RecalibrationMode parse_recalibration_mode(const std::string& name);
 // Gives node input k new constant data: in place when the node alone reads
 // it, under the same name when an Identity/Constant node feeds the node alone
 // (the node goes), else as a new constant.
@@ -175,6 +181,7 @@ struct AuditReport {
   int64_t agree_from_batch = -1;                          // -1: at none of the sizes
   std::vector<std::string> verdict;                       // plain-language lines; the first answers the question
 };
-AuditReport audit(std::shared_ptr<const Graph> graph, const Dataset& data, const AuditOptions& options);
+class AnalysisModel;  // analysis/analysis_model.hpp: a model prepared for analysis
+AuditReport audit(const AnalysisModel& model, const Dataset& data, const AuditOptions& options);
 
 }  // namespace bnfold

@@ -202,10 +202,8 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
 
 BnInputStats stats_from_monitor(const MonitorSnapshot& m, const std::string& model) {
   BnInputStats s;
+  static_cast<BnMoments&>(s) = m;
   s.model = model;
-  s.samples = m.samples;
-  s.order = m.order;
-  for (const auto& bn : m.order) s.per_bn[bn] = m.per_bn.at(bn);
   return s;
 }
 
@@ -221,10 +219,7 @@ BnStatsCollector::~BnStatsCollector() = default;
 
 void BnStatsCollector::add(const Tensor& batch) {
   BNFOLD_CHECK(batch.rank() > 0, ErrorCode::InvalidArgument, "a batch needs a batch dimension");
-  const BnStatsHook hook = [&](const BnStats& s) {
-    if (!stats_.per_bn.count(s.bn)) stats_.order.push_back(s.bn);
-    stats_.per_bn[s.bn].add(s.count, s.mean, s.var);
-  };
+  const BnStatsHook hook = [&](const BnStats& s) { stats_.add(s.bn, s.count, s.mean, s.var); };
   session_->run({{session_->inputs()[0].name, batch}}, hook);
   stats_.samples += batch.dims()[0];
 }

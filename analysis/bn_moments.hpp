@@ -22,11 +22,8 @@ namespace bnfold BNFOLD_API {
 // refused) and the BN signature: a digest of the BNs' names and channel
 // counts, the same for a model and its folded form, so statistics of another
 // model are recognized by it.
-struct BnInputStats {
+struct BnInputStats : BnMoments {
   std::string model;                             // the model they were collected for
-  int64_t samples = 0;
-  std::vector<std::string> order;                // BNs in plan order
-  std::map<std::string, ChannelMoments> per_bn;  // by BN name
   void merge(const BnInputStats& other);         // throws if the BNs differ
   void save(const std::string& path) const;      // JSON
   static BnInputStats load(const std::string& path);

@@ -291,7 +291,8 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
   BNFOLD_CHECK(!o.sample_dims.empty(), ErrorCode::InvalidArgument, "the sample dims are needed to read data");
   BNFOLD_CHECK(o.every >= 1 && o.limit >= 0, ErrorCode::InvalidArgument, "every {} / limit {}: every >= 1, limit >= 0",
                o.every, o.limit);
-  const bool from_folders = o.labels == "subfolders";
+  const LabelSource source = label_source_of(o.labels);
+  const bool from_folders = source == LabelSource::Subfolders;
   const ClassFolders classes = from_folders ? class_folders(paths) : ClassFolders{};
   if (from_folders)
     BNFOLD_CHECK(!classes.names.empty(), ErrorCode::InvalidArgument,
@@ -340,7 +341,7 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     const std::string& f = files[i].first;  // not a structured binding: lambdas below capture it (C++17)
     const std::string& root = files[i].second;
     const std::string e = lower_ext(f);
-    if (!o.labels.empty() && !from_folders && same_path(f, o.labels)) {
+    if (source == LabelSource::File && same_path(f, o.labels)) {
       d.notes.push_back(fmt::format("{}: the labels file, not read as data", f));
       continue;
     }
@@ -368,7 +369,7 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
         const std::string where = f + ": array '" + name + "'";
         if (!o.label_key.empty() && name == o.label_key) {
           found_labels = true;
-          if (o.labels.empty()) {
+          if (source == LabelSource::None) {
             const std::vector<int64_t> l = labels_from_tensor(parse_npy(data::member_bytes(f, m), where), where);
             npz_labels.insert(npz_labels.end(), l.begin(), l.end());
             npz_has_labels = true;
@@ -391,7 +392,7 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
       }
       BNFOLD_CHECK(found_data, ErrorCode::InvalidArgument, "{}: no array '{}' (--data-key); it holds {}", f,
                    o.data_key, names);
-      BNFOLD_CHECK(found_labels || !o.labels.empty(), ErrorCode::InvalidArgument,
+      BNFOLD_CHECK(found_labels || source != LabelSource::None, ErrorCode::InvalidArgument,
                    "{}: no array '{}' (--label-key); it holds {}", f, o.label_key, names);
     } else {
       int iw = 0, ih = 0, ic = 0;
@@ -420,7 +421,7 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     d.set_labels(std::move(folder_labels), "--labels subfolders");
     d.class_names = classes.names;
     d.description += fmt::format(", {} classes from subfolders", classes.names.size());
-  } else if (!o.labels.empty()) {
+  } else if (source == LabelSource::File) {
     d.set_labels(load_labels(o.labels, o.label_key), o.labels);
   } else if (npz_has_labels) {
     d.set_labels(std::move(npz_labels), "the '" + o.label_key + "' arrays of the data");
@@ -511,6 +512,20 @@ Tensor Dataset::batch(int64_t start, int64_t n) const {
     for (int64_t i = 0; i < n; ++i) impl_->copy((start + i) * every_, 1, dst + static_cast<size_t>(i) * impl_->sample_bytes);
   }
   return t;
+}
+
+const char* to_string(LabelSource source) {
+  switch (source) {
+    case LabelSource::File: return "file";
+    case LabelSource::Subfolders: return "subfolders";
+    case LabelSource::None: break;
+  }
+  return "none";
+}
+
+LabelSource label_source_of(const std::string& labels) {
+  if (labels.empty()) return LabelSource::None;
+  return labels == to_string(LabelSource::Subfolders) ? LabelSource::Subfolders : LabelSource::File;
 }
 
 }  // namespace bnfold

@@ -20,6 +20,15 @@
 
 namespace bnfold BNFOLD_API {
 
+// Where a data set's labels come from, as DataOptions::labels says it.
+enum class LabelSource {
+  None,        // no labels (unless label_key names arrays of the data's .npz files)
+  File,        // a .npy/.npz file of class ids
+  Subfolders,  // the first folder level under each data folder is the class (ImageFolder)
+};
+const char* to_string(LabelSource source);  // "none", "file", "subfolders" (the word --labels takes)
+LabelSource label_source_of(const std::string& labels);  // "" none, "subfolders", else a file
+
 struct DataOptions {
   // The dims of one sample the model takes (its input without the batch dim);
   // arrays of this rank are samples, one rank more are batches. Required.

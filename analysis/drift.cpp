@@ -62,40 +62,20 @@ const ChannelMoments& moments_of(const BnInputStats& stats, const std::string& b
   return it->second;
 }
 
-// A BN the drift compares against: a BatchNormalization node of the graph
-// or one `fold` removed (its running statistics kept in the metadata).
-struct RunningStats {
-  std::string bn;
-  double eps = 0;
-  std::vector<double> mean, var;  // var without eps
-};
-
-// Every BN of g with its running statistics, in the order of `order`
-// (the statistics' plan order) where they appear there.
-std::vector<RunningStats> running_stats(const Graph& g, const std::vector<std::string>& order) {
-  std::vector<RunningStats> all;
-  for (const Node* node : g.topological_order()) {
-    if (node->op_type() != "BatchNormalization" || !node->domain().empty()) continue;
-    RunningStats r;
-    r.bn = node_name(*node);
-    if (!(node->input(3) && node->input(3)->is_constant() && node->input(4) && node->input(4)->is_constant())) {
-      BNFOLD_CHECK(std::find(order.begin(), order.end(), r.bn) == order.end(), ErrorCode::Unsupported,
-                   "{}: its running statistics are not constant", node->label());
-      continue;
-    }
-    r.eps = batchnorm_attrs(*node).epsilon;
-    for (int64_t c = 0; c < node->input(3)->data().numel(); ++c) {
-      r.mean.push_back(node->input(3)->data().value_at(c));
-      r.var.push_back(node->input(4)->data().value_at(c));
-    }
-    all.push_back(std::move(r));
-  }
-  for (const FoldedBn& f : folded_bns(g))
-    all.push_back({f.bn, f.epsilon, {f.mean.begin(), f.mean.end()}, {f.var.begin(), f.var.end()}});
+// Every BN of g with its running statistics (graph/batchnorm.hpp: BN nodes
+// and those fold removed), in the order of `order` (the statistics' plan
+// order) where they appear there. A measured BN without constant statistics
+// cannot be compared.
+std::vector<RunningStatistics> running_stats(const Graph& g, const std::vector<std::string>& order) {
+  std::vector<std::string> not_constant;
+  std::vector<RunningStatistics> all = running_statistics(g, &not_constant);
+  for (const std::string& bn : not_constant)
+    BNFOLD_CHECK(std::find(order.begin(), order.end(), bn) == order.end(), ErrorCode::Unsupported,
+                 "BN '{}': its running statistics are not constant", bn);
   auto rank = [&](const std::string& bn) {
     return static_cast<size_t>(std::find(order.begin(), order.end(), bn) - order.begin());
   };
-  std::stable_sort(all.begin(), all.end(), [&](const RunningStats& a, const RunningStats& b) {
+  std::stable_sort(all.begin(), all.end(), [&](const RunningStatistics& a, const RunningStatistics& b) {
     return rank(a.bn) < rank(b.bn);
   });
   return all;
@@ -103,9 +83,9 @@ std::vector<RunningStats> running_stats(const Graph& g, const std::vector<std::s
 
 // Statistics of another model are named as such: the first BN they have
 // that the model lacks, and both BN signatures.
-void check_fits(const std::vector<RunningStats>& bns, const BnInputStats& s, const char* what) {
+void check_fits(const std::vector<RunningStatistics>& bns, const BnInputStats& s, const char* what) {
   std::map<std::string, size_t> channels;
-  for (const RunningStats& b : bns) channels[b.bn] = b.mean.size();
+  for (const RunningStatistics& b : bns) channels[b.bn] = b.mean.size();
   for (const auto& [bn, m] : s.per_bn) {
     auto it = channels.find(bn);
     const size_t c = m.mean.size();
@@ -145,12 +125,12 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
                o.baseline ? o.baseline->samples : 0);
   const double n = static_cast<double>(std::max<int64_t>(stats.samples, 1));
   const double noise = 2.0 * (1.0 / n + (o.baseline ? 1.0 / static_cast<double>(o.baseline->samples) : 0.0));
-  const std::vector<RunningStats> model_bns = running_stats(g, stats.order);
+  const std::vector<RunningStatistics> model_bns = running_stats(g, stats.order);
   check_fits(model_bns, stats, "data's");
   if (o.baseline) check_fits(model_bns, *o.baseline, "baseline");
-  for (const RunningStats& bn : model_bns) {
+  for (const RunningStatistics& bn : model_bns) {
     if (!stats.per_bn.count(bn.bn)) continue;
-    const double eps = bn.eps;
+    const double eps = bn.epsilon;
     const auto channels = static_cast<int64_t>(bn.mean.size());
     const ChannelMoments& m = moments_of(stats, bn.bn, channels, "data's");
     Reference running{bn.mean, bn.var};
@@ -204,18 +184,18 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
                        l.bn, l.distance, l.ratio, 100 * l.shifted_share, 100 * l.var_shift_share);
   };
   if (stats.samples < o.min_samples) {
-    r.verdict = "too-few-samples";
+    r.verdict = DriftVerdict::TooFewSamples;
     r.summary.push_back(fmt::format("Too few samples: {} (at least {} are needed for a verdict); the scores below are "
                                     "mostly sampling noise.", stats.samples, o.min_samples));
   } else if (!r.deciding.empty()) {
-    r.verdict = "drifted";
+    r.verdict = DriftVerdict::Drifted;
     r.summary.push_back(fmt::format("Drifted: {} of {} BN layers of the data ({} samples) left {}.",
                                     r.deciding.size(), r.layers.size(), stats.samples, against));
     for (size_t i = 0; i < r.deciding.size() && i < 3; ++i)
       for (const auto& l : r.layers)
         if (l.bn == r.deciding[i]) r.summary.push_back(describe(l));
   } else {
-    r.verdict = "in-distribution";
+    r.verdict = DriftVerdict::InDistribution;
     r.deciding.push_back(top.bn);
     r.summary.push_back(fmt::format("In distribution: no BN layer of the data ({} samples) left {}.", stats.samples,
                                     against));
@@ -227,6 +207,15 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
     r.summary.push_back("No baseline: the reference is the running statistics. For a sharper verdict, save one from "
                         "in-distribution data (drift --save-stats base.json) and pass --baseline base.json.");
   return r;
+}
+
+const char* to_string(DriftVerdict verdict) {
+  switch (verdict) {
+    case DriftVerdict::Drifted: return "drifted";
+    case DriftVerdict::TooFewSamples: return "too-few-samples";
+    case DriftVerdict::InDistribution: break;
+  }
+  return "in-distribution";
 }
 
 }  // namespace bnfold

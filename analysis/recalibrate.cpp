@@ -16,14 +16,7 @@ namespace {
 
 std::vector<Node*> inference_bns(Graph& g) {
   std::vector<Node*> out;
-  for (Node* n : g.topological_order()) {
-    if (n->op_type() != "BatchNormalization" || !n->domain().empty()) continue;
-    const BatchNormAttrs a = batchnorm_attrs(*n);
-    if (a.training || !a.spatial) continue;
-    bool constant = true;
-    for (size_t k = 1; k <= 4; ++k) constant &= n->input(k) && n->input(k)->is_constant();
-    if (constant) out.push_back(n);
-  }
+  for (const BatchNorm& bn : inference_batchnorms(g)) out.push_back(&bn.node());
   BNFOLD_CHECK(!out.empty() || folded_bns(g).empty(), ErrorCode::InvalidArgument,
                "the model was folded ({} BNs are in its weights now): recalibrate the model before folding, then "
                "fold the result",
@@ -41,7 +34,7 @@ std::unordered_map<const Node*, int> levels(const Graph& g) {
     int in = 0;
     for (const Value* v : n->inputs())
       if (v) in = std::max(in, value_level.count(v) ? value_level[v] : 0);
-    const bool is_bn = n->op_type() == "BatchNormalization";
+    const bool is_bn = BatchNorm::is(*n);
     if (is_bn) bn_level[n] = in;
     for (const Value* out : n->outputs())
       if (out) value_level[out] = is_bn ? in + 1 : in;
@@ -132,6 +125,12 @@ const char* recalibration_mode_name(RecalibrationMode m) {
     case RecalibrationMode::FromStatistics: return "statistics";
     default: return "sequential";
   }
+}
+
+RecalibrationMode parse_recalibration_mode(const std::string& name) {
+  if (name == "sequential") return RecalibrationMode::Sequential;
+  if (name == "update-bn") return RecalibrationMode::UpdateBn;
+  failf(ErrorCode::InvalidArgument, "recalibration mode '{}': use sequential or update-bn", name);
 }
 
 RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, bool unbiased_var) {

@@ -7,6 +7,7 @@
 
 #include "analysis/float64.hpp"
 #include "analysis/verify_inputs.hpp"
+#include "graph/batchnorm.hpp"
 #include "graph/check.hpp"
 #include "graph/onnx_io.hpp"
 #include "runtime/session.hpp"
@@ -137,9 +138,8 @@ VerifyResult verify_fold(const Graph& original, const Graph& folded, FoldReport*
       if (!at.empty() && original.find_value(at) && folded.find_value(at)) points.emplace_back(key, at);
     }
   } else {
-    for (const Node* n : original.topological_order())
-      if (n->op_type() == "BatchNormalization" && n->output(0) && folded.find_value(n->output(0)->name()))
-        points.emplace_back("", n->output(0)->name());
+    for (const BatchNorm& bn : batchnorms(original))
+      if (folded.find_value(bn.node().output(0)->name())) points.emplace_back("", bn.node().output(0)->name());
   }
   std::vector<Segment> segments;
   std::vector<std::string> extra, boundary;
@@ -163,6 +163,7 @@ VerifyResult verify_fold(const Graph& original, const Graph& folded, FoldReport*
   result.noise_factor = o.noise_factor;
   DataLikeInputs in = data_like_inputs(original, a, o.inputs, o.batch, o.seed, o.mean, o.std);
   result.inputs = in.description;
+  result.inputs_given = in.all_given;
   const auto ra = a.run(in.inputs);
   const auto rb = b.run(in.inputs);
 

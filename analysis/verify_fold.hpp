@@ -69,6 +69,7 @@ struct VerifyResult {
   bool ok = true;                   // every output and every fold passes
   std::string reference;            // what the errors are measured against
   std::string inputs;               // how the inputs were made
+  bool inputs_given = false;        // all were the caller's (no random batch)
   double noise_factor = 0;
 };
 

@@ -69,9 +69,8 @@ InputEstimate estimate_input_statistics(const Graph& g, const std::string& input
   const Value* y = conv->output(0);
   if (y->uses().size() != 1 || y->is_graph_output()) return e;
   const Node* bn = y->uses()[0].node;
-  if (bn->op_type() != "BatchNormalization" || batchnorm_attrs(*bn).training || !bn->input(3) || !bn->input(4) ||
-      !bn->input(3)->is_constant() || !bn->input(4)->is_constant())
-    return e;
+  const std::optional<BatchNorm> view = BatchNorm::of(*bn);
+  if (!view || view->attrs().training || !view->constant_statistics()) return e;
   const Tensor& W = w->data();
   const auto& wd = W.dims();
   if (wd.size() < 3) return e;
@@ -126,6 +125,7 @@ DataLikeInputs data_like_inputs(const Graph& g, const Session& session, const st
   r.inputs = given;
   if (r.inputs.size() >= session.inputs().size()) {
     r.description = "given";
+    r.all_given = true;
     return r;
   }
   std::vector<std::string> parts;

@@ -28,7 +28,8 @@ InputEstimate estimate_input_statistics(const Graph& g, const std::string& input
 
 struct DataLikeInputs {
   std::map<std::string, Tensor> inputs;
-  std::string description;  // "random N(0,1)", "random per channel N(mean, std) ...: ..."
+  std::string description;  // "given", "random N(0,1)", "random per channel N(mean, std) ...: ..."
+  bool all_given = false;   // every input was given: no batch size was chosen
 };
 
 // Random inputs for every input not in `given`, with batch `batch`: per

@@ -15,11 +15,10 @@ using namespace bnfold::c_api;
 
 namespace {
 
-// The model as the analyses read it: a copy with every BN's parameters constant.
-std::shared_ptr<bnfold::Graph> for_analysis(const bnfold_model& m) {
-  std::shared_ptr<bnfold::Graph> g(bnfold::clone_graph(*m.graph));
-  bnfold::prepare_for_bn_analysis(*g);
-  return g;
+// The model as the analyses read it: a prepared copy (the handle's graph may
+// change later: fold and recalibrate replace it).
+bnfold::AnalysisModel for_analysis(const bnfold_model& m) {
+  return bnfold::AnalysisModel(std::shared_ptr<const bnfold::Graph>(bnfold::clone_graph(*m.graph)), "the model");
 }
 
 std::vector<std::string> paths_of(const char* const* paths, size_t count) {
@@ -118,9 +117,9 @@ bnfold_status bnfold_stats_collect_files(const bnfold_model* model, const char* 
   if (!model || !out || (count && !paths)) return null_argument(!model ? "model" : !out ? "out" : "paths");
   *out = nullptr;
   return guarded([&] {
-    auto g = for_analysis(*model);
-    const bnfold::Dataset d = open_files(*g, paths_of(paths, count));
-    *out = new bnfold_stats{bnfold::collect_bn_input_stats(g, d, batch == 0 ? 32 : batch, threads)};
+    const bnfold::AnalysisModel m = for_analysis(*model);
+    const bnfold::Dataset d = open_files(m.graph(), paths_of(paths, count));
+    *out = new bnfold_stats{bnfold::collect_bn_input_stats(m.shared(), d, batch == 0 ? 32 : batch, threads)};
   });
 }
 
@@ -128,7 +127,7 @@ bnfold_status bnfold_stats_collector_create(const bnfold_model* model, int threa
   if (!model || !out) return null_argument(!model ? "model" : "out");
   *out = nullptr;
   return guarded([&] {
-    *out = new bnfold_stats_collector{std::make_unique<bnfold::BnStatsCollector>(for_analysis(*model), threads)};
+    *out = new bnfold_stats_collector{std::make_unique<bnfold::BnStatsCollector>(for_analysis(*model).shared(), threads)};
   });
 }
 
@@ -173,13 +172,14 @@ bnfold_status bnfold_drift(const bnfold_model* model, const bnfold_stats* stats,
   if (!model || !stats) return null_argument(!model ? "model" : "stats");
   if (report_json) *report_json = nullptr;
   return guarded([&] {
-    bnfold::DriftOptions o;
-    o.baseline = baseline ? &baseline->stats : nullptr;
-    const bnfold::DriftReport r = bnfold::compute_drift(*for_analysis(*model), stats->stats, o);
+    bnfold::DriftRequest q;
+    q.statistics = {stats->stats};
+    q.options.baseline = baseline ? &baseline->stats : nullptr;
+    const bnfold::DriftReport r = bnfold::drift_model(for_analysis(*model), q).report;
     if (verdict)
-      *verdict = r.verdict == "drifted"           ? BNFOLD_DRIFTED
-                 : r.verdict == "too-few-samples" ? BNFOLD_TOO_FEW_SAMPLES
-                                                  : BNFOLD_IN_DISTRIBUTION;
+      *verdict = r.verdict == bnfold::DriftVerdict::Drifted         ? BNFOLD_DRIFTED
+                 : r.verdict == bnfold::DriftVerdict::TooFewSamples ? BNFOLD_TOO_FEW_SAMPLES
+                                                                    : BNFOLD_IN_DISTRIBUTION;
     give(report_json, bnfold::drift_json(r));
   });
 }
@@ -191,8 +191,7 @@ bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* 
   return guarded([&] {
     bnfold::RecalibrateOptions o;
     o.unbiased_var = unbiased_var != 0;
-    std::shared_ptr<const bnfold::Graph> source(bnfold::clone_graph(*model->graph));
-    const bnfold::RecalibrateResult r = bnfold::recalibrate_model(source, stats->stats, o);
+    const bnfold::RecalibrateResult r = bnfold::recalibrate_model(for_analysis(*model), stats->stats, o);
     model->graph = bnfold::clone_graph(*r.model);
     give(report_json, bnfold::recalibrate_json(r));
   });
@@ -206,9 +205,9 @@ bnfold_status bnfold_model_recalibrate_files(bnfold_model* model, const char* co
     bnfold::RecalibrateOptions o;
     o.mode = update_bn ? bnfold::RecalibrationMode::UpdateBn : bnfold::RecalibrationMode::Sequential;
     o.threads = threads;
-    std::shared_ptr<const bnfold::Graph> source(bnfold::clone_graph(*model->graph));
-    const bnfold::Dataset d = open_files(*for_analysis(*model), paths_of(paths, count));
-    const bnfold::RecalibrateResult r = bnfold::recalibrate_model(source, d, o);
+    const bnfold::AnalysisModel m = for_analysis(*model);
+    const bnfold::Dataset d = open_files(m.graph(), paths_of(paths, count));
+    const bnfold::RecalibrateResult r = bnfold::recalibrate_model(m, d, o);
     model->graph = bnfold::clone_graph(*r.model);
     give(report_json, bnfold::recalibrate_json(r));
   });
@@ -220,11 +219,11 @@ bnfold_status bnfold_audit_files(const bnfold_model* model, const char* const* p
     return null_argument(!model ? "model" : !report_json ? "report_json" : "paths");
   *report_json = nullptr;
   return guarded([&] {
-    auto g = for_analysis(*model);
-    const bnfold::Dataset d = open_files(*g, paths_of(paths, count));
+    const bnfold::AnalysisModel m = for_analysis(*model);
+    const bnfold::Dataset d = open_files(m.graph(), paths_of(paths, count));
     bnfold::AuditOptions o;
     o.threads = threads;
-    *report_json = give_string(bnfold::audit_json(bnfold::audit(g, d, o)));
+    *report_json = give_string(bnfold::audit_json(bnfold::audit(m, d, o)));
   });
 }
 

@@ -84,9 +84,7 @@ ModelSummary summarize(const Graph& g) {
     s.parameters += v->data().numel();
     s.parameter_bytes += v->data().nbytes();
   }
-  for (const Node* n : g.topological_order())
-    if (n->op_type() == "BatchNormalization" && n->domain().empty())
-      s.batchnorms.push_back(describe_batchnorm(*n));
+  for (const BatchNorm& bn : batchnorms(g)) s.batchnorms.push_back(describe_batchnorm(bn.node()));
   return s;
 }
 

@@ -38,11 +38,12 @@ std::string store_weights(DType dtype, const std::vector<int64_t>& dims, const s
 }
 
 std::string batchnorm_affine(const Node& bn, ChannelAffine* out) {
-  const BatchNormAttrs attrs = batchnorm_attrs(bn);
+  const std::optional<BatchNorm> view = BatchNorm::of(bn);
+  if (!view) return "not a BatchNormalization with an output";
+  const BatchNormAttrs& attrs = view->attrs();
   if (attrs.training) return "BN is in training mode (" + attrs.training_why + ")";
   if (!attrs.spatial) return "spatial=0: BN normalizes each activation separately";
-  for (size_t k = 1; k <= 4; ++k)
-    if (!bn.input(k) || !bn.input(k)->is_constant()) return "BN's parameters are not constant";
+  if (!view->inference_with_constants()) return "BN's parameters are not constant";
   const std::vector<double> gamma = doubles(bn.input(1)->data()), beta = doubles(bn.input(2)->data()),
                             mean = doubles(bn.input(3)->data()), var = doubles(bn.input(4)->data());
   const size_t c = gamma.size();

@@ -24,7 +24,7 @@ class BnToScaleShift : public Pass {
 
   bool run(Graph& g) override {
     bool changed = false;
-    for (Node* bn : batchnorms(g)) {
+    for (Node* bn : batchnorm_nodes(g)) {
       Value* x = bn->input(0);
       Value* y = bn->output(0);
       ChannelAffine a;

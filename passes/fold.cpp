@@ -15,7 +15,8 @@ namespace {
 
 // The parameters of an inference BN with constant ones (false otherwise).
 bool snapshot(const Node& n, FoldedBn* f) {
-  if (n.inputs().size() < 5 || batchnorm_attrs(n).training || !batchnorm_attrs(n).spatial) return false;
+  const std::optional<BatchNorm> bn = BatchNorm::of(n);
+  if (!bn || !bn->inference_with_constants()) return false;
   std::vector<float>* dst[] = {&f->gamma, &f->beta, &f->mean, &f->var};
   for (size_t i = 1; i <= 4; ++i) {
     const Value* v = n.input(i);
@@ -24,7 +25,7 @@ bool snapshot(const Node& n, FoldedBn* f) {
   }
   f->bn = node_name(n);
   f->value = n.input(0)->name();
-  f->epsilon = batchnorm_attrs(n).epsilon;
+  f->epsilon = bn->epsilon();
   const size_t c = f->mean.size();
   return c > 0 && f->gamma.size() == c && f->beta.size() == c && f->var.size() == c;
 }
@@ -36,8 +37,7 @@ bool snapshot(const Node& n, FoldedBn* f) {
 void record_folded(Graph& graph, FoldReport& report, std::map<std::string, FoldedBn> before) {
   std::vector<FoldedBn> annex = folded_bns(graph);  // a model folded before keeps its records
   std::set<std::string> present;
-  for (const Node* n : graph.nodes())
-    if (n->op_type() == "BatchNormalization" && n->domain().empty()) present.insert(node_name(*n));
+  for (const BatchNorm& bn : batchnorms(graph)) present.insert(bn.name());
   for (const std::string& key : report.order()) {
     auto it = before.find(key);
     if (it == before.end() || present.count(it->second.bn)) continue;
@@ -61,8 +61,8 @@ FoldReport fold_batchnorms(Graph& graph, const PipelineOptions& options) {
   FoldReport report;
   std::map<std::string, FoldedBn> before;  // by BN output name, as the report
   // One row per BN, with its neighbours as they are before any pass.
-  for (const Node* n : graph.topological_order()) {
-    if (n->op_type() != "BatchNormalization" || !n->domain().empty() || !n->output(0)) continue;
+  for (const BatchNorm& view : batchnorms(graph)) {
+    const Node* n = &view.node();
     BnFoldRow& row = report.row(n->output(0)->name());
     row.bn = node_name(*n);
     const Value* x = n->input(0);

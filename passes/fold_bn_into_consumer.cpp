@@ -36,7 +36,7 @@ class FoldBnIntoConsumer : public Pass {
   std::set<const Node*> done_;  // nodes already tried (a BN that did not fold stays as it was)
 
   bool try_fold(Graph& g, Node* bn) {
-    if (!is_batchnorm(*bn)) return false;
+    if (!BatchNorm::is(*bn)) return false;
     Value* y = bn->output(0);
     const std::string key = y->name();
     ChannelAffine a;

@@ -29,7 +29,7 @@ class FoldBnIntoProducer : public Pass {
 
   bool run(Graph& g) override {
     bool changed = false;
-    for (Node* bn : batchnorms(g)) {
+    for (Node* bn : batchnorm_nodes(g)) {
       const std::string key = bn->output(0)->name();
       ChannelAffine a;
       if (const std::string why = batchnorm_affine(*bn, &a); !why.empty()) {

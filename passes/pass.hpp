@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "graph/batchnorm.hpp"
 #include "graph/graph.hpp"
 #include "passes/fold_report.hpp"
 
@@ -42,15 +43,11 @@ class Pass {
     return changed;
   }
 
-  // The BatchNormalization nodes (ai.onnx, with an output), producers first.
-  static std::vector<Node*> batchnorms(const Graph& g) {
+  // The BatchNormalization nodes (graph/batchnorm.hpp's BatchNorm), producers first.
+  static std::vector<Node*> batchnorm_nodes(const Graph& g) {
     std::vector<Node*> out;
-    for (Node* n : g.topological_order())
-      if (is_batchnorm(*n)) out.push_back(n);
+    for (const BatchNorm& bn : batchnorms(g)) out.push_back(&bn.node());
     return out;
-  }
-  static bool is_batchnorm(const Node& n) {
-    return n.op_type() == "BatchNormalization" && n.domain().empty() && n.output(0);
   }
 
   // Report helpers; the report is optional.

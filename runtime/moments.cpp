@@ -56,4 +56,15 @@ std::vector<double> ChannelMoments::variance() const {
   return v;
 }
 
+void BnMoments::add(const std::string& bn, int64_t count, const std::vector<double>& mean,
+                    const std::vector<double>& var) {
+  if (!per_bn.count(bn)) order.push_back(bn);
+  per_bn[bn].add(count, mean, var);
+}
+
+void BnMoments::merge_moments(const BnMoments& other) {
+  if (order.empty()) order = other.order;
+  for (const auto& [bn, m] : other.per_bn) per_bn[bn].merge(m);
+}
+
 }  // namespace bnfold

@@ -263,11 +263,8 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
   const int64_t n = impl_->runs.fetch_add(1);
   if (n % every != 0) return impl_->run(inputs, nullptr);
   // A measured run: its own accumulators, merged once at the end.
-  MonitorSnapshot mine;
-  const BnStatsHook hook = [&mine](const BnStats& st) {
-    if (!mine.per_bn.count(st.bn)) mine.order.push_back(st.bn);
-    mine.per_bn[st.bn].add(st.count, st.mean, st.var);
-  };
+  BnMoments mine;
+  const BnStatsHook hook = [&mine](const BnStats& st) { mine.add(st.bn, st.count, st.mean, st.var); };
   auto out = impl_->run(inputs, &hook);
   int64_t batch = 1;
   if (!impl_->inputs.empty()) {
@@ -277,8 +274,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
   std::lock_guard<std::mutex> lock(impl_->monitor_mutex);
   if (impl_->epoch.load() != epoch) return out;  // reset while it ran: not part of the new count
   MonitorSnapshot& seen = impl_->seen;
-  if (seen.order.empty()) seen.order = mine.order;
-  for (const auto& [bn, m] : mine.per_bn) seen.per_bn[bn].merge(m);
+  seen.merge_moments(mine);
   ++seen.sampled_runs;
   seen.samples += batch;
   return out;

@@ -64,11 +64,8 @@ struct SessionOptions {
 // What a monitoring session has seen: the statistics of every BN input over
 // the sampled runs, merged (Chan). analysis/bn_moments.hpp turns it into the
 // statistics object `drift --save-stats` writes.
-struct MonitorSnapshot {
+struct MonitorSnapshot : BnMoments {  // samples: batch items in the measured runs
   int64_t runs = 0, sampled_runs = 0;  // runs since the session began, and those measured
-  int64_t samples = 0;                 // batch items in the measured runs
-  std::vector<std::string> order;      // BNs in plan order
-  std::map<std::string, ChannelMoments> per_bn;
 };
 
 // The statistics of one BatchNormalization's input in one run.

@@ -162,7 +162,7 @@ void write_audit_html(const AuditArgs& a, const AuditReport& r) {
 
 int run_audit(const AuditArgs& a) {
   check_outputs(a, {});
-  auto g = load_for_bn_analysis(a.model);
+  const AnalysisModel model = AnalysisModel::load(a.model);
   BNFOLD_CHECK(a.random != !a.data.empty(), ErrorCode::InvalidArgument, "give --data PATH or --random");
   BNFOLD_CHECK(!a.random || a.labels.empty(), ErrorCode::InvalidArgument, "--labels needs --data, not --random");
   AuditOptions o;
@@ -173,13 +173,13 @@ int run_audit(const AuditArgs& a) {
   o.threads = a.threads;
   o.ablation_samples = a.ablation_samples;
   o.progress = progress_bar("auditing");
-  Dataset d = a.random ? Dataset() : load_data(a, *g);
+  Dataset d = a.random ? Dataset() : load_data(a, model.graph());
   if (a.random) {
-    Session probe(g);
+    Session probe(model.shared());
     const int64_t n = std::max(a.samples, *std::max_element(o.batch_sizes.begin(), o.batch_sizes.end()));
     d = Dataset::from_tensor(random_inputs(probe, n, a.seed).begin()->second);
   }
-  const AuditReport r = audit(g, d, o);
+  const AuditReport r = audit(model, d, o);
   if (a.json) std::cout << audit_json(r) << "\n";
   else print_audit(r);
   if (!a.html.empty()) write_audit_html(a, r);

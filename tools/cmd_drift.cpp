@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "analysis/workflows.hpp"
 #include "graph/check.hpp"
@@ -31,7 +32,7 @@ std::string pct(double v) { return fmt::format("{:.0f}%", 100 * v); }
 void print_drift(const DriftReport& r) {
   std::vector<LayerDrift> ranked = r.layers;
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.ratio > y.ratio; });
-  fmt::print("Verdict: {}\n", r.verdict);
+  fmt::print("Verdict: {}\n", to_string(r.verdict));
   for (const auto& s : r.summary) fmt::print("  {}\n", s);
   fmt::print("\nPer layer, against the {} ({} samples{}), most drifted first:\n", r.reference, r.samples,
              r.baseline_samples ? fmt::format("; baseline {}", r.baseline_samples) : "");
@@ -74,7 +75,7 @@ void write_drift_html(const DriftArgs& a, const DriftReport& r) {
   ChartOptions ro{"", "distance / sampling noise", true, 0, {{r.threshold, fmt::format("drifted above {:g}x", r.threshold)}}};
   ChartOptions so{"", "share of channels", false, 1, {}};
   ChartOptions sc{"", "symmetric KL", true, 0, {}};
-  std::vector<std::string> paragraphs = {"Verdict: " + r.verdict};
+  std::vector<std::string> paragraphs = {std::string("Verdict: ") + to_string(r.verdict)};
   paragraphs.insert(paragraphs.end(), r.summary.begin(), r.summary.end());
   write_html(a.html, "bnfold drift: " + a.model, paragraphs,
              {{"Drift per layer (against the " + r.reference + ")",
@@ -91,37 +92,40 @@ int run_drift(const DriftArgs& a) {
   std::vector<NamedPath> inputs = {{"--baseline", a.baseline}};
   for (const auto& m : a.merge) inputs.push_back({"--merge", m});
   check_outputs(a, {{"--save-stats", a.save_stats}}, inputs);
-  auto g = load_for_bn_analysis(a.model);
+  const AnalysisModel model = AnalysisModel::load(a.model);
   BnInputStats baseline;
   if (!a.baseline.empty()) baseline = BnInputStats::load(a.baseline);
-  BnInputStats stats;
+  DriftRequest q;
+  for (const auto& f : a.merge) q.statistics.push_back(BnInputStats::load(f));
   if (!a.merge.empty()) {
-    for (const auto& f : a.merge) stats.merge(BnInputStats::load(f));
-    fmt::print(stderr, "merged {} statistics files ({} samples)\n", a.merge.size(), stats.samples);
+    int64_t merged = 0;
+    for (const auto& s : q.statistics) merged += s.samples;
+    fmt::print(stderr, "merged {} statistics files ({} samples)\n", a.merge.size(), merged);
   }
-  if (!a.data.empty()) {
-    const Dataset d = load_data(a, *g);
-    stats.merge(collect_bn_input_stats(g, d, a.batch, a.threads, progress_bar("collecting statistics")));
-  }
-  BNFOLD_CHECK(stats.samples > 0, ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
-  stats.model = a.model;
+  std::optional<Dataset> d;
+  if (!a.data.empty()) d = load_data(a, model.graph());
+  BNFOLD_CHECK(d || !a.merge.empty(), ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
+  q.data = d ? &*d : nullptr;
+  q.batch = a.batch;
+  q.threads = a.threads;
+  q.progress = progress_bar("collecting statistics");
+  q.options.baseline = a.baseline.empty() ? nullptr : &baseline;
+  q.options.threshold = a.threshold;
+  q.options.min_effect = a.min_effect;
+  q.options.min_samples = a.min_samples;
+  const DriftResult result = drift_model(model, q);
+  const DriftReport& r = result.report;
   if (!a.save_stats.empty()) {
-    stats.save(a.save_stats);
+    result.stats.save(a.save_stats);
     fmt::print(stderr, "statistics saved to {}\n", a.save_stats);
   }
-  DriftOptions o;
-  o.baseline = a.baseline.empty() ? nullptr : &baseline;
-  o.threshold = a.threshold;
-  o.min_effect = a.min_effect;
-  o.min_samples = a.min_samples;
-  const DriftReport r = compute_drift(*g, stats, o);
-  if (r.verdict == "too-few-samples")
+  if (r.verdict == DriftVerdict::TooFewSamples)
     fmt::print(stderr, "warning: only {} samples (--min-samples {}): too few for a verdict\n", r.samples,
                a.min_samples);
   if (a.json) std::cout << drift_json(r) << "\n";
   else print_drift(r);
   if (!a.html.empty()) write_drift_html(a, r);
-  if (a.fail_on_drift && r.verdict == "drifted") {
+  if (a.fail_on_drift && r.verdict == DriftVerdict::Drifted) {
     fmt::print(stderr, "bnfold: the data drifted (--fail-on-drift)\n");
     return 3;
   }

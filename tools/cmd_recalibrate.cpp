@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <nlohmann/json.hpp>
 
 #include "analysis/workflows.hpp"
 #include "graph/atomic_file.hpp"
@@ -31,13 +30,13 @@ struct RecalArgs : DataArgs {
 };
 
 std::string metric_value(const Evaluation& e, double v) {
-  return e.metric == "rel_l2" ? fmt::format("{:.3g}", v) : fmt::format("{:.1f}%", 100 * v);
+  return e.metric == EvaluationMetric::RelL2 ? fmt::format("{:.3g}", v) : fmt::format("{:.1f}%", 100 * v);
 }
 
 std::string evaluation_line(const Evaluation& e) {
-  const std::string what = e.metric == "accuracy"    ? "accuracy"
-                           : e.metric == "agreement" ? "top-1 agreement with the original model"
-                                                     : "relative L2 change of the outputs";
+  const std::string what = e.metric == EvaluationMetric::Accuracy    ? "accuracy"
+                           : e.metric == EvaluationMetric::Agreement ? "top-1 agreement with the original model"
+                                                                     : "relative L2 change of the outputs";
   return fmt::format("{} ({} samples): {} {} before, {} after", e.data, e.samples, what, metric_value(e, e.before),
                      metric_value(e, e.after));
 }
@@ -60,9 +59,10 @@ void write_recalibrate_html(const RecalArgs& a, const RecalibrateResult& res) {
       }
     rows.push_back({x.bn, moved, ratio, fmt::format("{:.4g}", x.score), fmt::format("{:.3g}", res.drift_after.layers[i].score)});
   }
-  std::vector<std::string> paragraphs = {fmt::format("Mode {} on {} samples ({} variance); wrote {}.",
-                                                     recalibration_mode_name(r.mode), r.samples,
-                                                     r.unbiased_var ? "unbiased" : "population", a.out)};
+  std::vector<std::string> paragraphs = {fmt::format(
+      "Mode {} on {} samples ({} variance); {}.", recalibration_mode_name(r.mode), r.samples,
+      r.unbiased_var ? "unbiased" : "population",
+      res.output.empty() ? "nothing written (the guard tripped; --force writes it)" : "wrote " + res.output)};
   std::vector<std::pair<std::string, std::string>> sections;
   std::vector<std::vector<std::string>> guard = {{"data", "metric", "samples", "before", "after"}};
   std::vector<std::string> guard_labels;
@@ -70,10 +70,10 @@ void write_recalibrate_html(const RecalArgs& a, const RecalibrateResult& res) {
   for (const auto* e : {&res.calibration, &res.eval}) {
     if (!*e) continue;
     paragraphs.push_back(evaluation_line(**e));
-    guard.push_back({(*e)->data, (*e)->metric, std::to_string((*e)->samples), metric_value(**e, (*e)->before),
+    guard.push_back({(*e)->data, to_string((*e)->metric), std::to_string((*e)->samples), metric_value(**e, (*e)->before),
                      metric_value(**e, (*e)->after)});
-    if ((*e)->metric != "rel_l2") {
-      guard_labels.push_back((*e)->data + " (" + (*e)->metric + ")");
+    if ((*e)->metric != EvaluationMetric::RelL2) {
+      guard_labels.push_back((*e)->data + " (" + to_string((*e)->metric) + ")");
       gb.values.push_back((*e)->before);
       ga.values.push_back((*e)->after);
     }
@@ -106,13 +106,12 @@ int run_recalibrate(const RecalArgs& a) {
                "give --data (a pass over the data) or --stats (statistics collected before), not both");
   BNFOLD_CHECK(a.stats.empty() || (a.labels.empty() && a.mode == "sequential"), ErrorCode::InvalidArgument,
                "--stats takes no --labels or --mode: the statistics are used as they are");
-  std::shared_ptr<const Graph> source(load_onnx(a.model));
-  auto prepared = load_for_bn_analysis(a.model);
+  const AnalysisModel model = AnalysisModel::load(a.model);
   BnInputStats merged;
   for (const auto& f : a.stats) merged.merge(BnInputStats::load(f));
-  const Dataset d = a.stats.empty() ? load_data(a, *prepared) : Dataset();
+  const Dataset d = a.stats.empty() ? load_data(a, model.graph()) : Dataset();
   std::optional<Dataset> eval;
-  if (!a.eval_data.empty()) eval = load_data(a, *prepared, &a.eval_data, &a.eval_labels);
+  if (!a.eval_data.empty()) eval = load_data(a, model.graph(), &a.eval_data, &a.eval_labels);
   RecalibrateOptions o;
   o.mode = parse_recalibration_mode(a.mode);
   o.batch = a.batch;
@@ -127,18 +126,14 @@ int run_recalibrate(const RecalArgs& a) {
   o.data_description =
       where + ": " + (a.stats.empty() ? d.description : fmt::format("statistics of {} samples", merged.samples));
   o.progress = progress_bar("recalibrating");
-  const RecalibrateResult res = a.stats.empty() ? recalibrate_model(source, d, o) : recalibrate_model(source, merged, o);
-  // A tripped guard keeps nothing: the model would serve the original data worse.
-  const bool write = !res.guard_tripped || a.force;
-  if (write) save_onnx(*res.model, a.out);  // temporary file, then rename: nothing half-written at -o
+  RecalibrateResult res = a.stats.empty() ? recalibrate_model(model, d, o) : recalibrate_model(model, merged, o);
+  const bool write = write_recalibrated(res, a.out, a.force);
   for (const auto& w : res.warnings) fmt::print(stderr, "warning: {}\n", w);
   const RecalibrationReport& r = res.report;
   const DriftReport& before = res.drift_before;
   const DriftReport& after = res.drift_after;
   if (a.json) {
-    nlohmann::json j = nlohmann::json::parse(recalibrate_json(res));
-    j["output"] = write ? a.out : "";
-    std::cout << j.dump(2) << "\n";
+    std::cout << recalibrate_json(res) << "\n";
   } else {
     fmt::print("Recalibrated {} BatchNormalization layers on {} samples, mode {} ({} pass{} over the data), {} "
                "variance stored\n",

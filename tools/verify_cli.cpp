@@ -65,7 +65,7 @@ VerifyOptions verify_options(const VerifyArgs& a, const Session& session) {
 
 void print_verification(const VerifyResult& r, const VerifyArgs& a) {
   fmt::print("\nVerification against {}\n", r.reference);
-  const std::string batch = r.inputs == "given" ? "" : fmt::format(" (batch {})", a.batch);
+  const std::string batch = r.inputs_given ? "" : fmt::format(" (batch {})", a.batch);
   fmt::print("  {}\n", wrap(fmt::format("inputs{}: {}", batch, r.inputs), 78, "    "));
   fmt::print("  {}\n", wrap(fmt::format("a value passes within rtol {:g} + atol {}, or within {:g}x the original's "
                                        "float32 noise",

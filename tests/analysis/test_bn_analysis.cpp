@@ -15,6 +15,7 @@
 
 #include "graph/onnx_io.hpp"
 #include "graph/tensor_io.hpp"
+#include "analysis/analysis_model.hpp"
 #include "analysis/bn_analysis.hpp"
 #include "tests/onnx_builder.hpp"
 
@@ -204,7 +205,7 @@ TEST_CASE("the audit: divergence shrinks with batch size, BN after Gemm degenera
   AuditOptions o;
   o.batch_sizes = {1, 4, 16};
   o.threads = 2;
-  const AuditReport r = audit(tiny(), samples(16, 4, false), o);
+  const AuditReport r = audit(AnalysisModel(tiny(), "tiny_resnet"), samples(16, 4, false), o);
   REQUIRE(r.divergence.size() == 3);
   CHECK(r.divergence[0].rel_l2 > r.divergence[2].rel_l2);
   for (const auto& [b, v] : r.invariance) CHECK(v < 1e-5);
@@ -225,7 +226,7 @@ TEST_CASE("the audit: divergence shrinks with batch size, BN after Gemm degenera
   for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = normal(rng);
   AuditOptions o2;
   o2.batch_sizes = {1, 8};
-  const AuditReport m = audit(mlp, Dataset::from_tensor(t), o2);
+  const AuditReport m = audit(AnalysisModel(mlp, "mlp_bn"), Dataset::from_tensor(t), o2);
   CHECK(m.degenerate_at_batch_1.size() == 2);
   CHECK_THAT(m.verdict[0], Contains("Safe to serve at batch 1 in inference mode"));
   CHECK_THAT(m.verdict[1], Contains("to blame") && Contains("outputs beta whatever the input"));
@@ -314,17 +315,17 @@ TEST_CASE("drift: a verdict from the noise ratio and the effect floor", "[drift]
   DriftOptions o;
   o.baseline = &base;
   const DriftReport in = compute_drift(*g, same, o);
-  CHECK(in.verdict == "in-distribution");
+  CHECK(in.verdict == DriftVerdict::InDistribution);
   CHECK(in.deciding.size() == 1);  // the layer closest to drifting
   const DriftReport out = compute_drift(*g, shifted, o);
-  CHECK(out.verdict == "drifted");
+  CHECK(out.verdict == DriftVerdict::Drifted);
   CHECK_FALSE(out.deciding.empty());
   for (const auto& l : out.layers) CHECK(l.baseline_score >= 0);
   // The ratio is distance over 2 (1/n + 1/n_baseline).
   CHECK(out.layers[0].noise == Approx(2.0 * (1 / 64.0 + 1 / 64.0)));
   CHECK(out.layers[0].ratio == Approx(out.layers[0].distance / out.layers[0].noise));
   o.min_samples = 100;
-  CHECK(compute_drift(*g, shifted, o).verdict == "too-few-samples");
+  CHECK(compute_drift(*g, shifted, o).verdict == DriftVerdict::TooFewSamples);
   // A baseline of another model is refused by name.
   BnInputStats other = base;
   other.per_bn.erase(other.per_bn.begin());
@@ -463,7 +464,7 @@ TEST_CASE("monitoring while serving from 8 threads: outputs unchanged, a snapsho
   DriftOptions few;
   few.min_samples = 8;
   CHECK(compute_drift(*g, seen, few).verdict == compute_drift(*g, once, few).verdict);
-  CHECK(compute_drift(*g, once, few).verdict == "drifted");
+  CHECK(compute_drift(*g, once, few).verdict == DriftVerdict::Drifted);
   // One run in 16.
   SessionOptions sparse = on;
   sparse.monitor_every = 16;

@@ -31,11 +31,9 @@ const std::string kTiny = std::string(BNFOLD_MODELS_DIR) + "/tiny_resnet.onnx";
 const double kNaN = std::numeric_limits<double>::quiet_NaN();
 const double kInf = std::numeric_limits<double>::infinity();
 
-std::shared_ptr<Graph> tiny() {
-  std::shared_ptr<Graph> g(load_onnx(kTiny));
-  prepare_for_bn_analysis(*g);
-  return g;
-}
+AnalysisModel tiny_model() { return AnalysisModel::load(kTiny); }
+
+std::shared_ptr<Graph> tiny() { return tiny_model().copy(); }
 
 Dataset samples(int64_t n) {
   std::mt19937 rng(3);
@@ -69,10 +67,10 @@ TEST_CASE("every workflow refuses a batch size below 1 instead of looping or div
     CHECK_THROWS_WITH(recalibrate(*copy, data, RecalibrationMode::UpdateBn, bad, 1), Contains(says));
     RecalibrateOptions ro;
     ro.batch = bad;
-    CHECK_THROWS_WITH(recalibrate_model(g, data, ro), Contains(says));
+    CHECK_THROWS_WITH(recalibrate_model(tiny_model(), data, ro), Contains(says));
     AuditOptions ao;
     ao.batch_sizes = {2, bad};
-    CHECK_THROWS_WITH(audit(g, data, ao), Contains(says));
+    CHECK_THROWS_WITH(audit(tiny_model(), data, ao), Contains(says));
     const Session s(g);
     CHECK_THROWS_WITH(random_inputs(s, bad, 0), Contains(says));
     VerifyOptions vo;
@@ -117,15 +115,15 @@ TEST_CASE("options that are not numbers, or out of their range, are refused by t
   CHECK_NOTHROW(drift_with([](DriftOptions& o) { o.min_effect = -1; }));  // the documented default
   AuditOptions ao;
   ao.tolerance = kNaN;
-  CHECK_THROWS_WITH(audit(g, data, ao), Contains("tolerance nan"));
+  CHECK_THROWS_WITH(audit(tiny_model(), data, ao), Contains("tolerance nan"));
   ao.tolerance = 0.05;
   ao.ablation_samples = -2;
-  CHECK_THROWS_WITH(audit(g, data, ao), Contains("ablation_samples -2"));
+  CHECK_THROWS_WITH(audit(tiny_model(), data, ao), Contains("ablation_samples -2"));
   RecalibrateOptions ro;
   for (const double bad : {kNaN, -0.1, 1.5}) {
     ro.max_eval_drop = bad;
-    CHECK_THROWS_WITH(recalibrate_model(g, data, ro), Contains("max_eval_drop"));
-    CHECK_THROWS_WITH(recalibrate_model(g, stats, ro), Contains("max_eval_drop"));
+    CHECK_THROWS_WITH(recalibrate_model(tiny_model(), data, ro), Contains("max_eval_drop"));
+    CHECK_THROWS_WITH(recalibrate_model(tiny_model(), stats, ro), Contains("max_eval_drop"));
   }
 }
 
@@ -207,11 +205,11 @@ TEST_CASE("a sample with a NaN or an infinity is refused by its number before it
     const std::unique_ptr<Graph> copy = clone_graph(*g);
     CHECK_THROWS_WITH(recalibrate(*copy, data, RecalibrationMode::Sequential, 4, 1), SAYS);
     CHECK_THROWS_WITH(recalibrate(*copy, data, RecalibrationMode::UpdateBn, 4, 1), SAYS);
-    CHECK_THROWS_WITH(recalibrate_model(g, data, RecalibrateOptions{}), SAYS);
+    CHECK_THROWS_WITH(recalibrate_model(tiny_model(), data, RecalibrateOptions{}), SAYS);
     AuditOptions ao;
     ao.batch_sizes = {2};
     ao.ablation_samples = 0;
-    CHECK_THROWS_WITH(audit(g, data, ao), SAYS);
+    CHECK_THROWS_WITH(audit(tiny_model(), data, ao), SAYS);
     // What the model gives on finite data but not numbers (an overflow) is refused when it is merged.
     ChannelMoments m = moments(4, {0.0}, {1.0});
     CHECK_THROWS_WITH(m.merge(moments(4, {static_cast<double>(bad)}, {1.0})), Contains("not finite"));

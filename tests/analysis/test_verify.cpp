@@ -139,6 +139,7 @@ TEST_CASE("each fold is measured alone too, and a broken fold fails where it is"
   const VerifyResult v = verify_fold(*t.g, *folded, &report, o);
   CHECK(v.ok);
   CHECK(v.reference.find("float64") != std::string::npos);
+  CHECK(v.inputs_given);
   CHECK(v.inputs == "given");
   REQUIRE(v.folds.size() == 3);
   for (const ValueCheck& c : v.folds) {

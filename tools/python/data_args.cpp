@@ -144,19 +144,19 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
   return d;
 }
 
-BnInputStats stats_of(std::shared_ptr<Graph> g, const std::string& model, const py::object& data,
-                      const DataArgs& a, int64_t batch, int threads) {
+BnInputStats stats_of(const AnalysisModel& model, const py::object& data, const DataArgs& a, int64_t batch,
+                      int threads) {
   check_batch_size(batch);  // the library's check: arrays are fed in batches here, not by it
   if (is_paths(data)) {
-    const Dataset d = dataset_of(*g, model, data, a);
+    const Dataset d = dataset_of(model.graph(), model.name(), data, a);
     py::gil_scoped_release release;
-    return collect_bn_input_stats(g, d, batch, threads);
+    return collect_bn_input_stats(model.shared(), d, batch, threads);
   }
-  const DataOptions o = options_for(*g, model, a);
+  const DataOptions o = options_for(model.graph(), model.name(), a);
   std::unique_ptr<BnStatsCollector> c;
   {
     py::gil_scoped_release release;
-    c = std::make_unique<BnStatsCollector>(g, threads);
+    c = std::make_unique<BnStatsCollector>(model.shared(), threads);
   }
   int64_t seen = 0, taken = 0;  // samples met, and used (sample_every, limit)
   auto feed = [&](const py::handle& item) {

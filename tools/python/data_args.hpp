@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "analysis/analysis_model.hpp"
 #include "analysis/bn_moments.hpp"
 #include "analysis/dataset.hpp"
 #include "graph/atomic_file.hpp"
@@ -40,7 +41,7 @@ Dataset dataset_of(const Graph& g, const std::string& model, const pybind11::obj
 
 // BN input statistics over the data: from paths batch by batch, from arrays
 // and iterables as they come (an iterable is never held whole).
-BnInputStats stats_of(std::shared_ptr<Graph> g, const std::string& model, const pybind11::object& data,
-                      const DataArgs& a, int64_t batch, int threads);
+BnInputStats stats_of(const AnalysisModel& model, const pybind11::object& data, const DataArgs& a, int64_t batch,
+                      int threads);
 
 }  // namespace bnfold::python

@@ -1,0 +1,209 @@
+// bnfold.collect_stats, drift, recalibrate and audit: the train/inference
+// workflows, taking the CLI's data options as keywords.
+#include <pybind11/stl.h>
+
+#include <optional>
+
+#include "analysis/workflows.hpp"
+#include "graph/atomic_file.hpp"
+#include "graph/check.hpp"
+#include "graph/sha256.hpp"
+#include "tools/python/data_args.hpp"
+#include "tools/python/module.hpp"
+
+namespace bnfold::python {
+
+namespace {
+
+// The CLI's data options, as keyword arguments of collect_stats, drift, audit
+// and recalibrate (in this order, after each function's own).
+#define BNFOLD_DATA_PARAMS                                                                                    \
+  const py::object &labels, const std::string &data_key, const std::string &label_key, int64_t limit,         \
+      int64_t sample_every, const std::vector<int64_t> &size, int64_t resize,                                 \
+      const std::vector<int64_t> &center_crop, const std::vector<float> &mean, const std::vector<float> &std, \
+      const std::string &channel_order
+#define BNFOLD_DATA_ARGS                                                                                 \
+  py::arg("labels") = py::none(), py::arg("data_key") = "", py::arg("label_key") = "", py::arg("limit") = 0, \
+      py::arg("sample_every") = 1, py::arg("size") = std::vector<int64_t>{}, py::arg("resize") = 0,          \
+      py::arg("center_crop") = std::vector<int64_t>{}, py::arg("mean") = std::vector<float>{},               \
+      py::arg("std") = std::vector<float>{}, py::arg("channel_order") = "rgb"
+#define BNFOLD_DATA_VALUES \
+  DataArgs { labels, data_key, label_key, limit, sample_every, size, center_crop, resize, mean, std, channel_order }
+
+const char* const kDataDoc =
+    "\n\ndata: paths (folders searched recursively; .npy samples or batches, .npz, ONNX .pb, PNG/JPEG\n"
+    "images), one numpy array (a batch [N, C, H, W] or one sample [C, H, W]; other float dtypes are\n"
+    "converted), or an iterable of arrays. As the CLI's options: labels (a .npy/.npz of class ids,\n"
+    "'subfolders', or an integer array), data_key/label_key (.npz arrays), limit and sample_every\n"
+    "(part of the data), and for images size (H, W), resize (shorter side, then center_crop C or\n"
+    "(H, W)), mean and std (per channel, after scaling to [0, 1]) and channel_order ('rgb', 'bgr').";
+
+std::string doc(const char* text) { return std::string(text) + kDataDoc; }
+
+// True when `data` says "no data": None or an empty list.
+bool no_data(const py::object& data) { return data.is_none() || (py::isinstance<py::list>(data) && py::len(data) == 0); }
+
+void bind_collect_stats(py::module_& m) {
+  m.def(
+      "collect_stats",
+      [](const std::string& path, const py::object& data, int64_t batch, int threads, BNFOLD_DATA_PARAMS) {
+        BnInputStats s = stats_of(AnalysisModel::load(path), data, BNFOLD_DATA_VALUES, batch, threads);
+        s.model = path;
+        return s;
+      },
+      py::arg("path"), py::arg("data"), py::arg("batch") = 32, py::arg("threads") = 0, BNFOLD_DATA_ARGS,
+      doc("Runs the data through the model at `path` in inference mode and returns the statistics of\n"
+          "every BN input (of a folded model too: fold records where to measure) as a Stats object.\n"
+          "batch: the largest batch run at once. An iterable is consumed as it comes, never held whole.\n\n"
+          "  parts = [bnfold.collect_stats('model.onnx', shard) for shard in shards]\n"
+          "  total = functools.reduce(lambda a, b: a.merge(b), parts)   # equals one pass over all shards\n"
+          "  bnfold.drift('model.onnx', stats=total)").c_str());
+}
+
+void bind_drift(py::module_& m) {
+  m.def(
+      "drift",
+      [](const std::string& path, const py::object& data, int64_t batch, int threads, const py::object& baseline,
+         const std::string& save_stats, int64_t min_samples, double threshold, double min_effect,
+         const std::vector<py::object>& merge, const py::object& stats, BNFOLD_DATA_PARAMS) {
+        std::vector<NamedPath> inputs = {{"the model", path}};
+        add_paths(inputs, data, "the data");
+        add_paths(inputs, baseline, "the baseline");
+        add_paths(inputs, py::cast(merge), "merged statistics");
+        add_paths(inputs, stats, "the statistics");
+        add_paths(inputs, labels, "the labels");
+        check_outputs_apart(inputs, {{"save_stats", save_stats}});
+        const AnalysisModel model = AnalysisModel::load(path);
+        DriftRequest q;
+        for (const auto& f : merge) q.statistics.push_back(stats_arg(f));
+        if (!stats.is_none()) q.statistics.push_back(stats_arg(stats));
+        // Arrays and iterables are consumed as they come: collected here, judged by the library.
+        if (!no_data(data)) q.statistics.push_back(stats_of(model, data, BNFOLD_DATA_VALUES, batch, threads));
+        BnInputStats base;
+        if (!baseline.is_none() && !(py::isinstance<py::str>(baseline) && py::cast<std::string>(baseline).empty())) {
+          base = stats_arg(baseline);
+          q.options.baseline = &base;
+        }
+        q.options.min_samples = min_samples;
+        q.options.threshold = threshold;
+        q.options.min_effect = min_effect;
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          const DriftResult r = drift_model(model, q);
+          if (!save_stats.empty()) r.stats.save(save_stats);
+          json = drift_json(r.report);
+        }
+        return as_dict(json);
+      },
+      py::arg("path"), py::arg("data") = py::none(), py::arg("batch") = 32, py::arg("threads") = 0,
+      py::arg("baseline") = py::none(), py::arg("save_stats") = "", py::arg("min_samples") = 30,
+      py::arg("threshold") = 4.0, py::arg("min_effect") = -1.0, py::arg("merge") = std::vector<py::object>{},
+      py::arg("stats") = py::none(), BNFOLD_DATA_ARGS,
+      doc("Has the data left what the model's BatchNormalization layers learned? stats: a Stats object\n"
+          "(or statistics file) to judge instead of, or besides, data; merge: more Stats or files added\n"
+          "in. baseline: Stats or a file of in-distribution data to compare against instead of the running\n"
+          "statistics (save_stats writes one). Returns the keys of `bnfold drift --json`: 'verdict'\n"
+          "('drifted', 'in-distribution', 'too-few-samples'), 'samples', 'layers' (each 'bn', 'distance',\n"
+          "'noise', 'ratio', 'drifted', ...), 'deciding_layers'.").c_str());
+}
+
+void bind_recalibrate(py::module_& m) {
+  m.def(
+      "recalibrate",
+      [](const std::string& path, const py::object& data, const std::string& out, const std::string& mode,
+         int64_t batch, bool fold, int threads, const py::object& eval_data, const py::object& eval_labels,
+         double max_eval_drop, bool unbiased_var, const py::object& stats, bool force, BNFOLD_DATA_PARAMS) {
+        std::vector<NamedPath> inputs = {{"the model", path}};
+        add_paths(inputs, data, "the data");
+        add_paths(inputs, eval_data, "the eval data");
+        add_paths(inputs, eval_labels, "the eval labels");
+        add_paths(inputs, stats, "the statistics");
+        add_paths(inputs, labels, "the labels");
+        check_outputs_apart(inputs, {{"out", out}});
+        RecalibrateOptions o;
+        o.mode = parse_recalibration_mode(mode);
+        o.batch = batch;
+        o.fold = fold;
+        o.threads = threads;
+        o.unbiased_var = unbiased_var;
+        o.max_eval_drop = max_eval_drop / 100;
+        const AnalysisModel model = AnalysisModel::load(path);
+        const DataArgs args = BNFOLD_DATA_VALUES;
+        std::optional<Dataset> eval;
+        if (!no_data(eval_data)) {
+          DataArgs e = args;
+          e.labels = eval_labels;
+          eval = dataset_of(model.graph(), path, eval_data, e, "eval_data");
+        }
+        o.eval = eval ? &*eval : nullptr;
+        std::optional<Dataset> d;
+        std::optional<BnInputStats> from;
+        if (!stats.is_none()) {
+          BNFOLD_CHECK(data.is_none(), ErrorCode::InvalidArgument, "give data or stats, not both");
+          from = stats_arg(stats);
+        } else {
+          d = dataset_of(model.graph(), path, data, args);
+        }
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          o.source_sha256 = sha256_file(path);
+          RecalibrateResult r = from ? recalibrate_model(model, *from, o) : recalibrate_model(model, *d, o);
+          write_recalibrated(r, out, force);
+          json = recalibrate_json(r);
+        }
+        return as_dict(json);
+      },
+      py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
+      py::arg("fold") = false, py::arg("threads") = 0, py::arg("eval_data") = py::none(),
+      py::arg("eval_labels") = py::none(), py::arg("max_eval_drop") = 1.0, py::arg("unbiased_var") = false,
+      py::arg("stats") = py::none(), py::arg("force") = false, BNFOLD_DATA_ARGS,
+      doc("Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
+          "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
+          "one pass, as torch.optim.swa_utils.update_bn); with data=None and stats= (Stats or a file,\n"
+          "merged from shards anywhere) from those statistics, no pass over data. fold=True also folds.\n"
+          "eval_data (held-out original data, paths or arrays; eval_labels optional) guards it: accuracy\n"
+          "or agreement before and after; past max_eval_drop points the guard trips and nothing is\n"
+          "written unless force=True ('guard_tripped' True, 'output' ''). Returns the keys of\n"
+          "`bnfold recalibrate --json` ('eval_accuracy_before', 'eval_accuracy_after', 'warnings',\n"
+          "'guard_tripped', 'output', drift before and after, ...).").c_str());
+}
+
+void bind_audit(py::module_& m) {
+  m.def(
+      "audit",
+      [](const std::string& path, const py::object& data, const std::vector<int64_t>& batch_sizes, double tolerance,
+         int threads, int64_t ablation_samples, BNFOLD_DATA_PARAMS) {
+        AuditOptions o;
+        o.batch_sizes = batch_sizes;
+        o.tolerance = tolerance;
+        o.threads = threads;
+        o.ablation_samples = ablation_samples;
+        const AnalysisModel model = AnalysisModel::load(path);
+        const Dataset d = dataset_of(model.graph(), path, data, BNFOLD_DATA_VALUES);
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          json = audit_json(audit(model, d, o));
+        }
+        return as_dict(json);
+      },
+      py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
+      py::arg("tolerance") = 0.05, py::arg("threads") = 0, py::arg("ablation_samples") = 32, BNFOLD_DATA_ARGS,
+      doc("What changes if the model is served in train mode (batch statistics) instead of inference\n"
+          "mode, at each batch size: output divergence, top-1 agreement and, with labels, accuracy; each\n"
+          "BN alone in train mode (the ablation) and the culprits. Returns the keys of `bnfold audit\n"
+          "--json` ('batches', 'culprits', 'verdict', ...).").c_str());
+}
+
+}  // namespace
+
+void bind_analysis(py::module_& m) {
+  bind_collect_stats(m);
+  bind_drift(m);
+  bind_recalibrate(m);
+  bind_audit(m);
+}
+
+}  // namespace bnfold::python
