@@ -60,6 +60,8 @@ struct DataOptions {
 // a deflated member, an image or a .pb is decoded whole, the last one kept),
 // so memory does not grow with the data set. Copies share the files; batch()
 // may be called from several threads.
+struct DatasetSamples;  // where a Dataset's samples live (internal)
+
 class Dataset {
  public:
   // Throws bnfold::Error for an empty folder, an unreadable file, or samples
@@ -95,8 +97,7 @@ class Dataset {
   std::vector<std::string> class_names;
 
  private:
-  struct Impl;
-  std::shared_ptr<const Impl> impl_;
+  std::shared_ptr<const DatasetSamples> impl_;  // analysis/dataset_impl.hpp
   std::vector<int64_t> sample_dims_;
   DType dtype_ = DType::Float32;
   int64_t count_ = 0;   // samples after the selection

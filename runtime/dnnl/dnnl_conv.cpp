@@ -118,6 +118,22 @@ bool winograd_pays(const std::vector<int64_t>& x, const std::vector<int64_t>& wd
   return in >= 32 && outs >= 64 && side >= 14;
 }
 
+// A Winograd convolution where oneDNN has a kernel for it (not its reference
+// one); none otherwise, with `why` saying which.
+template <typename MakePd>
+Offer winograd_offer(const MakePd& make_pd, std::string* why) {
+  try {
+    Offer pd = make_pd();
+    *why = "Winograd: dense 3x3 stride 1, enough channels and outputs";
+    if (seek_impl(*pd, [](const dnnl::primitive_desc& c) { return optimized(impl_kind(c.impl_info_str())); }))
+      return pd;
+    *why = "direct: oneDNN offers only a reference Winograd here";
+  } catch (const dnnl::error&) {
+    *why = "direct: oneDNN offers no Winograd kernel here (AVX-512 only, and not every post-op)";
+  }
+  return {};
+}
+
 }  // namespace
 
 bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
@@ -157,18 +173,8 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   };
   Offer pd;
   std::string why;
-  if (!transposed && b.options().winograd && winograd_pays(x, wd, out, g, group)) {
-    try {
-      pd = make_pd(any_md(x), dnnl::algorithm::convolution_winograd);
-      why = "Winograd: dense 3x3 stride 1, enough channels and outputs";
-      if (!seek_impl(*pd, [](const dnnl::primitive_desc& c) { return optimized(impl_kind(c.impl_info_str())); })) {
-        pd.reset();
-        why = "direct: oneDNN offers only a reference Winograd here";
-      }
-    } catch (const dnnl::error&) {
-      why = "direct: oneDNN offers no Winograd kernel here (AVX-512 only, and not every post-op)";
-    }
-  }
+  if (!transposed && b.options().winograd && winograd_pays(x, wd, out, g, group))
+    pd = winograd_offer([&] { return make_pd(any_md(x), dnnl::algorithm::convolution_winograd); }, &why);
   if (!pd) {
     pd = make_pd(any_md(x));
     // Where oneDNN would want the input in another of its own layouts (regnet's
