@@ -169,12 +169,8 @@ Tensor Dataset::batch(int64_t start, int64_t n) const {
 }
 
 const char* to_string(LabelSource source) {
-  switch (source) {
-    case LabelSource::File: return "file";
-    case LabelSource::Subfolders: return "subfolders";
-    case LabelSource::None: break;
-  }
-  return "none";
+  static const char* const kWords[] = {"none", "file", "subfolders"};  // in enum order
+  return kWords[static_cast<int>(source)];
 }
 
 LabelSource label_source_of(const std::string& labels) {

@@ -210,12 +210,8 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
 }
 
 const char* to_string(DriftVerdict verdict) {
-  switch (verdict) {
-    case DriftVerdict::Drifted: return "drifted";
-    case DriftVerdict::TooFewSamples: return "too-few-samples";
-    case DriftVerdict::InDistribution: break;
-  }
-  return "in-distribution";
+  static const char* const kWords[] = {"in-distribution", "drifted", "too-few-samples"};  // in enum order
+  return kWords[static_cast<int>(verdict)];
 }
 
 }  // namespace bnfold

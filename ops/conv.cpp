@@ -101,13 +101,14 @@ void store_result(const std::vector<double>& acc, Tensor* out) {
 }
 
 // What both kernels keep from infer(): the group count and the geometry.
-class ConvBase : public OpKernel {
+template <typename Derived>
+class ConvBase : public RealKernel<Derived> {
  protected:
   int64_t group_ = 1;
   WindowGeometry geo_;
 };
 
-class Conv : public ConvBase {
+class Conv : public ConvBase<Conv> {
  public:
   void infer(InferContext& ctx) override {
     group_ = check_common(ctx);
@@ -127,11 +128,8 @@ class Conv : public ConvBase {
     ctx.set_output(0, ctx.dtype(0), out);
   }
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
-  }
-
  private:
+  friend RealKernel<Conv>;
   template <typename T>
   void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Loop l(geo_, in[0]->dims(), in[1]->dims()[0], group_);
@@ -150,7 +148,7 @@ class Conv : public ConvBase {
   }
 };
 
-class ConvTranspose : public ConvBase {
+class ConvTranspose : public ConvBase<ConvTranspose> {
  public:
   void infer(InferContext& ctx) override {
     group_ = check_common(ctx);
@@ -168,11 +166,8 @@ class ConvTranspose : public ConvBase {
     ctx.set_output(0, ctx.dtype(0), out);
   }
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
-  }
-
  private:
+  friend RealKernel<ConvTranspose>;
   template <typename T>
   void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Loop l(geo_, in[0]->dims(), out[0]->dims()[1], group_);

@@ -36,7 +36,7 @@ namespace {
 // Inference (running statistics) or, for a node in training mode, ONNX's
 // training semantics: batch statistics (biased variance) normalize the batch,
 // and the optional outputs give running * momentum + batch * (1 - momentum).
-class BatchNorm : public OpKernel {
+class BatchNorm : public RealKernel<BatchNorm> {
  public:
   void infer(InferContext& ctx) override {
     const BatchNormAttrs a = batchnorm_attrs(ctx.node());
@@ -62,11 +62,8 @@ class BatchNorm : public OpKernel {
     }
   }
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
-  }
-
  private:
+  friend RealKernel;
   template <typename T>
   void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const auto& d = in[0]->dims();
@@ -103,7 +100,7 @@ class BatchNorm : public OpKernel {
   bool spatial_ = true, training_ = false;
 };
 
-class Softmax : public OpKernel {
+class Softmax : public RealKernel<Softmax> {
  public:
   explicit Softmax(bool log) : log_(log) {}
 
@@ -123,11 +120,8 @@ class Softmax : public OpKernel {
     ctx.set_output(0, ctx.dtype(0), d);
   }
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
-  }
-
  private:
+  friend RealKernel;
   template <typename T>
   void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Real<T> x(*in[0]);

@@ -64,6 +64,16 @@ void dispatch_real(DType t, F&& f) {
   if (t == DType::Float64) f(double{});
   else f(float{});
 }
+// A kernel computing in float or double: run() dispatches on the first
+// input's dtype to Derived::run_as<T>(in, out) (made a friend where private).
+template <typename Derived>
+class RealKernel : public OpKernel {
+ public:
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    const auto* self = static_cast<const Derived*>(this);
+    dispatch_real(in[0]->dtype(), [&](auto tag) { self->template run_as<decltype(tag)>(in, out); });
+  }
+};
 // Stores y (float32 or float64) into out, converting to out's float dtype.
 void store_real(const Tensor& y, Tensor* out);
 

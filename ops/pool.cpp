@@ -13,7 +13,7 @@ namespace bnfold::ops {
 
 namespace {
 
-class Pool : public OpKernel {
+class Pool : public RealKernel<Pool> {
  public:
   explicit Pool(PoolOp op) : op_(op) {}
 
@@ -50,11 +50,8 @@ class Pool : public OpKernel {
     if (ctx.num_outputs() > 1 && ctx.has_output(1)) ctx.set_output(1, DType::Int64, out);
   }
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
-  }
-
  private:
+  friend RealKernel;
   template <typename T>
   void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Real<T> xr(*in[0]);
@@ -123,7 +120,7 @@ class Pool : public OpKernel {
   WindowGeometry geo_;
 };
 
-class Lrn : public OpKernel {
+class Lrn : public RealKernel<Lrn> {
  public:
   void infer(InferContext& ctx) override {
     BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)), "{} data is not supported", dtype_name(ctx.dtype(0)));
@@ -136,11 +133,8 @@ class Lrn : public OpKernel {
     ctx.set_output(0, ctx.dtype(0), ctx.dims(0));
   }
 
-  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    dispatch_real(in[0]->dtype(), [&](auto tag) { run_as<decltype(tag)>(in, out); });
-  }
-
  private:
+  friend RealKernel;
   template <typename T>
   void run_as(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const {
     const Real<T> xr(*in[0]);

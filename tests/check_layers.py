@@ -9,10 +9,13 @@ file and line and exits 1 when there is one.
     check_layers.py SOURCE_DIR     check the tree
     check_layers.py --self-test    show that a wrong include is caught
 """
+import functools
 import os
 import re
 import sys
 import tempfile
+
+import check_common
 
 # layer -> the layers its files may include (itself too). passes and runtime
 # are siblings: neither includes the other.
@@ -80,10 +83,7 @@ def check_cmake(rel, text, folder):
 def self_test():
     """A tree with one wrong include in each direction must fail; a right one must pass."""
     with tempfile.TemporaryDirectory() as root:
-        def write(rel, text):
-            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
-            with open(os.path.join(root, rel), "w") as f:
-                f.write(text)
+        write = functools.partial(check_common.write, root)
         write("graph/a.hpp", '#include "graph/b.hpp"\n#include "bnfold/version.hpp"\n')
         write("passes/p.cpp", '#include "ops/kernel.hpp"\n#include "graph/a.hpp"\n')
         assert check(root) == [], check(root)
@@ -98,17 +98,8 @@ def self_test():
 
 
 def main():
-    if sys.argv[1:] == ["--self-test"]:
-        return self_test()
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..")
-    problems = check(root)
-    for p in problems:
-        print(p)
-    if problems:
-        print(f"{len(problems)} include(s) against the direction of the layers")
-        return 1
-    print("every include points down the layers")
-    return 0
+    return check_common.main(check, self_test, "every include points down the layers",
+                             "{} include(s) against the direction of the layers")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,13 @@ limit and exits 1 when there is one.
     check_sizes.py SOURCE_DIR     check the tree
     check_sizes.py --self-test    show that a long file, function and README are caught
 """
+import functools
 import os
 import re
 import sys
 import tempfile
+
+import check_common
 
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 120
@@ -126,10 +129,7 @@ def check(root):
 def self_test():
     """A long file and a long function must be caught; braces in strings and lambdas must not count."""
     with tempfile.TemporaryDirectory() as root:
-        def write(rel, text):
-            os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
-            with open(os.path.join(root, rel), "w") as f:
-                f.write(text)
+        write = functools.partial(check_common.write, root)
         body = "  int x = 0;\n" * 100
         write("graph/ok.cpp", "namespace a {\nint f(int y) {\n  auto g = [&] { return \"{\"; };\n"
               + body + "  return '}';\n}\n}  // namespace a\n")
@@ -148,17 +148,9 @@ def self_test():
 
 
 def main():
-    if sys.argv[1:] == ["--self-test"]:
-        return self_test()
-    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..")
-    problems = check(root)
-    for p in problems:
-        print(p)
-    if problems:
-        print(f"{len(problems)} file(s) or function(s) over the house limits")
-        return 1
-    print(f"no file over {MAX_FILE_LINES} lines, no function over {MAX_FUNCTION_LINES}")
-    return 0
+    return check_common.main(check, self_test,
+                             f"no file over {MAX_FILE_LINES} lines, no function over {MAX_FUNCTION_LINES}",
+                             "{} file(s) or function(s) over the house limits")
 
 
 if __name__ == "__main__":
