@@ -1,10 +1,11 @@
-#include "analysis/analysis_model.hpp"
+#include "bnfold/analysis/analysis_model.hpp"
 
 #include <cmath>
 
 #include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/pipeline.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/passes/pipeline.hpp"
 
 namespace bnfold {
 

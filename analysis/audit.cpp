@@ -9,14 +9,14 @@
 
 #include <fmt/format.h>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "graph/check.hpp"
-#include "graph/folded_bns.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
+#include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/passes/fold.hpp"
 #include "analysis/audit_phases.hpp"
 #include "analysis/evaluate.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold {
 

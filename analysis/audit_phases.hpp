@@ -1,8 +1,8 @@
 // Internal to the audit (analysis/audit.cpp measures, audit_verdict.cpp judges).
 #pragma once
 
-#include "analysis/analysis_model.hpp"
-#include "analysis/bn_analysis.hpp"
+#include "bnfold/analysis/analysis_model.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
 
 namespace bnfold {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "analysis/dataset.hpp"
+#include "bnfold/analysis/dataset.hpp"
 #include "graph/check.hpp"
 
 namespace bnfold {

@@ -1,6 +1,6 @@
-#include "analysis/bn_moments.hpp"
+#include "bnfold/analysis/bn_moments.hpp"
 
-#include "graph/atomic_file.hpp"
+#include "bnfold/graph/atomic_file.hpp"
 
 #include <cmath>
 #include <cstdint>
@@ -11,7 +11,7 @@
 
 #include "bnfold/version.hpp"
 #include "graph/check.hpp"
-#include "graph/sha256.hpp"
+#include "bnfold/graph/sha256.hpp"
 
 namespace bnfold {
 

@@ -6,9 +6,9 @@
 #include <fstream>
 
 #include "graph/check.hpp"
-#include "graph/memory.hpp"
-#include "graph/tensor_io.hpp"
-#include "analysis/dataset.hpp"
+#include "bnfold/graph/memory.hpp"
+#include "bnfold/graph/tensor_io.hpp"
+#include "bnfold/analysis/dataset.hpp"
 
 namespace bnfold::data {
 

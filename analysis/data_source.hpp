@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/tensor.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 namespace bnfold::data {
 

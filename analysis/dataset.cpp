@@ -1,4 +1,4 @@
-#include "analysis/dataset.hpp"
+#include "bnfold/analysis/dataset.hpp"
 #include "analysis/dataset_impl.hpp"
 
 
@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "graph/check.hpp"
-#include "graph/shape.hpp"
-#include "graph/tensor_io.hpp"
+#include "bnfold/graph/shape.hpp"
+#include "bnfold/graph/tensor_io.hpp"
 #include "analysis/data_source.hpp"
 
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "analysis/data_source.hpp"
-#include "analysis/dataset.hpp"
+#include "bnfold/analysis/dataset.hpp"
 #include "graph/check.hpp"
 
 namespace bnfold {

@@ -9,8 +9,8 @@
 #include <set>
 
 #include "analysis/dataset_impl.hpp"
-#include "graph/shape.hpp"
-#include "graph/tensor_io.hpp"
+#include "bnfold/graph/shape.hpp"
+#include "bnfold/graph/tensor_io.hpp"
 
 namespace fs = std::filesystem;
 

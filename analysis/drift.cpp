@@ -5,10 +5,10 @@
 
 #include <fmt/format.h>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "graph/check.hpp"
-#include "graph/folded_bns.hpp"
-#include "analysis/bn_analysis.hpp"
+#include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
 
 namespace bnfold {
 

@@ -1,4 +1,4 @@
-#include "analysis/drift_workflow.hpp"
+#include "bnfold/analysis/drift_workflow.hpp"
 
 #include "graph/check.hpp"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "graph/check.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold {
 

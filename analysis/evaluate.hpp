@@ -3,13 +3,13 @@
 // rank 2 with more than one column ([N, classes]).
 #pragma once
 
-#include "graph/export.hpp"
+#include "bnfold/graph/export.hpp"
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
-#include "graph/tensor.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 namespace bnfold BNFOLD_API {
 

@@ -1,6 +1,6 @@
-#include "analysis/float64.hpp"
+#include "bnfold/analysis/float64.hpp"
 
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 #include "ops/op_util.hpp"
 
 namespace bnfold {

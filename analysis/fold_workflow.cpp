@@ -1,8 +1,8 @@
-#include "analysis/fold_workflow.hpp"
+#include "bnfold/analysis/fold_workflow.hpp"
 
 #include "bnfold/version.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/passes/fold.hpp"
 
 namespace bnfold {
 

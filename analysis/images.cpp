@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "analysis/dataset_impl.hpp"
-#include "graph/shape.hpp"
+#include "bnfold/graph/shape.hpp"
 
 namespace bnfold {
 

@@ -2,12 +2,12 @@
 #include <cmath>
 #include <unordered_map>
 
-#include "graph/folded_bns.hpp"
+#include "bnfold/graph/folded_bns.hpp"
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
-#include "analysis/bn_analysis.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
 #include "ops/ops.hpp"
 
 namespace bnfold {

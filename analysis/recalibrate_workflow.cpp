@@ -1,4 +1,4 @@
-#include "analysis/recalibrate_workflow.hpp"
+#include "bnfold/analysis/recalibrate_workflow.hpp"
 
 #include <fmt/format.h>
 
@@ -8,14 +8,14 @@
 #include <map>
 
 #include "analysis/evaluate.hpp"
-#include "analysis/fold_workflow.hpp"
+#include "bnfold/analysis/fold_workflow.hpp"
 #include "bnfold/version.hpp"
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "graph/check.hpp"
-#include "graph/folded_bns.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/passes/fold.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold {
 

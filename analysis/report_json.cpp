@@ -1,9 +1,9 @@
-#include "analysis/report_json.hpp"
+#include "bnfold/analysis/report_json.hpp"
 
 #include <nlohmann/json.hpp>
 
-#include "graph/folded_bns.hpp"
-#include "graph/inspect.hpp"
+#include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/graph/inspect.hpp"
 
 namespace bnfold {
 

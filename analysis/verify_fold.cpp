@@ -1,17 +1,17 @@
-#include "analysis/verify_fold.hpp"
+#include "bnfold/analysis/verify_fold.hpp"
 
 #include <fmt/format.h>
 
 #include <cmath>
 #include <set>
 
-#include "analysis/float64.hpp"
+#include "bnfold/analysis/float64.hpp"
 #include "analysis/verify_inputs.hpp"
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/runtime/session.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold {
 

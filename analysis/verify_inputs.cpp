@@ -4,9 +4,9 @@
 
 #include <cmath>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "graph/check.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold {
 

@@ -1,6 +1,6 @@
 // The C API: every entry point catches everything and turns it into a status
 // and a thread-local message.
-#include "api/bnfold.h"
+#include "bnfold/bnfold.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -13,10 +13,11 @@
 #include "api/c_internal.hpp"
 
 #include "bnfold/version.hpp"
-#include "graph/error.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/passes/fold.hpp"
+#include "bnfold/runtime/session.hpp"
 
 struct bnfold_outputs {
   std::vector<std::string> names;

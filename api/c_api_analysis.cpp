@@ -1,13 +1,13 @@
 // The C API's BN tools: fold reports, statistics (collected, monitored,
 // merged, saved), drift, recalibration and the audit; the same library calls
 // and JSON reports as the CLI and the Python module.
-#include "api/bnfold.h"
+#include "bnfold/bnfold.h"
 
-#include "analysis/bn_analysis.hpp"
-#include "analysis/workflows.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
+#include "bnfold/analysis/workflows.hpp"
 #include "api/c_internal.hpp"
-#include "analysis/verify_fold.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/analysis/verify_fold.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 
 #include <nlohmann/json.hpp>
 

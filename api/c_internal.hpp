@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "api/bnfold.h"
-#include "analysis/bn_moments.hpp"
-#include "graph/error.hpp"
-#include "graph/graph.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/bnfold.h"
+#include "bnfold/analysis/bn_moments.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/graph.hpp"
+#include "bnfold/runtime/session.hpp"
 
 namespace bnfold::c_api {
 

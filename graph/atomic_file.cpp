@@ -1,4 +1,4 @@
-#include "graph/atomic_file.hpp"
+#include "bnfold/graph/atomic_file.hpp"
 
 #include <fcntl.h>
 #include <pthread.h>

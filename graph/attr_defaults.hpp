@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/attribute.hpp"
+#include "bnfold/graph/attribute.hpp"
 
 namespace bnfold {
 

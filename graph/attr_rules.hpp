@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace bnfold {
 

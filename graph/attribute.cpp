@@ -1,4 +1,4 @@
-#include "graph/attribute.hpp"
+#include "bnfold/graph/attribute.hpp"
 
 #include <fmt/format.h>
 

@@ -1,7 +1,7 @@
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 
 #include "graph/check.hpp"
-#include "graph/folded_bns.hpp"
+#include "bnfold/graph/folded_bns.hpp"
 
 namespace bnfold {
 

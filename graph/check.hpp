@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "graph/error.hpp"
+#include "bnfold/graph/error.hpp"
 
 namespace bnfold {
 

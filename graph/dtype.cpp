@@ -1,4 +1,4 @@
-#include "graph/dtype.hpp"
+#include "bnfold/graph/dtype.hpp"
 
 #include <cmath>
 #include <cstring>

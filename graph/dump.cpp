@@ -2,7 +2,7 @@
 // check that an export/import round trip changed nothing.
 #include <fmt/format.h>
 
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace bnfold {
 

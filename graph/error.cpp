@@ -1,4 +1,4 @@
-#include "graph/error.hpp"
+#include "bnfold/graph/error.hpp"
 
 namespace bnfold {
 

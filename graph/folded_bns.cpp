@@ -1,4 +1,4 @@
-#include "graph/folded_bns.hpp"
+#include "bnfold/graph/folded_bns.hpp"
 
 #include <algorithm>
 #include <cmath>

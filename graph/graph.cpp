@@ -1,4 +1,4 @@
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 
 #include <algorithm>
 #include <queue>

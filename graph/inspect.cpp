@@ -1,8 +1,8 @@
-#include "graph/inspect.hpp"
+#include "bnfold/graph/inspect.hpp"
 
 #include <cmath>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 
 namespace bnfold {
 

@@ -1,4 +1,4 @@
-#include "graph/memory.hpp"
+#include "bnfold/graph/memory.hpp"
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "graph/check.hpp"
-#include "graph/numbers.hpp"
+#include "bnfold/graph/numbers.hpp"
 
 namespace bnfold {
 

@@ -1,4 +1,4 @@
-#include "graph/numbers.hpp"
+#include "bnfold/graph/numbers.hpp"
 
 #include <charconv>
 

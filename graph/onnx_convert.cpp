@@ -1,12 +1,12 @@
 #include "graph/onnx_convert.hpp"
 
-#include "graph/numbers.hpp"
+#include "bnfold/graph/numbers.hpp"
 
 #include <cstring>
 
 #include "graph/check.hpp"
 #include "graph/external_data.hpp"
-#include "graph/memory.hpp"
+#include "bnfold/graph/memory.hpp"
 
 namespace bnfold {
 

@@ -6,8 +6,8 @@
 
 #include <string>
 
-#include "graph/attribute.hpp"
-#include "graph/tensor.hpp"
+#include "bnfold/graph/attribute.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 namespace bnfold {
 

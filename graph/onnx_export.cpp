@@ -6,11 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "graph/atomic_file.hpp"
+#include "bnfold/graph/atomic_file.hpp"
 #include "graph/check.hpp"
 #include "graph/external_data.hpp"
 #include "graph/onnx_convert.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 
 namespace fs = std::filesystem;
 
@@ -173,8 +173,8 @@ std::unique_ptr<Graph> clone_graph(const Graph& graph) {
   const std::string bytes = serialize_onnx(graph);
   ImportOptions options;
   options.infer_shapes = false;  // the value_info written above carries the shapes
-  return load_onnx_bytes(bytes.data(), bytes.size(), graph.info.graph_name.empty() ? "graph" : graph.info.graph_name,
-                         "", options);
+  return import_onnx_bytes(bytes.data(), bytes.size(), graph.info.graph_name.empty() ? "graph" : graph.info.graph_name,
+                           "", options);
 }
 
 void check_onnx_file(const std::string& path) { check_onnx_file(path, path); }

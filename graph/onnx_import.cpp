@@ -14,7 +14,7 @@
 
 #include "graph/check.hpp"
 #include "graph/onnx_convert.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 
 #include "graph/attr_defaults.hpp"
 #include "graph/attr_rules.hpp"
@@ -96,8 +96,6 @@ Tensor constant_value(const onnx::NodeProto& node, const std::string& model_dir,
   failf(ErrorCode::InvalidModel, "{}: unknown Constant attribute '{}'", where, n);
 }
 
-KernelLookup g_kernel_lookup = nullptr;
-
 class Importer {
  public:
   Importer(onnx::ModelProto& model, std::string model_dir, const ImportOptions& options)
@@ -120,10 +118,12 @@ class Importer {
     resolve_node_inputs();
     for (const Node* n : g_->nodes()) check_input_ranks(*n);
     if (options_.infer_shapes) {
+      BNFOLD_CHECK(options_.has_kernel, ErrorCode::Internal,
+                   "import with shape inference needs ImportOptions::has_kernel (load_onnx gives the op table)");
       const Node* unknown = nullptr;
       const int64_t opset = g_->info.opsets.count("") ? g_->info.opsets.at("") : 0;
       for (const Node* n : g_->nodes())
-        if (!unknown && g_kernel_lookup && !g_kernel_lookup(n->op_type(), opset)) unknown = n;
+        if (!unknown && !options_.has_kernel(n->op_type(), opset)) unknown = n;
       if (unknown)
         g_->info.warnings.push_back(fmt::format(
             "ONNX shape inference skipped: {} has no kernel in bnfold", unknown->label()));
@@ -323,7 +323,7 @@ std::unique_ptr<Graph> import_bytes(const void* data, size_t size, const std::st
 
 }  // namespace
 
-std::unique_ptr<Graph> load_onnx(const std::string& path, const ImportOptions& options) {
+std::unique_ptr<Graph> import_onnx(const std::string& path, const ImportOptions& options) {
   std::error_code ec;
   const auto status = fs::status(path, ec);
   BNFOLD_CHECK(fs::exists(status), ErrorCode::Io, "{}: no such file", path);
@@ -356,10 +356,8 @@ std::unique_ptr<Graph> load_onnx(const std::string& path, const ImportOptions& o
   return import_model(model, path, dir, options);
 }
 
-void set_kernel_lookup(KernelLookup lookup) { g_kernel_lookup = lookup; }
-
-std::unique_ptr<Graph> load_onnx_bytes(const void* data, size_t size, const std::string& name,
-                                       const std::string& base_dir, const ImportOptions& options) {
+std::unique_ptr<Graph> import_onnx_bytes(const void* data, size_t size, const std::string& name,
+                                         const std::string& base_dir, const ImportOptions& options) {
   return import_bytes(data, size, name, base_dir, options);
 }
 

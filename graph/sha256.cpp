@@ -1,4 +1,4 @@
-#include "graph/sha256.hpp"
+#include "bnfold/graph/sha256.hpp"
 
 #include <array>
 #include <cstdint>

@@ -1,4 +1,4 @@
-#include "graph/shape.hpp"
+#include "bnfold/graph/shape.hpp"
 
 #include "graph/check.hpp"
 

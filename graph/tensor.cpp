@@ -1,12 +1,12 @@
-#include "graph/tensor.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 #include <cstdlib>
 #include <cstring>
 #include <limits>
 
 #include "graph/check.hpp"
-#include "graph/memory.hpp"
-#include "graph/shape.hpp"
+#include "bnfold/graph/memory.hpp"
+#include "bnfold/graph/shape.hpp"
 
 namespace bnfold {
 

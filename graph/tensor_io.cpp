@@ -1,6 +1,6 @@
-#include "graph/tensor_io.hpp"
+#include "bnfold/graph/tensor_io.hpp"
 
-#include "graph/atomic_file.hpp"
+#include "bnfold/graph/atomic_file.hpp"
 
 #include <cstring>
 #include <filesystem>
@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "graph/check.hpp"
-#include "graph/numbers.hpp"
+#include "bnfold/graph/numbers.hpp"
 #include "graph/onnx_convert.hpp"
 
 namespace bnfold {

@@ -4,7 +4,7 @@
 #include <unordered_set>
 
 #include "graph/check.hpp"
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace bnfold {
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "graph/check.hpp"
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace bnfold::ops {
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
@@ -36,7 +36,7 @@ namespace {
 // Inference (running statistics) or, for a node in training mode, ONNX's
 // training semantics: batch statistics (biased variance) normalize the batch,
 // and the optional outputs give running * momentum + batch * (1 - momentum).
-class BatchNorm : public RealKernel<BatchNorm> {
+class BatchNormKernel : public RealKernel<BatchNormKernel> {
  public:
   void infer(InferContext& ctx) override {
     const BatchNormAttrs a = batchnorm_attrs(ctx.node());
@@ -150,7 +150,7 @@ class Softmax : public RealKernel<Softmax> {
 
 }  // namespace
 
-std::unique_ptr<OpKernel> make_batchnorm(const Node&, int) { return std::make_unique<BatchNorm>(); }
+std::unique_ptr<OpKernel> make_batchnorm(const Node&, int) { return std::make_unique<BatchNormKernel>(); }
 std::unique_ptr<OpKernel> make_softmax(const Node&, int variant) {
   return std::make_unique<Softmax>(static_cast<SoftmaxOp>(variant) == SoftmaxOp::LogSoftmax);
 }

@@ -3,7 +3,7 @@
 // its FLOP count. runtime/dnnl/ maps each Lowering to a builder.
 #include <fmt/format.h>
 
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 #include "ops/ops.hpp"
 
 namespace bnfold::ops {
@@ -160,13 +160,5 @@ std::string why_unsupported(const Node& n) {
                          n.graph_opset());
   return fmt::format("bnfold has no kernel for {}", n.op_type());
 }
-
-namespace {
-// Import asks this before running ONNX's shape inference (graph/onnx_io.hpp).
-[[maybe_unused]] const bool kLookupRegistered = [] {
-  set_kernel_lookup([](const std::string& op, int64_t opset) { return find_op(op, opset) != nullptr; });
-  return true;
-}();
-}  // namespace
 
 }  // namespace bnfold::ops

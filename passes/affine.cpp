@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 
 namespace bnfold {
 

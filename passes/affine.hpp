@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace bnfold {
 

@@ -1,4 +1,4 @@
-#include "passes/fold.hpp"
+#include "bnfold/passes/fold.hpp"
 
 #include "passes/layer_folds.hpp"
 
@@ -6,8 +6,8 @@
 #include <map>
 #include <set>
 
-#include "graph/batchnorm.hpp"
-#include "graph/folded_bns.hpp"
+#include "bnfold/graph/batchnorm.hpp"
+#include "bnfold/graph/folded_bns.hpp"
 
 namespace bnfold {
 

@@ -1,4 +1,4 @@
-#include "passes/fold_report.hpp"
+#include "bnfold/passes/fold_report.hpp"
 
 namespace bnfold {
 

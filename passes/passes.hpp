@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "passes/pass.hpp"
+#include "bnfold/passes/pass.hpp"
 
 namespace bnfold {
 

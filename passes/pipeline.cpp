@@ -1,4 +1,4 @@
-#include "passes/pipeline.hpp"
+#include "bnfold/passes/pipeline.hpp"
 
 #include "graph/check.hpp"
 #include "passes/passes.hpp"

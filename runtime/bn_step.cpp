@@ -5,7 +5,7 @@
 // with them or with the running statistics, and hands them to the run's hook.
 #include <cmath>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"

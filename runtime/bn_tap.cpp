@@ -20,7 +20,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/layout_geometry.hpp"
 #include "runtime/plan_builder.hpp"

@@ -1,4 +1,4 @@
-#include "runtime/moments.hpp"
+#include "bnfold/runtime/moments.hpp"
 
 #include <cmath>
 

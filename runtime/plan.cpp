@@ -1,7 +1,7 @@
 // Running a plan, and placing its activations in one arena by lifetime.
 #include "runtime/plan.hpp"
 
-#include "graph/memory.hpp"
+#include "bnfold/graph/memory.hpp"
 
 #include <algorithm>
 #include <chrono>

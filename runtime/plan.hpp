@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "graph/graph.hpp"
+#include "bnfold/graph/graph.hpp"
 #include "ops/kernel.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 
 namespace dnnl {
 struct stream;

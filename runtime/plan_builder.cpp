@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 
 #include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"

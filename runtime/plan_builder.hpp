@@ -11,7 +11,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "graph/folded_bns.hpp"
+#include "bnfold/graph/folded_bns.hpp"
 #include "ops/op_table.hpp"
 #include "runtime/plan.hpp"
 

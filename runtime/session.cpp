@@ -1,15 +1,16 @@
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 
 #include <algorithm>
 #include <atomic>
 
-#include "graph/memory.hpp"
+#include "bnfold/graph/memory.hpp"
 
 #include <mutex>
 #include <thread>
 
 #include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/dnnl/weight_cache.hpp"
 #include "ops/ops.hpp"

@@ -1,4 +1,4 @@
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 #include <algorithm>
 #include <cstring>

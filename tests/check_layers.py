@@ -2,8 +2,12 @@
 """The layers of bnfold and what each may use: the one table, and its check.
 
 Every `#include "X/..."` in a layer's files must point at a layer that the
-table allows for it, and every `bnfold_layer(NAME ... USES ...)` in a
-CMakeLists.txt may name only allowed layers. Prints each violation with its
+table allows for it (a public header api/bnfold/X/... and its include
+"bnfold/X/..." are layer X's), and every `bnfold_layer(NAME ... USES ...)` in a
+CMakeLists.txt may name only allowed layers. Public headers include only
+public headers (what is installed must compile where nothing else is), and
+the front ends (tools/: the CLI, the Python module, the examples) include only
+public headers and their own. Prints each violation with its
 file and line and exits 1 when there is one.
 
     check_layers.py SOURCE_DIR     check the tree
@@ -29,22 +33,56 @@ ALLOWED = {
     "tools": {"graph", "ops", "passes", "runtime", "analysis", "api", "tools"},
     "tests": {"graph", "ops", "passes", "runtime", "analysis", "api", "tools", "tests"},
 }
-# Generated headers and the layer they belong to (bnfold/version.hpp comes
-# from graph/version.hpp.in).
-GENERATED = {"bnfold": "graph"}
+PUBLIC = "bnfold/"  # the public headers: api/bnfold/LAYER/... (installed as <bnfold/LAYER/...>)
+# Public headers outside a layer's folder, and the layer they belong to.
+PUBLIC_TOP = {"bnfold/version.hpp": "graph", "bnfold/bnfold.hpp": "api", "bnfold/bnfold.h": "api"}
+# The front ends: they use the library as an outside program does, through
+# its public headers only (benchmarks measure internals and are exempt).
+FRONT_ENDS = ("tools/", )
+FRONT_END_EXEMPT = ("tools/benchmarks/", "tools/ort/")
 SOURCE_EXT = (".cpp", ".hpp", ".h", ".c", ".cc")
-INCLUDE = re.compile(r'^\s*#\s*include\s+"([A-Za-z_]+)/[^"]+"')
+INCLUDE = re.compile(r'^\s*#\s*include\s+"(([A-Za-z_]+)/[^"]+)"')
 LAYER_TARGET = re.compile(r"bnfold_layer\((\w+)(.*?)\)", re.S)
 
 
-def layer_of_include(first):
-    return GENERATED.get(first, first)
+def layer_of_include(path):
+    """The layer an include names: "graph/x.hpp" and "bnfold/graph/x.hpp" are graph's."""
+    if path in PUBLIC_TOP:
+        return PUBLIC_TOP[path]
+    if path.startswith(PUBLIC):
+        return path[len(PUBLIC):].split("/")[0]
+    return path.split("/")[0]
+
+
+def layer_of_file(rel):
+    """The layer a file belongs to: its folder, or for a public header the layer it declares."""
+    rel = rel.replace(os.sep, "/")
+    if rel.startswith("api/" + PUBLIC):
+        inner = rel[len("api/"):]
+        return PUBLIC_TOP.get(inner) or inner[len(PUBLIC):].split("/")[0]
+    return rel.split("/")[0]
+
+
+def include_problems(rel, layer, no, path):
+    """What is wrong with `#include "path"` on line `no` of `rel` (a list, maybe empty)."""
+    rel = rel.replace(os.sep, "/")
+    target = layer_of_include(path)
+    allowed = ALLOWED[layer]
+    found = []
+    if target in ALLOWED and target not in allowed:
+        found.append(f"{rel}:{no}: {layer}/ may not include {target}/ ({layer} may use: {', '.join(sorted(allowed))})")
+    if rel.startswith("api/" + PUBLIC) and not path.startswith(PUBLIC):
+        found.append(f"{rel}:{no}: a public header may include only public headers (bnfold/...), not {path}")
+    front_end = rel.startswith(FRONT_ENDS) and not rel.startswith(FRONT_END_EXEMPT)
+    if front_end and not (path.startswith(PUBLIC) or path.startswith("tools/")):
+        found.append(f"{rel}:{no}: a front end may include only the public headers (bnfold/...), not {path}")
+    return found
 
 
 def check(root):
     problems = []
-    for layer, allowed in ALLOWED.items():
-        base = os.path.join(root, layer)
+    for top in ALLOWED:
+        base = os.path.join(root, top)
         if not os.path.isdir(base):
             continue
         for dirpath, dirnames, files in os.walk(base):
@@ -52,18 +90,15 @@ def check(root):
             for f in sorted(files):
                 path = os.path.join(dirpath, f)
                 rel = os.path.relpath(path, root)
+                layer = layer_of_file(rel)
                 if f == "CMakeLists.txt":
-                    problems += check_cmake(rel, open(path, encoding="utf-8").read(), layer)
-                if not f.endswith(SOURCE_EXT):
+                    problems += check_cmake(rel, open(path, encoding="utf-8").read(), top)
+                if not f.endswith(SOURCE_EXT) or layer not in ALLOWED:
                     continue
                 for no, line in enumerate(open(path, encoding="utf-8", errors="replace"), 1):
                     m = INCLUDE.match(line)
-                    if not m:
-                        continue
-                    target = layer_of_include(m.group(1))
-                    if target in ALLOWED and target not in allowed:
-                        problems.append(f"{rel}:{no}: {layer}/ may not include {m.group(1)}/ "
-                                        f"({layer} may use: {', '.join(sorted(allowed))})")
+                    if m:
+                        problems += include_problems(rel, layer, no, m.group(1))
     return problems
 
 
@@ -81,19 +116,30 @@ def check_cmake(rel, text, folder):
 
 
 def self_test():
-    """A tree with one wrong include in each direction must fail; a right one must pass."""
+    """A tree with one wrong include of each kind must fail; right ones must pass."""
     with tempfile.TemporaryDirectory() as root:
         write = functools.partial(check_common.write, root)
         write("graph/a.hpp", '#include "graph/b.hpp"\n#include "bnfold/version.hpp"\n')
-        write("passes/p.cpp", '#include "ops/kernel.hpp"\n#include "graph/a.hpp"\n')
+        write("passes/p.cpp", '#include "ops/kernel.hpp"\n#include "bnfold/graph/graph.hpp"\n')
+        write("api/bnfold/runtime/session.hpp", '#include "bnfold/graph/graph.hpp"\n')
+        write("tools/cmd.cpp", '#include "bnfold/runtime/session.hpp"\n#include "tools/text.hpp"\n')
+        write("tools/benchmarks/b.cpp", '#include "runtime/plan.hpp"\n')
         assert check(root) == [], check(root)
-        write("passes/bad.cpp", '#include <vector>\n#include "runtime/session.hpp"\n')
+        write("passes/bad.cpp", '#include <vector>\n#include "bnfold/runtime/session.hpp"\n')
         write("ops/CMakeLists.txt", "bnfold_layer(ops\n  SOURCES a.cpp\n  USES graph analysis)\n")
+        write("api/bnfold/graph/leak.hpp", '#include "graph/check.hpp"\n')
+        write("api/bnfold/graph/up.hpp", '#include "bnfold/analysis/dataset.hpp"\n')
+        write("tools/inside.cpp", '#include "runtime/plan.hpp"\n')
         found = check(root)
-        assert any("passes/bad.cpp:2: passes/ may not include runtime/" in p for p in found), found
-        assert any("layer ops USES analysis" in p for p in found), found
-        assert len(found) == 2, found
-    print("self-test: a wrong include and a wrong USES are caught")
+        expected = ["passes/bad.cpp:2: passes/ may not include runtime/", "layer ops USES analysis",
+                    "api/bnfold/graph/leak.hpp:1: a public header may include only public headers",
+                    "api/bnfold/graph/up.hpp:1: graph/ may not include analysis/",
+                    "tools/inside.cpp:1: a front end may include only the public headers"]
+        for e in expected:
+            assert any(e in p for p in found), (e, found)
+        assert len(found) == len(expected), found
+    print("self-test: a wrong include, a wrong USES, a public header leaking an internal one and a front end "
+          "reaching inside are caught")
     return 0
 
 

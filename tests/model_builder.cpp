@@ -4,7 +4,7 @@
 
 #include <random>
 
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold::test {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "graph/graph.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/graph/graph.hpp"
+#include "bnfold/runtime/session.hpp"
 
 namespace bnfold::test {
 

@@ -8,9 +8,9 @@
 #include <map>
 #include <memory>
 
-#include "analysis/workflows.hpp"
-#include "graph/check.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
 #include "tools/report_html.hpp"
@@ -163,12 +163,12 @@ void write_audit_html(const AuditArgs& a, const AuditReport& r) {
 int run_audit(const AuditArgs& a) {
   check_outputs(a, {});
   const AnalysisModel model = AnalysisModel::load(a.model);
-  BNFOLD_CHECK(a.random != !a.data.empty(), ErrorCode::InvalidArgument, "give --data PATH or --random");
-  BNFOLD_CHECK(!a.random || a.labels.empty(), ErrorCode::InvalidArgument, "--labels needs --data, not --random");
+  BNFOLD_ARG_CHECK(a.random != !a.data.empty(), ErrorCode::InvalidArgument, "give --data PATH or --random");
+  BNFOLD_ARG_CHECK(!a.random || a.labels.empty(), ErrorCode::InvalidArgument, "--labels needs --data, not --random");
   AuditOptions o;
   o.batch_sizes = parse_int_list(a.batch_sizes, "--batch-sizes");
   for (int64_t b : o.batch_sizes)
-    BNFOLD_CHECK(b > 0, ErrorCode::InvalidArgument, "--batch-sizes: {} is not a batch size", b);
+    BNFOLD_ARG_CHECK(b > 0, ErrorCode::InvalidArgument, "--batch-sizes: {} is not a batch size", b);
   o.tolerance = a.tolerance;
   o.threads = a.threads;
   o.ablation_samples = a.ablation_samples;

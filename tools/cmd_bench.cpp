@@ -11,9 +11,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "graph/check.hpp"
+#include "tools/arg_check.hpp"
 #include "tools/commands.hpp"
-#include "graph/numbers.hpp"
+#include "bnfold/graph/numbers.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
 #include "tools/timing.hpp"
@@ -302,7 +302,7 @@ void add_bench(CLI::App& app) {
                         {"session_ms", ms_since(t0)},
                         {"threads", a->threads},
                         {"kernels", a->reference ? "reference kernels" : "oneDNN kernels"}};
-    BNFOLD_CHECK(a->monitor == 0 || a->against.empty(), ErrorCode::InvalidArgument,
+    BNFOLD_ARG_CHECK(a->monitor == 0 || a->against.empty(), ErrorCode::InvalidArgument,
                  "--monitor and --against each compare two sessions: give one of them");
     std::unique_ptr<Session> watched, other;
     if (!a->against.empty()) {

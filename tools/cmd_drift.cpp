@@ -8,8 +8,8 @@
 #include <memory>
 #include <optional>
 
-#include "analysis/workflows.hpp"
-#include "graph/check.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "tools/arg_check.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
 #include "tools/report_html.hpp"
@@ -104,7 +104,7 @@ int run_drift(const DriftArgs& a) {
   }
   std::optional<Dataset> d;
   if (!a.data.empty()) d = load_data(a, model.graph());
-  BNFOLD_CHECK(d || !a.merge.empty(), ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
+  BNFOLD_ARG_CHECK(d || !a.merge.empty(), ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
   q.data = d ? &*d : nullptr;
   q.batch = a.batch;
   q.threads = a.threads;

@@ -9,13 +9,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "graph/folded_bns.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
-#include "analysis/workflows.hpp"
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/runtime/session.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
@@ -110,7 +111,7 @@ int run(const FoldArgs& a) {
     for (const auto& p : default_pipeline()) fmt::print("  {:<27} {}\n", p.name, p.why);
     return 0;
   }
-  BNFOLD_CHECK(!a.in.empty() && !a.out.empty(), ErrorCode::InvalidArgument, "give the model and -o OUT.onnx");
+  BNFOLD_ARG_CHECK(!a.in.empty() && !a.out.empty(), ErrorCode::InvalidArgument, "give the model and -o OUT.onnx");
   // Every output path is checked before any work: a bad one must not cost a
   // fold, and none may replace the model or another output.
   check_outputs_apart(with_input_files({{"the input model", a.in}}, a.v), {{"-o", a.out}, {"--report", a.report}});

@@ -7,9 +7,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "graph/inspect.hpp"
-#include "graph/onnx_io.hpp"
-#include "analysis/workflows.hpp"
+#include "bnfold/graph/inspect.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/analysis/workflows.hpp"
 #include "tools/commands.hpp"
 #include "tools/text.hpp"
 

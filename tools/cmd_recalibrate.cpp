@@ -7,12 +7,12 @@
 #include <iostream>
 #include <memory>
 
-#include "analysis/workflows.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/check.hpp"
-#include "graph/onnx_io.hpp"
-#include "graph/sha256.hpp"
-#include "analysis/bn_moments.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/graph/sha256.hpp"
+#include "bnfold/analysis/bn_moments.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
 #include "tools/report_html.hpp"
@@ -98,13 +98,13 @@ int run_recalibrate(const RecalArgs& a) {
   for (const auto& p : a.eval_data) inputs.push_back({"--eval-data", p});
   for (const auto& p : a.stats) inputs.push_back({"--stats", p});
   check_outputs(a, {{"-o", a.out}}, inputs);
-  BNFOLD_CHECK(a.eval_labels.empty() || !a.eval_data.empty(), ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(a.eval_labels.empty() || !a.eval_data.empty(), ErrorCode::InvalidArgument,
                "--eval-labels needs --eval-data");
-  BNFOLD_CHECK(!a.data.empty() || !a.stats.empty(), ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(!a.data.empty() || !a.stats.empty(), ErrorCode::InvalidArgument,
                "give --data (a pass over the data) or --stats (statistics collected before)");
-  BNFOLD_CHECK(a.data.empty() || a.stats.empty(), ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(a.data.empty() || a.stats.empty(), ErrorCode::InvalidArgument,
                "give --data (a pass over the data) or --stats (statistics collected before), not both");
-  BNFOLD_CHECK(a.stats.empty() || (a.labels.empty() && a.mode == "sequential"), ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(a.stats.empty() || (a.labels.empty() && a.mode == "sequential"), ErrorCode::InvalidArgument,
                "--stats takes no --labels or --mode: the statistics are used as they are");
   const AnalysisModel model = AnalysisModel::load(a.model);
   BnInputStats merged;

@@ -3,15 +3,16 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "analysis/float64.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/analysis/float64.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 
 #include <filesystem>
 
-#include "graph/check.hpp"
-#include "analysis/workflows.hpp"
-#include "graph/tensor_io.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/tensor_io.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
 #include "tools/inputs.hpp"
 
@@ -80,7 +81,7 @@ int run(const RunArgs& a) {
   if (save) {
     std::error_code ec;
     std::filesystem::create_directories(a.output_dir, ec);
-    BNFOLD_CHECK(!ec && std::filesystem::is_directory(a.output_dir, ec), ErrorCode::Io,
+    BNFOLD_ARG_CHECK(!ec && std::filesystem::is_directory(a.output_dir, ec), ErrorCode::Io,
                  "-o {}: cannot create the output folder{}", a.output_dir,
                  ec ? ": " + ec.message() : std::string(": a file of that name exists"));
   }
@@ -96,7 +97,7 @@ int run(const RunArgs& a) {
   bool ok = true;
   for (const auto& [name, path] : parse_named_files(a.expects, session, "--expect")) {
     auto it = outputs.find(name);
-    BNFOLD_CHECK(it != outputs.end(), ErrorCode::InvalidArgument, "--expect {}: the model has no output '{}'",
+    BNFOLD_ARG_CHECK(it != outputs.end(), ErrorCode::InvalidArgument, "--expect {}: the model has no output '{}'",
                  name, name);
     const Tensor want = load_tensor_file(path);
     const TensorDiff d = compare_tensors(it->second, want, a.rtol, a.atol);

@@ -6,9 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "analysis/workflows.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "tools/commands.hpp"
 #include "tools/verify_cli.hpp"
 

@@ -1,8 +1,8 @@
 #include "tools/commands.hpp"
 
-#include "graph/memory.hpp"
-#include "graph/numbers.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/graph/memory.hpp"
+#include "bnfold/graph/numbers.hpp"
+#include "bnfold/runtime/session.hpp"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>

@@ -6,9 +6,9 @@
 
 #include <memory>
 
-#include "analysis/workflows.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/check.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "tools/arg_check.hpp"
 #include "tools/commands.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
@@ -69,7 +69,7 @@ namespace {
 std::vector<int64_t> parse_crop(const std::string& s) {
   if (s.find_first_of("xX") == std::string::npos) {
     const std::vector<int64_t> one = parse_int_list(s, "--center-crop");
-    BNFOLD_CHECK(one.size() == 1, ErrorCode::InvalidArgument, "--center-crop: C or HxW, not '{}'", s);
+    BNFOLD_ARG_CHECK(one.size() == 1, ErrorCode::InvalidArgument, "--center-crop: C or HxW, not '{}'", s);
     return {one[0], one[0]};
   }
   return parse_size(s, "--center-crop");
@@ -84,7 +84,7 @@ Dataset load_data(const DataArgs& a, const Graph& g, const std::vector<std::stri
   if (!a.center_crop.empty()) images.crop = parse_crop(a.center_crop);
   if (!a.mean.empty()) images.mean = parse_float_list(a.mean, "--mean");
   if (!a.std_.empty()) images.std = parse_float_list(a.std_, "--std");
-  BNFOLD_CHECK(a.order == "rgb" || a.order == "bgr", ErrorCode::InvalidArgument, "--channel-order: rgb or bgr");
+  BNFOLD_ARG_CHECK(a.order == "rgb" || a.order == "bgr", ErrorCode::InvalidArgument, "--channel-order: rgb or bgr");
   images.bgr = a.order == "bgr";
   DataOptions o = data_options_for(g, a.model, images);
   o.labels = labels ? *labels : a.labels;

@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "analysis/dataset.hpp"
-#include "analysis/bn_moments.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/graph.hpp"
+#include "bnfold/analysis/dataset.hpp"
+#include "bnfold/analysis/bn_moments.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace CLI {
 class App;

@@ -1,8 +1,8 @@
 #include "tools/inputs.hpp"
 
-#include "graph/check.hpp"
-#include "graph/tensor_io.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/graph/tensor_io.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 namespace bnfold::cli {
 
@@ -12,7 +12,7 @@ std::map<std::string, std::string> parse_named_files(const std::vector<std::stri
   for (const std::string& item : items) {
     const auto eq = item.find('=');
     if (eq == std::string::npos) {
-      BNFOLD_CHECK(session.inputs().size() == 1 || std::string(option) == "--expect", ErrorCode::InvalidArgument,
+      BNFOLD_ARG_CHECK(session.inputs().size() == 1 || std::string(option) == "--expect", ErrorCode::InvalidArgument,
                    "{} {}: the model has {} inputs; write {} NAME=PATH", option, item, session.inputs().size(),
                    option);
       const std::string name = std::string(option) == "--expect" ? session.outputs().at(0).name
@@ -37,7 +37,7 @@ std::map<std::string, Tensor> load_or_random_inputs(const Session& session, cons
       known |= spec.name == name;
       names += (names.empty() ? "'" : ", '") + spec.name + "'";
     }
-    BNFOLD_CHECK(known, ErrorCode::InvalidArgument, "--input {}: the model has no input '{}'; its inputs are {}",
+    BNFOLD_ARG_CHECK(known, ErrorCode::InvalidArgument, "--input {}: the model has no input '{}'; its inputs are {}",
                  name, name, names);
     inputs[name] = load_tensor_file(path);
   }

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 
 namespace bnfold::cli {
 

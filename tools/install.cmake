@@ -2,17 +2,10 @@
 # package (find_package(bnfold) -> bnfold::bnfold) and a pkg-config file.
 include(CMakePackageConfigHelpers)
 
-set(BNFOLD_PUBLIC_HEADERS
-  graph/atomic_file.hpp graph/attribute.hpp graph/batchnorm.hpp graph/dtype.hpp graph/error.hpp graph/export.hpp graph/folded_bns.hpp graph/graph.hpp
-  graph/inspect.hpp graph/onnx_io.hpp graph/shape.hpp graph/tensor.hpp graph/tensor_io.hpp
-  passes/fold.hpp passes/fold_report.hpp passes/pass.hpp passes/pipeline.hpp
-  analysis/bn_analysis.hpp analysis/bn_moments.hpp analysis/dataset.hpp runtime/moments.hpp runtime/session.hpp runtime/tensor_tools.hpp)
-foreach(h ${BNFOLD_PUBLIC_HEADERS})
-  get_filename_component(dir ${h} DIRECTORY)
-  install(FILES ${h} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bnfold/${dir})
-endforeach()
-install(FILES api/bnfold.hpp api/bnfold.h ${PROJECT_BINARY_DIR}/include/bnfold/version.hpp
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bnfold)
+# The public headers are exactly api/bnfold/ (C++ by layer, the C API in
+# bnfold.h), installed as <bnfold/...>; nothing else of the sources is.
+install(DIRECTORY api/bnfold/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bnfold FILES_MATCHING PATTERN "*.hpp" PATTERN "*.h")
+install(FILES ${PROJECT_BINARY_DIR}/include/bnfold/version.hpp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/bnfold)
 
 install(TARGETS bnfold EXPORT bnfoldTargets
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

@@ -7,7 +7,7 @@
 #include <iostream>
 #include <new>
 
-#include "graph/error.hpp"
+#include "bnfold/graph/error.hpp"
 #include "tools/commands.hpp"
 
 int main(int argc, char** argv) {

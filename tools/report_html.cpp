@@ -1,6 +1,6 @@
 #include "tools/report_html.hpp"
 
-#include "graph/atomic_file.hpp"
+#include "bnfold/graph/atomic_file.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "graph/check.hpp"
+#include "tools/arg_check.hpp"
 
 namespace bnfold::cli {
 

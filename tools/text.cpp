@@ -1,12 +1,12 @@
 #include "tools/text.hpp"
 
-#include "graph/numbers.hpp"
+#include "bnfold/graph/numbers.hpp"
 
 #include <cmath>
 
 #include <fmt/format.h>
 
-#include "graph/check.hpp"
+#include "tools/arg_check.hpp"
 
 namespace bnfold::cli {
 
@@ -74,7 +74,7 @@ std::vector<T> parse_list(const std::string& s, const char* option, const char* 
     ok &= v.has_value();
     if (v) out.push_back(static_cast<T>(*v));
   }
-  BNFOLD_CHECK(ok, ErrorCode::InvalidArgument, "{} '{}': expected {}", option, s, expected);
+  BNFOLD_ARG_CHECK(ok, ErrorCode::InvalidArgument, "{} '{}': expected {}", option, s, expected);
   return out;
 }
 
@@ -84,7 +84,7 @@ std::vector<int64_t> parse_int_list(const std::string& s, const char* option) {
   auto v = parse_list<int64_t>(s, option, "positive integers separated by commas",
                                [](const std::string& x) { return parse_int64(x); });
   for (int64_t x : v)
-    BNFOLD_CHECK(x > 0, ErrorCode::InvalidArgument, "{} '{}': expected positive integers separated by commas",
+    BNFOLD_ARG_CHECK(x > 0, ErrorCode::InvalidArgument, "{} '{}': expected positive integers separated by commas",
                  option, s);
   return v;
 }
@@ -108,7 +108,7 @@ std::vector<int64_t> parse_size(const std::string& s, const char* option) {
       hw.clear();
     }
   }
-  BNFOLD_CHECK(hw.size() == 2, ErrorCode::InvalidArgument, "{} '{}': expected HxW, e.g. 224x224", option, s);
+  BNFOLD_ARG_CHECK(hw.size() == 2, ErrorCode::InvalidArgument, "{} '{}': expected HxW, e.g. 224x224", option, s);
   return hw;
 }
 

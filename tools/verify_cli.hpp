@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "analysis/verify_fold.hpp"
-#include "graph/atomic_file.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/analysis/verify_fold.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "bnfold/runtime/session.hpp"
 
 namespace CLI {
 class App;

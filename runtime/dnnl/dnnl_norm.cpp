@@ -1,6 +1,6 @@
 // oneDNN steps for BatchNormalization (inference), Softmax/LogSoftmax and LRN.
 #include "runtime/dnnl/dnnl_builders.hpp"
-#include "graph/batchnorm.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "ops/op_util.hpp"
 
 namespace bnfold::rt {

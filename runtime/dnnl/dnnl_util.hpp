@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "graph/tensor.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 namespace bnfold::rt {
 

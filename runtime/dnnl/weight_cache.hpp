@@ -8,7 +8,7 @@
 #include <mutex>
 #include <vector>
 
-#include "graph/tensor.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 namespace bnfold::rt {
 

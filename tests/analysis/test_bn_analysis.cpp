@@ -13,10 +13,11 @@
 
 #include <fmt/format.h>
 
-#include "graph/onnx_io.hpp"
-#include "graph/tensor_io.hpp"
-#include "analysis/analysis_model.hpp"
-#include "analysis/bn_analysis.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/graph/tensor_io.hpp"
+#include "bnfold/analysis/analysis_model.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
 #include "tests/onnx_builder.hpp"
 
 #include <stb/stb_image_write.h>

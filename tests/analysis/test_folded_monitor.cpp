@@ -6,10 +6,11 @@
 #include <cmath>
 #include <thread>
 
-#include "analysis/bn_analysis.hpp"
-#include "graph/folded_bns.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
+#include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/passes/fold.hpp"
 #include "tests/model_builder.hpp"
 #include "tests/onnx_builder.hpp"
 

@@ -13,13 +13,14 @@
 #include <random>
 #include <thread>
 
-#include "analysis/bn_analysis.hpp"
-#include "analysis/verify_fold.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
+#include "bnfold/analysis/verify_fold.hpp"
 #include "analysis/verify_inputs.hpp"
-#include "analysis/workflows.hpp"
-#include "graph/onnx_io.hpp"
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/runtime/session.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 #include "tests/onnx_builder.hpp"
 
 using namespace bnfold;

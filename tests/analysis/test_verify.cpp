@@ -5,13 +5,14 @@
 
 #include <cmath>
 
-#include "analysis/float64.hpp"
-#include "analysis/verify_fold.hpp"
+#include "bnfold/analysis/float64.hpp"
+#include "bnfold/analysis/verify_fold.hpp"
 #include "analysis/verify_inputs.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "tests/model_builder.hpp"
-#include "passes/fold.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/passes/fold.hpp"
+#include "bnfold/runtime/session.hpp"
 
 using namespace bnfold;
 using test::ints;

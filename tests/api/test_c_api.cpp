@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "bnfold/version.hpp"
-#include "api/bnfold.h"
-#include "graph/tensor_io.hpp"
+#include "bnfold/bnfold.h"
+#include "bnfold/graph/tensor_io.hpp"
 #include "tests/onnx_builder.hpp"
 
 using Catch::Matchers::Contains;

@@ -5,11 +5,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "graph/error.hpp"
-#include "graph/memory.hpp"
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/memory.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/passes/fold.hpp"
+#include "bnfold/runtime/session.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool init = [] {

@@ -4,8 +4,8 @@
 #include <cstdint>
 #include <string>
 
-#include "analysis/bn_moments.hpp"
-#include "graph/error.hpp"
+#include "bnfold/analysis/bn_moments.hpp"
+#include "bnfold/graph/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

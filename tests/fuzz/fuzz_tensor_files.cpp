@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <string>
 
-#include "analysis/dataset.hpp"
-#include "graph/error.hpp"
-#include "graph/memory.hpp"
-#include "graph/tensor_io.hpp"
+#include "bnfold/analysis/dataset.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/memory.hpp"
+#include "bnfold/graph/tensor_io.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const bool init = [] {

@@ -10,8 +10,9 @@
 #include <map>
 #include <sstream>
 
-#include "graph/error.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "tests/onnx_builder.hpp"
 
 namespace fs = std::filesystem;

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <limits>
 
-#include "graph/batchnorm.hpp"
-#include "graph/error.hpp"
-#include "graph/graph.hpp"
+#include "bnfold/graph/batchnorm.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/graph.hpp"
 
 using namespace bnfold;
 using Catch::Matchers::Contains;

@@ -4,9 +4,10 @@
 
 #include <cstring>
 
-#include "graph/error.hpp"
-#include "graph/inspect.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/inspect.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "tests/onnx_builder.hpp"
 
 using namespace bnfold;

@@ -4,8 +4,9 @@
 #include <cmath>
 #include <limits>
 
-#include "graph/inspect.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/inspect.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 
 using namespace bnfold;
 

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "graph/atomic_file.hpp"
+#include "bnfold/graph/atomic_file.hpp"
 #include "tests/onnx_builder.hpp"
 
 using namespace bnfold;

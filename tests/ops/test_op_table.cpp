@@ -5,7 +5,7 @@
 #include <set>
 
 #include "ops/ops.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 #include "tests/model_builder.hpp"
 
 using namespace bnfold;

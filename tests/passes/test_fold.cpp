@@ -8,11 +8,12 @@
 #include <limits>
 #include <random>
 
-#include "graph/onnx_io.hpp"
-#include "analysis/verify_fold.hpp"
-#include "passes/fold.hpp"
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/analysis/verify_fold.hpp"
+#include "bnfold/passes/fold.hpp"
+#include "bnfold/runtime/session.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 #include "tests/model_builder.hpp"
 #include "tests/onnx_builder.hpp"
 

@@ -3,10 +3,10 @@
 // pass promises. And the pipeline: its order, and why that order matters.
 #include <catch2/catch.hpp>
 
-#include "graph/onnx_io.hpp"
-#include "passes/fold.hpp"
-#include "passes/pipeline.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/passes/fold.hpp"
+#include "bnfold/passes/pipeline.hpp"
+#include "bnfold/runtime/session.hpp"
 #include "tests/model_builder.hpp"
 
 using namespace bnfold;

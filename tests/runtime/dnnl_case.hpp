@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 #include "tests/model_builder.hpp"
 
 namespace bnfold::test {

@@ -12,9 +12,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "graph/error.hpp"
-#include "graph/tensor_io.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/graph/error.hpp"
+#include "bnfold/graph/tensor_io.hpp"
+#include "bnfold/runtime/session.hpp"
 
 namespace fs = std::filesystem;
 using namespace bnfold;

@@ -7,8 +7,8 @@
 #include <cmath>
 #include <random>
 
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/runtime/session.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 #include "tests/model_builder.hpp"
 #include "tests/runtime/dnnl_case.hpp"
 

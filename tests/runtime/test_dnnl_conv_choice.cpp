@@ -12,7 +12,7 @@
 #include <cmath>
 
 #include "runtime/dnnl/dnnl_util.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 #include "tests/runtime/dnnl_case.hpp"
 
 using namespace bnfold;

@@ -8,9 +8,10 @@
 
 #include <random>
 
-#include "graph/onnx_io.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "runtime/plan.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 #include "tests/model_builder.hpp"
 
 using namespace bnfold;

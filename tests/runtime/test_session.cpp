@@ -8,9 +8,9 @@
 #include <limits>
 #include <thread>
 
-#include "graph/onnx_io.hpp"
-#include "runtime/session.hpp"
-#include "runtime/tensor_tools.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/runtime/session.hpp"
+#include "bnfold/runtime/tensor_tools.hpp"
 
 using namespace bnfold;
 using Catch::Matchers::Contains;

@@ -6,7 +6,7 @@
 
 #include <random>
 
-#include "runtime/session.hpp"
+#include "bnfold/runtime/session.hpp"
 
 using namespace bnfold;
 

@@ -4,10 +4,10 @@
 
 #include <optional>
 
-#include "analysis/workflows.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/check.hpp"
-#include "graph/sha256.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/graph/sha256.hpp"
 #include "tools/python/data_args.hpp"
 #include "tools/python/module.hpp"
 
@@ -140,7 +140,7 @@ void bind_recalibrate(py::module_& m) {
         std::optional<Dataset> d;
         std::optional<BnInputStats> from;
         if (!stats.is_none()) {
-          BNFOLD_CHECK(data.is_none(), ErrorCode::InvalidArgument, "give data or stats, not both");
+          BNFOLD_ARG_CHECK(data.is_none(), ErrorCode::InvalidArgument, "give data or stats, not both");
           from = stats_arg(stats);
         } else {
           d = dataset_of(model.graph(), path, data, args);

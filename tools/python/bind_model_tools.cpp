@@ -1,9 +1,10 @@
 // bnfold.inspect, bnfold.fold and bnfold.verify.
 #include <pybind11/stl.h>
 
-#include "analysis/workflows.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/onnx_io.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "bnfold/graph/onnx_io.hpp"
+#include "bnfold/ops/load.hpp"
 #include "tools/python/module.hpp"
 
 namespace bnfold::python {

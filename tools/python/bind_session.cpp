@@ -4,9 +4,9 @@
 
 #include <memory>
 
-#include "analysis/workflows.hpp"
-#include "graph/check.hpp"
-#include "runtime/session.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "tools/arg_check.hpp"
+#include "bnfold/runtime/session.hpp"
 #include "tools/python/module.hpp"
 
 namespace bnfold::python {
@@ -70,7 +70,7 @@ class PySession {
     return d;
   }
   void save_stats(const std::string& path) const {
-    BNFOLD_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
+    BNFOLD_ARG_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
                  "no run was monitored yet (Session(..., monitor_every=K) measures every K-th run)");
     stats_from_monitor(session_->monitor(), path_).save(path);
   }
@@ -97,7 +97,7 @@ class PySession {
     return out;
   }
   BnInputStats snapshot() const {
-    BNFOLD_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
+    BNFOLD_ARG_CHECK(session_->monitor().sampled_runs > 0, ErrorCode::InvalidArgument,
                  "no run was monitored yet (Session(..., monitor_every=K) measures every K-th run)");
     return stats_from_monitor(session_->monitor(), path_);
   }
@@ -168,7 +168,7 @@ void bind_session(py::module_& m) {
       .def(
           "moments", [](const BnInputStats& self, const std::string& bn) {
             auto it = self.per_bn.find(bn);
-            BNFOLD_CHECK(it != self.per_bn.end(), ErrorCode::InvalidArgument, "no statistics for BN '{}'", bn);
+            BNFOLD_ARG_CHECK(it != self.per_bn.end(), ErrorCode::InvalidArgument, "no statistics for BN '{}'", bn);
             return moments_dict(it->second);
           },
           py::arg("bn"), "{'count', 'mean', 'var'} of one BN's input (var: biased, per channel).")

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "bnfold/version.hpp"
-#include "graph/error.hpp"
+#include "bnfold/graph/error.hpp"
 #include "tools/python/module.hpp"
 
 namespace py = pybind11;

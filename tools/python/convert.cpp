@@ -1,7 +1,7 @@
 // numpy <-> bnfold conversions of the Python module.
 #include <string>
 
-#include "graph/error.hpp"
+#include "bnfold/graph/error.hpp"
 #include "tools/python/module.hpp"
 
 namespace bnfold::python {

@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "analysis/workflows.hpp"
-#include "graph/check.hpp"
+#include "bnfold/analysis/workflows.hpp"
+#include "tools/arg_check.hpp"
 
 namespace py = pybind11;
 
@@ -19,21 +19,21 @@ using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>
 
 DataOptions options_for(const Graph& g, const std::string& model, const DataArgs& a) {
   ImageOptions images;
-  BNFOLD_CHECK(a.size.empty() || a.size.size() == 2, ErrorCode::InvalidArgument, "size: give (H, W)");
-  BNFOLD_CHECK(a.center_crop.empty() || a.center_crop.size() == 2 || a.center_crop.size() == 1,
+  BNFOLD_ARG_CHECK(a.size.empty() || a.size.size() == 2, ErrorCode::InvalidArgument, "size: give (H, W)");
+  BNFOLD_ARG_CHECK(a.center_crop.empty() || a.center_crop.size() == 2 || a.center_crop.size() == 1,
                ErrorCode::InvalidArgument, "center_crop: give C or (H, W)");
   images.size = a.size;
   images.resize = a.resize;
   images.crop = a.center_crop.size() == 1 ? std::vector<int64_t>{a.center_crop[0], a.center_crop[0]} : a.center_crop;
   images.mean = a.mean;
   images.std = a.std;
-  BNFOLD_CHECK(a.channel_order == "rgb" || a.channel_order == "bgr", ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(a.channel_order == "rgb" || a.channel_order == "bgr", ErrorCode::InvalidArgument,
                "channel_order: 'rgb' or 'bgr', not '{}'", a.channel_order);
   images.bgr = a.channel_order == "bgr";
   DataOptions o = data_options_for(g, model, images);
   o.data_key = a.data_key;
   o.label_key = a.label_key;
-  BNFOLD_CHECK(a.limit >= 0 && a.sample_every >= 1, ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(a.limit >= 0 && a.sample_every >= 1, ErrorCode::InvalidArgument,
                "limit must be >= 0 and sample_every >= 1 (got {} and {})", a.limit, a.sample_every);
   o.limit = a.limit;
   o.every = a.sample_every;
@@ -59,7 +59,7 @@ FloatArray as_batch(const py::handle& item, const std::vector<int64_t>& sample_d
     a = a.reshape(shape);
   }
   std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
-  BNFOLD_CHECK(dims.size() == sample_dims.size() + 1 && std::equal(sample_dims.begin(), sample_dims.end(), dims.begin() + 1),
+  BNFOLD_ARG_CHECK(dims.size() == sample_dims.size() + 1 && std::equal(sample_dims.begin(), sample_dims.end(), dims.begin() + 1),
                ErrorCode::InvalidArgument, "an array of shape {} is neither a sample of {} nor a batch of them",
                Shape::of(dims).str(), Shape::of(sample_dims).str());
   return a;
@@ -69,9 +69,9 @@ FloatArray as_batch(const py::handle& item, const std::vector<int64_t>& sample_d
 std::vector<int64_t> labels_of(const py::object& labels, const std::string& key) {
   if (py::isinstance<py::str>(labels)) return load_labels(py::cast<std::string>(labels), key);
   auto a = py::array_t<int64_t, py::array::c_style | py::array::forcecast>::ensure(labels);
-  BNFOLD_CHECK(a, ErrorCode::InvalidArgument, "labels must be a path or an array of class ids");
+  BNFOLD_ARG_CHECK(a, ErrorCode::InvalidArgument, "labels must be a path or an array of class ids");
   const py::array raw = py::array::ensure(labels);
-  BNFOLD_CHECK(raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u', ErrorCode::InvalidArgument,
+  BNFOLD_ARG_CHECK(raw.dtype().kind() == 'i' || raw.dtype().kind() == 'u', ErrorCode::InvalidArgument,
                "labels must be integer class ids, not an array of kind '{}'", raw.dtype().kind());
   std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
   Tensor t(DType::Int64, dims);
@@ -100,7 +100,7 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
   DataOptions o = options_for(g, model, a);
   if (is_paths(data)) {
     if (!a.labels.is_none()) {
-      BNFOLD_CHECK(py::isinstance<py::str>(a.labels), ErrorCode::InvalidArgument,
+      BNFOLD_ARG_CHECK(py::isinstance<py::str>(a.labels), ErrorCode::InvalidArgument,
                    "with data files, labels is a path or 'subfolders'");
       o.labels = py::cast<std::string>(a.labels);
     }
@@ -108,12 +108,12 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
     py::gil_scoped_release release;
     return Dataset::open(files, o);
   }
-  BNFOLD_CHECK(!data.is_none(), ErrorCode::InvalidArgument, "no {} given", what);
+  BNFOLD_ARG_CHECK(!data.is_none(), ErrorCode::InvalidArgument, "no {} given", what);
   std::vector<FloatArray> parts;
   if (py::isinstance<py::array>(data)) {
     parts.push_back(as_batch(data, o.sample_dims));
   } else {
-    BNFOLD_CHECK(py::hasattr(data, "__iter__"), ErrorCode::InvalidArgument,
+    BNFOLD_ARG_CHECK(py::hasattr(data, "__iter__"), ErrorCode::InvalidArgument,
                  "{} must be paths, a numpy array or an iterable of arrays", what);
     for (const py::handle item : data) parts.push_back(as_batch(item, o.sample_dims));
   }
@@ -121,7 +121,7 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
   for (const auto& p : parts) n += p.shape(0);
   // The selection (sample_every, then limit), as Dataset::open makes it.
   const int64_t picked = std::min(a.limit > 0 ? a.limit : INT64_MAX, (n + a.sample_every - 1) / a.sample_every);
-  BNFOLD_CHECK(picked > 0, ErrorCode::InvalidArgument, "the {} holds no samples", what);
+  BNFOLD_ARG_CHECK(picked > 0, ErrorCode::InvalidArgument, "the {} holds no samples", what);
   std::vector<int64_t> dims = o.sample_dims;
   dims.insert(dims.begin(), picked);
   Tensor t(DType::Float32, dims);
@@ -135,7 +135,7 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
   d.description = std::to_string(picked) + " samples from arrays";
   if (!a.labels.is_none()) {
     std::vector<int64_t> all = labels_of(a.labels, a.label_key), chosen;
-    BNFOLD_CHECK(static_cast<int64_t>(all.size()) == n, ErrorCode::InvalidArgument,
+    BNFOLD_ARG_CHECK(static_cast<int64_t>(all.size()) == n, ErrorCode::InvalidArgument,
                  "{} labels for {} samples", all.size(), n);
     for (int64_t j = 0; j < n && static_cast<int64_t>(chosen.size()) < picked; j += a.sample_every)
       chosen.push_back(all[static_cast<size_t>(j)]);
@@ -193,7 +193,7 @@ BnInputStats stats_of(const AnalysisModel& model, const py::object& data, const 
   if (py::isinstance<py::array>(data)) {
     feed(data);
   } else {
-    BNFOLD_CHECK(!data.is_none() && py::hasattr(data, "__iter__"), ErrorCode::InvalidArgument,
+    BNFOLD_ARG_CHECK(!data.is_none() && py::hasattr(data, "__iter__"), ErrorCode::InvalidArgument,
                  "data must be paths, a numpy array or an iterable of arrays");
     for (const py::handle item : data) {
       feed(item);

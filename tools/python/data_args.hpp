@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "analysis/analysis_model.hpp"
-#include "analysis/bn_moments.hpp"
-#include "analysis/dataset.hpp"
-#include "graph/atomic_file.hpp"
-#include "graph/graph.hpp"
+#include "bnfold/analysis/analysis_model.hpp"
+#include "bnfold/analysis/bn_moments.hpp"
+#include "bnfold/analysis/dataset.hpp"
+#include "bnfold/graph/atomic_file.hpp"
+#include "bnfold/graph/graph.hpp"
 
 namespace bnfold::python {
 

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "analysis/bn_moments.hpp"
-#include "graph/tensor.hpp"
+#include "bnfold/analysis/bn_moments.hpp"
+#include "bnfold/graph/tensor.hpp"
 
 namespace bnfold::python {
 

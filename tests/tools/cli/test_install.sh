@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs bnfold into a temporary prefix and builds the examples against the
-# installed package: C++ with find_package(bnfold) and with pkg-config, C with
-# pkg-config; runs them and checks what they print.
+# Installs bnfold into a temporary prefix; checks the installed headers are
+# exactly api/bnfold/'s (and the generated version.hpp) and that each compiles
+# alone with nothing but the prefix's include folder; builds the examples
+# against the installed package: C++ with find_package(bnfold) and with
+# pkg-config, C with pkg-config; runs them and checks what they print.
 # Usage: test_install.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build="$1"
@@ -15,6 +17,33 @@ fail=0
 expect() {  # expect NAME PATTERN OUTPUT
   if grep -q "$2" <<<"$3"; then echo "ok: $1"; else echo "FAIL: $1"; echo "$3"; fail=1; fi
 }
+
+installed="$(cd "$prefix/include/bnfold" && find . -type f | sort)"
+public="$( (cd "$src/api/bnfold" && find . -type f \( -name '*.hpp' -o -name '*.h' \); echo ./version.hpp) | sort)"
+if [ "$installed" = "$public" ]; then
+  echo "ok: the installed headers are exactly api/bnfold/ ($(wc -l <<<"$installed") files)"
+else
+  echo "FAIL: installed headers differ from api/bnfold/:"; diff <(echo "$public") <(echo "$installed") || true; fail=1
+fi
+# Each header alone, two at a time: a C++ translation unit that includes only
+# it (the C header also as C99), with only the installed include folder.
+one_header() {  # one_header PREFIX HEADER
+  local inc="$1/include"
+  printf '#include <bnfold/%s>\nint main() { return 0; }\n' "$2" |
+    g++ -std=c++17 -Wall -Wextra -Werror -fsyntax-only -I "$inc" -x c++ - || { echo "FAIL: <bnfold/$2> alone"; return 1; }
+}
+export -f one_header
+if (cd "$prefix/include/bnfold" && find . -type f -printf '%P\n') | xargs -P 2 -I{} bash -c 'one_header "$0" {}' "$prefix"; then
+  echo "ok: every installed header compiles alone"
+else
+  fail=1
+fi
+if printf '#include <bnfold/bnfold.h>\nint main(void) { return 0; }\n' |
+   gcc -std=c99 -Wall -Wextra -Werror -fsyntax-only -I "$prefix/include" -x c -; then
+  echo "ok: <bnfold/bnfold.h> compiles as C99"
+else
+  echo "FAIL: <bnfold/bnfold.h> as C99"; fail=1
+fi
 
 cmake -S "$src/tools/examples/cpp" -B "$work/cpp" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/cpp" >/dev/null
@@ -49,7 +78,7 @@ expect "installed CLI" "bnfold 0.1.0" "$out"
 # The Python module: a fresh interpreter with nothing but the prefix's
 # module folder on PYTHONPATH finds it and, through its RUNPATH, libbnfold.
 pydir="$(sed -n 's/^BNFOLD_PYTHON_DIR:STRING=//p' "$build/CMakeCache.txt")"
-checks=13
+checks=16
 if [ -n "$pydir" ] && grep -q "^BNFOLD_PYTHON:BOOL=ON" "$build/CMakeCache.txt"; then
   out="$(env -i PATH=/usr/bin:/bin PYTHONPATH="$prefix/$pydir" /usr/bin/python3 -c "
 import bnfold, numpy as np
@@ -60,6 +89,6 @@ print('python module from', bnfold.__file__.replace('$prefix', 'PREFIX'), 'outpu
   out="$(cd "$work" && env -i PATH=/usr/bin:/bin PYTHONPATH="$prefix/$pydir" /usr/bin/python3 "$src/tools/examples/python/example.py" "$model" 2>&1)"
   expect "Python example from the prefix reads the model's input" "input input: float32 \['N', 3, 32, 32\]" "$out"
   expect "Python example from the prefix monitors" "monitored 4 samples of 7 BN inputs" "$out"
-  checks=16
+  checks=19
 fi
 [ "$fail" = 0 ] && echo "$checks passed, 0 failed" || { echo "some failed"; exit 1; }
