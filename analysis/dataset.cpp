@@ -1,5 +1,6 @@
 #include "bnfold/analysis/dataset.hpp"
 #include "analysis/dataset_impl.hpp"
+#include "graph/zip_file.hpp"
 
 
 
@@ -36,12 +37,6 @@ bool is_data_file(const fs::path& p) {
 }
 
 }  // namespace
-
-std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
-  std::vector<Tensor> out;
-  for (auto& [name, t] : parse_npz_named(zip, path)) out.push_back(std::move(t));
-  return out;
-}
 
 bool is_integer(DType t) {
   switch (t) {

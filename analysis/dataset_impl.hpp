@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "analysis/data_source.hpp"
+#include "graph/zip_file.hpp"
 #include "bnfold/analysis/dataset.hpp"
 #include "graph/check.hpp"
 

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "analysis/dataset_impl.hpp"
+#include "graph/zip_file.hpp"
 #include "bnfold/graph/shape.hpp"
 #include "bnfold/graph/tensor_io.hpp"
 
@@ -48,26 +49,6 @@ bool same_path(const std::string& a, const std::string& b) {
   return fs::equivalent(a, b, ec);
 }
 
-// The header of a .npy file, checked against the file's size.
-NpyHeader npy_file_header(const std::string& path) {
-  const size_t size = data::file_size(path);
-  const std::string prefix = data::read_range(path, 0, std::min<size_t>(size, 12));
-  const size_t header = npy_header_size(prefix);
-  const NpyHeader h = parse_npy_header(data::read_range(path, 0, std::min(size, header)), path);
-  BNFOLD_CHECK(size - h.data_at == h.nbytes, ErrorCode::InvalidArgument, "{}: holds {} data bytes but {} needs {}",
-               path, size - h.data_at, Shape::of(h.dims).str(), h.nbytes);
-  return h;
-}
-
-NpyHeader npz_member_header(const std::string& path, const data::ZipMember& m, const std::string& what) {
-  const size_t header = npy_header_size(data::member_bytes(path, m, 12));
-  const NpyHeader h = parse_npy_header(data::member_bytes(path, m, header), what);
-  BNFOLD_CHECK(m.usize - std::min(m.usize, h.data_at) == h.nbytes, ErrorCode::InvalidArgument,
-               "{}: holds {} data bytes but {} needs {}", what, m.usize - std::min(m.usize, h.data_at),
-               Shape::of(h.dims).str(), h.nbytes);
-  return h;
-}
-
 std::string member_key(const std::string& name) {
   return name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0 ? name.substr(0, name.size() - 4) : name;
 }
@@ -87,7 +68,7 @@ class Scan {
     const std::string e = lower_ext(f);
     data::Source src;
     if (e == ".npy") {
-      const NpyHeader h = npy_file_header(f);
+      const NpyHeader h = data::npy_file_header(f);
       src.kind = data::Source::Kind::Contiguous;
       src.path = f;
       src.offset = h.data_at;
@@ -162,7 +143,7 @@ class Scan {
       }
       if (!o_.data_key.empty() && name != o_.data_key) continue;
       found_data = found_data || name == o_.data_key;
-      const NpyHeader h = npz_member_header(f, m, where);
+      const NpyHeader h = data::npz_member_header(f, m, where);
       data::Source s;
       if (m.method == 0) {
         s.kind = data::Source::Kind::Contiguous;

@@ -19,7 +19,7 @@ bool build_binary(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCo
 bool build_softmax(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_concat(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 // A channel Concat and the per-channel affine (+ ReLU/Clip) after it as one
-// step of bnfold's own (concat_affine.cpp); false when that does not apply.
+// step of bnfold's own (runtime/concat_affine.cpp); false when that does not apply.
 bool build_concat_affine(PlanBuilder& b, const Node& n, const InferContext& ctx);
 bool build_lrn(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_reduce(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);

@@ -121,10 +121,5 @@ std::vector<int64_t> load_labels(const std::string& path, const std::string& key
 
 // The files a data path stands for (a folder is searched recursively, sorted).
 std::vector<std::string> data_files(const std::vector<std::string>& paths);
-// The arrays of an .npz file's bytes (a zip of .npy files, stored or
-// deflated), in order; `what` names it in errors.
-std::vector<Tensor> parse_npz(const std::string& bytes, const std::string& what);
-// The same with each array's name (the member name without ".npy").
-std::vector<std::pair<std::string, Tensor>> parse_npz_named(const std::string& bytes, const std::string& what);
 
 }  // namespace bnfold

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bnfold/graph/tensor.hpp"
@@ -28,6 +29,12 @@ struct NpyHeader {
 NpyHeader parse_npy_header(const std::string& bytes, const std::string& what);
 // How many bytes the header takes, from its first 12 (10 when they are too few to say).
 size_t npy_header_size(const std::string& prefix);
+
+// The arrays of an .npz file's bytes (a zip of .npy files, stored or
+// deflated), in order; `what` names it in errors.
+std::vector<Tensor> parse_npz(const std::string& bytes, const std::string& what);
+// The same with each array's name (the member name without ".npy").
+std::vector<std::pair<std::string, Tensor>> parse_npz_named(const std::string& bytes, const std::string& what);
 
 // A serialized onnx.TensorProto; `name` receives its name when not null.
 Tensor load_tensor_pb(const std::string& path, std::string* name = nullptr);

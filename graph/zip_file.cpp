@@ -1,16 +1,17 @@
-#include "analysis/data_source.hpp"
+#include "graph/zip_file.hpp"
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
-#include "graph/check.hpp"
 #include "bnfold/graph/memory.hpp"
-#include "bnfold/graph/tensor_io.hpp"
-#include "bnfold/analysis/dataset.hpp"
+#include "bnfold/graph/shape.hpp"
+#include "graph/check.hpp"
 
 namespace bnfold::data {
+
 
 uint32_t le32(const std::string& b, size_t at) {
   uint32_t v = 0;
@@ -95,6 +96,26 @@ std::string member_bytes(const std::string& path, const ZipMember& m, size_t lim
   return out;
 }
 
+// The header of a .npy file, checked against the file's size.
+NpyHeader npy_file_header(const std::string& path) {
+  const size_t size = file_size(path);
+  const std::string prefix = read_range(path, 0, std::min<size_t>(size, 12));
+  const size_t header = npy_header_size(prefix);
+  const NpyHeader h = parse_npy_header(read_range(path, 0, std::min(size, header)), path);
+  BNFOLD_CHECK(size - h.data_at == h.nbytes, ErrorCode::InvalidArgument, "{}: holds {} data bytes but {} needs {}",
+               path, size - h.data_at, Shape::of(h.dims).str(), h.nbytes);
+  return h;
+}
+
+NpyHeader npz_member_header(const std::string& path, const ZipMember& m, const std::string& what) {
+  const size_t header = npy_header_size(member_bytes(path, m, 12));
+  const NpyHeader h = parse_npy_header(member_bytes(path, m, header), what);
+  BNFOLD_CHECK(m.usize - std::min(m.usize, h.data_at) == h.nbytes, ErrorCode::InvalidArgument,
+               "{}: holds {} data bytes but {} needs {}", what, m.usize - std::min(m.usize, h.data_at),
+               Shape::of(h.dims).str(), h.nbytes);
+  return h;
+}
+
 }  // namespace bnfold::data
 
 namespace bnfold {
@@ -148,5 +169,10 @@ std::vector<std::pair<std::string, Tensor>> parse_npz_named(const std::string& z
   return out;
 }
 
-}  // namespace bnfold
+std::vector<Tensor> parse_npz(const std::string& zip, const std::string& path) {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : parse_npz_named(zip, path)) out.push_back(std::move(t));
+  return out;
+}
 
+}  // namespace bnfold
