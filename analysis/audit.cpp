@@ -278,12 +278,22 @@ void run_ablation(AuditRun& a) {
       ab.rel_l2 = std::max(ab.rel_l2, d.rel_l2);
       if (k == r.scores_output) ab.top1_agreement = d.argmax_agreement;
     }
+    if (r.labeled) ab.accuracy = top_k_accuracy(out.at(r.scores_output), a.data.labels(), 1, "audit");
     for (const auto& l : r.layers)
       if (l.bn == bn && l.batch == smallest) ab.why = why_harmful(&l);
     r.ablation.push_back(ab);
   }
-  std::stable_sort(r.ablation.begin(), r.ablation.end(),
-                   [](const Ablation& x, const Ablation& y) { return x.rel_l2 > y.rel_l2; });
+  if (r.labeled)
+    r.ablation_accuracy_inference =
+        top_k_accuracy(head(a.alone.at(r.scores_output), r.ablation_samples), a.data.labels(), 1, "audit");
+  // What changes the answer ranks first: accuracy with labels, else the top
+  // class; the output change breaks ties (and ranks outputs that are not scores).
+  const auto key = [&r](const Ablation& x) {
+    return r.labeled ? x.accuracy : x.top1_agreement >= 0 ? x.top1_agreement : 0.0;
+  };
+  std::stable_sort(r.ablation.begin(), r.ablation.end(), [&](const Ablation& x, const Ablation& y) {
+    return key(x) != key(y) ? key(x) < key(y) : x.rel_l2 > y.rel_l2;
+  });
 }
 
 // Phase 5, fold fidelity: the folded model in inference mode against the original.

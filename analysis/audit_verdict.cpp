@@ -24,15 +24,34 @@ void judge_audit(AuditReport& r, double tolerance) {
     r.agree_from_batch = *it;
   }
 
-  // The culprits: BNs that alone break the tolerance; when none does but the
-  // whole model does, the three that contribute most.
+  // The culprits, by a rule the report states: with class scores, the BNs
+  // that alone change the answer (the top class, or accuracy with labels) for
+  // more than 1% of samples; otherwise those that alone move the outputs past
+  // the tolerance. When none does alone but the whole model does, the three
+  // the ranking puts first.
   double worst_at_smallest = 0;
   for (const auto& d : r.divergence)
     if (d.batch == smallest) worst_at_smallest = std::max(worst_at_smallest, d.rel_l2);
-  for (const auto& a : r.ablation)
-    if (a.rel_l2 > tolerance) r.culprits.push_back(a.bn);
-  if (r.culprits.empty() && worst_at_smallest > tolerance)
+  const bool scores = !r.scores_output.empty();
+  const double share = 0.01;
+  for (const auto& a : r.ablation) {
+    const bool matters = scores ? 1 - a.top1_agreement > share ||
+                                      (r.labeled && r.ablation_accuracy_inference - a.accuracy > share)
+                                : a.rel_l2 > tolerance;
+    if (matters) r.culprits.push_back(a.bn);
+  }
+  const bool fallback = r.culprits.empty() && worst_at_smallest > tolerance;
+  if (fallback)
     for (size_t i = 0; i < r.ablation.size() && i < 3; ++i) r.culprits.push_back(r.ablation[i].bn);
+  r.blame_rule =
+      scores ? fmt::format("each BN alone in train mode at batch {}, ranked by {}; to blame when it changes the top "
+                           "class of more than 1% of samples{}",
+                           smallest, r.labeled ? "the accuracy left" : "top-1 agreement",
+                           r.labeled ? " or lowers accuracy by more than 1 point" : "")
+             : fmt::format("each BN alone in train mode at batch {}, ranked by the output change (relative L2); to "
+                           "blame above the tolerance {:g}",
+                           smallest, tolerance);
+  if (fallback && !r.culprits.empty()) r.blame_rule += "; none does alone, so the first three";
 
   // The verdict, in plain words; the first line answers the question.
   double worst_inv = 0;
@@ -67,7 +86,10 @@ void judge_audit(AuditReport& r, double tolerance) {
     std::string line = fmt::format(
         "The layer{} to blame: {}. Alone in train mode at batch {}, {} changes the outputs by {:.3g} relative L2{}{}.",
         r.culprits.size() == 1 ? "" : "s", fmt::join(r.culprits, ", "), smallest, top->bn, top->rel_l2,
-        top->top1_agreement >= 0 ? fmt::format(" (top-1 agreement {})", percent(top->top1_agreement)) : "",
+        top->top1_agreement >= 0
+            ? fmt::format(" (top-1 agreement {}{})", percent(top->top1_agreement),
+                          top->accuracy >= 0 ? ", accuracy " + percent(top->accuracy) : "")
+            : "",
         top->why.empty() ? "" : "; " + top->why);
     r.verdict.push_back(line);
   }

@@ -191,7 +191,8 @@ std::string audit_json(const AuditReport& r) {
   }
   json ablation = json::array();
   for (const auto& a : r.ablation)
-    ablation.push_back({{"bn", a.bn}, {"rel_l2", a.rel_l2}, {"top1_agreement", opt(a.top1_agreement)}, {"why", a.why}});
+    ablation.push_back({{"bn", a.bn}, {"rel_l2", a.rel_l2}, {"top1_agreement", opt(a.top1_agreement)},
+                        {"accuracy", opt(a.accuracy)}, {"why", a.why}});
   json inv = json::array();
   for (const auto& [b, v] : r.invariance) inv.push_back({{"batch", b}, {"max_abs", v}});
   json j = {{"samples", r.samples},
@@ -202,7 +203,9 @@ std::string audit_json(const AuditReport& r) {
             {"batches", batches},
             {"divergence", div},
             {"layers", layers},
-            {"ablation", {{"batch", r.ablation_batch}, {"samples", r.ablation_samples}, {"layers", ablation}}},
+            {"ablation", {{"batch", r.ablation_batch}, {"samples", r.ablation_samples},
+                          {"accuracy_inference", opt(r.ablation_accuracy_inference)}, {"rule", r.blame_rule},
+                          {"layers", ablation}}},
             {"culprits", r.culprits},
             {"degenerate_at_batch_1", r.degenerate_at_batch_1},
             {"batch_invariance", inv},

@@ -54,11 +54,15 @@ void print_audit(const AuditReport& r) {
   fmt::print("  (top-1 =: share of samples whose top class is the same in both modes;\n"
              "   invariance: inference-mode output of a sample in the batch vs alone)\n");
   if (!r.ablation.empty()) {
-    fmt::print("\nEach BN alone in train mode at batch {} ({} samples), the most harmful first:\n", r.ablation_batch,
-               r.ablation_samples);
-    fmt::print("  {:<36} {:>9} {:>8}  {}\n", "BN", "rel L2", "top-1 =", "why");
+    fmt::print("\nEach BN alone in train mode at batch {} ({} samples), the most harmful first{}:\n", r.ablation_batch,
+               r.ablation_samples,
+               r.labeled ? fmt::format(" (accuracy with every BN in inference mode: {})", share(r.ablation_accuracy_inference))
+                         : "");
+    fmt::print("  {:<36} {:>9} {:>8} {:>8}  {}\n", "BN", "rel L2", "top-1 =", r.labeled ? "accuracy" : "", "why");
     for (const auto& a : r.ablation)
-      fmt::print("  {:<36} {:>9.3g} {:>8}  {}\n", fit_left(a.bn, 36), a.rel_l2, share(a.top1_agreement), a.why);
+      fmt::print("  {:<36} {:>9.3g} {:>8} {:>8}  {}\n", fit_left(a.bn, 36), a.rel_l2, share(a.top1_agreement),
+                 r.labeled ? share(a.accuracy) : "", a.why);
+    fmt::print("  rule: {}\n", r.blame_rule);
   }
   fmt::print("\nBatch vs running statistics per layer (mean shift in running sd / variance ratio):\n");
   fmt::print("  {:<36}", "BN");
@@ -125,12 +129,13 @@ void write_audit_html(const AuditArgs& a, const AuditReport& r) {
   if (!r.ablation.empty()) {
     std::vector<std::string> labels;
     Series harm{"relative L2, this BN alone in train mode", {}};
-    std::vector<std::vector<std::string>> rows = {{"BN", "rel L2", "top-1 agreement", "why"}};
+    std::vector<std::vector<std::string>> rows = {{"BN", "rel L2", "top-1 agreement", "accuracy", "why"}};
     for (const auto& x : r.ablation) {
       labels.push_back(x.bn);
       harm.values.push_back(x.rel_l2);
-      rows.push_back({x.bn, fmt::format("{:.3g}", x.rel_l2), share(x.top1_agreement), x.why});
+      rows.push_back({x.bn, fmt::format("{:.3g}", x.rel_l2), share(x.top1_agreement), share(x.accuracy), x.why});
     }
+    rows.push_back({"rule: " + r.blame_rule, "", "", "", ""});
     sections.push_back({fmt::format("The culprit: each BN alone in train mode at batch {}", r.ablation_batch),
                         svg_bars("Output change caused by each BN alone, most harmful first", labels, {harm},
                                  ChartOptions{"", "relative L2", true, 0,
@@ -210,7 +215,11 @@ void add_audit(CLI::App& app) {
       "running statistics (inference) and with batch statistics: per output the max\n"
       "abs difference, relative L2, cosine and top-1 agreement; with --labels, top-1\n"
       "(and top-5 with >= 5 classes) accuracy in both modes. The ablation puts each BN\n"
-      "alone in train mode and ranks them by the output change each causes. Per layer\n"
+      "alone in train mode and ranks them by what changes the answer: the accuracy left\n"
+      "(--labels), else the top-1 agreement, else the output change. A BN is to blame\n"
+      "when alone it changes the top class of more than 1% of samples (or, with labels,\n"
+      "lowers accuracy by more than 1 point); for outputs that are not class scores,\n"
+      "when it moves them past --tolerance. Per layer\n"
       "and batch size: how far batch statistics are from the running ones. Also batch\n"
       "invariance in inference mode and fold fidelity.\n\n"
       "Examples:\n"

@@ -158,6 +158,7 @@ struct Ablation {
   std::string bn;
   double rel_l2 = 0;            // of the outputs against inference (the largest over outputs)
   double top1_agreement = -1;   // with inference; -1: not class scores
+  double accuracy = -1;         // top-1 accuracy on the ablation's samples; -1: no labels
   std::string why;              // "normalizes one value per channel", "batch variance 0.2x running", ...
 };
 struct AuditReport {
@@ -173,7 +174,9 @@ struct AuditReport {
   std::vector<LayerShift> layers;                         // per batch size, in model order
   std::vector<std::string> degenerate_at_batch_1;         // BNs that reduce one value per channel at batch 1
   int64_t ablation_batch = 0, ablation_samples = 0;
-  std::vector<Ablation> ablation;                         // ranked, the most harmful first
+  double ablation_accuracy_inference = -1;                // on the ablation's samples, all BNs in inference mode
+  std::vector<Ablation> ablation;                         // ranked, the most harmful first (see blame_rule)
+  std::string blame_rule;                                 // how the ablation is ranked and who is to blame
   std::vector<std::string> culprits;                      // the BNs the verdict blames, ranked
   std::vector<std::pair<int64_t, double>> invariance;     // inference: max abs, sample alone vs in a batch
   double fold_max_abs = -1, fold_scale = 0;               // unfolded vs folded, inference

@@ -86,6 +86,16 @@ h.check("audit: the ablation ranks the planted degenerate BatchNorm1d first",
         audit["culprits"][:1] == ["/14/BatchNormalization"] and
         audit["ablation"]["layers"][0]["bn"] == "/14/BatchNormalization" and
         "one value per channel" in audit["ablation"]["layers"][0]["why"], json.dumps(audit["ablation"])[:1500])
+abl = audit["ablation"]
+h.check("audit: with labels the ablation is ranked by the accuracy left, and only BNs that change the answer "
+        "are blamed (the stated rule), not one that moves the logits but keeps every top class",
+        [l["accuracy"] for l in abl["layers"]] == sorted(l["accuracy"] for l in abl["layers"]) and
+        all((l["bn"] in audit["culprits"]) ==
+            (1 - l["top1_agreement"] > 0.01 or abl["accuracy_inference"] - l["accuracy"] > 0.01)
+            for l in abl["layers"]) and
+        any(l["rel_l2"] > 0.05 and l["top1_agreement"] == 1 and l["bn"] not in audit["culprits"]
+            for l in abl["layers"]) and "more than 1% of samples" in abl["rule"],
+        json.dumps(abl)[:1500])
 v0 = audit["verdict"][0]
 h.check("audit: the verdict's first line answers the question",
         v0.startswith("Safe to serve at batch 1 in inference mode") and "train mode" in v0 and "accuracy falls to" in v0,
