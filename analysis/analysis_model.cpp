@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "bnfold/graph/sha256.hpp"
 #include "graph/check.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/ops/load.hpp"
@@ -10,7 +11,9 @@
 namespace bnfold {
 
 AnalysisModel AnalysisModel::load(const std::string& path) {
-  return AnalysisModel(std::shared_ptr<const Graph>(load_onnx(path)), path);
+  AnalysisModel m(std::shared_ptr<const Graph>(load_onnx(path)), path);
+  m.sha256_ = sha256_file(path);
+  return m;
 }
 
 AnalysisModel::AnalysisModel(std::shared_ptr<const Graph> original, std::string name)

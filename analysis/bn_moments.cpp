@@ -2,7 +2,9 @@
 
 #include "bnfold/graph/atomic_file.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <ctime>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bnfold/version.hpp"
+#include "analysis/utc_time.hpp"
 #include "graph/check.hpp"
 #include "bnfold/graph/sha256.hpp"
 
@@ -42,10 +45,38 @@ std::string content_digest(const BnInputStats& s) {
     put(&bytes, m.mean);
     put(&bytes, m.m2);
   }
+  // Provenance counts only where present: files written before it had none,
+  // and their checksums stay valid.
+  const StatsProvenance& p = s.provenance;
+  if (!p.empty()) {
+    put(&bytes, p.model_sha256);
+    put(&bytes, p.collected_from);
+    put(&bytes, p.collected_until);
+    for (const auto& src : p.sources) put(&bytes, src);
+  }
   return sha256_hex(bytes);
 }
 
 }  // namespace
+
+std::string utc_now() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+void StatsProvenance::merge(const StatsProvenance& o) {
+  if (model_sha256.empty()) model_sha256 = o.model_sha256;
+  else if (!o.model_sha256.empty() && o.model_sha256 != model_sha256) model_sha256 = "mixed";
+  if (!o.collected_from.empty() && (collected_from.empty() || o.collected_from < collected_from))
+    collected_from = o.collected_from;
+  if (o.collected_until > collected_until) collected_until = o.collected_until;
+  for (const auto& src : o.sources)
+    if (std::find(sources.begin(), sources.end(), src) == sources.end()) sources.push_back(src);
+}
 
 std::string BnInputStats::bn_signature() const {
   std::map<std::string, size_t> channels;
@@ -80,6 +111,7 @@ void BnInputStats::merge(const BnInputStats& o) {
   for (const auto& [name, m] : o.per_bn) merged[name].merge(m);
   per_bn = std::move(merged);
   samples = total;
+  provenance.merge(o.provenance);
 }
 
 void BnInputStats::save(const std::string& path) const { write_file_atomic(path, to_json()); }
@@ -93,6 +125,11 @@ std::string BnInputStats::to_json() const {
   j["bn_signature"] = bn_signature();
   j["sha256"] = content_digest(*this);
   j["samples"] = samples;
+  const StatsProvenance& p = provenance;
+  if (!p.model_sha256.empty()) j["model_sha256"] = p.model_sha256;
+  if (!p.collected_from.empty()) j["collected_from"] = p.collected_from;
+  if (!p.collected_until.empty()) j["collected_until"] = p.collected_until;
+  if (!p.sources.empty()) j["sources"] = p.sources;
   nlohmann::json bns = nlohmann::json::array();
   for (const auto& name : order) {
     const ChannelMoments& m = per_bn.at(name);
@@ -162,6 +199,11 @@ BnInputStats BnInputStats::parse(const std::string& text, const std::string& wha
     s.model = j.at("model").get<std::string>();
     s.samples = integer_field(j, "samples");
     BNFOLD_CHECK(s.samples >= 0, ErrorCode::InvalidArgument, "samples is negative");
+    StatsProvenance& p = s.provenance;
+    if (j.contains("model_sha256")) p.model_sha256 = j["model_sha256"].get<std::string>();
+    if (j.contains("collected_from")) p.collected_from = j["collected_from"].get<std::string>();
+    if (j.contains("collected_until")) p.collected_until = j["collected_until"].get<std::string>();
+    if (j.contains("sources")) p.sources = j["sources"].get<std::vector<std::string>>();
     for (const auto& b : j.at("batchnorms")) {
       ChannelMoments m;
       m.count = integer_field(b, "count");
@@ -204,6 +246,8 @@ BnInputStats stats_from_monitor(const MonitorSnapshot& m, const std::string& mod
   BnInputStats s;
   static_cast<BnMoments&>(s) = m;
   s.model = model;
+  s.provenance.collected_until = utc_now();  // the snapshot's time; when monitoring began the session does not say
+  s.provenance.sources = {fmt::format("a monitoring session ({} of {} runs measured)", m.sampled_runs, m.runs)};
   return s;
 }
 
@@ -219,6 +263,7 @@ BnStatsCollector::~BnStatsCollector() = default;
 
 void BnStatsCollector::add(const Tensor& batch) {
   BNFOLD_CHECK(batch.rank() > 0, ErrorCode::InvalidArgument, "a batch needs a batch dimension");
+  if (stats_.provenance.collected_from.empty()) stats_.provenance.collected_from = utc_now();
   const BnStatsHook hook = [&](const BnStats& s) { stats_.add(s.bn, s.count, s.mean, s.var); };
   session_->run({{session_->inputs()[0].name, batch}}, hook);
   stats_.samples += batch.dims()[0];
@@ -229,7 +274,9 @@ BnInputStats BnStatsCollector::stats() const {
   BNFOLD_CHECK(!stats_.order.empty(), ErrorCode::InvalidArgument,
                "the model has no BatchNormalization node in inference mode (nor a folded one recorded by fold) to "
                "collect statistics for");
-  return stats_;
+  BnInputStats s = stats_;
+  s.provenance.collected_until = utc_now();
+  return s;
 }
 
 BnInputStats collect_bn_input_stats(std::shared_ptr<const Graph> graph, const Dataset& data, int64_t batch,

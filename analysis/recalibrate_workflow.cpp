@@ -8,6 +8,7 @@
 #include <map>
 
 #include "analysis/evaluate.hpp"
+#include "analysis/utc_time.hpp"
 #include "bnfold/analysis/fold_workflow.hpp"
 #include "bnfold/version.hpp"
 #include "bnfold/graph/batchnorm.hpp"
@@ -76,15 +77,6 @@ Evaluation evaluate(std::shared_ptr<const Graph> before, std::shared_ptr<const G
     e.after = top1_agreement(a.at(name), b.at(name));
   }
   return e;
-}
-
-std::string utc_now() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace

@@ -110,6 +110,13 @@ json verification_value(const VerifyResult& r) {
 
 json opt(double v) { return v >= 0 ? json(v) : json(); }
 
+json provenance_value(const StatsProvenance& p) {
+  return {{"model_sha256", p.model_sha256.empty() ? json() : json(p.model_sha256)},
+          {"collected_from", p.collected_from.empty() ? json() : json(p.collected_from)},
+          {"collected_until", p.collected_until.empty() ? json() : json(p.collected_until)},
+          {"sources", p.sources}};
+}
+
 json drift_value(const DriftReport& r) {
   json layers = json::array();
   for (const auto& l : r.layers)
@@ -129,6 +136,11 @@ json drift_value(const DriftReport& r) {
           {"min_samples", r.min_samples},
           {"max_score", r.max_score},
           {"mean_score", r.mean_score},
+          {"model", r.model},
+          {"model_sha256", r.model_sha256.empty() ? json() : json(r.model_sha256)},
+          {"time", r.time.empty() ? json() : json(r.time)},
+          {"data", provenance_value(r.data)},
+          {"baseline", r.baseline_samples > 0 ? provenance_value(r.baseline) : json()},
           {"layers", layers}};
 }
 

@@ -2,6 +2,7 @@
 // layer against a baseline or the running statistics.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <iostream>
@@ -29,11 +30,24 @@ struct DriftArgs : DataArgs {
 
 std::string pct(double v) { return fmt::format("{:.0f}%", 100 * v); }
 
+// When, on what model and on which data the verdict was made (also in --json).
+std::string provenance_line(const DriftReport& r) {
+  const StatsProvenance& d = r.data;
+  std::string when = d.collected_from.empty() && d.collected_until.empty()
+                         ? ""
+                         : fmt::format(", collected {} to {}", d.collected_from.empty() ? "?" : d.collected_from,
+                                       d.collected_until.empty() ? "?" : d.collected_until);
+  return fmt::format("Judged {} against {} (sha256 {}); data: {}{}", r.time, r.model,
+                     r.model_sha256.empty() ? "unknown" : r.model_sha256.substr(0, 12),
+                     d.sources.empty() ? "unknown" : fmt::format("{}", fmt::join(d.sources, "; ")), when);
+}
+
 void print_drift(const DriftReport& r) {
   std::vector<LayerDrift> ranked = r.layers;
   std::stable_sort(ranked.begin(), ranked.end(), [](const auto& x, const auto& y) { return x.ratio > y.ratio; });
   fmt::print("Verdict: {}\n", to_string(r.verdict));
   for (const auto& s : r.summary) fmt::print("  {}\n", s);
+  fmt::print("  {}\n", provenance_line(r));
   fmt::print("\nPer layer, against the {} ({} samples{}), most drifted first:\n", r.reference, r.samples,
              r.baseline_samples ? fmt::format("; baseline {}", r.baseline_samples) : "");
   fmt::print("  {:<30} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10} {:>9}\n", "BN", "distance", "x noise", "drifted",
@@ -106,6 +120,7 @@ int run_drift(const DriftArgs& a) {
   if (!a.data.empty()) d = load_data(a, model.graph());
   BNFOLD_ARG_CHECK(d || !a.merge.empty(), ErrorCode::InvalidArgument, "give --data, or --merge statistics files");
   q.data = d ? &*d : nullptr;
+  for (const auto& path : a.data) q.data_source += (q.data_source.empty() ? "" : ", ") + path;
   q.batch = a.batch;
   q.threads = a.threads;
   q.progress = progress_bar("collecting statistics");

@@ -163,6 +163,20 @@ void bind_session(py::module_& m) {
       .def_readwrite("model", &BnInputStats::model, "The model they were collected for (a name or path).")
       .def_readonly("samples", &BnInputStats::samples, "How many samples they cover.")
       .def_readonly("batchnorms", &BnInputStats::order, "The BNs measured, in plan order.")
+      .def_property_readonly(
+          "provenance",
+          [](const BnInputStats& self) {
+            const StatsProvenance& p = self.provenance;
+            py::dict d;
+            d["model_sha256"] = p.model_sha256;
+            d["collected_from"] = p.collected_from;
+            d["collected_until"] = p.collected_until;
+            d["sources"] = p.sources;
+            return d;
+          },
+          "Where they came from: {'model_sha256' (of the model file), 'collected_from', 'collected_until' (ISO "
+          "8601 UTC), 'sources' (data paths, arrays, a monitoring session)}; '' or [] where unknown. Merging keeps "
+          "the earliest and latest times and every source.")
       .def_property_readonly("bn_signature", &BnInputStats::bn_signature,
                              "A digest of the BNs' names and channel counts: equal for a model and its folded form.")
       .def(

@@ -144,8 +144,30 @@ Dataset dataset_of(const Graph& g, const std::string& model, const py::object& d
   return d;
 }
 
-BnInputStats stats_of(const AnalysisModel& model, const py::object& data, const DataArgs& a, int64_t batch,
-                      int threads) {
+namespace {
+
+// What the data argument was, for the statistics' provenance.
+std::string describe_data(const py::object& data) {
+  if (is_paths(data)) {
+    std::string s;
+    for (const auto& p : paths_of(data)) s += (s.empty() ? "" : ", ") + p;
+    return s;
+  }
+  if (py::isinstance<py::array>(data)) return "a numpy array passed to the Python module";
+  return "arrays from a Python iterable";
+}
+
+BnInputStats stamped(BnInputStats s, const AnalysisModel& model, const py::object& data) {
+  s.provenance.model_sha256 = model.sha256();
+  s.provenance.sources = {describe_data(data)};
+  return s;
+}
+
+}  // namespace
+
+// BN input statistics over the data as stats_of gives them, before their provenance.
+BnInputStats collect_stats_of(const AnalysisModel& model, const py::object& data, const DataArgs& a, int64_t batch,
+                              int threads) {
   check_batch_size(batch);  // the library's check: arrays are fed in batches here, not by it
   if (is_paths(data)) {
     const Dataset d = dataset_of(model.graph(), model.name(), data, a);
@@ -201,6 +223,11 @@ BnInputStats stats_of(const AnalysisModel& model, const py::object& data, const 
     }
   }
   return c->stats();
+}
+
+BnInputStats stats_of(const AnalysisModel& model, const py::object& data, const DataArgs& a, int64_t batch,
+                      int threads) {
+  return stamped(collect_stats_of(model, data, a, batch, threads), model, data);
 }
 
 }  // namespace bnfold::python

@@ -22,7 +22,8 @@ namespace bnfold BNFOLD_API {
 // statistics and nothing else changed.
 class AnalysisModel {
  public:
-  // Loads the ONNX file once; `path` names the model in reports and errors.
+  // Loads the ONNX file once; `path` names the model in reports and errors,
+  // and the file's SHA-256 goes into the statistics and reports made with it.
   static AnalysisModel load(const std::string& path);
   // Prepares a copy of `original` (which is kept, unchanged).
   AnalysisModel(std::shared_ptr<const Graph> original, std::string name);
@@ -34,10 +35,11 @@ class AnalysisModel {
   // recalibrating need one of their own).
   std::shared_ptr<Graph> copy() const;
   const std::string& name() const { return name_; }
+  const std::string& sha256() const { return sha256_; }  // of the file it was loaded from; "" otherwise
 
  private:
   std::shared_ptr<const Graph> original_, prepared_;
-  std::string name_;
+  std::string name_, sha256_;
 };
 
 // What a user may say about the data beyond the files (images only).

@@ -67,6 +67,10 @@ struct DriftReport {
   DriftVerdict verdict = DriftVerdict::InDistribution;
   std::vector<std::string> deciding;  // the layers that decide it, ranked by ratio
   std::vector<std::string> summary;   // plain-language lines, the verdict first
+  // Where it came from (drift_model fills these; compute_drift alone leaves them empty).
+  std::string model, model_sha256;    // the model judged against: its name and file's SHA-256
+  std::string time;                   // when the verdict was made, ISO 8601 UTC
+  StatsProvenance data, baseline;     // of the statistics judged and of the baseline
 };
 // Throws InvalidArgument for options no front end may pass (NaN or
 // non-positive threshold, NaN min_effect, negative min_samples);

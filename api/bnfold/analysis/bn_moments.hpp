@@ -22,8 +22,20 @@ namespace bnfold BNFOLD_API {
 // refused) and the BN signature: a digest of the BNs' names and channel
 // counts, the same for a model and its folded form, so statistics of another
 // model are recognized by it.
+// Where statistics came from, carried in their files and in drift reports so
+// that windows and fleet views need no bookkeeping of their own (all
+// optional: files written without them still load).
+struct StatsProvenance {
+  std::string model_sha256;                     // of the model's file; "" unknown, "mixed" after merging two
+  std::string collected_from, collected_until;  // ISO 8601 UTC of the earliest and the latest part
+  std::vector<std::string> sources;             // what was measured: data paths, arrays, a monitoring session
+  bool empty() const { return model_sha256.empty() && collected_from.empty() && collected_until.empty() && sources.empty(); }
+  void merge(const StatsProvenance& other);
+};
+
 struct BnInputStats : BnMoments {
   std::string model;                             // the model they were collected for
+  StatsProvenance provenance;
   void merge(const BnInputStats& other);         // throws if the BNs differ
   void save(const std::string& path) const;      // JSON
   static BnInputStats load(const std::string& path);

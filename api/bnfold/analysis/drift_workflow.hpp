@@ -16,6 +16,7 @@ namespace bnfold BNFOLD_API {
 struct DriftRequest {
   std::vector<BnInputStats> statistics;  // collected elsewhere: merged (Chan), in this order
   const Dataset* data = nullptr;         // data to collect more from (inference mode)
+  std::string data_source;               // what `data` is, for the provenance ("factory2/"); "" its description
   int64_t batch = 32;                    // largest batch run at once over `data`
   int threads = 0;
   Progress progress;                     // over `data`
@@ -23,7 +24,7 @@ struct DriftRequest {
 };
 struct DriftResult {
   BnInputStats stats;  // everything judged, merged; its model is the model's name (what --save-stats writes)
-  DriftReport report;
+  DriftReport report;  // with the provenance of the data and of the baseline, the model and the time
 };
 // Throws InvalidArgument when there is nothing to judge (no statistics, no
 // data), for statistics of another model, or for options check_drift_options

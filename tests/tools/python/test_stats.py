@@ -52,6 +52,24 @@ def test_collect_stats_from_paths_arrays_and_iterables_agree(tmp_path):
         bnfold.collect_stats(TINY, np.zeros((2, 3, 8, 8), np.float32), threads=1)
 
 
+def test_stats_and_drift_say_where_they_came_from(tmp_path):
+    np.save(tmp_path / "x.npy", data(16, 4))
+    from_file = bnfold.collect_stats(TINY, [str(tmp_path / "x.npy")], threads=1)
+    from_array = bnfold.collect_stats(TINY, data(16, 5), threads=1)
+    p = from_file.provenance
+    assert p["sources"] == [str(tmp_path / "x.npy")] and len(p["model_sha256"]) == 64
+    assert p["collected_from"] <= p["collected_until"] and p["collected_until"].endswith("Z")
+    assert from_array.provenance["sources"] == ["a numpy array passed to the Python module"]
+    from_file.save(str(tmp_path / "s.json"))
+    assert bnfold.Stats.load(str(tmp_path / "s.json")).provenance == p
+    both = from_file.copy().merge(from_array)
+    assert len(both.provenance["sources"]) == 2
+    report = bnfold.drift(TINY, data(16, 6), baseline=from_file, threads=1, min_samples=1)
+    assert report["model_sha256"] == p["model_sha256"] and report["time"].endswith("Z")
+    assert report["baseline"]["sources"] == p["sources"]
+    assert report["data"]["sources"] == ["a numpy array passed to the Python module"]
+
+
 def test_stats_merge_save_load_pickle(tmp_path):
     x = data(20, 2)
     whole = bnfold.collect_stats(TINY, x, batch=20, threads=1)
