@@ -43,7 +43,9 @@ void add_data_options(CLI::App* cmd, DataArgs& a, bool data_required) {
   cmd->add_option("--channel-order", a.order, "Images: rgb or bgr, the model's channel order")->capture_default_str();
   in_range(cmd->add_option("-b,--batch", a.batch, "Batch size for passes over the data")->capture_default_str(), 1,
            1e6);
-  add_threads_option(cmd, a.threads);
+  add_threads_option(cmd, a.threads,
+                     "Threads (0: one per core). Idle threads wait passively (OMP_WAIT_POLICY=passive unless you "
+                     "set it), so on a machine other jobs share, a pass slows down instead of stalling");
   cmd->add_flag("--json", a.json, "Print JSON instead of text");
   cmd->add_option("--html", a.html, "Also write a self-contained HTML report with tables and charts here");
 }

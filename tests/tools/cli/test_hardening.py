@@ -8,6 +8,7 @@ arithmetic").
 Usage: test_hardening.py BNFOLD
 """
 import os
+import re
 import struct
 import sys
 import tempfile
@@ -280,5 +281,22 @@ h.check("a 200 MB initializer under --max-memory 100M: refused, naming it",
 code, o, e = h.run("--max-memory", "1G", "run", big, "--no-save")
 h.check("the same model under --max-memory 1G runs", code == 0, e)
 os.remove(big)
+
+# Issue 29, busy machines: the data commands wait passively (libgomp's spin count 0) unless the user chose a
+# policy; run and bench keep spinning (latency). libgomp prints its settings with OMP_DISPLAY_ENV=verbose.
+def spin_counts(*args, **env):
+    r = subprocess.run([sys.argv[1], *args], capture_output=True, text=True,
+                       env={**os.environ, "OMP_DISPLAY_ENV": "verbose", **env}, timeout=120)
+    return re.findall(r"GOMP_SPINCOUNT = '(\d+)'", r.stderr), r.returncode
+
+
+for cmd in (("drift", m_copy, "--data", clean), ("audit", m_copy, "--data", clean, "--batch-sizes", "1"),
+            ("recalibrate", m_copy, "--data", clean, "-o", os.path.join(d, "passive.onnx"))):
+    counts, code = spin_counts(*cmd)
+    h.check(f"{cmd[0]}: idle OpenMP threads wait passively by default", code == 0 and counts[-1:] == ["0"], counts)
+counts, code = spin_counts("drift", m_copy, "--data", clean, OMP_WAIT_POLICY="active")
+h.check("drift: a wait policy the user set is kept", code == 0 and counts and counts[-1] != "0", counts)
+counts, code = spin_counts("run", m_copy)
+h.check("run keeps libgomp's default (spinning first: it measures latency)", code == 0 and counts[-1] != "0", counts)
 
 h.finish()
