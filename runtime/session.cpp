@@ -1,7 +1,15 @@
 #include "bnfold/runtime/session.hpp"
 
+#include <pthread.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 
 #include "bnfold/graph/memory.hpp"
 
@@ -142,6 +150,66 @@ int max_thread_count() {
   return std::max(64, 4 * cores);
 }
 
+namespace {
+
+// OMP_STACKSIZE as libgomp reads it: a number with an optional B, K, M or G
+// (K when none); 0 when unset or unreadable.
+size_t omp_stack_size() {
+  const char* text = std::getenv("OMP_STACKSIZE");
+  if (!text) return 0;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(text, &end, 10);
+  const char unit = end && *end ? static_cast<char>(std::toupper(static_cast<unsigned char>(*end))) : 'K';
+  const int shift = unit == 'B' ? 0 : unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : -1;
+  return shift < 0 ? 0 : static_cast<size_t>(v) << shift;
+}
+
+// A field of /proc/self/statm (0: the size in pages) or /proc/self/status ("Threads:").
+uint64_t proc_number(const char* file, const char* key) {
+  std::ifstream in(file);
+  if (!key) {
+    uint64_t pages = 0;
+    in >> pages;
+    return pages;
+  }
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind(key, 0) == 0) return std::strtoull(line.c_str() + std::strlen(key), nullptr, 10);
+  return 0;
+}
+
+// Each OpenMP worker reserves a stack of address space. Under an
+// address-space limit (ulimit -v) too many of them make libgomp end the
+// process ("Thread creation failed"), killing a Python or C caller with no
+// error to catch: refuse first, saying how many fit.
+void check_thread_stacks(int threads) {
+  rlimit as{};
+  if (getrlimit(RLIMIT_AS, &as) != 0 || as.rlim_cur == RLIM_INFINITY) return;
+  size_t stack = omp_stack_size();
+  if (stack == 0) {
+    pthread_attr_t attr;
+    if (pthread_getattr_default_np(&attr) != 0) return;
+    pthread_attr_getstacksize(&attr, &stack);
+    pthread_attr_destroy(&attr);
+  }
+  const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+  const uint64_t used = proc_number("/proc/self/statm", nullptr) * page;
+  const uint64_t running = std::max<uint64_t>(1, proc_number("/proc/self/status", "Threads:"));
+  const int wanted = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const uint64_t each = stack + page;  // and a guard page
+  const uint64_t need = wanted > static_cast<int64_t>(running) ? (wanted - running) * each : 0;
+  constexpr uint64_t kWork = uint64_t{64} << 20;  // room for the run's own allocations
+  const uint64_t left = as.rlim_cur > used + kWork ? as.rlim_cur - used - kWork : 0;
+  if (need <= left) return;
+  const uint64_t fit = running + left / each;
+  failf(ErrorCode::ResourceLimit,
+        "{} threads need {} MiB of address space for their stacks ({} MiB each); under the address-space limit "
+        "(ulimit -v) of {} MiB, {} MiB are left: use {} threads or fewer{}, or a smaller OMP_STACKSIZE",
+        wanted, need >> 20, each >> 20, as.rlim_cur >> 20, left >> 20, fit, threads > 0 ? "" : " (--threads)");
+}
+
+}  // namespace
+
 void check_thread_count(int threads) {
   // OpenMP starts that many workers at the first parallel region; where it
   // cannot (thousands of them, or a memory ulimit), libgomp ends the process
@@ -152,6 +220,7 @@ void check_thread_count(int threads) {
   BNFOLD_CHECK(threads >= 0 && threads <= most, ErrorCode::InvalidArgument,
                "threads {} is outside [0, {}] (4 per core on this machine, 64 at least); 0 uses one per core",
                threads, most);
+  check_thread_stacks(threads);
 }
 
 Session::Session(const std::string& model_path, SessionOptions options)

@@ -299,4 +299,27 @@ h.check("drift: a wait policy the user set is kept", code == 0 and counts and co
 counts, code = spin_counts("run", m_copy)
 h.check("run keeps libgomp's default (spinning first: it measures latency)", code == 0 and counts[-1] != "0", counts)
 
+# Issue 29, class G: under an address-space limit, more threads than their stacks fit are refused with a count
+# that fits, not ended by libgomp ("Thread creation failed"). Not where the limit stops bnfold itself (ASan
+# reserves terabytes of address space).
+import resource  # noqa: E402
+
+
+def limited(mib, *args):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (mib << 20, mib << 20))
+    return subprocess.run([sys.argv[1], *args], capture_output=True, text=True, preexec_fn=limit, timeout=120)
+
+
+if limited(400, "--version").returncode == 0:
+    r = limited(400, "run", m_copy, "--threads", "64")
+    m = re.search(r"use (\d+) threads or fewer", r.stderr)
+    h.check("--threads 64 under ulimit -v 400 MiB: refused with a count that fits, not libgomp's exit",
+            r.returncode == 1 and m and "libgomp" not in r.stderr, r.stderr)
+    if m:
+        r = limited(400, "run", m_copy, "--threads", m.group(1))
+        h.check(f"...and --threads {m.group(1)}, the count it said, runs", r.returncode == 0, r.stderr)
+else:
+    print("skip: bnfold cannot start under a 400 MiB address-space limit here (a sanitizer build)")
+
 h.finish()
