@@ -58,21 +58,34 @@ void print_audit(const AuditReport& r) {
                r.ablation_samples,
                r.labeled ? fmt::format(" (accuracy with every BN in inference mode: {})", share(r.ablation_accuracy_inference))
                          : "");
-    fmt::print("  {:<36} {:>9} {:>8} {:>8}  {}\n", "BN", "rel L2", "top-1 =", r.labeled ? "accuracy" : "", "why");
-    for (const auto& a : r.ablation)
-      fmt::print("  {:<36} {:>9.3g} {:>8} {:>8}  {}\n", fit_left(a.bn, 36), a.rel_l2, share(a.top1_agreement),
+    std::vector<std::string> names;
+    for (const auto& a : r.ablation) names.push_back(a.bn);
+    const std::string suffix = strip_shared_suffix(names);
+    const size_t w = column_width(names, 2 + 10 + 9 + 9 + 30, 10);  // the reason may wrap past the edge
+    names = fit_column(names, w);
+    fmt::print("  {:<{}} {:>9} {:>8} {:>8}  {}\n", "BN", w, "rel L2", "top-1 =", r.labeled ? "accuracy" : "", "why");
+    for (size_t i = 0; i < r.ablation.size(); ++i) {
+      const Ablation& a = r.ablation[i];
+      fmt::print("  {:<{}} {:>9.3g} {:>8} {:>8}  {}\n", names[i], w, a.rel_l2, share(a.top1_agreement),
                  r.labeled ? share(a.accuracy) : "", a.why);
+    }
+    if (!suffix.empty()) fmt::print("  (every BN name ends in {})\n", suffix);
     fmt::print("  rule: {}\n", r.blame_rule);
   }
   fmt::print("\nBatch vs running statistics per layer (mean shift in running sd / variance ratio):\n");
-  fmt::print("  {:<36}", "BN");
-  for (int64_t b : r.batch_sizes) fmt::print(" {:>15}", fmt::format("batch {}", b));
-  fmt::print("\n");
   std::vector<std::string> order;
   for (const auto& l : r.layers)
     if (std::find(order.begin(), order.end(), l.bn) == order.end()) order.push_back(l.bn);
-  for (const auto& bn : order) {
-    fmt::print("  {:<36}", fit_left(bn, 36));
+  std::vector<std::string> shown = order;
+  const std::string suffix = strip_shared_suffix(shown);
+  const size_t w = column_width(shown, 2 + 16 * r.batch_sizes.size(), 10);
+  shown = fit_column(shown, w);
+  fmt::print("  {:<{}}", "BN", w);
+  for (int64_t b : r.batch_sizes) fmt::print(" {:>15}", fmt::format("batch {}", b));
+  fmt::print("\n");
+  for (size_t i = 0; i < order.size(); ++i) {
+    const std::string& bn = order[i];
+    fmt::print("  {:<{}}", shown[i], w);
     for (int64_t b : r.batch_sizes) {
       std::string cell = "-";
       for (const auto& l : r.layers)
@@ -81,6 +94,7 @@ void print_audit(const AuditReport& r) {
     }
     fmt::print("\n");
   }
+  if (!suffix.empty()) fmt::print("  (every BN name ends in {})\n", suffix);
 }
 
 void write_audit_html(const AuditArgs& a, const AuditReport& r) {

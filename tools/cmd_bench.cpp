@@ -185,9 +185,13 @@ void print_plan(const nlohmann::json& r) {
         b["batch"].get<int64_t>(), b["steps"].get<size_t>(), b["onednn_steps"].get<size_t>(),
         b["native_steps"].get<size_t>(), b["reference_steps"].get<size_t>(), b["reorders"].get<size_t>(),
         human_bytes(b["activation_bytes"].get<uint64_t>()));
+    std::vector<std::string> nodes;
+    for (const auto& s : b["plan"]) nodes.push_back(s["node"].get<std::string>());
+    nodes = fit_column(nodes, std::max<size_t>(20, terminal_width() > 68 ? terminal_width() - 68 : 20));
+    size_t row = 0;
     for (const auto& s : b["plan"]) {
       fmt::print("  {:<40} {:<24} {}\n", fit(s["step"].get<std::string>(), 40),
-                 fit(s["implementation"].get<std::string>(), 24), fit_left(s["node"].get<std::string>(), 40));
+                 fit(s["implementation"].get<std::string>(), 24), nodes[row++]);
       if (!s["why"].get<std::string>().empty()) fmt::print("      why: {}\n", s["why"].get<std::string>());
     }
   }
@@ -235,10 +239,14 @@ void print_text(const nlohmann::json& r) {
   for (const auto& b : r["batches"]) {
     if (!b.contains("slowest_steps")) continue;
     fmt::print("\n  slowest steps at batch {}:\n", b["batch"].get<int64_t>());
+    std::vector<std::string> nodes;
+    for (const auto& s : b["slowest_steps"]) nodes.push_back(s["node"].get<std::string>());
+    nodes = fit_column(nodes, std::max<size_t>(20, terminal_width() > 88 ? terminal_width() - 88 : 20));
+    size_t row = 0;
     for (const auto& s : b["slowest_steps"])
       fmt::print("  {:>8.3f} ms {:>7.1f} GFLOP/s  {} {} {}\n", s["ms"].get<double>(),
                  s["gflops_per_s"].get<double>(), fit(s["step"].get<std::string>(), 36),
-                 fit(s["implementation"].get<std::string>(), 22), fit_left(s["node"].get<std::string>(), 20));
+                 fit(s["implementation"].get<std::string>(), 22), nodes[row++]);
   }
 }
 

@@ -50,12 +50,21 @@ void print_drift(const DriftReport& r) {
   fmt::print("  {}\n", provenance_line(r));
   fmt::print("\nPer layer, against the {} ({} samples{}), most drifted first:\n", r.reference, r.samples,
              r.baseline_samples ? fmt::format("; baseline {}", r.baseline_samples) : "");
-  fmt::print("  {:<30} {:>9} {:>9} {:>8} {:>9} {:>9} {:>10} {:>9}\n", "BN", "distance", "x noise", "drifted",
-             "mean>3sd", "var out", "score", r.baseline_samples ? "baseline" : "");
-  for (const auto& l : ranked)
-    fmt::print("  {:<30} {:>9.3g} {:>9.3g} {:>8} {:>9} {:>9} {:>10.3g} {:>9}\n", fit_left(l.bn, 30), l.distance,
-               l.ratio, l.drifted ? "yes" : "-", pct(l.shifted_share), pct(l.var_shift_share), l.score,
-               l.baseline_score >= 0 ? fmt::format("{:.3g}", l.baseline_score) : "");
+  std::vector<std::string> names;
+  for (const auto& l : ranked) names.push_back(l.bn);
+  const bool base = r.baseline_samples > 0;
+  const std::string suffix = strip_shared_suffix(names);
+  const size_t w = column_width(names, 2 + 52 + (base ? 10 : 0), 16);
+  names = fit_column(names, w);
+  fmt::print("  {:<{}} {:>8} {:>8} {:>7} {:>8} {:>7} {:>8}{}\n", "BN", w, "distance", "x noise", "drifted", "mean>3sd",
+             "var out", "score", base ? "  baseline" : "");
+  for (size_t i = 0; i < ranked.size(); ++i) {
+    const LayerDrift& l = ranked[i];
+    fmt::print("  {:<{}} {:>8.3g} {:>8.3g} {:>7} {:>8} {:>7} {:>8.3g}{}\n", names[i], w, l.distance, l.ratio,
+               l.drifted ? "yes" : "-", pct(l.shifted_share), pct(l.var_shift_share), l.score,
+               base ? fmt::format(" {:>9}", l.baseline_score >= 0 ? fmt::format("{:.3g}", l.baseline_score) : "") : "");
+  }
+  if (!suffix.empty()) fmt::print("  (every BN name ends in {})\n", suffix);
   fmt::print("  distance: mean over channels of the symmetric KL divergence between the data's\n"
              "  Gaussian and the reference's (scale-free); x noise: distance / what sampling\n"
              "  alone gives, comparable across layers; mean>3sd: channels whose mean moved more\n"

@@ -52,15 +52,35 @@ void print_report(const FoldReport& report, bool measured) {
                "  the pipeline's other passes (constant folding, dead code), not a faster one.\n");
     return;
   }
-  fmt::print("  {:<18} {:<11} {:<28} {}\n", "BN", "producer", "action", measured ? "error / alone" : "");
+  // The BN and action columns share what the terminal leaves; names are cut
+  // in the middle, never so that two rows read the same.
+  std::vector<std::string> bns, verbs, targets;
   for (const auto& r : rows) {
-    const std::string action = r.action == FoldAction::Folded          ? "folded into " + r.target
-                               : r.action == FoldAction::FoldedForward ? "into following " + r.target
-                                                                       : to_string(r.action);
+    bns.push_back(short_name(r.bn));
+    const bool into = r.action == FoldAction::Folded || r.action == FoldAction::FoldedForward;
+    verbs.push_back(r.action == FoldAction::Folded          ? "folded into "
+                    : r.action == FoldAction::FoldedForward ? "into following "
+                                                            : to_string(r.action));
+    targets.push_back(into ? r.target : "");
+  }
+  const size_t fixed = 2 + 12 + 2 + (measured ? 17 : 0), both = terminal_width() > fixed ? terminal_width() - fixed : 40;
+  const size_t bn_w = std::min(column_width(bns, 0), std::max<size_t>(12, both * 2 / 5));
+  size_t verb_w = 0, act_w = 6;
+  for (size_t i = 0; i < rows.size(); ++i) verb_w = std::max(verb_w, verbs[i].size());
+  for (size_t i = 0; i < rows.size(); ++i) act_w = std::max(act_w, verbs[i].size() + targets[i].size());
+  act_w = std::min(act_w, std::max<size_t>(verb_w + 10, both - bn_w));
+  bns = fit_column(bns, bn_w);
+  std::vector<size_t> target_w;
+  for (const auto& v : verbs) target_w.push_back(act_w - v.size());
+  targets = fit_column(targets, target_w);
+  std::vector<std::string> actions;
+  for (size_t i = 0; i < rows.size(); ++i) actions.push_back(verbs[i] + targets[i]);
+  fmt::print("  {:<{}} {:<11} {:<{}} {}\n", "BN", bn_w, "producer", "action", act_w, measured ? "error / alone" : "");
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto& r = rows[i];
     std::string err = r.max_abs_error >= 0 ? fmt::format("{:.1e}", r.max_abs_error) : "";
     if (r.isolated_error >= 0) err += fmt::format(" / {:.1e}", r.isolated_error);
-    fmt::print("  {:<18} {:<11} {:<28} {}\n", fit_left(short_name(r.bn), 18), fit(r.producer_op, 11),
-               fit(action, 28), err);
+    fmt::print("  {:<{}} {:<11} {:<{}} {}\n", bns[i], bn_w, fit(r.producer_op, 11), actions[i], act_w, err);
   }
   bool header = false;
   for (const auto& r : rows) {

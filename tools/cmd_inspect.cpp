@@ -63,15 +63,20 @@ void print_batchnorms(const std::vector<BatchNormInfo>& bns) {
   fmt::print("\nBatchNormalization nodes: {}\n", bns.size());
   if (bns.empty()) return;
   // 2+22+1+14+1+4+1+5+1+9+1+9+1+5 = 76 columns
-  fmt::print("  {:<22} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", "name", "producer", "uses", "C",
-             "var min", "var max", "mode");
+  std::vector<std::string> names;
+  for (const auto& b : bns) names.push_back(display_name(b));
+  const size_t w = column_width(names, 2 + 15 + 5 + 6 + 10 + 10 + 6, 10);
+  const std::vector<std::string> shown = fit_column(names, w);
+  fmt::print("  {:<{}} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", "name", w, "producer", "uses", "C", "var min", "var max",
+             "mode");
+  size_t row = 0;
   std::vector<std::string> notes;
   for (const auto& b : bns) {
     const std::string name = display_name(b);
     const std::string c = b.channels >= 0 ? std::to_string(b.channels) : "?";
     const std::string vmin = b.params_constant ? short_number(b.var_min) : "-";
     const std::string vmax = b.params_constant ? short_number(b.var_max) : "-";
-    fmt::print("  {:<22} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", fit_left(name, 22),
+    fmt::print("  {:<{}} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", shown[row++], w,
                fit(b.producer_op, 14), b.producer_consumers, c, vmin, vmax,
                b.training ? "TRAIN" : "infer");
     if (b.training) notes.push_back(fmt::format("{}: {}", name, b.mode));

@@ -142,14 +142,20 @@ int run_recalibrate(const RecalArgs& a) {
     for (const auto* e : {&res.calibration, &res.eval})
       if (*e) fmt::print("  {}\n", evaluation_line(**e));
     if (!res.eval) fmt::print("  (no --eval-data: nothing checks what this does to the original data)\n");
-    fmt::print("  {:<34} {:>12} {:>10} {:>10} {:>9}\n", "BN", "mean moved", "var ratio", "drift", "after");
+    std::vector<std::string> names;
+    for (const auto& l : r.layers) names.push_back(l.bn);
+    const std::string suffix = strip_shared_suffix(names);
+    const size_t w = column_width(names, 2 + 13 + 11 + 11 + 10, 10);
+    names = fit_column(names, w);
+    fmt::print("  {:<{}} {:>12} {:>10} {:>10} {:>9}\n", "BN", w, "mean moved", "var ratio", "drift", "after");
     for (size_t i = 0; i < r.layers.size(); ++i) {
       double b = 0, f = 0;
       for (const auto& l : before.layers) if (l.bn == r.layers[i].bn) b = l.score;
       for (const auto& l : after.layers) if (l.bn == r.layers[i].bn) f = l.score;
-      fmt::print("  {:<34} {:>9.3g} sd {:>10.3g} {:>10.4g} {:>9.3g}\n", fit_left(r.layers[i].bn, 34),
+      fmt::print("  {:<{}} {:>9.3g} sd {:>10.3g} {:>10.4g} {:>9.3g}\n", names[i], w,
                  r.layers[i].mean_shift_sigma, r.layers[i].var_ratio, b, f);
     }
+    if (!suffix.empty()) fmt::print("  (every BN name ends in {})\n", suffix);
     fmt::print("Drift on this data: max {:.4g} before, {:.4g} after; mean {:.4g} before, {:.4g} after\n",
                before.max_score, after.max_score, before.mean_score, after.mean_score);
     const std::string folded =

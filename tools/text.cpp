@@ -1,8 +1,13 @@
 #include "tools/text.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include "bnfold/graph/numbers.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -34,9 +39,94 @@ std::string fit(const std::string& s, size_t width) {
   return s.substr(0, width - 1) + "~";
 }
 
-std::string fit_left(const std::string& s, size_t width) {
-  if (s.size() <= width) return s;
-  return "~" + s.substr(s.size() - (width - 1));
+size_t terminal_width() {
+  winsize w{};
+  if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &w) == 0 && w.ws_col >= 40) return w.ws_col;
+  if (const char* c = std::getenv("COLUMNS")) {
+    const long v = std::strtol(c, nullptr, 10);
+    if (v >= 40 && v <= 1000) return static_cast<size_t>(v);
+  }
+  return 80;
+}
+
+namespace {
+
+size_t common_prefix(const std::string& a, const std::string& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
+  return n;
+}
+
+size_t common_suffix(const std::string& a, const std::string& b) {
+  size_t n = 0;
+  while (n < a.size() && n < b.size() && a[a.size() - 1 - n] == b[b.size() - 1 - n]) ++n;
+  return n;
+}
+
+// `s` in `width` characters, showing where it differs from the names most
+// like it: `df` characters from the front agree with one of them, `db` from
+// the back with one. A middle cut where head or tail reaches that place, else
+// head ~ the window where it differs ~ tail.
+std::string cut_keeping(const std::string& s, size_t width, size_t df, size_t db) {
+  if (s.size() <= width || width < 5) return s;
+  const size_t room = width - 1;
+  size_t head = room / 2, tail = room - head;
+  if (df + 2 > head && db + 2 > tail) {
+    if (df + 4 <= room - 6) head = df + 4, tail = room - head;
+    else if (db + 4 <= room - 6) tail = db + 4, head = room - tail;
+    else {
+      const size_t side = std::max<size_t>(4, (width - 2) / 4), mid = width - 2 - 2 * side;
+      const size_t a = std::min(df >= mid / 2 ? df - mid / 2 : 0, s.size() - side - mid);
+      return s.substr(0, side) + "~" + s.substr(a, mid) + "~" + s.substr(s.size() - side);
+    }
+  }
+  return s.substr(0, head) + "~" + s.substr(s.size() - tail);
+}
+
+}  // namespace
+
+std::vector<std::string> fit_column(const std::vector<std::string>& names, size_t width) {
+  return fit_column(names, std::vector<size_t>(names.size(), width));
+}
+
+std::vector<std::string> fit_column(const std::vector<std::string>& names, std::vector<size_t> widths) {
+  std::vector<size_t> df(names.size(), 0), db(names.size(), 0);
+  for (size_t i = 0; i < names.size(); ++i)
+    for (size_t j = 0; j < names.size(); ++j)
+      if (i != j && names[i] != names[j]) {
+        df[i] = std::max(df[i], common_prefix(names[i], names[j]));
+        db[i] = std::max(db[i], common_suffix(names[i], names[j]));
+      }
+  std::vector<std::string> out(names.size());
+  for (bool again = true; again;) {
+    again = false;
+    for (size_t i = 0; i < names.size(); ++i) out[i] = cut_keeping(names[i], widths[i], df[i], db[i]);
+    for (size_t i = 0; i < names.size(); ++i)
+      for (size_t j = i + 1; j < names.size(); ++j)
+        if (out[i] == out[j] && names[i] != names[j]) {  // still alike: keep more of both
+          for (size_t k : {i, j})
+            if (widths[k] < names[k].size()) widths[k] += 2, again = true;
+        }
+  }
+  return out;
+}
+
+std::string strip_shared_suffix(std::vector<std::string>& names) {
+  if (names.empty()) return "";
+  const size_t slash = names[0].rfind('/');
+  if (slash == std::string::npos || slash == 0) return "";
+  const std::string tail = names[0].substr(slash);
+  for (const auto& n : names)
+    if (n.size() <= tail.size() || n.compare(n.size() - tail.size(), tail.size(), tail) != 0) return "";
+  for (auto& n : names) n.resize(n.size() - tail.size());
+  return tail;
+}
+
+size_t column_width(const std::vector<std::string>& names, size_t others, size_t least) {
+  size_t longest = 0;
+  for (const auto& n : names) longest = std::max(longest, n.size());
+  const size_t room = terminal_width() > others ? terminal_width() - others : least;
+  return std::max(least, std::min(longest, room));
 }
 
 std::string short_number(double v) {

@@ -11,8 +11,23 @@ namespace bnfold::cli {
 std::string human_bytes(uint64_t bytes);   // "44.7 MB"
 std::string human_count(int64_t count);    // "11.7 M"
 std::string fit(const std::string& s, size_t width);       // keeps the head: "abc~"
-std::string fit_left(const std::string& s, size_t width);  // keeps the tail: "~xyz"
 std::string short_number(double v);        // "0.0123", "3.41e+05"
+// stdout's width when it is a terminal, else $COLUMNS, else 80.
+size_t terminal_width();
+// A table column of names, each cut to `width` in the middle
+// ("/layer2/sk~skip.0/Conv") where longer, so that head and tail (where
+// names differ) stay; rows that would read the same keep more until they
+// differ. Names that fit are kept whole.
+std::vector<std::string> fit_column(const std::vector<std::string>& names, size_t width);
+// The same with a width per row.
+std::vector<std::string> fit_column(const std::vector<std::string>& names, std::vector<size_t> widths);
+// Removes the last path segment every name shares ("/BatchNormalization"),
+// when there is one and no name becomes empty; returns it ("" otherwise), for
+// the column's header: "BN (~/BatchNormalization)".
+std::string strip_shared_suffix(std::vector<std::string>& names);
+// The width of a column of these names: the longest, but no more than the
+// terminal leaves after `others` characters of other columns, and at least `least`.
+size_t column_width(const std::vector<std::string>& names, size_t others, size_t least = 12);
 // Words of text in lines of at most `width` characters (a longer word stays
 // whole), each line after the first starting with `indent`.
 std::string wrap(const std::string& text, size_t width, const std::string& indent);

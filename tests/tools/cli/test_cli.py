@@ -181,4 +181,35 @@ with tempfile.TemporaryDirectory() as d:
                          "--noise-factor", "0", "--keep-failed")
     check("--keep-failed writes it anyway", code == 1 and os.path.exists(os.path.join(d, "o3.onnx")), out + err)
 
+# Issue 32: long names that differ only in the middle (as exporters write them) are cut so that no two rows
+# read the same, in 80 columns, in every table that lists BNs.
+import numpy as np  # noqa: E402
+import onnx  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+nodes, inits, x = [], [], "input"
+for k in range(3):
+    stem = f"/backbone/encoder/stage{k}/residual_block/conv_branch"
+    w = numpy_helper.from_array(np.full((4, 4, 1, 1), 0.1, np.float32), f"w{k}")
+    inits.append(w)
+    nodes.append(helper.make_node("Conv", [x, w.name], [f"c{k}"], name=f"{stem}/Conv"))
+    params = [numpy_helper.from_array(np.full(4, v, np.float32), f"p{k}_{i}") for i, v in enumerate((1, 0, 0, 1))]
+    inits += params
+    nodes.append(helper.make_node("BatchNormalization", [f"c{k}"] + [p.name for p in params], [f"b{k}"],
+                                  name=f"{stem}/BatchNormalization"))
+    x = f"b{k}"
+g = helper.make_graph(nodes, "long_names", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 4, 8, 8])],
+                      [helper.make_tensor_value_info(x, TensorProto.FLOAT, ["N", 4, 8, 8])], inits)
+with tempfile.TemporaryDirectory() as d:
+    long_names = os.path.join(d, "long_names.onnx")
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), long_names)
+    np.save(os.path.join(d, "x.npy"), np.random.default_rng(0).standard_normal((8, 4, 8, 8)).astype(np.float32))
+    for args, skip in ((("inspect", long_names), "name"), (("fold", long_names, "-o", os.path.join(d, "f.onnx")), "BN"),
+                       (("drift", long_names, "--data", os.path.join(d, "x.npy"), "--min-samples", "1"), "BN")):
+        code, out, err = run(*args)
+        table = [line for line in out.splitlines() if line.startswith("  /") and ": " not in line]  # not prose
+        rows = [line.split()[0] for line in table]
+        check(f"{args[0]}: long BN names stay apart in 80 columns ({rows})",
+              code == 0 and len(rows) == 3 and len(set(rows)) == 3 and fits_80("\n".join(table)), out + err)
+
 h.finish()
