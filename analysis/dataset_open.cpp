@@ -250,6 +250,9 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
         "{} images were scaled to [0,1] and not normalized (mean 0, std 1); a model trained on normalized images "
         "(ImageNet: --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225) sees other data than it learned",
         scan.images()));
+  if (!plain && scan.images() == 0)
+    d.notes.push_back(fmt::format(
+        "--mean/--std apply to images only: the {} samples of .npy, .npz and .pb files are used as they are", total));
   return d;
 }
 

@@ -154,6 +154,13 @@ int run(const FoldArgs& a) {
     save_onnx(folded, a.out, eo);  // checked by the ONNX checker before it is moved to -o
     fmt::print("\nWrote {}\n  {}, {} nodes; the ONNX checker accepts it\n", a.out,
                human_bytes(file_size_or_zero(a.out)), folded.num_nodes());
+    // Smaller weights, yet maybe a larger file: say what the difference is.
+    const uint64_t before = file_size_or_zero(a.in), after = file_size_or_zero(a.out);
+    const std::string* records = metadata_value(folded, kFoldedBnsKey);
+    if (after > before && records)
+      fmt::print("  larger than the original ({}): {} of metadata_props record where\n"
+                 "  each removed BN can still be measured for drift, and its statistics\n",
+                 human_bytes(before), human_bytes(records->size()));
     const size_t recorded = folded_bns(folded).size();
     if (report.folded() + report.count(FoldAction::ScaleShift) > 0)
       fmt::print("  {} of the {} BNs removed can still be monitored for drift\n", recorded,
@@ -165,8 +172,7 @@ int run(const FoldArgs& a) {
   nlohmann::json j = nlohmann::json::parse(fold_json(result));
   if (a.verify) {
     print_verification(*result.verification, a.v);
-    j["verification"]["rtol"] = a.v.rtol;
-    j["verification"]["atol"] = a.v.atol;
+    put_tolerances(j["verification"], a.v);
   }
   if (a.bench && (!failed || a.keep_failed)) j["speed"] = bench(a.in, a.out, a);
   if (!a.report.empty()) {

@@ -97,8 +97,12 @@ int run(const RunArgs& a) {
   bool ok = true;
   for (const auto& [name, path] : parse_named_files(a.expects, session, "--expect")) {
     auto it = outputs.find(name);
-    BNFOLD_ARG_CHECK(it != outputs.end(), ErrorCode::InvalidArgument, "--expect {}: the model has no output '{}'",
-                 name, name);
+    if (it == outputs.end()) {
+      std::string names;
+      for (const auto& [k, v] : outputs) names += (names.empty() ? "'" : ", '") + k + "'";
+      throw Error(ErrorCode::InvalidArgument,
+                  fmt::format("--expect {}: the model has no output '{}'; its outputs are {}", name, name, names));
+    }
     const Tensor want = load_tensor_file(path);
     const TensorDiff d = compare_tensors(it->second, want, a.rtol, a.atol);
     if (d.shape_mismatch) {

@@ -32,8 +32,7 @@ int run(const Args& a) {
   nlohmann::json j = nlohmann::json::parse(verify_json(r));
   j["original"] = a.original;
   j["folded"] = a.folded;
-  j["rtol"] = a.v.rtol;
-  j["atol"] = a.v.atol;
+  put_tolerances(j, a.v);
   if (a.json) fmt::print("{}\n", j.dump(2));
   else print_verification(r, a.v);
   if (!a.report.empty()) {

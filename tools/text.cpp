@@ -71,9 +71,9 @@ std::string cut_keeping(const std::string& s, size_t width, size_t df, size_t db
   if (s.size() <= width || width < 5) return s;
   const size_t room = width - 1;
   size_t head = room / 2, tail = room - head;
-  if (df + 2 > head && db + 2 > tail) {
-    if (df + 4 <= room - 6) head = df + 4, tail = room - head;
-    else if (db + 4 <= room - 6) tail = db + 4, head = room - tail;
+  if (head <= df && tail <= db) {  // neither shows the first character where it differs
+    if (df + 1 <= room - 4) head = std::min(df + 3, room - 4), tail = room - head;
+    else if (db + 1 <= room - 4) tail = std::min(db + 3, room - 4), head = room - tail;
     else {
       const size_t side = std::max<size_t>(4, (width - 2) / 4), mid = width - 2 - 2 * side;
       const size_t a = std::min(df >= mid / 2 ? df - mid / 2 : 0, s.size() - side - mid);

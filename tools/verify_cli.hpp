@@ -32,6 +32,19 @@ std::vector<NamedPath> with_input_files(std::vector<NamedPath> inputs, const Ver
 // reads the -i files against the model's inputs.
 VerifyOptions verify_options(const VerifyArgs& a, const Session& session);
 void print_verification(const VerifyResult& r, const VerifyArgs& a);
+// The tolerances as a report states them, into `report` (a JSON object's text
+// is the caller's): rtol, and atol as a number, or null with the rule it
+// stands for when it is relative to each value ("atol_rule").
+template <typename Json>
+void put_tolerances(Json& report, const VerifyArgs& a) {
+  report["rtol"] = a.rtol;
+  if (a.atol >= 0) {
+    report["atol"] = a.atol;
+  } else {
+    report["atol"] = nullptr;
+    report["atol_rule"] = "1e-4 x the largest |value| of each compared value (its own atol in 'values')";
+  }
+}
 // The footer text both commands end their --help with.
 extern const char* const kVerifyHelp;
 

@@ -181,6 +181,20 @@ with tempfile.TemporaryDirectory() as d:
                          "--noise-factor", "0", "--keep-failed")
     check("--keep-failed writes it anyway", code == 1 and os.path.exists(os.path.join(d, "o3.onnx")), out + err)
 
+# Issue 32, small surprises: a folded model larger than its original says why; --expect with a wrong output
+# lists the outputs; --mean/--std with array files say they do not apply; a report's relative atol is null
+# with its rule, not -1.
+with tempfile.TemporaryDirectory() as d:
+    code, out, err = run("fold", tiny, "-o", os.path.join(d, "f.onnx"), "--verify", "--report", os.path.join(d, "r.json"))
+    check("fold says why the folded file is larger", code == 0 and "larger than the original" in out and
+          "metadata_props" in out, out)
+    rep = json.load(open(os.path.join(d, "r.json")))["verification"]
+    check("the fold report's relative atol is null with its rule", rep["atol"] is None and "largest" in rep["atol_rule"],
+          json.dumps(rep)[:400])
+    code, out, err = run("run", tiny, "-e", "nope=" + os.path.join(d, "r.json"))
+    check("--expect with an unknown output lists the model's outputs", code == 1 and "its outputs are 'output'" in err,
+          err)
+
 # Issue 32: long names that differ only in the middle (as exporters write them) are cut so that no two rows
 # read the same, in 80 columns, in every table that lists BNs.
 import numpy as np  # noqa: E402
