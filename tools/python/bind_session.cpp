@@ -167,12 +167,8 @@ void bind_session(py::module_& m) {
           "provenance",
           [](const BnInputStats& self) {
             const StatsProvenance& p = self.provenance;
-            py::dict d;
-            d["model_sha256"] = p.model_sha256;
-            d["collected_from"] = p.collected_from;
-            d["collected_until"] = p.collected_until;
-            d["sources"] = p.sources;
-            return d;
+            return py::dict(py::arg("model_sha256") = p.model_sha256, py::arg("collected_from") = p.collected_from,
+                            py::arg("collected_until") = p.collected_until, py::arg("sources") = p.sources);
           },
           "Where they came from: {'model_sha256' (of the model file), 'collected_from', 'collected_until' (ISO "
           "8601 UTC), 'sources' (data paths, arrays, a monitoring session)}; '' or [] where unknown. Merging keeps "
