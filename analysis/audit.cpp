@@ -75,7 +75,7 @@ OutputDivergence divergence(const std::string& name, int64_t batch, const Tensor
 
 // The running statistics of each BN node in inference mode, by name; `order`
 // gets their names, producers first.
-std::map<std::string, RunningStatistics> running_stats(const Graph& g, std::vector<std::string>* order) {
+std::map<std::string, RunningStatistics> inference_mode_bns(const Graph& g, std::vector<std::string>* order) {
   std::map<std::string, RunningStatistics> out;
   for (RunningStatistics& r : running_statistics(g)) {
     if (r.training || r.folded) continue;
@@ -157,7 +157,7 @@ void plan_audit(AuditRun& a) {
   a.si = std::make_unique<Session>(a.graph, a.inference);
   a.sb = std::make_unique<Session>(a.graph, bat);
   BNFOLD_CHECK(a.si->inputs().size() == 1, ErrorCode::Unsupported, "the audit needs a model with one input");
-  a.running = running_stats(*a.graph, &a.bn_order);
+  a.running = inference_mode_bns(*a.graph, &a.bn_order);
   // Without BN, train and inference mode compute the same: an audit would
   // print "safe" over an empty table.
   BNFOLD_CHECK(!a.bn_order.empty(), ErrorCode::InvalidArgument, "{}",

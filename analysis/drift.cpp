@@ -66,7 +66,7 @@ const ChannelMoments& moments_of(const BnInputStats& stats, const std::string& b
 // and those fold removed), in the order of `order` (the statistics' plan
 // order) where they appear there. A measured BN without constant statistics
 // cannot be compared.
-std::vector<RunningStatistics> running_stats(const Graph& g, const std::vector<std::string>& order) {
+std::vector<RunningStatistics> in_measured_order(const Graph& g, const std::vector<std::string>& order) {
   std::vector<std::string> not_constant;
   std::vector<RunningStatistics> all = running_statistics(g, &not_constant);
   for (const std::string& bn : not_constant)
@@ -125,7 +125,7 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
                o.baseline ? o.baseline->samples : 0);
   const double n = static_cast<double>(std::max<int64_t>(stats.samples, 1));
   const double noise = 2.0 * (1.0 / n + (o.baseline ? 1.0 / static_cast<double>(o.baseline->samples) : 0.0));
-  const std::vector<RunningStatistics> model_bns = running_stats(g, stats.order);
+  const std::vector<RunningStatistics> model_bns = in_measured_order(g, stats.order);
   check_fits(model_bns, stats, "data's");
   if (o.baseline) check_fits(model_bns, *o.baseline, "baseline");
   for (const RunningStatistics& bn : model_bns) {
