@@ -15,6 +15,7 @@
 #include "analysis/utc_time.hpp"
 #include "graph/check.hpp"
 #include "bnfold/graph/sha256.hpp"
+#include "bnfold/graph/shape.hpp"
 
 namespace bnfold {
 
@@ -263,6 +264,8 @@ BnStatsCollector::~BnStatsCollector() = default;
 
 void BnStatsCollector::add(const Tensor& batch) {
   BNFOLD_CHECK(batch.rank() > 0, ErrorCode::InvalidArgument, "a batch needs a batch dimension");
+  BNFOLD_CHECK(batch.numel() > 0, ErrorCode::InvalidArgument, "a batch of {} has no values: nothing to measure",
+               Shape::of(batch.dims()).str());
   if (stats_.provenance.collected_from.empty()) stats_.provenance.collected_from = utc_now();
   const BnStatsHook hook = [&](const BnStats& s) { stats_.add(s.bn, s.count, s.mean, s.var); };
   session_->run({{session_->inputs()[0].name, batch}}, hook);

@@ -244,3 +244,15 @@ TEST_CASE("reset_monitor while threads run: a snapshot never holds more sampled 
   const MonitorSnapshot last = s.monitor();
   CHECK(last.sampled_runs <= last.runs);
 }
+
+TEST_CASE("an empty batch runs on the reference kernels instead of crashing oneDNN, and has no statistics",
+          "[errors][inputs]") {
+  // oneDNN 2.6 divides by M while it picks a MatMul for M = 0 (SIGFPE; found by fuzz_c_options).
+  const auto mlp = std::shared_ptr<const Graph>(load_onnx(std::string(BNFOLD_MODELS_DIR) + "/mlp_bn.onnx"));
+  const Session s(mlp);
+  const Tensor empty(DType::Float32, {0, 20});
+  const auto out = s.run({{"input", empty}});
+  CHECK(out.at("output").dims() == std::vector<int64_t>{0, 5});
+  BnStatsCollector c(mlp, 1);
+  CHECK_THROWS_WITH(c.add(empty), Contains("a batch of [0,20] has no values"));
+}
