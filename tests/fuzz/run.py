@@ -57,6 +57,7 @@ def main():
             for i, s in enumerate(seeds(target)):
                 shutil.copy(s, os.path.join(corpus, f"seed{i:05d}_{os.path.basename(s)}"))
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:allocator_may_return_null=1",
+                   LSAN_OPTIONS="suppressions=" + os.path.join(HERE, "lsan_suppressions.txt"),
                    UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
         regressions = sorted(glob.glob(os.path.join(HERE, "regressions", target, "*")))
         if regressions:
