@@ -175,6 +175,14 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
   return j;
 }
 
+// The steps' node names as the last column, after `others` characters of the
+// other columns (at least 20 wide; rows kept apart by fit_column).
+std::vector<std::string> node_column(const nlohmann::json& steps, size_t others) {
+  std::vector<std::string> nodes;
+  for (const auto& s : steps) nodes.push_back(s["node"].get<std::string>());
+  return fit_column(nodes, std::max<size_t>(20, terminal_width() > others ? terminal_width() - others : 20));
+}
+
 void print_plan(const nlohmann::json& r) {
   fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
              r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
@@ -185,9 +193,7 @@ void print_plan(const nlohmann::json& r) {
         b["batch"].get<int64_t>(), b["steps"].get<size_t>(), b["onednn_steps"].get<size_t>(),
         b["native_steps"].get<size_t>(), b["reference_steps"].get<size_t>(), b["reorders"].get<size_t>(),
         human_bytes(b["activation_bytes"].get<uint64_t>()));
-    std::vector<std::string> nodes;
-    for (const auto& s : b["plan"]) nodes.push_back(s["node"].get<std::string>());
-    nodes = fit_column(nodes, std::max<size_t>(20, terminal_width() > 68 ? terminal_width() - 68 : 20));
+    const std::vector<std::string> nodes = node_column(b["plan"], 68);
     size_t row = 0;
     for (const auto& s : b["plan"]) {
       fmt::print("  {:<40} {:<24} {}\n", fit(s["step"].get<std::string>(), 40),
@@ -239,9 +245,7 @@ void print_text(const nlohmann::json& r) {
   for (const auto& b : r["batches"]) {
     if (!b.contains("slowest_steps")) continue;
     fmt::print("\n  slowest steps at batch {}:\n", b["batch"].get<int64_t>());
-    std::vector<std::string> nodes;
-    for (const auto& s : b["slowest_steps"]) nodes.push_back(s["node"].get<std::string>());
-    nodes = fit_column(nodes, std::max<size_t>(20, terminal_width() > 88 ? terminal_width() - 88 : 20));
+    const std::vector<std::string> nodes = node_column(b["slowest_steps"], 88);
     size_t row = 0;
     for (const auto& s : b["slowest_steps"])
       fmt::print("  {:>8.3f} ms {:>7.1f} GFLOP/s  {} {} {}\n", s["ms"].get<double>(),

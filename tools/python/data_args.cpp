@@ -163,8 +163,6 @@ BnInputStats stamped(BnInputStats s, const AnalysisModel& model, const py::objec
   return s;
 }
 
-}  // namespace
-
 // BN input statistics over the data as stats_of gives them, before their provenance.
 BnInputStats collect_stats_of(const AnalysisModel& model, const py::object& data, const DataArgs& a, int64_t batch,
                               int threads) {
@@ -224,6 +222,8 @@ BnInputStats collect_stats_of(const AnalysisModel& model, const py::object& data
   }
   return c->stats();
 }
+
+}  // namespace
 
 BnInputStats stats_of(const AnalysisModel& model, const py::object& data, const DataArgs& a, int64_t batch,
                       int threads) {
