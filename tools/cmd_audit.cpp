@@ -8,12 +8,12 @@
 #include <map>
 #include <memory>
 
+#include "bnfold/analysis/html.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "tools/arg_check.hpp"
 #include "bnfold/runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
-#include "tools/report_html.hpp"
 #include "tools/text.hpp"
 
 namespace bnfold::cli {

@@ -7,6 +7,7 @@
 #include <iostream>
 #include <memory>
 
+#include "bnfold/analysis/html.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "bnfold/graph/atomic_file.hpp"
 #include "tools/arg_check.hpp"
@@ -15,7 +16,6 @@
 #include "bnfold/analysis/bn_moments.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
-#include "tools/report_html.hpp"
 #include "tools/text.hpp"
 
 namespace bnfold::cli {

@@ -1,4 +1,4 @@
-#include "tools/report_html.hpp"
+#include "bnfold/analysis/html.hpp"
 
 #include "bnfold/graph/atomic_file.hpp"
 
@@ -9,9 +9,9 @@
 #include <cstdio>
 #include <fstream>
 
-#include "tools/arg_check.hpp"
+#include "bnfold/analysis/bn_analysis.hpp"
 
-namespace bnfold::cli {
+namespace bnfold {
 
 namespace {
 
@@ -213,9 +213,9 @@ std::string html_table(const std::vector<std::vector<std::string>>& rows) {
   return s + "</table>";
 }
 
-void write_html(const std::string& path, const std::string& title, const std::vector<std::string>& paragraphs,
-                const std::vector<std::pair<std::string, std::string>>& sections) {
-  std::string page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+std::string html_page(const std::string& title, const std::vector<std::string>& paragraphs,
+                      const HtmlSections& sections, const std::string& head) {
+  std::string page = "<!DOCTYPE html><html><head><meta charset=\"utf-8\">" + head + "<title>" + html_escape(title) +
                      "</title><style>body{font-family:sans-serif;margin:24px;max-width:1100px}"
                      "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px;"
                      "text-align:right}th{background:#eee}svg{margin:12px 0;display:block}</style></head><body>";
@@ -223,7 +223,12 @@ void write_html(const std::string& path, const std::string& title, const std::ve
   for (const auto& p : paragraphs) page += "<p>" + html_escape(p) + "</p>";
   for (const auto& [h, body] : sections) page += "<h2>" + html_escape(h) + "</h2>" + body;
   page += "</body></html>\n";
-  write_file_atomic(path, page);
+  return page;
 }
 
-}  // namespace bnfold::cli
+void write_html(const std::string& path, const std::string& title, const std::vector<std::string>& paragraphs,
+                const HtmlSections& sections) {
+  write_file_atomic(path, html_page(title, paragraphs, sections));
+}
+
+}  // namespace bnfold

@@ -1,12 +1,17 @@
 // Self-contained HTML reports (no network, no scripts): tables and inline SVG
-// charts for audit, drift and recalibrate.
+// charts for audit, drift and recalibrate, and the drift page that both
+// `bnfold drift --html` and the server's live page (`bnfold serve`, GET /) show.
 #pragma once
+
+#include "bnfold/graph/export.hpp"
 
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace bnfold::cli {
+namespace bnfold BNFOLD_API {
+
+struct DriftReport;
 
 struct Series {
   std::string name;
@@ -35,8 +40,18 @@ std::vector<double> nice_ticks(double max, int approx_count = 4);
 std::string html_escape(const std::string& s);
 // A table from rows of cells (first row: header).
 std::string html_table(const std::vector<std::vector<std::string>>& rows);
-// Writes the page (atomically) with a title, paragraphs and sections of raw HTML.
+using HtmlSections = std::vector<std::pair<std::string, std::string>>;  // heading, raw HTML
+// A page with a title, paragraphs and sections; `head` is raw HTML for <head>
+// (the live page's refresh).
+std::string html_page(const std::string& title, const std::vector<std::string>& paragraphs,
+                      const HtmlSections& sections, const std::string& head = "");
+// Writes html_page(...) atomically.
 void write_html(const std::string& path, const std::string& title, const std::vector<std::string>& paragraphs,
-                const std::vector<std::pair<std::string, std::string>>& sections);
+                const HtmlSections& sections);
 
-}  // namespace bnfold::cli
+// The drift report as page sections (per-layer ratio chart and table, the
+// shifts, the scores) and its paragraphs (the verdict, then the summary).
+HtmlSections drift_html_sections(const DriftReport& report);
+std::vector<std::string> drift_html_paragraphs(const DriftReport& report);
+
+}  // namespace bnfold
