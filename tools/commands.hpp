@@ -34,5 +34,6 @@ void add_verify(CLI::App& app);
 void add_audit(CLI::App& app);
 void add_drift(CLI::App& app);
 void add_recalibrate(CLI::App& app);
+void add_serve(CLI::App& app);
 
 }  // namespace bnfold::cli

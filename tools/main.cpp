@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
   bnfold::cli::add_drift(app);
   bnfold::cli::add_recalibrate(app);
   bnfold::cli::add_audit(app);
+  bnfold::cli::add_serve(app);
   if (argc == 1) {  // a bare "bnfold" gets the overview, not just "subcommand required"
     std::cerr << app.help();
     return 2;
