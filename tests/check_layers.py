@@ -36,6 +36,9 @@ ALLOWED = {
 PUBLIC = "bnfold/"  # the public headers: api/bnfold/LAYER/... (installed as <bnfold/LAYER/...>)
 # Public headers outside a layer's folder, and the layer they belong to.
 PUBLIC_TOP = {"bnfold/version.hpp": "graph", "bnfold/bnfold.hpp": "api", "bnfold/bnfold.h": "api"}
+# Public header folders that are not a layer's name, and the layer they belong to
+# (the server, api/serve/, is part of api).
+PUBLIC_DIRS = {"serve": "api"}
 # The front ends: they use the library as an outside program does, through
 # its public headers only (benchmarks measure internals and are exempt).
 FRONT_ENDS = ("tools/", )
@@ -50,7 +53,8 @@ def layer_of_include(path):
     if path in PUBLIC_TOP:
         return PUBLIC_TOP[path]
     if path.startswith(PUBLIC):
-        return path[len(PUBLIC):].split("/")[0]
+        folder = path[len(PUBLIC):].split("/")[0]
+        return PUBLIC_DIRS.get(folder, folder)
     return path.split("/")[0]
 
 
@@ -59,7 +63,8 @@ def layer_of_file(rel):
     rel = rel.replace(os.sep, "/")
     if rel.startswith("api/" + PUBLIC):
         inner = rel[len("api/"):]
-        return PUBLIC_TOP.get(inner) or inner[len(PUBLIC):].split("/")[0]
+        folder = inner[len(PUBLIC):].split("/")[0]
+        return PUBLIC_TOP.get(inner) or PUBLIC_DIRS.get(folder, folder)
     return rel.split("/")[0]
 
 

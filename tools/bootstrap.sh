@@ -8,6 +8,8 @@ BNFOLD_PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler libfmt-dev
   libdnnl-dev ocl-icd-opencl-dev libbenchmark-dev libstb-dev zlib1g-dev
   libcli11-dev nlohmann-json3-dev catch2
+  # bnfold serve's HTTP (the library links it)
+  libcpp-httplib-dev
   # model generation and end-to-end tests (torchvision exports)
   python3 python3-dev python3-numpy python3-onnx python3-torch python3-torchvision
   pybind11-dev python3-pytest
@@ -15,8 +17,10 @@ BNFOLD_PACKAGES=(
   python3-distributed
   # Debian packages of the build (tools/package_deb.py; tests/tools/cli/test_deb.sh)
   dpkg-dev help2man
-  # the HTML reports are rendered in headless Chromium by a test
+  # the HTML reports and the server's live page are rendered in headless Chromium by tests
   chromium
+  # the serving tests: a real Prometheus scrapes the server; promtool checks /metrics and tests the alert rules
+  prometheus
 )
 
 # bnfold_install_packages [extra packages...]

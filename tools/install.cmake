@@ -28,7 +28,7 @@ install(FILES ${PROJECT_BINARY_DIR}/bnfoldConfig.cmake ${PROJECT_BINARY_DIR}/bnf
 if(BUILD_SHARED_LIBS)
   set(BNFOLD_PC_PRIVATE "")
 else()
-  set(BNFOLD_PC_PRIVATE "-lonnx -lonnx_proto -lprotobuf -ldnnl -lfmt -lz -lstb -fopenmp")
+  set(BNFOLD_PC_PRIVATE "-lonnx -lonnx_proto -lprotobuf -ldnnl -lfmt -lz -lstb -lcpp-httplib -fopenmp")
 endif()
 if(BNFOLD_SANITIZER_LINK)
   string(APPEND BNFOLD_PC_PRIVATE " ${BNFOLD_SANITIZER_LINK}")
