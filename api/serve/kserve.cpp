@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 namespace bnfold::serve {
@@ -37,19 +39,48 @@ void flatten(const json& data, std::vector<const json*>& out, int depth = 0) {
   for (const json& v : data) flatten(v, out, depth + 1);
 }
 
+// One JSON value as a T; a value T cannot hold exactly (1.5 or 300 for an
+// INT8, -1 for a UINT) is refused rather than wrapped or truncated.
+template <typename T>
+T value_as(const json& v, size_t i, const std::string& input) {
+  auto refuse = [&](const char* why) {
+    return HttpError{400, fmt::format("input '{}': element {} ({}) {}", input, i, v.dump(), why)};
+  };
+  if constexpr (std::is_same_v<T, bool>) {
+    if (v.is_boolean()) return v.get<bool>();
+    if (v.is_number()) return v.get<double>() != 0;
+  } else if constexpr (std::is_integral_v<T>) {
+    if (v.is_boolean()) return static_cast<T>(v.get<bool>());
+    if (v.is_number_float()) {
+      const double d = v.get<double>();
+      if (d != std::floor(d) || d < static_cast<double>(std::numeric_limits<T>::lowest()) ||
+          d > static_cast<double>(std::numeric_limits<T>::max()))
+        throw refuse("is not an integer this datatype holds");
+      return static_cast<T>(d);
+    }
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      if (u > static_cast<uint64_t>(std::numeric_limits<T>::max())) throw refuse("is too large for this datatype");
+      return static_cast<T>(u);
+    }
+    if (v.is_number_integer()) {
+      const int64_t n = v.get<int64_t>();
+      if (n < static_cast<int64_t>(std::numeric_limits<T>::lowest()) ||
+          (n > 0 && static_cast<uint64_t>(n) > static_cast<uint64_t>(std::numeric_limits<T>::max())))
+        throw refuse("is out of this datatype's range");
+      return static_cast<T>(n);
+    }
+  } else {
+    if (v.is_boolean()) return static_cast<T>(v.get<bool>());
+    if (v.is_number()) return static_cast<T>(v.get<double>());
+  }
+  throw refuse("is not a number");
+}
+
 template <typename T>
 void store(Tensor& t, const std::vector<const json*>& values, const std::string& input) {
   T* dst = t.mutable_data_as<T>();
-  for (size_t i = 0; i < values.size(); ++i) {
-    const json& v = *values[i];
-    if (v.is_boolean()) {
-      dst[i] = static_cast<T>(v.get<bool>());
-    } else if (v.is_number()) {
-      dst[i] = v.get<T>();
-    } else {
-      throw HttpError{400, fmt::format("input '{}': element {} is {}, not a number", input, i, v.type_name())};
-    }
-  }
+  for (size_t i = 0; i < values.size(); ++i) dst[i] = value_as<T>(*values[i], i, input);
 }
 
 void store_values(Tensor& t, const std::vector<const json*>& values, const std::string& input) {
@@ -137,7 +168,9 @@ std::string datatype_name(DType dtype) {
   return dtype_name(dtype);
 }
 
-ParsedInfer parse_infer(const std::string& body, int64_t json_length, const Limits& limits) {
+namespace {
+
+ParsedInfer parse_unchecked(const std::string& body, int64_t json_length, const Limits& limits) {
   if (json_length > static_cast<int64_t>(body.size()))
     throw HttpError{400, fmt::format("Inference-Header-Content-Length {} is longer than the body ({} bytes)", json_length,
                                      body.size())};
@@ -198,6 +231,16 @@ ParsedInfer parse_infer(const std::string& body, int64_t json_length, const Limi
     }
   }
   return p;
+}
+
+}  // namespace
+
+ParsedInfer parse_infer(const std::string& body, int64_t json_length, const Limits& limits) {
+  try {
+    return parse_unchecked(body, json_length, limits);
+  } catch (const json::exception& e) {  // a field of the wrong JSON type ("binary_data": "yes")
+    throw HttpError{400, fmt::format("the request does not follow the v2 protocol: {}", e.what())};
+  }
 }
 
 InferReply render_infer(const std::string& model, const ParsedInfer& asked, const InferOutputs& outputs,

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bnfold/analysis/drift_workflow.hpp"
+#include "bnfold/graph/error.hpp"
 
 namespace bnfold BNFOLD_API {
 
