@@ -69,6 +69,25 @@ int64_t header_length(const httplib::Request& req) {
   throw HttpError{400, fmt::format("Inference-Header-Content-Length '{}' is not a byte count", v)};
 }
 
+std::string read_body(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+                      size_t max_bytes) {
+  if (req.is_multipart_form_data())
+    throw HttpError{415, "a v2 request is JSON (or JSON and binary tensors), not a multipart form"};
+  std::string body;
+  bool too_big = false;
+  const bool read = reader([&](const char* data, size_t n) {
+    too_big = body.size() + n > max_bytes;
+    if (!too_big) body.append(data, n);
+    return !too_big;
+  });
+  if (too_big || res.status == 413) {
+    res.set_header("Connection", "close");  // the rest of the body is not read
+    throw HttpError{413, fmt::format("the request body is over the server's limit of {} bytes (--max-body-mb)", max_bytes)};
+  }
+  if (!read) throw HttpError{400, "the request body could not be read (a POST needs a Content-Length or chunks)"};
+  return body;
+}
+
 DriftWindow window_of(const httplib::Request& req) {
   const std::string w = req.has_param("window") ? req.get_param_value("window") : "since_start";
   if (w == "since_start") return DriftWindow::SinceStart;
@@ -104,12 +123,16 @@ void Server::Impl::add_routes() {
       res.set_content(nlohmann::json{{"name", m.name()}, {"ready", ready.load()}}.dump(), kJson);
     });
   });
-  http.Post(kModel + "/infer", [this](const httplib::Request& req, httplib::Response& res) {
+  // POST bodies are read here, not by httplib: it would parse a body sent
+  // as a form (curl -d's default Content-Type) and refuse one over 8 KB.
+  http.Post(kModel + "/infer", [this](const httplib::Request& req, httplib::Response& res,
+                                     const httplib::ContentReader& reader) {
     const auto t0 = serve::Clock::now();
     serve::ModelService* m = nullptr;
     const int status = answer(res, [&] {
       m = &service(req.matches[1]);
-      serve::ParsedInfer p = serve::parse_infer(req.body, header_length(req), {options.max_elements});
+      const std::string body = read_body(req, res, reader, options.max_body_bytes);
+      serve::ParsedInfer p = serve::parse_infer(body, header_length(req), {options.max_elements});
       m->validate(p.request);
       serve::InferOutputs outputs = m->submit(std::move(p.request)).get();
       serve::InferReply r = serve::render_infer(m->name(), p, outputs, m->session().outputs());
@@ -138,9 +161,11 @@ void Server::Impl::add_routes() {
       }
     });
   });
-  http.Post(kModel + "/snapshot", [this](const httplib::Request& req, httplib::Response& res) {
+  http.Post(kModel + "/snapshot", [this](const httplib::Request& req, httplib::Response& res,
+                                        const httplib::ContentReader& reader) {
     answer(res, [&] {
       serve::ModelService& m = service(req.matches[1]);
+      read_body(req, res, reader, 1 << 16);  // nothing is expected in it
       BnInputStats stats;
       const std::string path = snapshot(m, &stats);
       if (stats.samples == 0)

@@ -4,8 +4,8 @@
 For each target: replays every file in tests/fuzz/regressions/TARGET/ (inputs
 that once crashed), then fuzzes for --seconds from a corpus seeded with the
 bundled models and ONNX's conformance cases (fuzz_model), the test data's
-tensor files (fuzz_tensor_files), a statistics file (fuzz_stats) or a few
-option choices for the C API (fuzz_c_options). Prints
+tensor files (fuzz_tensor_files), a statistics file (fuzz_stats), a few
+option choices for the C API (fuzz_c_options) or KServe v2 bodies (fuzz_kserve). Prints
 executions and their rate; exits 1 on any crash, leak, timeout or
 out-of-memory, naming the input libFuzzer saved (copy it into regressions/
 once fixed).
@@ -35,6 +35,8 @@ def seeds(target):
                 sorted(glob.glob(os.path.join(data, "onnx-tests", "node", "test_a*", "test_data_set_0", "*.pb"))))
     if target == "fuzz_c_options":
         return glob.glob(os.path.join(HERE, "seeds", "c_options", "*"))
+    if target == "fuzz_kserve":
+        return glob.glob(os.path.join(HERE, "seeds", "kserve", "*"))
     return glob.glob(os.path.join(HERE, "seeds", "stats", "*"))
 
 
@@ -43,7 +45,7 @@ def main():
     p.add_argument("--build", required=True, help="a BNFOLD_SANITIZE=fuzz build folder")
     p.add_argument("--seconds", type=int, default=60, help="fuzzing time per target (default 60)")
     p.add_argument("--runs", type=int, default=0, help="stop after this many executions instead (0: by time)")
-    p.add_argument("--only", nargs="*", default=["fuzz_model", "fuzz_tensor_files", "fuzz_stats", "fuzz_c_options"])
+    p.add_argument("--only", nargs="*", default=["fuzz_model", "fuzz_tensor_files", "fuzz_stats", "fuzz_c_options", "fuzz_kserve"])
     a = p.parse_args()
     build = os.path.abspath(a.build)
     failed = []

@@ -82,6 +82,9 @@ check("binary infer equals bnfold run", np.allclose(got, want, rtol=1e-4, atol=1
 body, hdr = infer_body({"image": x[:1]}, binary=True, outputs=["logits"])
 got = outputs_of(*request(s.url("/v2/models/cam/versions/1/infer"), body, hdr))["logits"]
 check("a versioned URL and a binary input with a JSON output", np.allclose(got, want[:1], rtol=1e-4, atol=1e-5))
+body, _ = infer_body({"image": x[:1]})  # 40 KB sent as a form, as `curl -d` does: still a v2 request
+status, _, got = request(s.url("/v2/models/cam/infer"), body, {"Content-Type": "application/x-www-form-urlencoded"})
+check("a JSON body sent with curl -d's form Content-Type", status == 200, got[:300])
 xm = rng.standard_normal((3, 20)).astype(np.float32)
 got = outputs_of(*infer(s, "mlp_bn", {"input": xm}))["output"]
 check("the second model", np.allclose(got, reference(MLP, "input", xm, "output"), rtol=1e-4, atol=1e-5))
