@@ -91,6 +91,10 @@ void Server::start() {
   const int http_threads = s.options.http_threads;
   s.http.new_task_queue = [http_threads] { return new httplib::ThreadPool(static_cast<size_t>(http_threads)); };
   s.http.set_payload_max_length(s.options.max_body_bytes);
+  // httplib writes a response's headers and body apart: with Nagle's
+  // algorithm on, the body then waits for the client's delayed ACK, 40 ms a
+  // request on Linux (measured: 50.8 ms served vs 3.0 ms bench at batch 1).
+  s.http.set_tcp_nodelay(true);
   const auto read_timeout = std::chrono::duration<double>(s.options.read_timeout_s);
   s.http.set_read_timeout(std::chrono::duration_cast<std::chrono::microseconds>(read_timeout));
   s.port = s.options.port == 0 ? s.http.bind_to_any_port(s.options.host)

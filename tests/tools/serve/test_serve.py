@@ -302,6 +302,25 @@ check("SIGTERM under load: the final snapshot holds every sample that was run an
 check("SIGTERM under load: the log tells the stop", "SIGTERM received" in s.text_log() and "stopped" in s.text_log(),
       s.text_log())
 
+# ---- a folded model is served and monitored at every BN fold removed; periodic snapshots
+FOLDED = os.path.join(WORK, "folded.onnx")
+code, _, err = h.run("fold", CNN, "-o", FOLDED)
+assert code == 0, err
+SNAPS3 = os.path.join(WORK, "snaps_periodic")
+s = Served(BNFOLD, f"cam={FOLDED}", "--baseline", f"cam={BASE}", "--snapshot-dir", SNAPS3, "--snapshot-every", "1s",
+           "--threads", "1")
+for i in range(0, 64, 8):
+    infer(s, "cam", {"image": shifted[i:i + 8]})
+status, drift = get_json(s.url("/v2/models/cam/drift"))
+check("a folded model: every BN fold removed is monitored against the unfolded model's baseline",
+      status == 200 and len(drift["layers"]) == 4 and drift["samples"] == 64 and drift["verdict"] == "drifted",
+      json.dumps(drift)[:500])
+periodic = Prometheus.wait_until(lambda: any(f.startswith("cam.") for f in os.listdir(SNAPS3)), 10, "snapshot")
+check("--snapshot-every writes snapshots while serving", periodic, s.text_log())
+check("stopped: exit 0", s.stop() == 0)
+total = sum(json.load(open(os.path.join(SNAPS3, f)))["samples"] for f in os.listdir(SNAPS3))
+check("periodic and final snapshots together hold each sample once", total == 64, str(total))
+
 # ---- the CLI's checks
 code, _, err = h.run("serve", CNN, "--window", "soon")
 check("serve: a bad duration is refused", code != 0 and "not a duration" in err, err)
