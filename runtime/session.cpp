@@ -318,6 +318,7 @@ std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::strin
 
 std::map<std::string, Tensor> Session::Impl::run(const std::map<std::string, Tensor>& inputs,
                                                  const BnStatsHook* hook) const {
+  const rt::ThreadCountScope threads(options.threads);
   std::vector<const Tensor*> tensors;
   const auto plan = prepare(inputs, &tensors, hook != nullptr);
   std::vector<Tensor> results = plan->run(tensors, nullptr, hook);
@@ -370,6 +371,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
 }
 
 Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inputs) const {
+  const rt::ThreadCountScope threads(impl_->options.threads);
   std::vector<const Tensor*> tensors;
   const auto plan = impl_->prepare(inputs, &tensors);
   PlanStats s;
@@ -397,6 +399,7 @@ std::vector<Session::StepTime> Session::profile(const std::map<std::string, Tens
                                                 int iterations) const {
   BNFOLD_CHECK(iterations >= 1, ErrorCode::InvalidArgument, "profile needs at least 1 iteration, got {}",
                iterations);
+  const rt::ThreadCountScope threads(impl_->options.threads);
   std::vector<const Tensor*> tensors;
   const auto plan = impl_->prepare(inputs, &tensors);
   std::vector<double> ms;

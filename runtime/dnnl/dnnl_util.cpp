@@ -67,4 +67,16 @@ void set_dnnl_threads(int threads) {
   if (threads > 0) omp_set_num_threads(threads);
 }
 
+ThreadCountScope::ThreadCountScope(int threads) {
+  if (threads <= 0) return;
+  const int current = omp_get_max_threads();
+  if (current == threads) return;
+  previous_ = current;
+  omp_set_num_threads(threads);
+}
+
+ThreadCountScope::~ThreadCountScope() {
+  if (previous_ > 0) omp_set_num_threads(previous_);
+}
+
 }  // namespace bnfold::rt

@@ -39,5 +39,20 @@ dnnl::memory reordered_constant(const Tensor& plain_f32, const dnnl::memory::des
                                 const dnnl::memory::desc& want);
 // Settings a process needs once: the thread count before any primitive is made.
 void set_dnnl_threads(int threads);
+// OpenMP's thread count is a per-thread setting: a Session made on one thread
+// and run on another (a server's model thread, an application's worker) ran
+// with that thread's count, not the session's (a server given --threads 1
+// ran on every core). Each run and plan compile sets the session's count on
+// the calling thread for its duration and puts the caller's back after.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int threads);  // 0: leave the caller's
+  ~ThreadCountScope();
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int previous_ = 0;
+};
 
 }  // namespace bnfold::rt

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <omp.h>
 #include <thread>
 
 #include "bnfold/graph/onnx_io.hpp"
@@ -150,4 +151,23 @@ TEST_CASE("the plan fuses and folds what a real export needs", "[session][plan]"
   CHECK(stats.onednn_steps >= 20);
   CHECK(stats.flops > 0);
   CHECK(stats.activation_bytes > 0);
+}
+
+TEST_CASE("a session runs on its own thread count whichever thread calls it, and leaves the caller's", "[session]") {
+  // OpenMP's count is per thread: made here, run on another thread, the
+  // session once ran with that thread's count (a server's --threads 1 ran on
+  // every core). The hook runs inside the run, on the calling thread.
+  SessionOptions o;
+  o.threads = 1;
+  Session s(kModels + "/mlp_bn.onnx", o);
+  const auto inputs = random_inputs(s, 2, 5);
+  int inside = -1, before = -1, after = -1;
+  std::thread worker([&] {
+    before = omp_get_max_threads();
+    s.run(inputs, [&](const BnStats&) { inside = omp_get_max_threads(); });
+    after = omp_get_max_threads();
+  });
+  worker.join();
+  CHECK(inside == 1);
+  CHECK(after == before);
 }

@@ -41,7 +41,7 @@ def cpu_flags():
 
 class Server:
     def __init__(self, bnfold, model, *args):
-        self.proc = subprocess.Popen([bnfold, "serve", f"m={model}", "--port", "0", *args], env=ENV,
+        self.proc = subprocess.Popen([bnfold, "serve", f"m={model}", "--port", "0", *args],
                                      stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             m = re.search(r"127\.0\.0\.1:(\d+)/", line)
