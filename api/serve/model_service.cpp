@@ -154,9 +154,10 @@ std::vector<std::shared_ptr<ModelService::Pending>> ModelService::take_batch(std
   std::vector<std::shared_ptr<Pending>> batch;
   int64_t n = 0;
   for (auto it = queue_.begin(); it != queue_.end();) {
-    const bool joins = it == queue_.begin() ||
-                       (batching && (*it)->request.key == first->request.key &&
-                        n + (*it)->request.samples <= options_.max_batch);
+    // The first request always runs; others join while they fit. (Not "it ==
+    // begin()": after the first is taken, the next one is the begin.)
+    const bool joins = batch.empty() || (batching && (*it)->request.key == first->request.key &&
+                                         n + (*it)->request.samples <= options_.max_batch);
     if (joins) {
       n += (*it)->request.samples;
       batch.push_back(*it);

@@ -5,6 +5,7 @@
 #include <httplib.h>
 
 #include <chrono>
+#include <string>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -185,5 +186,43 @@ TEST_CASE("KServe v2 fields of the wrong JSON type are a 400, not a server error
     } catch (const HttpError& e) {
       CHECK(e.status == 400);
     }
+  }
+}
+
+TEST_CASE("Server embedded: a run never holds more than max_batch samples; max_batch 1 runs each request alone",
+          "[serve]") {
+  const std::string model = std::string(BNFOLD_MODELS_DIR) + "/mlp_bn.onnx";
+  for (int64_t max_batch : {1, 2}) {
+    ServerOptions o;
+    o.port = 0;
+    o.threads = 1;
+    o.max_batch = max_batch;
+    o.max_delay_ms = 200;  // long enough that the six requests below meet in the queue
+    Server server({{model, "mlp", ""}}, o);
+    server.start();
+    nlohmann::json req = {{"inputs", {{{"name", "input"}, {"shape", {1, 20}}, {"datatype", "FP32"},
+                                      {"data", std::vector<float>(20, 0.5f)}}}}};
+    std::vector<std::thread> clients;
+    std::vector<int> status(6, 0);
+    for (size_t i = 0; i < status.size(); ++i)
+      clients.emplace_back([&, i] {
+        httplib::Client client("127.0.0.1", server.port());
+        auto res = client.Post("/v2/models/mlp/infer", req.dump(), "application/json");
+        status[i] = res ? res->status : -1;
+      });
+    for (auto& c : clients) c.join();
+    server.stop();
+    CHECK(status == std::vector<int>(6, 200));
+    const std::string m = server.metrics();
+    INFO(m);
+    // Every run is in the bucket of max_batch: none held more.
+    auto value_of = [&](const std::string& series) {
+      const size_t at = m.find(series + " ");
+      return at == std::string::npos ? -1.0 : std::stod(m.substr(at + series.size() + 1));
+    };
+    const double runs = value_of("bnfold_batch_size_count{model=\"mlp\"}");
+    CHECK(runs >= (max_batch == 1 ? 6 : 3));
+    CHECK(value_of("bnfold_batch_size_bucket{model=\"mlp\",le=\"" + std::to_string(max_batch) + "\"}") == runs);
+    CHECK(m.find("bnfold_samples_total{model=\"mlp\"} 6\n") != std::string::npos);
   }
 }
