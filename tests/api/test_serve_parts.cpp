@@ -81,7 +81,7 @@ TEST_CASE("KServe v2 bodies: nested and flat data, binary inputs, fp16, and what
   CHECK(status_of(std::string(100, '[')) == 400);
 }
 
-TEST_CASE("render: binary outputs follow the JSON in the order asked; JSON outputs carry data", "[serve]") {
+TEST_CASE("render: binary outputs follow the JSON in the order asked, JSON outputs carry data", "[serve]") {
   Tensor y(DType::Float32, {1, 2});
   y.mutable_data_as<float>()[0] = 1.5f;
   y.mutable_data_as<float>()[1] = -2.0f;
@@ -189,7 +189,7 @@ TEST_CASE("KServe v2 fields of the wrong JSON type are a 400, not a server error
   }
 }
 
-TEST_CASE("Server embedded: a run never holds more than max_batch samples; max_batch 1 runs each request alone",
+TEST_CASE("Server embedded: a run never holds more than max_batch samples, and max_batch 1 runs each request alone",
           "[serve]") {
   const std::string model = std::string(BNFOLD_MODELS_DIR) + "/mlp_bn.onnx";
   for (int64_t max_batch : {1, 2}) {
