@@ -12,9 +12,9 @@ std::string pct(double v) { return fmt::format("{:.0f}%", 100 * v); }
 }  // namespace
 
 std::vector<std::string> drift_html_paragraphs(const DriftReport& r) {
-  std::vector<std::string> paragraphs = {std::string("Verdict: ") + to_string(r.verdict)};
-  paragraphs.insert(paragraphs.end(), r.summary.begin(), r.summary.end());
-  return paragraphs;
+  // The summary's first line states the verdict ("Drifted: 4 of 4 BN layers ...").
+  if (r.summary.empty()) return {std::string("Verdict: ") + to_string(r.verdict)};
+  return r.summary;
 }
 
 HtmlSections drift_html_sections(const DriftReport& r) {
@@ -40,7 +40,7 @@ HtmlSections drift_html_sections(const DriftReport& r) {
   std::vector<Series> scores = {score};
   if (r.baseline_samples) scores.push_back(base);
   ChartOptions ro{"", "distance / sampling noise", true, 0, {{r.threshold, fmt::format("drifted above {:g}x", r.threshold)}}};
-  ChartOptions so{"", "share of channels", false, 1, {}};
+  ChartOptions so{"", "share of channels", false, 1, {}, false, true};
   ChartOptions sc{"", "symmetric KL", true, 0, {}};
   return {{"Drift per layer (against the " + r.reference + ")",
            svg_bars("Distance from the reference, in units of sampling noise", labels, {ratio}, ro) + html_table(rows)},

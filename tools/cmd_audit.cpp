@@ -62,7 +62,7 @@ void print_audit(const AuditReport& r) {
     for (const auto& a : r.ablation) names.push_back(a.bn);
     const std::string suffix = strip_shared_suffix(names);
     const size_t w = column_width(names, 2 + 10 + 9 + 9 + 30, 10);  // the reason may wrap past the edge
-    names = fit_column(names, w);
+    names = fit_names(names, w);
     fmt::print("  {:<{}} {:>9} {:>8} {:>8}  {}\n", "BN", w, "rel L2", "top-1 =", r.labeled ? "accuracy" : "", "why");
     for (size_t i = 0; i < r.ablation.size(); ++i) {
       const Ablation& a = r.ablation[i];
@@ -79,7 +79,7 @@ void print_audit(const AuditReport& r) {
   std::vector<std::string> shown = order;
   const std::string suffix = strip_shared_suffix(shown);
   const size_t w = column_width(shown, 2 + 16 * r.batch_sizes.size(), 10);
-  shown = fit_column(shown, w);
+  shown = fit_names(shown, w);
   fmt::print("  {:<{}}", "BN", w);
   for (int64_t b : r.batch_sizes) fmt::print(" {:>15}", fmt::format("batch {}", b));
   fmt::print("\n");
@@ -137,7 +137,7 @@ void write_audit_html(const AuditArgs& a, const AuditReport& r) {
     if (r.labeled) s = {inf, train, agree};
     sections.push_back({r.labeled ? "Accuracy against batch size" : "Top-1 agreement against batch size",
                         svg_lines(r.labeled ? "Accuracy in inference and in train mode" : "Top-1 agreement of the modes",
-                                  xs, s, ChartOptions{"batch size", "share of samples", false, 1, {}}) +
+                                  xs, s, ChartOptions{"batch size", "share of samples", false, 1, {}, false, true}) +
                             html_table(rows)});
   }
   if (!r.ablation.empty()) {
@@ -149,12 +149,12 @@ void write_audit_html(const AuditArgs& a, const AuditReport& r) {
       harm.values.push_back(x.rel_l2);
       rows.push_back({x.bn, fmt::format("{:.3g}", x.rel_l2), share(x.top1_agreement), share(x.accuracy), x.why});
     }
-    rows.push_back({"rule: " + r.blame_rule, "", "", "", ""});
+
     sections.push_back({fmt::format("The culprit: each BN alone in train mode at batch {}", r.ablation_batch),
                         svg_bars("Output change caused by each BN alone, most harmful first", labels, {harm},
                                  ChartOptions{"", "relative L2", true, 0,
                                               {{a.tolerance, fmt::format("tolerance {:g}", a.tolerance)}}}) +
-                            html_table(rows)});
+                            html_table(rows) + "<p>Rule: " + html_escape(r.blame_rule) + "</p>"});
   }
   std::vector<std::vector<std::string>> rows = {{"BN", "batch", "values per channel", "mean shift (running sd)", "var ratio"}};
   for (const auto& l : r.layers)

@@ -176,11 +176,11 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
 }
 
 // The steps' node names as the last column, after `others` characters of the
-// other columns (at least 20 wide; rows kept apart by fit_column).
+// other columns (at least 20 wide; rows kept apart by fit_names).
 std::vector<std::string> node_column(const nlohmann::json& steps, size_t others) {
   std::vector<std::string> nodes;
   for (const auto& s : steps) nodes.push_back(s["node"].get<std::string>());
-  return fit_column(nodes, std::max<size_t>(20, terminal_width() > others ? terminal_width() - others : 20));
+  return fit_names(nodes, std::max<size_t>(20, terminal_width() > others ? terminal_width() - others : 20));
 }
 
 void print_plan(const nlohmann::json& r) {

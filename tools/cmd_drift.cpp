@@ -55,7 +55,7 @@ void print_drift(const DriftReport& r) {
   const bool base = r.baseline_samples > 0;
   const std::string suffix = strip_shared_suffix(names);
   const size_t w = column_width(names, 2 + 52 + (base ? 10 : 0), 16);
-  names = fit_column(names, w);
+  names = fit_names(names, w);
   fmt::print("  {:<{}} {:>8} {:>8} {:>7} {:>8} {:>7} {:>8}{}\n", "BN", w, "distance", "x noise", "drifted", "mean>3sd",
              "var out", "score", base ? "  baseline" : "");
   for (size_t i = 0; i < ranked.size(); ++i) {

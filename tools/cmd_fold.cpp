@@ -18,6 +18,7 @@
 #include "bnfold/runtime/session.hpp"
 #include "bnfold/runtime/tensor_tools.hpp"
 #include "tools/commands.hpp"
+#include "tools/fold_html.hpp"
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
 #include "tools/timing.hpp"
@@ -31,7 +32,7 @@ struct FoldArgs {
   std::string in, out;
   bool verify = false, bench = false, list_passes = false, verify_each = false;
   VerifyArgs v;
-  std::string report, passes, bench_batches = "1,8";
+  std::string report, html, passes, bench_batches = "1,8";
   bool external_data = false, keep_failed = false;
 };
 
@@ -69,10 +70,10 @@ void print_report(const FoldReport& report, bool measured) {
   for (size_t i = 0; i < rows.size(); ++i) verb_w = std::max(verb_w, verbs[i].size());
   for (size_t i = 0; i < rows.size(); ++i) act_w = std::max(act_w, verbs[i].size() + targets[i].size());
   act_w = std::min(act_w, std::max<size_t>(verb_w + 10, both - bn_w));
-  bns = fit_column(bns, bn_w);
+  bns = fit_names(bns, bn_w);
   std::vector<size_t> target_w;
   for (const auto& v : verbs) target_w.push_back(act_w - v.size());
-  targets = fit_column(targets, target_w);
+  targets = fit_names(targets, target_w);
   std::vector<std::string> actions;
   for (size_t i = 0; i < rows.size(); ++i) actions.push_back(verbs[i] + targets[i]);
   fmt::print("  {:<{}} {:<11} {:<{}} {}\n", "BN", bn_w, "producer", "action", act_w, measured ? "error / alone" : "");
@@ -134,7 +135,7 @@ int run(const FoldArgs& a) {
   BNFOLD_ARG_CHECK(!a.in.empty() && !a.out.empty(), ErrorCode::InvalidArgument, "give the model and -o OUT.onnx");
   // Every output path is checked before any work: a bad one must not cost a
   // fold, and none may replace the model or another output.
-  check_outputs_apart(with_input_files({{"the input model", a.in}}, a.v), {{"-o", a.out}, {"--report", a.report}});
+  check_outputs_apart(with_input_files({{"the input model", a.in}}, a.v), {{"-o", a.out}, {"--report", a.report}, {"--html", a.html}});
   std::shared_ptr<Graph> original(load_onnx(a.in));
   FoldModelOptions fo;
   fo.pipeline.verify_each = a.verify_each;
@@ -175,6 +176,11 @@ int run(const FoldArgs& a) {
     put_tolerances(j["verification"], a.v);
   }
   if (a.bench && (!failed || a.keep_failed)) j["speed"] = bench(a.in, a.out, a);
+  if (!a.html.empty()) {
+    write_fold_html(a.html, a.in, !failed || a.keep_failed ? a.out : "", report,
+                    a.verify ? &*result.verification : nullptr, a.v, j.contains("speed") ? j["speed"].dump() : "");
+    fmt::print("\nHTML report written to {}\n", a.html);
+  }
   if (!a.report.empty()) {
     j["model"] = a.in;
     j["output_model"] = a.out;
@@ -196,6 +202,7 @@ void add_fold(CLI::App& app) {
                 "Check the folded model against the original in float64 (exit 1 beyond tolerance; see below)");
   add_verify_options(cmd, a->v);
   cmd->add_option("--report", a->report, "Write the per-BN report (and verification, speed) as JSON here");
+  cmd->add_option("--html", a->html, "Also write the report as a self-contained HTML page with charts here");
   cmd->add_option("--passes", a->passes, "Comma-separated passes to run instead of the default pipeline");
   cmd->add_flag("--list-passes", a->list_passes, "Print the default pipeline with the reason for each pass");
   cmd->add_flag("--verify-each", a->verify_each, "Check the graph's invariants after every pass (slower)");
@@ -214,7 +221,7 @@ void add_fold(CLI::App& app) {
       "Output names are kept.\n\n" + std::string(kVerifyHelp) + "\n"
       "Examples:\n"
       "  bnfold fold models/tiny_resnet.onnx -o tiny_folded.onnx --verify --bench\n"
-      "  bnfold fold model.onnx -o folded.onnx --verify -i input=x.npy --report r.json\n"
+      "  bnfold fold model.onnx -o folded.onnx --verify -i input=x.npy --report r.json --html fold.html\n"
       "  bnfold fold --list-passes");
   on_run(cmd, [a] { return run(*a); });
 }

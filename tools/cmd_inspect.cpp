@@ -66,7 +66,7 @@ void print_batchnorms(const std::vector<BatchNormInfo>& bns) {
   std::vector<std::string> names;
   for (const auto& b : bns) names.push_back(display_name(b));
   const size_t w = column_width(names, 2 + 15 + 5 + 6 + 10 + 10 + 6, 10);
-  const std::vector<std::string> shown = fit_column(names, w);
+  const std::vector<std::string> shown = fit_names(names, w);
   fmt::print("  {:<{}} {:<14} {:>4} {:>5} {:>9} {:>9} {}\n", "name", w, "producer", "uses", "C", "var min", "var max",
              "mode");
   size_t row = 0;

@@ -59,10 +59,11 @@ void write_recalibrate_html(const RecalArgs& a, const RecalibrateResult& res) {
       }
     rows.push_back({x.bn, moved, ratio, fmt::format("{:.4g}", x.score), fmt::format("{:.3g}", res.drift_after.layers[i].score)});
   }
-  std::vector<std::string> paragraphs = {fmt::format(
-      "Mode {} on {} samples ({} variance); {}.", recalibration_mode_name(r.mode), r.samples,
-      r.unbiased_var ? "unbiased" : "population",
-      res.output.empty() ? "nothing written (the guard tripped; --force writes it)" : "wrote " + res.output)};
+  // The summary: what was written, and why not.
+  std::vector<std::string> paragraphs = {
+      res.output.empty() ? "Nothing written: the guard tripped (the eval data lost more than --max-eval-drop; "
+                           "--force writes the model anyway)."
+                         : "Recalibrated model written to " + res.output + "."};
   std::vector<std::pair<std::string, std::string>> sections;
   std::vector<std::vector<std::string>> guard = {{"data", "metric", "samples", "before", "after"}};
   std::vector<std::string> guard_labels;
@@ -79,10 +80,14 @@ void write_recalibrate_html(const RecalArgs& a, const RecalibrateResult& res) {
     }
   }
   for (const auto& w : res.warnings) paragraphs.push_back("Warning: " + w);
+  paragraphs.push_back(fmt::format("Statistics re-estimated in mode {} on {} samples ({} variance).",
+                                   recalibration_mode_name(r.mode), r.samples,
+                                   r.unbiased_var ? "unbiased" : "population"));
   if (guard.size() > 1) {
     std::string charts;
     if (!guard_labels.empty())
-      charts = svg_bars("Before and after recalibration", guard_labels, {gb, ga}, ChartOptions{"", "share", false, 1, {}});
+      charts = svg_bars("Before and after recalibration", guard_labels, {gb, ga},
+                        ChartOptions{"", "share of samples", false, 1, {}, true, true});
     sections.push_back({"The guard: the model before and after", charts + html_table(guard)});
   }
   sections.push_back({"Drift on the calibration data, before and after",
@@ -146,7 +151,7 @@ int run_recalibrate(const RecalArgs& a) {
     for (const auto& l : r.layers) names.push_back(l.bn);
     const std::string suffix = strip_shared_suffix(names);
     const size_t w = column_width(names, 2 + 13 + 11 + 11 + 10, 10);
-    names = fit_column(names, w);
+    names = fit_names(names, w);
     fmt::print("  {:<{}} {:>12} {:>10} {:>10} {:>9}\n", "BN", w, "mean moved", "var ratio", "drift", "after");
     for (size_t i = 0; i < r.layers.size(); ++i) {
       double b = 0, f = 0;

@@ -11,6 +11,7 @@
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/ops/load.hpp"
 #include "tools/commands.hpp"
+#include "tools/fold_html.hpp"
 #include "tools/verify_cli.hpp"
 
 namespace bnfold::cli {
@@ -18,14 +19,14 @@ namespace bnfold::cli {
 namespace {
 
 struct Args {
-  std::string original, folded, report;
+  std::string original, folded, report, html;
   bool json = false;
   VerifyArgs v;
 };
 
 int run(const Args& a) {
   check_outputs_apart(with_input_files({{"the original model", a.original}, {"the folded model", a.folded}}, a.v),
-                      {{"--report", a.report}});
+                      {{"--report", a.report}, {"--html", a.html}});
   std::shared_ptr<Graph> original(load_onnx(a.original));
   std::shared_ptr<Graph> folded(load_onnx(a.folded));
   const VerifyResult r = verify_fold(*original, *folded, nullptr, verify_options(a.v, Session(original)));
@@ -38,6 +39,10 @@ int run(const Args& a) {
   if (!a.report.empty()) {
     write_file_atomic(a.report, j.dump(2) + "\n");
     if (!a.json) fmt::print("\nReport written to {}\n", a.report);
+  }
+  if (!a.html.empty()) {
+    write_verify_html(a.html, a.original, a.folded, r, a.v);
+    if (!a.json) fmt::print("HTML report written to {}\n", a.html);
   }
   return r.ok ? 0 : 1;
 }
@@ -52,6 +57,7 @@ void add_verify(CLI::App& app) {
   cmd->add_option("FOLDED", a->folded, "The rewritten model; same inputs and outputs")->required();
   add_verify_options(cmd, a->v);
   cmd->add_option("--report", a->report, "Write the verification as JSON here");
+  cmd->add_option("--html", a->html, "Also write the verification as a self-contained HTML page with charts here");
   cmd->add_flag("--json", a->json, "Print JSON instead of text");
   add_threads_option(cmd, a->v.threads);
   cmd->footer(std::string(kVerifyHelp) +
@@ -60,7 +66,7 @@ void add_verify(CLI::App& app) {
               "(bnfold's fold keeps those names). Exit code 1 when any value fails.\n\n"
               "Examples:\n"
               "  bnfold verify model.onnx model.folded.onnx\n"
-              "  bnfold verify model.onnx model.folded.onnx -i input=x.npy --report verify.json\n"
+              "  bnfold verify model.onnx model.folded.onnx -i input=x.npy --report verify.json --html verify.html\n"
               "  bnfold verify model.onnx other_tool_output.onnx --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225");
   on_run(cmd, [a] { return run(*a); });
 }

@@ -2,6 +2,8 @@
 // and parsing the comma-separated lists of their options.
 #pragma once
 
+#include "bnfold/graph/names.hpp"
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,17 +16,6 @@ std::string fit(const std::string& s, size_t width);       // keeps the head: "a
 std::string short_number(double v);        // "0.0123", "3.41e+05"
 // stdout's width when it is a terminal, else $COLUMNS, else 80.
 size_t terminal_width();
-// A table column of names, each cut to `width` in the middle
-// ("/layer2/sk~skip.0/Conv") where longer, so that head and tail (where
-// names differ) stay; rows that would read the same keep more until they
-// differ. Names that fit are kept whole.
-std::vector<std::string> fit_column(const std::vector<std::string>& names, size_t width);
-// The same with a width per row.
-std::vector<std::string> fit_column(const std::vector<std::string>& names, std::vector<size_t> widths);
-// Removes the last path segment every name shares ("/BatchNormalization"),
-// when there is one and no name becomes empty; returns it ("" otherwise), for
-// the column's header: "BN (~/BatchNormalization)".
-std::string strip_shared_suffix(std::vector<std::string>& names);
 // The width of a column of these names: the longest, but no more than the
 // terminal leaves after `others` characters of other columns, and at least `least`.
 size_t column_width(const std::vector<std::string>& names, size_t others, size_t least = 12);

@@ -11,12 +11,13 @@
 namespace bnfold {
 
 std::string Server::Impl::live_page() const {
-  std::vector<std::string> paragraphs = {
-      fmt::format("{} model{} served; metrics for Prometheus at /metrics, drift JSON at "
-                  "/v2/models/NAME/drift?window=sliding|since_start.{}",
-                  services.size(), services.size() == 1 ? "" : "s",
-                  options.page_refresh_s > 0 ? fmt::format(" This page reloads every {:g} s.", options.page_refresh_s) : "")};
+  std::vector<std::string> paragraphs = {"", fmt::format(
+      "{} model{} served; metrics for Prometheus at /metrics, drift JSON at "
+      "/v2/models/NAME/drift?window=sliding|since_start.{}",
+      services.size(), services.size() == 1 ? "" : "s",
+      options.page_refresh_s > 0 ? fmt::format(" This page reloads every {:g} s.", options.page_refresh_s) : "")};
   HtmlSections sections;
+  std::string& summary = paragraphs[0];  // each model's verdict, in one line
   for (const auto& m : services) {
     const serve::ModelService::Counters c = m->counters();
     std::string body = html_table({{"requests", "failed", "samples", "runs", "monitored samples", "queued"},
@@ -37,8 +38,10 @@ std::string Server::Impl::live_page() const {
       heading += ": nothing measured yet";
       body += "<p>" + html_escape(e.what()) + "</p>";
     }
+    summary += (summary.empty() ? "" : "; ") + heading;
     sections.emplace_back(heading, body);
   }
+  if (summary.empty()) summary = "No model served.";
   const std::string head =
       options.page_refresh_s > 0 ? fmt::format("<meta http-equiv=\"refresh\" content=\"{:g}\">", options.page_refresh_s) : "";
   return html_page("bnfold serve", paragraphs, sections, head);

@@ -24,15 +24,20 @@ struct Threshold {
   std::string label;
 };
 struct ChartOptions {
-  std::string x_title, y_title;
+  std::string x_title, y_title;  // y_title: the value axis' (horizontal in a bar chart)
   bool log = false;               // log10 y axis (values <= 0 sit on the floor); for values spanning decades
   double y_max = 0;               // fixed top of a linear axis (1 for shares); 0: from the data
   std::vector<Threshold> thresholds;
+  bool fit = false;               // linear axis around the data (not from 0), values as dots: for close values
+  bool percent = false;           // ticks and values as percentages (shares)
 };
-// A bar chart (one group of bars per label, one bar per series).
+// A chart is a <figure>: the title and the legend are HTML (they wrap), the
+// plot an SVG as wide as the page's text.
+// Horizontal bars: one row per label (its name on the left, past 56
+// characters cut where names are alike (fit_names), in full on hover), one bar per series with its value.
 std::string svg_bars(const std::string& title, const std::vector<std::string>& labels,
                      const std::vector<Series>& series, const ChartOptions& options);
-// A line chart over numeric x values.
+// A line chart over numeric x values (points spaced evenly).
 std::string svg_lines(const std::string& title, const std::vector<double>& x, const std::vector<Series>& series,
                       const ChartOptions& options);
 // Round tick values for a linear axis from 0 to at least `max`: 0, step, ... (steps of 1, 2, 2.5 or 5 x 10^k).
@@ -41,8 +46,9 @@ std::string html_escape(const std::string& s);
 // A table from rows of cells (first row: header).
 std::string html_table(const std::vector<std::vector<std::string>>& rows);
 using HtmlSections = std::vector<std::pair<std::string, std::string>>;  // heading, raw HTML
-// A page with a title, paragraphs and sections; `head` is raw HTML for <head>
-// (the live page's refresh).
+// A page with a title, paragraphs and sections; the first paragraph is the
+// report's one-line summary, shown in a box above the rest. `head` is raw
+// HTML for <head> (the live page's refresh).
 std::string html_page(const std::string& title, const std::vector<std::string>& paragraphs,
                       const HtmlSections& sections, const std::string& head = "");
 // Writes html_page(...) atomically.

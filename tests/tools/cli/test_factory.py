@@ -270,7 +270,7 @@ for cmd, extra in (("audit", ["--labels", os.path.join(F1, "y.npy"), "--batch-si
 for cmd, text in pages.items():
     ticks = re.findall(r'class="tick"[^>]*>([^<]*)<', text)
     h.check(f"{cmd} HTML: tables beside the charts, round ticks", "<table" in text and text.count("<svg") >= 1 and
-            ticks and all(re.fullmatch(r"0|1e-?\d+|\d+(\.\d{1,3})?|0\.\d{1,4}", t) for t in ticks), str(ticks[:20]))
+            ticks and all(re.fullmatch(r"(0|1e-?\d+|\d+(\.\d{1,3})?|0\.\d{1,4})%?", t) for t in ticks), str(ticks[:20]))
 h.check("audit HTML: the tolerance line and accuracy against batch size",
         'class="threshold"' in pages["audit"] and "Accuracy in inference and in train mode" in pages["audit"], "")
 h.check("drift HTML: the verdict threshold line and the variance-shift figure",
