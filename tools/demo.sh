@@ -34,7 +34,7 @@ show() {  # show LOG LINES
 
 step "1. fold: every BatchNormalization into its layer, verified, timed"
 "$bnfold" fold "$model" -o "$out/factory_folded.onnx" --verify --bench --bench-batch 1,32 \
-  --report "$out/fold.json" >"$out/fold.log" 2>&1
+  --report "$out/fold.json" --html "$out/fold.html" >"$out/fold.log" 2>&1
 show "$out/fold.log" 8
 
 step "2. audit: batch size one and train mode (site 1, labelled)"
@@ -88,6 +88,6 @@ if cal and ev:
           f"site 1 {ev.group(1)} -> {ev.group(2)}")
 print("  " + ("the guard tripped: nothing written; serve site 2 its own recalibrated model (--force writes it), "
               "keep the original for site 1" if guard == 3 else "written: " + f"{out}/factory_site2.onnx"))
-print(f"Reports: {out}/audit.html, {out}/drift_site2.html, {out}/recalibrate.html; "
+print(f"Reports: {out}/fold.html, {out}/audit.html, {out}/drift_site2.html, {out}/recalibrate.html; "
       f"the folded model: {out}/factory_folded.onnx")
 EOF
