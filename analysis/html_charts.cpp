@@ -221,6 +221,11 @@ std::string svg_bars(const std::string& title, const std::vector<std::string>& l
                          x0 + sc.at(v), y + row_h / 2, kColors[k % 5], tip);
         continue;
       }
+      if (!std::isfinite(v)) {  // not measured: said, not drawn
+        s += fmt::format(R"svg(<text class="value" x="{}" y="{}" font-size="10" fill="#444">{}</text>)svg", x0 + 4,
+                         by + bar_h - 1, number(v, o));
+        continue;
+      }
       // A bar is at least 2 px long so that a tiny value (1e-15 after recalibration) stays visible.
       const int len = std::max(2, sc.at(v));
       s += fmt::format(R"svg(<rect class="bar" x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}</title></rect>)svg",

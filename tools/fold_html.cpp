@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+
 #include "bnfold/analysis/html.hpp"
 
 namespace bnfold::cli {
@@ -11,6 +13,8 @@ namespace bnfold::cli {
 namespace {
 
 std::string sci(double v) { return v >= 0 ? fmt::format("{:.2e}", v) : ""; }
+// -1 ("not measured") as a gap in a chart, not a value.
+double or_gap(double v) { return v >= 0 ? v : NAN; }
 
 // "all 7 values within float32 noise" or "2 of 7 values FAIL".
 std::string verdict_of(const VerifyResult& r) {
@@ -34,7 +38,7 @@ HtmlSections verification_sections(const VerifyResult& r, const VerifyArgs& a) {
     for (const auto& c : *list) {
       labels.push_back(c.name);
       error.values.push_back(c.max_abs);
-      noise.values.push_back(c.noise);
+      noise.values.push_back(or_gap(c.noise));
       any_noise |= c.noise >= 0;
       rows.push_back({c.name, list == &r.outputs ? "output" : "after a fold", sci(c.max_abs), sci(c.noise),
                       fmt::format("{:.3g}", c.scale), sci(c.atol), sci(c.isolated), c.verdict});
@@ -74,7 +78,7 @@ void write_fold_html(const std::string& path, const std::string& model, const st
   std::vector<std::vector<std::string>> table = {{"BN", "producer", "action", "into", "error", "alone", "why not folded"}};
   std::vector<std::string> labels;
   Series all{"error with every fold applied", {}}, alone{"error of this fold alone", {}};
-  bool measured = false;
+  bool measured = false, alone_measured = false;
   for (const auto& r : rows) {
     const bool folded = r.action == FoldAction::Folded || r.action == FoldAction::FoldedForward;
     table.push_back({r.bn, r.producer_op, to_string(r.action), folded ? r.target : "", sci(r.max_abs_error),
@@ -83,12 +87,14 @@ void write_fold_html(const std::string& path, const std::string& model, const st
       measured = true;
       labels.push_back(r.bn);
       all.values.push_back(r.max_abs_error);
-      alone.values.push_back(r.isolated_error);
+      alone.values.push_back(or_gap(r.isolated_error));
+      alone_measured |= r.isolated_error >= 0;
     }
   }
   std::string body;
   if (measured)
-    body += svg_bars("Largest absolute error at each fold's output (float64 reference)", labels, {all, alone},
+    body += svg_bars("Largest absolute error at each fold's output (float64 reference)", labels,
+                     alone_measured ? std::vector<Series>{all, alone} : std::vector<Series>{all},
                      ChartOptions{"", "max |error|", true, 0, {}});
   sections.push_back({"Every BatchNormalization", body + html_table(table)});
   if (verification) {

@@ -81,6 +81,11 @@ code, _, err = h.run("fold", MODEL, "-o", path("folded.onnx"), "--verify", "--be
                      "--html", path("fold.html"))
 pages["fold"] = code == 0 and path("fold.html")
 h.check("fold --html", code == 0, err)
+code, _, err = h.run("fold", MODEL, "-o", path("folded2.onnx"), "--verify", "--no-isolated", "--html",
+                     path("fold_not_alone.html"))
+pages["fold, folds not measured alone"] = code == 0 and path("fold_not_alone.html")
+h.check("fold --html --no-isolated: no chart of what was not measured",
+        code == 0 and "error of this fold alone" not in open(path("fold_not_alone.html")).read(), err)
 code, _, err = h.run("verify", MODEL, path("folded.onnx"), "--html", path("verify.html"))
 pages["verify"] = code == 0 and path("verify.html")
 h.check("verify --html", code == 0, err)
