@@ -68,14 +68,32 @@ void replace_constant(Graph& g, Node* n, size_t k, Tensor data) {
 
 namespace {
 
-void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::vector<double>& var,
-               RecalibratedLayer* layer) {
+// The target statistics (of n samples) mixed with the model's (the source)
+// as if the source were N samples of a distribution with its moments
+// (Schneider et al. 2020): mu = (N mu_s + n mu_t) / (N + n), and the variance
+// of the mixture, which includes how far each mean lies from mu.
+void mix_with_source(std::vector<double>& mean, std::vector<double>& var, const Tensor& old_mean,
+                     const Tensor& old_var, const RecalibrationPrior& prior) {
+  if (!(prior.pseudo_count > 0)) return;
+  const double n = static_cast<double>(prior.samples), N = prior.pseudo_count;
+  const double ws = N / (N + n), wt = n / (N + n);
+  for (size_t c = 0; c < mean.size(); ++c) {
+    const double ms = old_mean.value_at(static_cast<int64_t>(c)), vs = old_var.value_at(static_cast<int64_t>(c));
+    const double mu = ws * ms + wt * mean[c];
+    var[c] = ws * (vs + (ms - mu) * (ms - mu)) + wt * (var[c] + (mean[c] - mu) * (mean[c] - mu));
+    mean[c] = mu;
+  }
+}
+
+void set_stats(Graph& g, Node* bn, std::vector<double> mean, std::vector<double> var, RecalibratedLayer* layer,
+               const RecalibrationPrior& prior) {
   const Tensor& old_mean = bn->input(3)->data();
   const Tensor& old_var = bn->input(4)->data();
   const double eps = batchnorm_attrs(*bn).epsilon;
   double shift = 0, ratio = 0;
   const auto c = static_cast<int64_t>(mean.size());
   BNFOLD_CHECK(c == old_mean.numel(), ErrorCode::Internal, "{}: channel count", bn->label());
+  mix_with_source(mean, var, old_mean, old_var, prior);
   Tensor m(DType::Float64, {c}), v(DType::Float64, {c});
   for (int64_t i = 0; i < c; ++i) {
     const auto ui = static_cast<size_t>(i);
@@ -102,14 +120,16 @@ void set_stats(Graph& g, Node* bn, const std::vector<double>& mean, const std::v
 
 // A BN's statistics from accumulated moments: the population variance, or
 // n/(n-1) times it (PyTorch's running_var convention).
-RecalibratedLayer set_moments(Graph& g, Node* bn, const ChannelMoments& m, bool unbiased_var) {
+RecalibratedLayer set_moments(Graph& g, Node* bn, const ChannelMoments& m, bool unbiased_var,
+                              const RecalibrationPrior& prior) {
   std::vector<double> var = m.variance();
   if (unbiased_var && m.count > 1)
     for (double& v : var) v *= static_cast<double>(m.count) / static_cast<double>(m.count - 1);
   RecalibratedLayer layer;
-  set_stats(g, bn, m.mean, var, &layer);
+  set_stats(g, bn, m.mean, var, &layer, prior);
   return layer;
 }
+
 
 std::string single_input(const Session& s) {
   BNFOLD_CHECK(s.inputs().size() == 1, ErrorCode::Unsupported,
@@ -118,6 +138,12 @@ std::string single_input(const Session& s) {
 }
 
 }  // namespace
+
+void check_recalibration_prior(double prior) {
+  BNFOLD_CHECK(std::isfinite(prior) && prior >= 0, ErrorCode::InvalidArgument,
+               "the prior's pseudo-count is {}: give 0 (replace the statistics) or a positive number of samples",
+               prior);
+}
 
 const char* recalibration_mode_name(RecalibrationMode m) {
   switch (m) {
@@ -133,8 +159,10 @@ RecalibrationMode parse_recalibration_mode(const std::string& name) {
   failf(ErrorCode::InvalidArgument, "recalibration mode '{}': use sequential or update-bn", name);
 }
 
-RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, bool unbiased_var) {
+RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, bool unbiased_var, double prior) {
+  check_recalibration_prior(prior);
   RecalibrationReport r;
+  r.prior = prior;
   r.mode = RecalibrationMode::FromStatistics;
   r.unbiased_var = unbiased_var;
   r.samples = stats.samples;
@@ -147,16 +175,18 @@ RecalibrationReport recalibrate_from_stats(Graph& g, const BnInputStats& stats, 
     BNFOLD_CHECK(static_cast<int64_t>(m.mean.size()) == bn->input(3)->data().numel() && m.count > 0,
                  ErrorCode::InvalidArgument, "{}: the statistics have {} channels (count {}), the model {}",
                  bn->label(), m.mean.size(), m.count, bn->input(3)->data().numel());
-    r.layers.push_back(set_moments(g, bn, m, unbiased_var));
+    r.layers.push_back(set_moments(g, bn, m, unbiased_var, {prior, stats.samples}));
   }
   g.remove_unused_values();
   return r;
 }
 
 RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode mode, int64_t batch, int threads,
-                                const Progress& progress, bool unbiased_var) {
+                                const Progress& progress, bool unbiased_var, double prior) {
   check_batch_size(batch);
+  check_recalibration_prior(prior);
   RecalibrationReport r;
+  r.prior = prior;
   r.mode = mode;
   r.unbiased_var = unbiased_var || mode == RecalibrationMode::UpdateBn;
   r.samples = data.size();
@@ -196,7 +226,7 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
         v[c] /= static_cast<double>(batches);
       }
       RecalibratedLayer layer;
-      set_stats(g, bn, m, v, &layer);
+      set_stats(g, bn, m, v, &layer, {prior, data.size()});
       r.layers.push_back(layer);
     }
     g.remove_unused_values();
@@ -216,7 +246,7 @@ RecalibrationReport recalibrate(Graph& g, const Dataset& data, RecalibrationMode
     for (Node* bn : bns) {
       if (level.at(bn) != l) continue;
       const ChannelMoments& m = stats.per_bn.at(node_name(*bn));
-      r.layers.push_back(set_moments(g, bn, m, unbiased_var));
+      r.layers.push_back(set_moments(g, bn, m, unbiased_var, {prior, data.size()}));
     }
   }
   g.remove_unused_values();  // the statistics no BN reads any more

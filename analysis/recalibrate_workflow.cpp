@@ -130,6 +130,9 @@ void finish_recalibration(const std::shared_ptr<const Graph>& source, const std:
   set_metadata(*out, "bnfold.recalibration_mode", recalibration_mode_name(r.report.mode));
   set_metadata(*out, "bnfold.variance",
                r.report.unbiased_var ? "unbiased (n-1), as PyTorch's running_var" : "population (biased, n)");
+  if (r.report.prior > 0)
+    set_metadata(*out, "bnfold.recalibration_prior",
+                 fmt::format("{:g} pseudo-samples of the source statistics", r.report.prior));
   set_metadata(*out, "bnfold.recalibration_date", utc_now());
   set_metadata(*out, "bnfold.version", BNFOLD_VERSION_STRING);
   r.model = std::move(out);
@@ -141,6 +144,7 @@ void check_recalibrate_options(const RecalibrateOptions& o) {
   BNFOLD_CHECK(std::isfinite(o.max_eval_drop) && o.max_eval_drop >= 0 && o.max_eval_drop <= 1,
                ErrorCode::InvalidArgument, "max_eval_drop {} is outside [0, 1] (a share: 0.01 is one point)",
                o.max_eval_drop);
+  check_recalibration_prior(o.prior);
 }
 
 }  // namespace
@@ -159,7 +163,7 @@ RecalibrateResult recalibrate_model(const AnalysisModel& model, const Dataset& d
   std::shared_ptr<Graph> prepared = model.copy();
   r.drift_before = compute_drift(*prepared, collect_bn_input_stats(prepared, data, o.batch, o.threads));
   std::shared_ptr<Graph> updated(clone_graph(*prepared));
-  r.report = recalibrate(*updated, data, o.mode, o.batch, o.threads, o.progress, o.unbiased_var);
+  r.report = recalibrate(*updated, data, o.mode, o.batch, o.threads, o.progress, o.unbiased_var, o.prior);
   r.drift_after = compute_drift(*updated, collect_bn_input_stats(updated, data, o.batch, o.threads));
   finish_recalibration(model.original(), prepared, updated, &data, data.description, data.size(), o, r);
   return r;
@@ -174,7 +178,7 @@ RecalibrateResult recalibrate_model(const AnalysisModel& model, const BnInputSta
   any.min_samples = 1;
   r.drift_before = compute_drift(*prepared, stats, any);
   std::shared_ptr<Graph> updated(clone_graph(*prepared));
-  r.report = recalibrate_from_stats(*updated, stats, o.unbiased_var);
+  r.report = recalibrate_from_stats(*updated, stats, o.unbiased_var, o.prior);
   r.drift_after = compute_drift(*updated, stats, any);
   finish_recalibration(model.original(), prepared, updated, nullptr,
                        fmt::format("statistics of {} samples{}", stats.samples,

@@ -243,6 +243,7 @@ std::string recalibrate_json(const RecalibrateResult& r) {
             {"drift_before", drift_value(r.drift_before)},
             {"drift_after", drift_value(r.drift_after)}};
   j["variance"] = r.report.unbiased_var ? "unbiased" : "population";
+  j["prior"] = r.report.prior;
   if (r.fold) j["fold"] = {{"folded", r.fold->folded()}, {"total", r.fold->rows().size()}};
   // The guard, flat (docs/cli.md documents these keys).
   const auto flat = [&j](const std::optional<Evaluation>& e, const std::string& prefix) {

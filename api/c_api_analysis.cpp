@@ -186,11 +186,17 @@ bnfold_status bnfold_drift(const bnfold_model* model, const bnfold_stats* stats,
 
 bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* stats, int unbiased_var,
                                        char** report_json) {
+  return bnfold_model_recalibrate_prior(model, stats, 0, unbiased_var, report_json);
+}
+
+bnfold_status bnfold_model_recalibrate_prior(bnfold_model* model, const bnfold_stats* stats, double prior,
+                                             int unbiased_var, char** report_json) {
   if (!model || !stats) return null_argument(!model ? "model" : "stats");
   if (report_json) *report_json = nullptr;
   return guarded([&] {
     bnfold::RecalibrateOptions o;
     o.unbiased_var = unbiased_var != 0;
+    o.prior = prior;
     const bnfold::RecalibrateResult r = bnfold::recalibrate_model(for_analysis(*model), stats->stats, o);
     model->graph = bnfold::clone_graph(*r.model);
     give(report_json, bnfold::recalibrate_json(r));

@@ -27,6 +27,7 @@ struct RecalArgs : DataArgs {
   std::vector<std::string> eval_data, stats;
   double max_eval_drop = 1.0;  // points
   bool fold = false, unbiased_var = false, force = false;
+  double prior = 0;  // pseudo-samples
 };
 
 std::string metric_value(const Evaluation& e, double v) {
@@ -123,6 +124,7 @@ int run_recalibrate(const RecalArgs& a) {
   o.threads = a.threads;
   o.fold = a.fold;
   o.unbiased_var = a.unbiased_var;
+  o.prior = a.prior;
   o.eval = eval ? &*eval : nullptr;
   o.max_eval_drop = a.max_eval_drop / 100;
   o.source_sha256 = sha256_file(a.model);
@@ -144,6 +146,10 @@ int run_recalibrate(const RecalArgs& a) {
                "variance stored\n",
                r.layers.size(), r.samples, recalibration_mode_name(r.mode), r.passes, r.passes == 1 ? "" : "es",
                r.unbiased_var ? "unbiased (n-1)" : "population (n)");
+    if (r.prior > 0)
+      fmt::print("  mixed with the model's statistics as {:g} pseudo-samples against the data's {} "
+                 "(the data's weight: {:.0f}%)\n",
+                 r.prior, r.samples, 100.0 * static_cast<double>(r.samples) / (static_cast<double>(r.samples) + r.prior));
     for (const auto* e : {&res.calibration, &res.eval})
       if (*e) fmt::print("  {}\n", evaluation_line(**e));
     if (!res.eval) fmt::print("  (no --eval-data: nothing checks what this does to the original data)\n");
@@ -199,6 +205,12 @@ void add_recalibrate(CLI::App& app) {
   recal->add_flag("--unbiased-var", ra->unbiased_var,
                   "Store the unbiased variance (n-1), PyTorch's running_var convention. Default in sequential mode: "
                   "the population variance, which normalizes the data exactly; update-bn always stores unbiased");
+  in_range(recal->add_option("--prior", ra->prior,
+                             "Keep the model's statistics as N pseudo-samples beside the data's n: mean = (N mean_model "
+                             "+ n mean_data) / (N + n), variance the mixture's. For few samples (with --limit K); "
+                             "0 replaces them")
+               ->capture_default_str(),
+           0, 1e15);
   recal->add_flag("--fold", ra->fold, "Fold the recalibrated BNs into the neighbouring layers");
   recal->add_flag("--force", ra->force,
                   "Write -o even when the guard trips (--eval-data's accuracy fell by more than --max-eval-drop); "
@@ -208,7 +220,8 @@ void add_recalibrate(CLI::App& app) {
       "initializer names (so they map back to the training code's state_dict), no\n"
       "stale tensors, producer bnfold, and metadata_props recording how it was made:\n"
       "bnfold.recalibrated_from_sha256, bnfold.recalibration_data, _samples, _mode,\n"
-      "bnfold.variance, bnfold.recalibration_date, bnfold.version.\n"
+      "bnfold.variance, bnfold.recalibration_prior (with --prior),\n"
+      "bnfold.recalibration_date, bnfold.version.\n"
       "With --labels, accuracy on the calibration data before and after; with\n"
       "--eval-data, the same on held-out original data; when it falls by more than\n"
       "--max-eval-drop points the guard trips: nothing is written (unless --force)\n"
@@ -216,10 +229,14 @@ void add_recalibrate(CLI::App& app) {
       "With --stats, each BN gets the moments its input had in the statistics (one\n"
       "inference pass of the original model: exact for BNs with no BN upstream; the\n"
       "sequential mode re-measures each level with the earlier ones updated).\n\n"
+      "With few samples of a site, --prior N mixes instead of replacing, so that a\n"
+      "handful of samples moves the statistics only part of the way (Schneider et\n"
+      "al. 2020); --limit K takes the first K samples.\n\n"
       "Examples:\n"
       "  bnfold recalibrate model.onnx --stats shard1.json --stats shard2.json -o new.onnx\n"
       "  bnfold recalibrate model.onnx --data factory2/ --labels factory2_labels.npy \\\n"
-      "      --eval-data factory1_heldout/ --eval-labels factory1_labels.npy -o model_factory2.onnx");
+      "      --eval-data factory1_heldout/ --eval-labels factory1_labels.npy -o model_factory2.onnx\n"
+      "  bnfold recalibrate model.onnx --data factory2/ --limit 8 --prior 16 -o model_factory2.onnx");
   on_run(recal, [ra] { return run_recalibrate(*ra); });
 }
 

@@ -172,6 +172,11 @@ BNFOLD_C_API bnfold_status bnfold_drift(const bnfold_model* model, const bnfold_
  * recalibrate --json`) may be NULL. */
 BNFOLD_C_API bnfold_status bnfold_model_recalibrate(bnfold_model* model, const bnfold_stats* stats, int unbiased_var,
                                                     char** report_json);
+/* bnfold_model_recalibrate, mixing instead of replacing: the model's
+ * statistics count as `prior` pseudo-samples beside the statistics' samples
+ * (`bnfold recalibrate --prior`); prior 0 is bnfold_model_recalibrate. */
+BNFOLD_C_API bnfold_status bnfold_model_recalibrate_prior(bnfold_model* model, const bnfold_stats* stats,
+                                                          double prior, int unbiased_var, char** report_json);
 /* The same from data files, re-estimated layer by layer (`bnfold recalibrate`'s sequential mode)
  * or in one pass (update_bn = 1). */
 BNFOLD_C_API bnfold_status bnfold_model_recalibrate_files(bnfold_model* model, const char* const* paths, size_t count,

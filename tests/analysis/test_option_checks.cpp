@@ -126,6 +126,12 @@ TEST_CASE("options that are not numbers, or out of their range, are refused by t
     CHECK_THROWS_WITH(recalibrate_model(tiny_model(), data, ro), Contains("max_eval_drop"));
     CHECK_THROWS_WITH(recalibrate_model(tiny_model(), stats, ro), Contains("max_eval_drop"));
   }
+  ro.max_eval_drop = 0.01;
+  for (const double bad : {kNaN, -1.0, kInf}) {
+    ro.prior = bad;
+    CHECK_THROWS_WITH(recalibrate_model(tiny_model(), data, ro), Contains("prior"));
+    CHECK_THROWS_WITH(recalibrate_model(tiny_model(), stats, ro), Contains("prior"));
+  }
 }
 
 TEST_CASE("thread counts beyond what the machine can start are refused before OpenMP starts them",

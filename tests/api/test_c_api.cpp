@@ -184,6 +184,22 @@ TEST_CASE("C API: monitoring, statistics, drift and recalibration", "[c_api][mon
   const int64_t wrong[4] = {8, 3, 16, 64};
   CHECK(bnfold_stats_collector_add(c, x.data(), wrong, 4) == BNFOLD_INVALID_ARGUMENT);
   CHECK_THAT(bnfold_last_error(), Contains("dim 2 must be 32"));
+  // Mixed with a prior: a negative pseudo-count is refused; one that outweighs
+  // the data's 32 samples a trillion times over leaves the model as it was
+  // (still drifted); a prior of 16 moves it only part of the way.
+  {
+    bnfold_model* copy = nullptr;
+    REQUIRE(bnfold_model_load(kTiny.c_str(), &copy) == BNFOLD_OK);
+    CHECK(bnfold_model_recalibrate_prior(copy, loaded, -1, 0, nullptr) == BNFOLD_INVALID_ARGUMENT);
+    CHECK_THAT(bnfold_last_error(), Contains("prior"));
+    REQUIRE(bnfold_model_recalibrate_prior(copy, loaded, 32e12, 0, &json) == BNFOLD_OK);
+    CHECK_THAT(json, Contains("\"prior\": 32000000000000"));
+    bnfold_string_free(json);
+    bnfold_verdict v = BNFOLD_IN_DISTRIBUTION;
+    REQUIRE(bnfold_drift(copy, loaded, nullptr, &v, nullptr) == BNFOLD_OK);
+    CHECK(v == BNFOLD_DRIFTED);
+    bnfold_model_free(copy);
+  }
   // Recalibrated to this data, the model no longer sees it as drifted.
   REQUIRE(bnfold_model_recalibrate(model, loaded, 0, &json) == BNFOLD_OK);
   CHECK_THAT(json, Contains("\"mode\""));

@@ -113,7 +113,8 @@ void bind_recalibrate(py::module_& m) {
       "recalibrate",
       [](const std::string& path, const py::object& data, const std::string& out, const std::string& mode,
          int64_t batch, bool fold, int threads, const py::object& eval_data, const py::object& eval_labels,
-         double max_eval_drop, bool unbiased_var, const py::object& stats, bool force, BNFOLD_DATA_PARAMS) {
+         double max_eval_drop, bool unbiased_var, const py::object& stats, bool force, double prior,
+         BNFOLD_DATA_PARAMS) {
         std::vector<NamedPath> inputs = {{"the model", path}};
         add_paths(inputs, data, "the data");
         add_paths(inputs, eval_data, "the eval data");
@@ -127,6 +128,7 @@ void bind_recalibrate(py::module_& m) {
         o.fold = fold;
         o.threads = threads;
         o.unbiased_var = unbiased_var;
+        o.prior = prior;
         o.max_eval_drop = max_eval_drop / 100;
         const AnalysisModel model = AnalysisModel::load(path);
         const DataArgs args = BNFOLD_DATA_VALUES;
@@ -158,11 +160,12 @@ void bind_recalibrate(py::module_& m) {
       py::arg("path"), py::arg("data"), py::arg("out"), py::arg("mode") = "sequential", py::arg("batch") = 32,
       py::arg("fold") = false, py::arg("threads") = 0, py::arg("eval_data") = py::none(),
       py::arg("eval_labels") = py::none(), py::arg("max_eval_drop") = 1.0, py::arg("unbiased_var") = false,
-      py::arg("stats") = py::none(), py::arg("force") = false, BNFOLD_DATA_ARGS,
+      py::arg("stats") = py::none(), py::arg("force") = false, py::arg("prior") = 0.0, BNFOLD_DATA_ARGS,
       doc("Re-estimates the BN running statistics on the data and writes the model to `out` (mode\n"
           "'sequential': layer by layer, each on the already recalibrated layers before it; 'update-bn':\n"
           "one pass, as torch.optim.swa_utils.update_bn); with data=None and stats= (Stats or a file,\n"
           "merged from shards anywhere) from those statistics, no pass over data. fold=True also folds.\n"
+          "prior=N keeps the model's statistics as N pseudo-samples beside the data's (mixed, not replaced).\n"
           "eval_data (held-out original data, paths or arrays; eval_labels optional) guards it: accuracy\n"
           "or agreement before and after; past max_eval_drop points the guard trips and nothing is\n"
           "written unless force=True ('guard_tripped' True, 'output' ''). Returns the keys of\n"

@@ -66,7 +66,7 @@ def drift(path: str, data: Optional[Data] = None, batch: int = 32, threads: int 
 def recalibrate(path: str, data: Optional[Data], out: str, mode: str = "sequential", batch: int = 32,
                 fold: bool = False, threads: int = 0, eval_data: Optional[Data] = None, eval_labels: Labels = None,
                 max_eval_drop: float = 1.0, unbiased_var: bool = False, stats: Union[None, str, Stats] = None,
-                force: bool = False,
+                force: bool = False, prior: float = 0.0,
                 labels: Labels = None, data_key: str = "", label_key: str = "", limit: int = 0,
                 sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0, center_crop: Sequence[int] = ...,
                 mean: Sequence[float] = ..., std: Sequence[float] = ..., channel_order: str = "rgb") -> Dict[str, Any]: ...

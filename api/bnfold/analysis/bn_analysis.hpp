@@ -111,6 +111,7 @@ struct RecalibratedLayer {
 struct RecalibrationReport {
   RecalibrationMode mode = RecalibrationMode::Sequential;
   bool unbiased_var = false;  // the stored variance: unbiased (n-1, PyTorch's running_var) or population
+  double prior = 0;           // pseudo-count N of the model's statistics in the mix (0: replaced)
   std::vector<RecalibratedLayer> layers;
   int64_t samples = 0, passes = 0;
 };
@@ -120,9 +121,24 @@ struct RecalibrationReport {
 // exactly, unless unbiased_var; UpdateBn always stores PyTorch's unbiased one.
 // Sets each inference BN's running statistics from `stats` (matched by name;
 // throws when a BN has none or the channel counts differ).
-RecalibrationReport recalibrate_from_stats(Graph& graph, const BnInputStats& stats, bool unbiased_var);
+// prior > 0 keeps the model's statistics as N = prior pseudo-samples beside
+// the data's n samples (Schneider et al. 2020, "Improving robustness against
+// common corruptions by covariate shift adaptation"): mean = (N mean_model +
+// n mean_data) / (N + n), variance the mixture's (each part's variance plus
+// its mean's squared distance from the mixed mean). What helps when the data
+// is a few samples; 0 replaces the statistics.
+RecalibrationReport recalibrate_from_stats(Graph& graph, const BnInputStats& stats, bool unbiased_var,
+                                           double prior = 0);
 RecalibrationReport recalibrate(Graph& graph, const Dataset& data, RecalibrationMode mode, int64_t batch,
-                                int threads, const Progress& progress = {}, bool unbiased_var = false);
+                                int threads, const Progress& progress = {}, bool unbiased_var = false,
+                                double prior = 0);
+// Throws unless 0 <= prior < infinity.
+void check_recalibration_prior(double prior);
+// The source's weight in the mix: N pseudo-samples against the data's.
+struct RecalibrationPrior {
+  double pseudo_count = 0;
+  int64_t samples = 0;
+};
 
 }  // namespace bnfold
 

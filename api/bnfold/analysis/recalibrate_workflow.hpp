@@ -24,6 +24,7 @@ struct RecalibrateOptions {
   int threads = 0;
   bool fold = false;
   bool unbiased_var = false;       // see recalibrate()
+  double prior = 0;                // pseudo-count of the model's statistics in the mix (see recalibrate()); 0: replace
   const Dataset* eval = nullptr;   // held-out in-distribution data (with labels: accuracy, else agreement)
   double max_eval_drop = 0.01;     // warn when the eval accuracy (agreement) falls by more (0.01 = 1 point)
   std::string source_sha256;       // of the source model's file, for metadata_props

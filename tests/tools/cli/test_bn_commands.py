@@ -94,6 +94,7 @@ check("chromium renders the drift page with its bars", dom is not None and dom.c
       "chromium missing" if dom is None else dom[:2000])
 
 # update_bn mode against PyTorch's update_bn, on a freshly exported model
+import copy  # noqa: E402
 import torch  # noqa: E402
 import onnx  # noqa: E402
 import onnx.numpy_helper  # noqa: E402
@@ -107,6 +108,7 @@ onnx_path = os.path.join(WORK, "ub.onnx")
 make_models.export(model, (1, 3, 32, 32), onnx_path)
 xs = [np.load(os.path.join(data, "shifted", f"batch{i}.npy")) for i in range(4)]
 loader = [torch.from_numpy(x[j:j + 8]) for x in xs for j in range(0, 16, 8)]
+source = copy.deepcopy(model)  # its statistics, before update_bn changes them
 torch.optim.swa_utils.update_bn(loader, model)
 ub_out = os.path.join(WORK, "ub_recal.onnx")
 code, out, err = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "--mode", "update-bn",
@@ -123,5 +125,76 @@ if code == 0:
     check(f"update-bn matches PyTorch's update_bn (max rel {worst:.2e})", len(bns) == len(mods) == 7 and worst < 1e-4)
 else:
     check("recalibrate --mode update-bn", False, out + err)
+
+
+# --prior N against the same computation in PyTorch and NumPy: the model's
+# statistics as N pseudo-samples beside the data's n (Schneider et al. 2020):
+# mean = (N mu_s + n mu_t) / (N + n), variance the mixture's.
+def mixed(mu_s, var_s, mu_t, var_t, N, n):
+    mu = (N * mu_s + n * mu_t) / (N + n)
+    return mu, (N * (var_s + (mu_s - mu) ** 2) + n * (var_t + (mu_t - mu) ** 2)) / (N + n)
+
+
+def worst_rel(path, want):
+    m = onnx.load(path)
+    inits = {t.name: onnx.numpy_helper.to_array(t) for t in m.graph.initializer}
+    bns = [n for n in m.graph.node if n.op_type == "BatchNormalization"]
+    worst = 0.0 if len(bns) == len(want) else 9.0
+    for node, (mu, var) in zip(bns, want):
+        for got, w in ((inits[node.input[3]], mu), (inits[node.input[4]], var)):
+            worst = max(worst, float(np.max(np.abs(got - w) / np.maximum(np.abs(w), 1e-6))))
+    return worst
+
+
+N, n = 16.0, sum(len(x) for x in xs)
+src_mods = [mod for mod in source.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+# update-bn: the target is update_bn's estimate (each BN measured in train mode, so none depends on another's mix).
+want = [mixed(s.running_mean.double().numpy(), s.running_var.double().numpy(), t.running_mean.double().numpy(),
+              t.running_var.double().numpy(), N, n) for s, t in zip(src_mods, mods)]
+out_path = os.path.join(WORK, "prior_ub.onnx")
+code, out, err = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "--mode", "update-bn",
+                     "--batch", "8", "--prior", "16", "-o", out_path, "--json")
+worst = worst_rel(out_path, want) if code == 0 else 9.0
+check(f"recalibrate --mode update-bn --prior 16 equals PyTorch's update_bn mixed with the source (max rel {worst:.2e})",
+      code == 0 and worst < 1e-4 and json.loads(out)["prior"] == 16, out + err)
+# sequential: each BN in turn gets its input's population moments in eval mode, with every BN before it
+# already mixed, mixed in turn with its own running statistics.
+seq = copy.deepcopy(source).double().eval()
+x_all = torch.from_numpy(np.concatenate(xs)).double()
+want = []
+for bn in [mod for mod in seq.modules() if isinstance(mod, torch.nn.BatchNorm2d)]:
+    seen = []
+    hook = bn.register_forward_pre_hook(lambda mod, inp: seen.append(inp[0].detach()))
+    with torch.no_grad():
+        seq(x_all)
+    hook.remove()
+    a = seen[0]
+    mu_t, var_t = a.mean(dim=(0, 2, 3)).numpy(), a.var(dim=(0, 2, 3), unbiased=False).numpy()
+    mu, var = mixed(bn.running_mean.numpy(), bn.running_var.numpy(), mu_t, var_t, N, n)
+    bn.running_mean.copy_(torch.from_numpy(mu))
+    bn.running_var.copy_(torch.from_numpy(var))
+    want.append((mu, var))
+out_path = os.path.join(WORK, "prior_seq.onnx")
+code, out, err = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "--prior", "16",
+                     "-o", out_path)
+worst = worst_rel(out_path, want) if code == 0 else 9.0
+check(f"recalibrate --prior 16 (sequential) equals the same mix layer by layer in PyTorch (max rel {worst:.2e})",
+      code == 0 and worst < 1e-4 and "16 pseudo-samples against the data's 64" in out, out + err)
+# The limits: a prior of 0 replaces (the plain recalibration), a huge one keeps the model's statistics.
+code0, out0, _ = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "--prior", "0", "-o",
+                     os.path.join(WORK, "p0.onnx"))
+code1, _, _ = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "-o", os.path.join(WORK, "p.onnx"))
+p0 = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(os.path.join(WORK, "p0.onnx")).graph.initializer}
+p = {t.name: onnx.numpy_helper.to_array(t) for t in onnx.load(os.path.join(WORK, "p.onnx")).graph.initializer}
+check("--prior 0 is the plain recalibration", code0 == 0 and code1 == 0 and all(np.array_equal(p0[k], p[k]) for k in p))
+src = [(s.running_mean.double().numpy(), s.running_var.double().numpy()) for s in src_mods]
+code, out, err = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "--prior", "1e14",
+                     "-o", os.path.join(WORK, "p_huge.onnx"))
+worst = worst_rel(os.path.join(WORK, "p_huge.onnx"), src) if code == 0 else 9.0
+check(f"a huge --prior keeps the model's statistics (max rel {worst:.2e})", code == 0 and worst < 1e-5, out + err)
+code, out, err = run("recalibrate", onnx_path, "--data", os.path.join(data, "shifted"), "--prior", "-1",
+                     "-o", os.path.join(WORK, "p_neg.onnx"))
+check("a negative --prior is refused, nothing written",
+      code != 0 and "prior" in err and not os.path.exists(os.path.join(WORK, "p_neg.onnx")), out + err)
 
 h.finish()

@@ -97,6 +97,11 @@ def test_drift_recalibrate_audit_as_dicts(tmp_path):
     r = bnfold.recalibrate(TINY, [str(tmp_path / "shifted.npy")], str(tmp_path / "r.onnx"), batch=8)
     assert r["mode"] == "sequential" and len(r["layers"]) == 7
     assert bnfold.drift(str(tmp_path / "r.onnx"), [str(tmp_path / "shifted.npy")])["max_score"] < 1e-6
+    # prior=N mixes: the drift left on the data lies between none and the original's.
+    p = bnfold.recalibrate(TINY, [str(tmp_path / "shifted.npy")], str(tmp_path / "p.onnx"), batch=8, prior=16.0)
+    assert p["prior"] == 16.0
+    left = bnfold.drift(str(tmp_path / "p.onnx"), [str(tmp_path / "shifted.npy")])["max_score"]
+    assert 1e-6 < left < d["max_score"]
     a = bnfold.audit(TINY, [str(tmp_path / "shifted.npy")], batch_sizes=[1, 4])
     assert len(a["divergence"]) == 2 and a["verdict"]
 
