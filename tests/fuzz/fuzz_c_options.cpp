@@ -2,7 +2,7 @@
 // numbers (the Python module reaches the same library checks): session
 // options (struct size, threads, BN mode, monitoring, kernels), run and
 // profile shapes and iteration counts, a statistics collector's batches with
-// any rank and dims. Every call must return a status; none may crash, hang,
+// any rank and dims, a recalibration's prior. Every call must return a status; none may crash, hang,
 // leak or read out of bounds, and a refused call must say why.
 #include <cstddef>
 #include <cstdint>
@@ -113,6 +113,16 @@ void collect(Bytes& in, bnfold_model* m) {
     char* report = nullptr;
     if (bnfold_drift(m, st, in.take<uint8_t>() % 2 ? st : nullptr, &v, &report) == BNFOLD_OK)
       bnfold_string_free(report);
+    // Recalibrated from them with any prior (negative, NaN, huge), on a copy:
+    // the shared model stays as loaded.
+    bnfold_model* copy = nullptr;
+    if (in.take<uint8_t>() % 2 && bnfold_model_load(BNFOLD_MODELS_DIR "/mlp_bn.onnx", &copy) == BNFOLD_OK) {
+      const double prior = in.take<uint8_t>() % 2 ? in.take<double>() : static_cast<double>(in.take<int8_t>());
+      const bnfold_status recal = bnfold_model_recalibrate_prior(copy, st, prior, in.take<uint8_t>() % 2, &report);
+      refused_says_why(recal);
+      if (recal == BNFOLD_OK) bnfold_string_free(report);
+      bnfold_model_free(copy);
+    }
     bnfold_stats_free(st);
   }
   bnfold_stats_collector_free(c);
