@@ -68,6 +68,12 @@ void replace_constant(Graph& g, Node* n, size_t k, Tensor data) {
 
 namespace {
 
+// The source's weight in the mix: N pseudo-samples against the data's n.
+struct RecalibrationPrior {
+  double pseudo_count = 0;
+  int64_t samples = 0;
+};
+
 // The target statistics (of n samples) mixed with the model's (the source)
 // as if the source were N samples of a distribution with its moments
 // (Schneider et al. 2020): mu = (N mu_s + n mu_t) / (N + n), and the variance
@@ -129,7 +135,6 @@ RecalibratedLayer set_moments(Graph& g, Node* bn, const ChannelMoments& m, bool 
   set_stats(g, bn, m.mean, var, &layer, prior);
   return layer;
 }
-
 
 std::string single_input(const Session& s) {
   BNFOLD_CHECK(s.inputs().size() == 1, ErrorCode::Unsupported,

@@ -178,7 +178,7 @@ int run(const FoldArgs& a) {
   if (a.bench && (!failed || a.keep_failed)) j["speed"] = bench(a.in, a.out, a);
   if (!a.html.empty()) {
     write_fold_html(a.html, a.in, !failed || a.keep_failed ? a.out : "", report,
-                    a.verify ? &*result.verification : nullptr, a.v, j.contains("speed") ? j["speed"].dump() : "");
+                    a.verify ? &*result.verification : nullptr, a.v, j.value("speed", nlohmann::json()));
     fmt::print("\nHTML report written to {}\n", a.html);
   }
   if (!a.report.empty()) {

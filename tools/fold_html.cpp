@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <cmath>
 
 #include "bnfold/analysis/html.hpp"
@@ -61,7 +59,7 @@ HtmlSections verification_sections(const VerifyResult& r, const VerifyArgs& a) {
 
 void write_fold_html(const std::string& path, const std::string& model, const std::string& written,
                      const FoldReport& report, const VerifyResult* verification, const VerifyArgs& a,
-                     const std::string& speed) {
+                     const nlohmann::json& speed) {
   const auto rows = report.rows();
   std::vector<std::string> paragraphs;
   std::string summary = fmt::format("{} of {} BatchNormalization folded", report.folded(), rows.size());
@@ -101,12 +99,11 @@ void write_fold_html(const std::string& path, const std::string& model, const st
     const HtmlSections v = verification_sections(*verification, a);
     sections.insert(sections.end(), v.begin(), v.end());
   }
-  if (!speed.empty()) {
-    const nlohmann::json rows_j = nlohmann::json::parse(speed);
+  if (speed.is_array()) {
     std::vector<std::string> batches;
     Series speedup{"speedup (median of paired runs)", {}};
     std::vector<std::vector<std::string>> t = {{"batch", "original ms", "folded ms", "speedup", "95% interval", "pairs"}};
-    for (const auto& s : rows_j) {
+    for (const auto& s : speed) {
       batches.push_back(fmt::format("batch {}", s["batch"].get<int64_t>()));
       speedup.values.push_back(s["speedup"].get<double>());
       t.push_back({std::to_string(s["batch"].get<int64_t>()), fmt::format("{:.3g}", s["original_ms"].get<double>()),

@@ -134,11 +134,6 @@ RecalibrationReport recalibrate(Graph& graph, const Dataset& data, Recalibration
                                 double prior = 0);
 // Throws unless 0 <= prior < infinity.
 void check_recalibration_prior(double prior);
-// The source's weight in the mix: N pseudo-samples against the data's.
-struct RecalibrationPrior {
-  double pseudo_count = 0;
-  int64_t samples = 0;
-};
 
 }  // namespace bnfold
 
