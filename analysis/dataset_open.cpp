@@ -90,6 +90,7 @@ class Scan {
   int64_t total() const { return total_; }
   int64_t used_files() const { return used_files_; }
   int64_t images() const { return images_; }
+  bool all_images() const { return images_ > 0 && images_ == total_; }
   std::vector<std::string> notes;
   std::vector<int64_t> folder_labels, npz_labels;
   bool npz_has_labels = false;
@@ -228,6 +229,10 @@ Dataset Dataset::open(const std::vector<std::string>& paths, const DataOptions& 
     d.set_labels(std::move(scan.npz_labels), "the '" + o.label_key + "' arrays of the data");
   }
   if (d.has_labels() && !from_folders) d.description += ", with labels";
+  if (scan.all_images()) {
+    d.image_mean = o.mean;
+    d.image_std = o.std;
+  }
   // The selection: every k-th sample, at most `limit`.
   if (o.every > 1 || (o.limit > 0 && o.limit < total)) {
     int64_t n = (total + o.every - 1) / o.every;

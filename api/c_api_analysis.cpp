@@ -1,9 +1,10 @@
 // The C API's BN tools: fold reports, statistics (collected, monitored,
-// merged, saved), drift, recalibration and the audit; the same library calls
+// merged, saved), drift, recalibration, the audit and the shift study; the same library calls
 // and JSON reports as the CLI and the Python module.
 #include "bnfold/bnfold.h"
 
 #include "bnfold/analysis/bn_analysis.hpp"
+#include "bnfold/analysis/shift_study.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "api/c_internal.hpp"
 #include "bnfold/analysis/verify_fold.hpp"
@@ -33,6 +34,48 @@ std::vector<std::string> paths_of(const char* const* paths, size_t count) {
 
 bnfold::Dataset open_files(const bnfold::Graph& g, const std::vector<std::string>& paths) {
   return bnfold::Dataset::open(paths, bnfold::data_options_for(g, "the model"));
+}
+
+// The shift study's options from the C caller's JSON object (NULL: defaults).
+bnfold::ShiftStudyOptions study_options(const char* text, int64_t& limit) {
+  bnfold::ShiftStudyOptions o;
+  if (!text) return o;
+  using nlohmann::json;
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception&) {
+    throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "options_json is not JSON");
+  }
+  if (!j.is_object())
+    throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "options_json must be a JSON object");
+  static const char* const kKeys[] = {"families", "severities", "recalibrate_on", "prior",    "seed",  "pixel_range",
+                                      "max_drop", "threshold",  "min_effect",     "batch",    "limit"};
+  for (const auto& [key, value] : j.items()) {
+    bool known = false;
+    for (const char* k : kKeys) known = known || key == k;
+    if (!known)
+      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                          "options_json: unknown key '" + key +
+                              "' (known: families, severities, recalibrate_on, prior, seed, pixel_range, max_drop, "
+                              "threshold, min_effect, batch, limit)");
+  }
+  try {
+    if (j.contains("families")) o.families = j["families"].get<std::vector<std::string>>();
+    if (j.contains("severities")) o.severities = j["severities"].get<std::vector<int>>();
+    if (j.contains("recalibrate_on")) o.recalibration_samples = j["recalibrate_on"].get<std::vector<int64_t>>();
+    if (j.contains("prior")) o.prior = j["prior"].get<double>();
+    if (j.contains("seed")) o.seed = j["seed"].get<uint64_t>();
+    if (j.contains("pixel_range")) o.pixel_range = j["pixel_range"].get<std::vector<double>>();
+    if (j.contains("max_drop")) o.max_drop = j["max_drop"].get<double>();
+    if (j.contains("threshold")) o.drift.threshold = j["threshold"].get<double>();
+    if (j.contains("min_effect")) o.drift.min_effect = j["min_effect"].get<double>();
+    if (j.contains("batch")) o.batch = j["batch"].get<int64_t>();
+    if (j.contains("limit")) limit = j["limit"].get<int64_t>();
+  } catch (const json::exception& e) {
+    throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, std::string("options_json: a value of the wrong type: ") + e.what());
+  }
+  return o;
 }
 
 void give(char** out, const std::string& json) {
@@ -230,6 +273,27 @@ bnfold_status bnfold_audit_files(const bnfold_model* model, const char* const* p
     bnfold::AuditOptions o;
     o.threads = threads;
     *report_json = give_string(bnfold::audit_json(bnfold::audit(m, d, o)));
+  });
+}
+
+bnfold_status bnfold_shift_study_files(const bnfold_model* model, const char* const* paths, size_t count,
+                                       const char* labels, const char* options_json, int threads,
+                                       char** report_json) {
+  if (!model || !report_json || (count && !paths))
+    return null_argument(!model ? "model" : !report_json ? "report_json" : "paths");
+  *report_json = nullptr;
+  return guarded([&] {
+    int64_t limit = 0;
+    bnfold::ShiftStudyOptions o = study_options(options_json, limit);
+    o.threads = threads;
+    bnfold::check_shift_study_options(o);
+    if (limit < 0) throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "options_json: limit must be >= 0");
+    const bnfold::AnalysisModel m = for_analysis(*model);
+    bnfold::DataOptions d = bnfold::data_options_for(m.graph(), "the model");
+    if (labels) d.labels = labels;
+    d.limit = limit;
+    const bnfold::Dataset data = bnfold::Dataset::open(paths_of(paths, count), d);
+    *report_json = give_string(bnfold::shift_study_json(bnfold::shift_study(m, data, o)));
   });
 }
 

@@ -5,6 +5,7 @@ a "factory 2" whose camera is darker, lower in contrast and tinted.
 
     /usr/bin/python3 models/factory.py data --out build/factory     # numpy only, seconds
     /usr/bin/python3 models/factory.py train --out models/factory_cnn.onnx   # PyTorch, ~20 s
+    /usr/bin/python3 models/factory.py train --arch depthwise --out models/factory_dw.onnx
 
 The images are 3x32x32 gratings: class k (10 classes) is a sinusoidal grating
 at angle k*18 degrees, random phase and frequency, a random colour and pixel
@@ -12,7 +13,10 @@ noise. Factory 2 sees the same scenes as x' = 0.3 x tint - 0.4 (darker,
 low contrast, channel gains 1.2/0.8/0.5 before the offset). The CNN is
 conv-BN-ReLU x3, global average pool, Linear, BatchNorm1d, ReLU, Linear: the
 BatchNorm1d after the classifier's Linear sees one value per channel at batch
-1, the degenerate layer the audit must name.
+1, the degenerate layer the audit must name. The second model (--arch
+depthwise, models/factory_dw.onnx) is MobileNet-like: depthwise 3x3 and
+pointwise 1x1 convolutions, each followed by BN and ReLU (the layers whose
+folded weights and statistics the shift study and quantization care about).
 
 `data` writes, each as a folder holding x.npy (float32 [N,3,32,32]) and
 y.npy (int64 [N]) and the same as one data.npz with arrays x and y:
@@ -71,13 +75,28 @@ def build():
                          nn.Linear(32, CLASSES))
 
 
-def train(out, seconds_hint=True):
+def build_depthwise():
+    import torch.nn as nn
+
+    def cbr(cin, cout, k, groups=1, stride=1):
+        return [nn.Conv2d(cin, cout, k, stride=stride, padding=k // 2, groups=groups, bias=False),
+                nn.BatchNorm2d(cout), nn.ReLU()]
+
+    return nn.Sequential(*cbr(3, 16, 3), *cbr(16, 16, 3, groups=16), *cbr(16, 32, 1), *cbr(32, 32, 3, groups=32, stride=2),
+                         *cbr(32, 48, 1), *cbr(48, 48, 3, groups=48, stride=2), *cbr(48, 64, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, CLASSES))
+
+
+BUILDERS = {"cnn": build, "depthwise": build_depthwise}
+
+
+def train(out, arch="cnn"):
     import torch
     torch.manual_seed(0)
     torch.set_num_threads(2)
     x, y = images(4096, 1, 1)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    model = build()
+    model = BUILDERS[arch]()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     model.train()
     for epoch in range(4):
@@ -105,11 +124,12 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=["data", "train"])
     p.add_argument("--out", required=True)
+    p.add_argument("--arch", choices=sorted(BUILDERS), default="cnn", help="train: which model (default cnn)")
     a = p.parse_args()
     if a.what == "data":
         write_data(a.out)
     else:
-        train(a.out)
+        train(a.out, a.arch)
 
 
 if __name__ == "__main__":

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   bnfold::cli::add_recalibrate(app);
   bnfold::cli::add_audit(app);
   bnfold::cli::add_serve(app);
+  bnfold::cli::add_shift_study(app);
   if (argc == 1) {  // a bare "bnfold" gets the overview, not just "subcommand required"
     std::cerr << app.help();
     return 2;

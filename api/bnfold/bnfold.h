@@ -185,6 +185,17 @@ BNFOLD_C_API bnfold_status bnfold_model_recalibrate_files(bnfold_model* model, c
  * *report_json: `bnfold audit --json`. */
 BNFOLD_C_API bnfold_status bnfold_audit_files(const bnfold_model* model, const char* const* paths, size_t count,
                                               int threads, char** report_json);
+/* The shift study (`bnfold shift-study`) on data files: accuracy under
+ * synthetic corruptions, drift's warnings, what recalibration recovers.
+ * labels: a .npy/.npz of class ids, "subfolders", or NULL (agreement with the
+ * clean predictions instead of accuracy). options_json: NULL for the defaults,
+ * or an object with any of "families" (names), "severities" (1-5),
+ * "recalibrate_on" (sample counts k), "prior", "seed", "pixel_range" ([lo, hi]),
+ * "max_drop" (a share), "threshold", "min_effect", "batch", "limit";
+ * *report_json: `bnfold shift-study --json`. */
+BNFOLD_C_API bnfold_status bnfold_shift_study_files(const bnfold_model* model, const char* const* paths, size_t count,
+                                                    const char* labels, const char* options_json, int threads,
+                                                    char** report_json);
 
 BNFOLD_C_API size_t bnfold_outputs_count(const bnfold_outputs* outputs);
 BNFOLD_C_API const char* bnfold_outputs_name(const bnfold_outputs* outputs, size_t index);

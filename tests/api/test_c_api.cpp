@@ -9,6 +9,8 @@
 
 #include "bnfold/version.hpp"
 #include "bnfold/bnfold.h"
+
+#include <nlohmann/json.hpp>
 #include "bnfold/graph/tensor_io.hpp"
 #include "tests/onnx_builder.hpp"
 
@@ -286,6 +288,26 @@ TEST_CASE("C API: inspect, verify a fold, profile a session", "[c_api]") {
   REQUIRE(bnfold_audit_files(model, paths, 1, 1, &json) == BNFOLD_OK);
   CHECK_THAT(json, Contains("\"culprits\""));
   bnfold_string_free(json);
+  // The shift study: without labels, agreement with the clean predictions; options as JSON.
+  REQUIRE(bnfold_shift_study_files(model, paths, 1, nullptr,
+                                   R"({"families": ["haze", "jpeg"], "severities": [1, 5], "recalibrate_on": [4],
+                                       "prior": 8, "pixel_range": [-1, 1.5]})",
+                                   1, &json) == BNFOLD_OK);
+  {
+    const auto j = nlohmann::json::parse(json);
+    CHECK(j["metric"] == "agreement");
+    CHECK(j["cells"].size() == 4);
+    CHECK(j["variants"].size() == 2);  // k=4 replaced and mixed
+    CHECK(j["clean"]["accuracy"] == 1.0);
+    CHECK(j["samples"] == 8);
+  }
+  bnfold_string_free(json);
+  for (const char* bad : {R"({"severity": [1]})", R"({"severities": [7]})", "not json", R"({"prior": "x"})"}) {
+    json = nullptr;
+    CHECK(bnfold_shift_study_files(model, paths, 1, nullptr, bad, 1, &json) == BNFOLD_INVALID_ARGUMENT);
+    CHECK(json == nullptr);
+  }
+  CHECK_THAT(bnfold_last_error(), Contains("options_json"));
   REQUIRE(bnfold_model_recalibrate_files(model, paths, 1, 1, 1, &json) == BNFOLD_OK);
   CHECK_THAT(json, Contains("\"update_bn\""));
   bnfold_string_free(json);

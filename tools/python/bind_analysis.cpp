@@ -1,9 +1,13 @@
-// bnfold.collect_stats, drift, recalibrate and audit: the train/inference
-// workflows, taking the CLI's data options as keywords.
+// bnfold.collect_stats, drift, recalibrate, audit and shift_study: the
+// train/inference workflows, taking the CLI's data options as keywords.
 #include <pybind11/stl.h>
 
+#include <cstring>
 #include <optional>
+#include <tuple>
 
+#include "bnfold/analysis/corruptions.hpp"
+#include "bnfold/analysis/shift_study.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "bnfold/graph/atomic_file.hpp"
 #include "tools/arg_check.hpp"
@@ -200,9 +204,94 @@ void bind_audit(py::module_& m) {
           "--json` ('batches', 'culprits', 'verdict', ...).").c_str());
 }
 
+void bind_shift_study(py::module_& m) {
+  m.def(
+      "shift_study",
+      [](const std::string& path, const py::object& data, const std::vector<std::string>& families,
+         const std::vector<int>& severities, const std::vector<int64_t>& recalibrate_on, double prior, uint64_t seed,
+         const std::vector<double>& pixel_range, double max_drop, const py::object& baseline, double threshold,
+         double min_effect, int64_t batch, int threads, const std::string& html, BNFOLD_DATA_PARAMS) {
+        std::vector<NamedPath> inputs = {{"the model", path}};
+        add_paths(inputs, data, "the data");
+        add_paths(inputs, baseline, "the baseline");
+        add_paths(inputs, labels, "the labels");
+        check_outputs_apart(inputs, {{"html", html}});
+        ShiftStudyOptions o;
+        o.families = families;
+        o.severities = severities;
+        o.recalibration_samples = recalibrate_on;
+        o.prior = prior;
+        o.seed = seed;
+        o.pixel_range = pixel_range;
+        o.max_drop = max_drop;
+        BnInputStats base;
+        if (!baseline.is_none()) {
+          base = stats_arg(baseline);
+          o.drift.baseline = &base;
+        }
+        o.drift.threshold = threshold;
+        o.drift.min_effect = min_effect;
+        o.batch = batch;
+        o.threads = threads;
+        check_shift_study_options(o);
+        const AnalysisModel model = AnalysisModel::load(path);
+        const Dataset d = dataset_of(model.graph(), path, data, BNFOLD_DATA_VALUES);
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          const ShiftStudyReport r = shift_study(model, d, o);
+          if (!html.empty()) write_shift_study_html(html, r);
+          json = shift_study_json(r);
+        }
+        return as_dict(json);
+      },
+      py::arg("path"), py::arg("data"), py::arg("families") = std::vector<std::string>{},
+      py::arg("severities") = std::vector<int>{1, 2, 3, 4, 5},
+      py::arg("recalibrate_on") = std::vector<int64_t>{1, 8, 32, 256}, py::arg("prior") = 16.0,
+      py::arg("seed") = 0, py::arg("pixel_range") = std::vector<double>{}, py::arg("max_drop") = 0.05,
+      py::arg("baseline") = py::none(), py::arg("threshold") = 4.0, py::arg("min_effect") = -1.0,
+      py::arg("batch") = 32, py::arg("threads") = 0, py::arg("html") = "", BNFOLD_DATA_ARGS,
+      doc("Before deployment: the model under synthetic shifts (`bnfold shift-study`). Each family in\n"
+          "families (default all: bnfold.corruption_families()) at each severity corrupts every sample in\n"
+          "pixel space (images: [0, 1] before mean/std; arrays: pixel_range (lo, hi), else the data's\n"
+          "range), then measures accuracy (with labels) or agreement with the clean predictions, drift\n"
+          "against the clean data (or baseline) and the samples it needed, and the accuracy after\n"
+          "recalibrating on the cell's first k samples (recalibrate_on), replaced and mixed with the\n"
+          "model's statistics as `prior` pseudo-samples. max_drop: a loss (share) drift must warn of.\n"
+          "Returns the keys of `bnfold shift-study --json` ('cells', 'families', 'summary', 'misses',\n"
+          "'calibration', ...); html writes the report.").c_str());
+  m.def(
+      "corrupt",
+      [](py::array_t<float, py::array::c_style | py::array::forcecast> pixels, const std::string& family,
+         int severity, uint64_t seed, int64_t first) {
+        std::vector<py::array> keep;
+        Tensor in = to_tensor(pixels, &keep);
+        Tensor t(DType::Float32, in.dims());
+        std::memcpy(t.mutable_data(), in.data(), in.nbytes());
+        {
+          py::gil_scoped_release release;
+          corrupt(t, family, severity, seed, first);
+        }
+        return to_numpy(std::move(t));
+      },
+      py::arg("pixels"), py::arg("family"), py::arg("severity"), py::arg("seed") = 0, py::arg("first") = 0,
+      "One corruption of the shift study on images [N, C, H, W] with pixels in [0, 1]; returns a new\n"
+      "array. first: the index of pixels[0] in the data set (the random draws depend on it, the seed,\n"
+      "the family and the severity, never on the batch), so shift_study's arrays are reproduced.");
+  m.def(
+      "corruption_families",
+      [] {
+        std::vector<std::tuple<std::string, std::string, std::string>> out;
+        for (const auto& f : corruption_families()) out.emplace_back(f.name, f.description, f.parameter);
+        return out;
+      },
+      "The shift study's corruption families: (name, what it models, what severity 1-5 sets).");
+}
+
 }  // namespace
 
 void bind_analysis(py::module_& m) {
+  bind_shift_study(m);
   bind_collect_stats(m);
   bind_drift(m);
   bind_recalibrate(m);

@@ -1,7 +1,7 @@
 # Type stub of the bnfold extension module (tools/python/bnfold_python.cpp),
 # installed beside it so that editors complete it. Keep in step with the
 # module: tests/tools/python/test_stub.py compares the two.
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -70,6 +70,15 @@ def recalibrate(path: str, data: Optional[Data], out: str, mode: str = "sequenti
                 labels: Labels = None, data_key: str = "", label_key: str = "", limit: int = 0,
                 sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0, center_crop: Sequence[int] = ...,
                 mean: Sequence[float] = ..., std: Sequence[float] = ..., channel_order: str = "rgb") -> Dict[str, Any]: ...
+def shift_study(path: str, data: Data, families: Sequence[str] = ..., severities: Sequence[int] = ...,
+                recalibrate_on: Sequence[int] = ..., prior: float = 16.0, seed: int = 0,
+                pixel_range: Sequence[float] = ..., max_drop: float = 0.05, baseline: Union[None, str, Stats] = None,
+                threshold: float = 4.0, min_effect: float = -1.0, batch: int = 32, threads: int = 0, html: str = "",
+                labels: Labels = None, data_key: str = "", label_key: str = "", limit: int = 0,
+                sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0, center_crop: Sequence[int] = ...,
+                mean: Sequence[float] = ..., std: Sequence[float] = ..., channel_order: str = "rgb") -> Dict[str, Any]: ...
+def corrupt(pixels: np.ndarray, family: str, severity: int, seed: int = 0, first: int = 0) -> np.ndarray: ...
+def corruption_families() -> List[Tuple[str, str, str]]: ...
 def audit(path: str, data: Data, batch_sizes: Sequence[int] = ..., tolerance: float = 0.05, threads: int = 0,
           ablation_samples: int = 32, labels: Labels = None, data_key: str = "", label_key: str = "",
           limit: int = 0, sample_every: int = 1, size: Sequence[int] = ..., resize: int = 0,

@@ -95,6 +95,9 @@ class Dataset {
   void set_labels(std::vector<int64_t> labels, const std::string& what);
   // Class names (subfolder names) when labels came from subfolders.
   std::vector<std::string> class_names;
+  // When every sample is an image: the mean and std it was normalized with
+  // (sample = (pixel - mean) / std, pixels in [0, 1]); empty otherwise.
+  std::vector<float> image_mean, image_std;
 
  private:
   std::shared_ptr<const DatasetSamples> impl_;  // analysis/dataset_impl.hpp
