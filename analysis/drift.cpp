@@ -102,6 +102,9 @@ void check_fits(const std::vector<RunningStatistics>& bns, const BnInputStats& s
 
 }  // namespace
 
+// See DriftOptions::min_effect: what the shift study found on the bundled models.
+constexpr double kDefaultMinEffect = 0.25;
+
 void check_drift_options(const DriftOptions& o) {
   BNFOLD_CHECK(std::isfinite(o.threshold) && o.threshold > 0, ErrorCode::InvalidArgument,
                "drift threshold {} must be a finite number above 0", o.threshold);
@@ -118,7 +121,7 @@ DriftReport compute_drift(const Graph& g, const BnInputStats& stats, const Drift
   r.reference = o.baseline ? "baseline" : "running statistics";
   r.baseline_samples = o.baseline ? o.baseline->samples : 0;
   r.threshold = o.threshold;
-  r.min_effect = o.min_effect >= 0 ? o.min_effect : (o.baseline ? 0.02 : 0.25);
+  r.min_effect = o.min_effect >= 0 ? o.min_effect : kDefaultMinEffect;
   r.min_samples = o.min_samples;
   BNFOLD_CHECK(!o.baseline || o.baseline->samples > 1, ErrorCode::InvalidArgument,
                "the baseline holds {} samples; make it from in-distribution data (drift --save-stats)",

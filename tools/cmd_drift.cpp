@@ -143,7 +143,7 @@ void add_drift(CLI::App& app) {
                ->capture_default_str(),
            0, kNoLimit);
   in_range(drift->add_option("--min-effect", da->min_effect,
-                             "...and above this distance (default 0.02 with --baseline, 0.25 without)"),
+                             "...and above this distance (default 0.25: a mean moved by 0.5 sd, a variance doubled; `bnfold shift-study` suggests one for your model)"),
            0, kNoLimit);
   in_range(drift->add_option("--min-samples", da->min_samples, "Fewer samples give the verdict too-few-samples")
                ->capture_default_str(),

@@ -152,7 +152,7 @@ void add_serve(CLI::App& app) {
                ->capture_default_str(),
            1e-9, kNoLimit);
   in_range(cmd->add_option("--min-effect", a->min_effect,
-                           "...and above this distance (default 0.02 with --baseline, 0.25 without)"),
+                           "...and above this distance (default 0.25: a mean moved by 0.5 sd, a variance doubled; `bnfold shift-study` suggests one for your model)"),
            0, kNoLimit);
   in_range(cmd->add_option("--min-samples", a->o.drift.min_samples, "Fewer monitored samples: too-few-samples")
                ->capture_default_str(),
