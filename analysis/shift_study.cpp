@@ -271,6 +271,7 @@ ShiftStudyReport shift_study(const AnalysisModel& model, const Dataset& data, co
   r.samples = data.size();
   r.seed = o.seed;
   r.max_drop = o.max_drop;
+  r.min_samples = o.drift.min_samples;
   r.metric = data.has_labels() ? "accuracy" : "agreement";
   r.reference = o.drift.baseline ? "baseline" : "the clean data's statistics";
   choose_pixel_space(data, o, r);

@@ -35,8 +35,9 @@ json or_null(double v) { return v < 0 ? json(nullptr) : json(v); }
 
 std::string pct(double v) { return fmt::format("{:.1f}%", 100 * v); }
 
+// Column headers: short, so that ten of them fit the page's width.
 std::string variant_label(const ShiftRecalibration& v) {
-  return v.prior > 0 ? fmt::format("k={}, mixed (N={:g})", v.k, v.prior) : fmt::format("k={}, replaced", v.k);
+  return v.prior > 0 ? fmt::format("k={} mixed", v.k) : fmt::format("k={}", v.k);
 }
 
 // A family x severity table whose cells are coloured by `value` in [0, 1]
@@ -95,7 +96,8 @@ std::string shift_study_json(const ShiftStudyReport& r) {
             {"metric", r.metric},
             {"seed", r.seed},
             {"pixel_space", {{"mean", r.pixel_mean}, {"std", r.pixel_std}, {"how", r.pixel_space}}},
-            {"drift", {{"reference", r.reference}, {"threshold", r.threshold}, {"min_effect", r.min_effect}}},
+            {"drift", {{"reference", r.reference}, {"threshold", r.threshold}, {"min_effect", r.min_effect},
+                       {"min_samples", r.min_samples}}},
             {"max_drop", r.max_drop},
             {"clean", cell_json(r.clean)},
             {"cells", cells},
@@ -174,10 +176,18 @@ void write_shift_study_html(const std::string& path, const ShiftStudyReport& r) 
     std::vector<std::string> all = {"all", pct(1 - r.shifted_error)};
     for (double e : r.recalibrated_error) all.push_back(pct(1 - e));
     rows.push_back(all);
+    const double prior = r.variants.back().prior;
     sections.push_back({"What recalibration recovers",
                         svg_lines("Mean " + r.metric + " after re-estimating the BN statistics on k shifted samples",
                                   ks, series, co) +
-                            html_table(rows)});
+                            html_table(rows) +
+                            (prior > 0 ? fmt::format("<p>Mean {} per family over the severities. k=8: the statistics "
+                                                     "replaced by those of the cell's first 8 samples; k=8 mixed: "
+                                                     "mixed with the model's as N={:g} pseudo-samples.</p>",
+                                                     html_escape(r.metric), prior)
+                                       : fmt::format("<p>Mean {} per family over the severities. k=8: the statistics "
+                                                     "replaced by those of the cell's first 8 samples.</p>",
+                                                     html_escape(r.metric)))});
   }
   std::vector<std::vector<std::string>> rows = {
       {"family", "severity", r.metric, "confidence", "distance", "x noise", "verdict", "drifted at n", "miss"}};

@@ -162,8 +162,9 @@ void summarize_shift_study(ShiftStudyReport& r) {
     r.summary.push_back(fmt::format("No cell lost {}: nothing to calibrate the drift threshold on.", loss));
   r.notes.push_back(fmt::format(
       "Each cell corrupts the same {} samples; its drift is judged against {}, as samples arrive (at 8, 16, 32, ... "
-      "samples). Recalibration uses the cell's first k samples; its accuracy is measured on all of them.",
-      r.samples, r.reference));
+      "samples; no verdict below {}). Recalibration uses the cell's first k samples; its accuracy is measured on all "
+      "of them.",
+      r.samples, r.reference, r.min_samples));
 }
 
 }  // namespace bnfold

@@ -23,6 +23,7 @@ namespace {
 struct StudyArgs : DataArgs {
   std::string families, severities = "1,2,3,4,5", ks = "1,8,32,256", pixel_range, baseline;
   double prior = 16, max_drop = 5, threshold = 4, min_effect = -1;
+  int64_t min_samples = 30;
   uint64_t seed = 0;
 };
 
@@ -87,6 +88,7 @@ int run_study(const StudyArgs& a) {
   }
   o.drift.threshold = a.threshold;
   o.drift.min_effect = a.min_effect;
+  o.drift.min_samples = a.min_samples;
   o.batch = a.batch;
   o.threads = a.threads;
   check_shift_study_options(o);  // before reading the data
@@ -144,6 +146,10 @@ void add_shift_study(CLI::App& app) {
            kNoLimit);
   in_range(cmd->add_option("--min-effect", sa->min_effect, "Drift: as drift --min-effect (default 0.25)"),
            0, kNoLimit);
+  in_range(cmd->add_option("--min-samples", sa->min_samples,
+                           "Drift: as drift --min-samples: below it no verdict, so 'n' is never smaller")
+               ->capture_default_str(),
+           1, 1e12);
   cmd->footer(families_help() +
               "\n\nEach cell (family x severity) corrupts every sample in pixel space (before --mean/--std),\n"
               "seeded per sample, and runs it once through the model and once through each\n"

@@ -77,6 +77,7 @@ struct ShiftStudyReport {
   std::string pixel_space;                    // how it was chosen, in words
   std::string reference;                      // "the clean data's statistics" or "baseline"
   double threshold = 0, min_effect = 0, max_drop = 0;
+  int64_t min_samples = 0;  // drift gives no verdict on fewer
   uint64_t seed = 0;
   ShiftCell clean;
   std::vector<ShiftCell> cells;                // family-major, severities ascending
