@@ -137,14 +137,15 @@ void summarize_shift_study(ShiftStudyReport& r) {
   r.summary.push_back(line + ".");
   const std::string loss = fmt::format("more than {:g} points", 100 * r.max_drop);
   if (r.misses == 0) {
-    r.summary.push_back(fmt::format("Drift warned of every cell that lost {} ({} false alarms: drifted with at most "
-                                    "a point lost).",
-                                    loss, r.false_alarms));
+    r.summary.push_back(fmt::format("Drift warned of every cell that lost {} ({} false alarm{}: drifted with at "
+                                    "most a point lost).",
+                                    loss, r.false_alarms, r.false_alarms == 1 ? "" : "s"));
   } else {
     std::string missed;
     for (const ShiftCell& c : r.cells)
       if (c.miss) missed += fmt::format("{}{} {}", missed.empty() ? "" : ", ", c.family, c.severity);
-    r.summary.push_back(fmt::format("Drift missed {} cells that lost {}: {}.", r.misses, loss, missed));
+    r.summary.push_back(fmt::format("Drift missed {} cell{} that lost {}: {}.", r.misses, r.misses == 1 ? "" : "s",
+                                    loss, missed));
   }
   if (r.suggested_min_effect > 0)
     r.summary.push_back(fmt::format(

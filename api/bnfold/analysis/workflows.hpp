@@ -10,3 +10,4 @@
 #include "bnfold/analysis/fold_workflow.hpp"         // fold_model
 #include "bnfold/analysis/recalibrate_workflow.hpp"  // recalibrate_model
 #include "bnfold/analysis/report_json.hpp"           // the JSON form of each report
+#include "bnfold/analysis/shift_study.hpp"           // shift_study, its JSON and HTML
