@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -130,7 +131,9 @@ void write_shift_study_html(const std::string& path, const ShiftStudyReport& r) 
   for (const auto& n : r.notes) paragraphs.push_back(n);
   const double clean = r.clean.accuracy;
   HtmlSections sections;
-  sections.push_back({fmt::format("{} per family and severity (clean: {})", r.metric, pct(clean)),
+  std::string metric = r.metric;
+  if (!metric.empty()) metric[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(metric[0])));
+  sections.push_back({fmt::format("{} per family and severity (clean: {})", metric, pct(clean)),
                       heatmap(r, [&](const ShiftCell& c) { return clean > 0 ? c.accuracy / clean : 0; },
                               [](const ShiftCell& c) { return pct(c.accuracy); })});
   sections.push_back(
@@ -145,8 +148,9 @@ void write_shift_study_html(const std::string& path, const ShiftStudyReport& r) 
                                     c.samples_to_drift > 0 ? fmt::format(" (n={})", c.samples_to_drift) : "");
                }) +
            "<p>Red: a miss (lost more than the allowed drop, no \"drifted\" verdict). Yellow: drifted though at most a "
-           "point was lost. Green: the verdict agrees with the loss. n: the first sample count at which drift said "
-           "\"drifted\".</p>"});
+           "point was lost. Green: the verdict agrees with the loss. The distance is the largest among the layers "
+           "whose distance passed the noise threshold (0: none did), the one the verdict compares with "
+           "min_effect. n: the first sample count at which drift said \"drifted\".</p>"});
   if (!r.variants.empty()) {
     std::vector<double> ks;
     Series replaced{"replaced", {}}, mixed{"mixed with the model's statistics", {}};

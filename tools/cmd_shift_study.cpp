@@ -32,8 +32,9 @@ std::string pct(double v) { return fmt::format("{:.1f}", 100 * v); }
 void print_study(const ShiftStudyReport& r) {
   for (const auto& s : r.summary) fmt::print("{}\n", s);
   const std::string m = r.metric == "accuracy" ? "acc%" : "agree%";
-  fmt::print("\n{} per cell ({} samples; clean {}%). Drift against {}; n: samples drift needed.\n", r.metric,
-             r.samples, pct(r.clean.accuracy), r.reference);
+  fmt::print("\n{} per cell ({} samples; clean {}%). Drift against {}: distance of the layers past the noise "
+             "threshold (0: none), n: samples drift needed to say 'drifted'.\n",
+             r.metric, r.samples, pct(r.clean.accuracy), r.reference);
   std::string head = fmt::format("  {:<15} {:>3} {:>6} {:>6} {:>8} {:>6}", "family", "sev", m, "conf%", "distance", "n");
   for (const auto& v : r.variants) head += fmt::format(" {:>7}", fmt::format("k{}{}", v.k, v.prior > 0 ? "+N" : ""));
   fmt::print("{}\n", head);

@@ -86,6 +86,11 @@ code, _, err = h.run("fold", MODEL, "-o", path("folded2.onnx"), "--verify", "--n
 pages["fold, folds not measured alone"] = code == 0 and path("fold_not_alone.html")
 h.check("fold --html --no-isolated: no chart of what was not measured",
         code == 0 and "error of this fold alone" not in open(path("fold_not_alone.html")).read(), err)
+code, _, err = h.run("shift-study", MODEL, "--data", F1E, "--labels", os.path.join(F1E, "y.npy"), "--limit", "128",
+                     "--families", "brightness,tint,gaussian_noise,motion_blur,jpeg,haze", "--severities", "1,3,5",
+                     "--html", path("shift_study.html"))
+pages["shift-study"] = code == 0 and path("shift_study.html")
+h.check("shift-study --html", code == 0, err)
 code, _, err = h.run("verify", MODEL, path("folded.onnx"), "--html", path("verify.html"))
 pages["verify"] = code == 0 and path("verify.html")
 h.check("verify --html", code == 0, err)
