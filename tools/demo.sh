@@ -6,6 +6,8 @@
 #   3. drift: a baseline from site 1, then a verdict on site 1's held-out data
 #      and on site 2 (darker, lower contrast, tinted);
 #   4. recalibrate for site 2, with a guard on what site 1 loses;
+#   5. a shift study: accuracy under lighting, camera and compression shifts,
+#      what recalibration on 8 or 32 samples recovers, drift's warnings;
 # and end with a summary and the HTML reports' paths. Under a minute after the
 # build on 2 cores.
 # Usage: tools/demo.sh [OUT_DIR]   (default: build/demo)
@@ -59,6 +61,12 @@ guard=$?
 set -e
 grep -E "calibration data|eval data|Wrote|Nothing written" "$out/recalibrate.log"
 
+step "5. shift study: before a new site, how fragile is the model, what does recalibration recover?"
+"$bnfold" shift-study "$model" --data "$data/factory1_eval" --labels "$data/factory1_eval/y.npy" --limit 256 \
+  --severities 1,3,5 --recalibrate-on 8,32 --json --html "$out/shift_study.html" >"$out/shift_study.json" 2>/dev/null
+/usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1]))["summary"]))' \
+  "$out/shift_study.json" | fold -s -w 100
+
 step "Summary ($((SECONDS - start)) s)"
 /usr/bin/python3 - "$out" "$guard" <<'EOF'
 import json, re, sys
@@ -88,6 +96,13 @@ if cal and ev:
           f"site 1 {ev.group(1)} -> {ev.group(2)}")
 print("  " + ("the guard tripped: nothing written; serve site 2 its own recalibrated model (--force writes it), "
               "keep the original for site 1" if guard == 3 else "written: " + f"{out}/factory_site2.onnx"))
-print(f"Reports: {out}/fold.html, {out}/audit.html, {out}/drift_site2.html, {out}/recalibrate.html; "
+study = json.load(open(f"{out}/shift_study.json"))
+k8 = next(i for i, v in enumerate(study["variants"]) if v["k"] == 8 and v["prior"] == 0)
+print(f"- shift study ({len(study['cells'])} shifts): mean accuracy {100 * (1 - study['shifted_error']):.1f}%, "
+      f"{100 * (1 - study['recalibrated_error'][k8]['error']):.1f}% recalibrated on 8 samples; drift "
+      + ("warned of every shift that cost more than 5 points" if study["misses"] == 0
+         else f"missed {study['misses']} shifts that cost more than 5 points"))
+print(f"Reports: {out}/fold.html, {out}/audit.html, {out}/drift_site2.html, {out}/recalibrate.html, "
+      f"{out}/shift_study.html; "
       f"the folded model: {out}/factory_folded.onnx")
 EOF
