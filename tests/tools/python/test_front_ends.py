@@ -139,3 +139,22 @@ def test_a_monitoring_session_gives_the_verdict_drift_gives(tmp_path):
     assert served["verdict"] == offline["verdict"] == "drifted"
     for a, b in zip(served["layers"], offline["layers"]):
         assert math.isclose(a["distance"], b["distance"], rel_tol=1e-9), (a, b)
+
+
+def test_shift_study_is_the_same_from_cli_and_python(tmp_path):
+    data, labels = labelled_data(tmp_path)
+    args = dict(families=["contrast", "shot_noise"], severities=[1, 4], recalibrate_on=[4, 16], prior=8.0,
+                pixel_range=[-4.0, 4.0], batch=8, threads=1, data_key="x", labels=labels)
+    from_cli = cli_json("shift-study", TINY, "--data", data, "--data-key", "x", "--labels", labels,
+                        "--families", "contrast,shot_noise", "--severities", "1,4", "--recalibrate-on", "4,16",
+                        "--prior", "8", "--pixel-range=-4,4", "--batch", "8")
+    from_python = bnfold.shift_study(TINY, [data], **args)
+    for r in (from_cli, from_python):  # when and how long differ between runs
+        r.pop("time"), r.pop("seconds")
+    same(from_cli, from_python)
+    assert from_python["metric"] == "accuracy" and len(from_python["cells"]) == 4
+    assert [(v["k"], v["prior"]) for v in from_python["variants"]] == [(4, 0), (4, 8), (16, 0), (16, 8)]
+    # A numpy array instead of files: the same study.
+    x = np.load(data)["x"]
+    from_array = bnfold.shift_study(TINY, x, **{k: v for k, v in args.items() if k != "data_key"})
+    assert [c["accuracy"] for c in from_array["cells"]] == [c["accuracy"] for c in from_python["cells"]]
