@@ -127,6 +127,37 @@ const OpEntry kOps[] = {
     plain("Cast", 1, make_cast),
     {"Resize", 10, kMax, make_resize, v(ResizeOp::Resize), L::None, nullptr},
     {"Upsample", 7, 9, make_resize, v(ResizeOp::Upsample), L::None, nullptr},
+    // logic, selection, integers (ops/logic_ops.cpp)
+    plain("Not", 1, make_not),
+    {"And", 7, kMax, make_logic, 0, L::None, nullptr},
+    {"Or", 7, kMax, make_logic, 1, L::None, nullptr},
+    {"Xor", 7, kMax, make_logic, 2, L::None, nullptr},
+    plain("Where", 9, make_where),
+    plain("Mod", 10, make_mod),
+    plain("BitShift", 11, make_bitshift),
+    {"IsInf", 10, kMax, make_is_special, 0, L::None, nullptr},
+    {"IsNaN", 9, kMax, make_is_special, 1, L::None, nullptr},
+    // indexing (ops/index_ops.cpp)
+    {"ArgMax", 1, kMax, make_arg_extreme, 0, L::None, nullptr},
+    {"ArgMin", 1, kMax, make_arg_extreme, 1, L::None, nullptr},
+    plain("TopK", 1, make_topk),
+    plain("Hardmax", 1, make_hardmax),
+    plain("CumSum", 11, make_cumsum),
+    plain("GatherElements", 11, make_gather_elements),
+    plain("ScatterElements", 11, make_scatter_elements),
+    plain("GatherND", 11, make_gather_nd),
+    plain("ScatterND", 11, make_scatter_nd),
+    plain("OneHot", 9, make_one_hot),
+    // building and rearranging (ops/arrange_ops.cpp)
+    plain("Range", 11, make_range),
+    plain("Tile", 6, make_tile),
+    plain("Trilu", 14, make_trilu),
+    plain("EyeLike", 9, make_eye_like),
+    plain("CastLike", 15, make_cast_like),
+    {"DepthToSpace", 1, kMax, make_depth_space, 0, L::None, nullptr},
+    {"SpaceToDepth", 1, kMax, make_depth_space, 1, L::None, nullptr},
+    plain("LayerNormalization", 17, make_layer_norm),
+    plain("InstanceNormalization", 1, make_instance_norm),
 };
 
 }  // namespace

@@ -39,6 +39,32 @@ std::unique_ptr<OpKernel> make_batchnorm(const Node&, int);
 std::unique_ptr<OpKernel> make_softmax(const Node&, int variant);
 std::unique_ptr<OpKernel> make_reduce(const Node&, int variant);
 std::unique_ptr<OpKernel> make_resize(const Node&, int variant);
+// ops/logic_ops.cpp
+std::unique_ptr<OpKernel> make_not(const Node&, int);
+std::unique_ptr<OpKernel> make_logic(const Node&, int variant);  // 0 And, 1 Or, 2 Xor
+std::unique_ptr<OpKernel> make_where(const Node&, int);
+std::unique_ptr<OpKernel> make_mod(const Node&, int);
+std::unique_ptr<OpKernel> make_bitshift(const Node&, int);
+std::unique_ptr<OpKernel> make_is_special(const Node&, int variant);  // 0 IsInf, 1 IsNaN
+// ops/index_ops.cpp
+std::unique_ptr<OpKernel> make_arg_extreme(const Node&, int variant);  // 0 ArgMax, 1 ArgMin
+std::unique_ptr<OpKernel> make_topk(const Node&, int);
+std::unique_ptr<OpKernel> make_hardmax(const Node&, int);
+std::unique_ptr<OpKernel> make_cumsum(const Node&, int);
+std::unique_ptr<OpKernel> make_gather_elements(const Node&, int);
+std::unique_ptr<OpKernel> make_scatter_elements(const Node&, int);
+std::unique_ptr<OpKernel> make_gather_nd(const Node&, int);
+std::unique_ptr<OpKernel> make_scatter_nd(const Node&, int);
+std::unique_ptr<OpKernel> make_one_hot(const Node&, int);
+// ops/arrange_ops.cpp
+std::unique_ptr<OpKernel> make_range(const Node&, int);
+std::unique_ptr<OpKernel> make_tile(const Node&, int);
+std::unique_ptr<OpKernel> make_trilu(const Node&, int);
+std::unique_ptr<OpKernel> make_eye_like(const Node&, int);
+std::unique_ptr<OpKernel> make_cast_like(const Node&, int);
+std::unique_ptr<OpKernel> make_depth_space(const Node&, int variant);  // 0 DepthToSpace, 1 SpaceToDepth
+std::unique_ptr<OpKernel> make_layer_norm(const Node&, int);
+std::unique_ptr<OpKernel> make_instance_norm(const Node&, int);
 
 // The ONNX names of the variants (for messages, and the table's test).
 const char* unary_name(UnaryOp op);

@@ -9,6 +9,10 @@ against ORT on grids of cases.
   and Resize-11/13 in every mode (nearest, linear, cubic), coordinate
   transformation, nearest rounding, scales or sizes, exclude_outside,
   cubic_coeff_a, tf_crop_and_resize with extrapolation.
+- LayerNormalization on every axis, InstanceNormalization, CumSum (exclusive,
+  reverse), Tile, Trilu, DepthToSpace (DCR, CRD), SpaceToDepth,
+  GatherElements with negative indices, ArgMax/ArgMin, Mod,
+  Hardmax, ScatterND / ScatterElements (none, add, mul), GatherND.
 
     tests/models/test_ops_vs_onnxruntime.py --build build
 Exits 77 (skipped) when node or npm is missing; fails when ORT cannot be
@@ -31,9 +35,12 @@ import ort  # noqa: E402
 
 def one_op_model(op, x_dims, attrs, opset, constants=()):
     """A model of one node on input x (symbolic batch); constants: (name, numpy
-    array or None for an omitted optional input) for the node's other inputs."""
+    array or None for an omitted optional input) for the node's other inputs.
+    attrs["_out"]: the output's element type when it is not float."""
+    attrs = dict(attrs)
+    out_type = attrs.pop("_out", TensorProto.FLOAT)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", *x_dims[1:]])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    y = helper.make_tensor_value_info("y", out_type, None)
     inits, names = [], ["x"]
     for name, value in constants:
         names.append(name if value is not None else "")
@@ -105,9 +112,53 @@ def resize_cases():
             ("roi", f32(0, 0, 0.2, -0.3, 1, 1, 0.9, 1.2)), ("scales", f32(1, 1, 1.5, 1.4)))
 
 
+def i64(*v):
+    return np.array(v, dtype=np.int64)
+
+
+def transformer_and_index_cases():
+    """The ops bnfold added for transformers and detectors (issue 31), on odd shapes."""
+    x = [2, 3, 5, 7]
+    rng = np.random.default_rng(1)
+    for axis in (-1, 2, 1, 0):
+        inner = x[axis:]
+        yield "LayerNormalization", x, dict(axis=axis, epsilon=1e-3), 17, (
+            ("scale", rng.standard_normal(inner).astype(np.float32)), ("bias", rng.standard_normal(inner).astype(np.float32)))
+    yield "LayerNormalization", x, dict(), 17, (("scale", rng.standard_normal([7]).astype(np.float32)),)
+    yield "InstanceNormalization", x, dict(epsilon=1e-4), 6, (("scale", f32(0.5, -1, 2)), ("B", f32(0, 1, -2)))
+    for exclusive, reverse, axis in itertools.product([0, 1], [0, 1], [0, -1, 2]):
+        yield "CumSum", x, dict(exclusive=exclusive, reverse=reverse), 14, (("axis", i64(axis).reshape(())),)
+    yield "Tile", x, dict(), 13, (("repeats", i64(1, 2, 1, 3)),)
+    for upper, k in itertools.product([0, 1], [-2, 0, 1, 3, 9]):
+        yield "Trilu", x, dict(upper=upper), 14, (("k", i64(k).reshape(())),)
+    for mode in ("DCR", "CRD"):
+        yield "DepthToSpace", [2, 8, 3, 2], dict(blocksize=2, mode=mode), 13, ()
+    yield "SpaceToDepth", [2, 3, 4, 6], dict(blocksize=2), 13, ()
+    for axis in (0, 1, 3, -1):
+        idx = rng.integers(-x[axis], x[axis], [2, 3, 4, 5]).astype(np.int64)
+        yield "GatherElements", x, dict(axis=axis), 13, (("indices", idx),)
+    for op, keep, last, axis in itertools.product(["ArgMax", "ArgMin"], [0, 1], [0, 1], [0, 2, -1]):
+        yield op, x, dict(axis=axis, keepdims=keep, select_last_index=last, _out=TensorProto.INT64), 13, ()
+    yield "Mod", x, dict(fmod=1), 13, (("divisor", f32(0.7, -1.3, 2.0, -0.4, 1.0, 3.0, -2.5)),)
+    yield "Hardmax", x, dict(axis=1), 13, ()
+    idx = np.array([[1, 0], [0, 2]], dtype=np.int64)
+    for reduction in ("none", "add", "mul"):
+        yield "ScatterND", x, dict(reduction=reduction), 16, (
+            ("indices", np.array([[1, 2], [0, 0], [1, 2]], dtype=np.int64) if reduction != "none" else
+             np.array([[1, 2], [0, 0]], dtype=np.int64)),
+            ("updates", rng.standard_normal([3 if reduction != "none" else 2, 5, 7]).astype(np.float32)))
+        yield "ScatterElements", x, dict(axis=2, reduction=reduction), 16, (
+            ("indices", rng.integers(-5, 5, [2, 3, 2, 7]).astype(np.int64) if reduction != "none" else
+             np.tile(np.array([1, 3], dtype=np.int64)[None, None, :, None], (2, 3, 1, 7))),
+            ("updates", rng.standard_normal([2, 3, 2, 7]).astype(np.float32)))
+    yield "GatherND", x, dict(), 13, (("indices", idx),)
+    yield "GatherND", x, dict(batch_dims=1), 13, (("indices", np.array([[2, 4], [0, 1]], dtype=np.int64)),)
+
+
 def cases():
     yield from pool_cases()
     yield from resize_cases()
+    yield from transformer_and_index_cases()
 
 
 def main():
