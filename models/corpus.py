@@ -2,7 +2,9 @@
 """A corpus of real models beyond the torchvision classifiers, checked against
 PyTorch and ONNX Runtime.
 
-Segmentation (fcn, deeplabv3, lraspp: BN in backbone and head), video
+Transformers (torchvision's VisionTransformer, SwinTransformer and ConvNeXt,
+made small; vit_b_32, vit_b_16, swin_t, convnext_tiny on demand with --only),
+segmentation (fcn, deeplabv3, lraspp: BN in backbone and head), video
 (r3d_18, mc3_18, r2plus1d_18: BatchNorm3d), detection backbones with their
 heads (ssdlite, retinanet; no post-processing, which needs control flow), and
 models exported at opsets 7, 9, 11 and 17. Every model is exported with
@@ -118,11 +120,50 @@ def classifier(name):
     return getattr(torchvision.models, name)(weights=None)
 
 
+def nonzero(model):
+    """Transformers zero-initialise their heads (logits all 0: any runtime would
+    "match"): every all-zero weight gets small random values."""
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.dim() >= 1 and float(p.abs().max()) == 0:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.02)
+    return model
+
+
+def small_vit():
+    from torchvision.models.vision_transformer import VisionTransformer
+    return nonzero(VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=64,
+                                     mlp_dim=128, num_classes=10))
+
+
+def small_swin():
+    from torchvision.models.swin_transformer import SwinTransformer
+    return nonzero(SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                                   window_size=[4, 4], num_classes=10))
+
+
+def small_convnext():
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+    return nonzero(ConvNeXt([CNBlockConfig(16, 32, 2), CNBlockConfig(32, None, 2)], num_classes=10))
+
+
+def full(name):
+    return nonzero(classifier(name))
+
+
 IMAGE_AXES = {0: "N", 2: "H", 3: "W"}
+BATCH_AXES = {0: "N"}
 VIDEO_AXES = {0: "N", 2: "T", 3: "H", 4: "W"}
 
 # name: (builder, [small shape, larger shape], opset, dynamic axes, output names)
 CORPUS = {
+    # Transformers (issue 31): torchvision's own classes, made small; ViT and
+    # Swin take one image size (a fixed position table, window shifts).
+    "vit_small_opset17": (small_vit, [(1, 3, 32, 32), (2, 3, 32, 32)], 17, BATCH_AXES, ["logits"]),
+    "vit_small_opset13": (small_vit, [(1, 3, 32, 32), (2, 3, 32, 32)], 13, BATCH_AXES, ["logits"]),
+    "swin_small_opset17": (small_swin, [(1, 3, 32, 32), (2, 3, 32, 32)], 17, BATCH_AXES, ["logits"]),
+    "convnext_small_opset17": (small_convnext, [(1, 3, 32, 32), (2, 3, 64, 64)], 17, IMAGE_AXES, ["logits"]),
     "fcn_resnet50": (lambda: seg("fcn_resnet50"), [(1, 3, 8, 8), (1, 3, 48, 64)], 13, IMAGE_AXES, ["out"]),
     "deeplabv3_mobilenet_v3_large": (lambda: seg("deeplabv3_mobilenet_v3_large"),
                                      [(1, 3, 16, 16), (2, 3, 64, 80)], 13, IMAGE_AXES, ["out"]),
@@ -143,6 +184,13 @@ CORPUS = {
     "resnet18_opset7": (lambda: classifier("resnet18"), [(1, 3, 32, 32), (2, 3, 64, 80)], 7, IMAGE_AXES, ["logits"]),
     "mobilenet_v2_opset9": (lambda: classifier("mobilenet_v2"), [(1, 3, 32, 32), (2, 3, 64, 64)], 9, IMAGE_AXES,
                             ["logits"]),
+}
+# The full-size transformers, on demand (--only NAME): 110-350 MB each.
+LARGE = {
+    "vit_b_32": (lambda: full("vit_b_32"), [(1, 3, 224, 224), (2, 3, 224, 224)], 17, BATCH_AXES, ["logits"]),
+    "vit_b_16": (lambda: full("vit_b_16"), [(1, 3, 224, 224), (2, 3, 224, 224)], 17, BATCH_AXES, ["logits"]),
+    "swin_t": (lambda: full("swin_t"), [(1, 3, 224, 224), (2, 3, 224, 224)], 17, BATCH_AXES, ["logits"]),
+    "convnext_tiny": (lambda: full("convnext_tiny"), [(1, 3, 224, 224), (2, 3, 224, 224)], 17, IMAGE_AXES, ["logits"]),
 }
 
 
@@ -175,10 +223,12 @@ def generate(name, out):
     # size, with the dims made symbolic afterwards (as such models were served).
     static = opset < 9
     dynamic = None if static else {"input": axes, **{o: {0: "N"} for o in outputs}}
+    # Exported with gradients on: under no_grad an eval-mode nn.MultiheadAttention
+    # takes its fused fast path, which has no ONNX export.
+    torch.onnx.export(model, torch.randn(sizes[1]), path, opset_version=opset, input_names=["input"],
+                      output_names=outputs, dynamic_axes=dynamic,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=True)
     with torch.no_grad():
-        torch.onnx.export(model, torch.randn(sizes[1]), path, opset_version=opset, input_names=["input"],
-                          output_names=outputs, dynamic_axes=dynamic,
-                          training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=True)
         if static:
             make_symbolic(path, axes)
         for k, shape in enumerate(sizes):
@@ -280,7 +330,9 @@ class Checker:
     def check(self, name):
         out = self.args.out
         path = os.path.join(out, f"{name}.onnx")
-        side = smallest_map(path, CORPUS[name][1][0])
+        # Models of any image size are checked where their deepest maps are 1x1;
+        # those of one size (ViT, Swin: batch the only free dim) at that size.
+        side = smallest_map(path, CORPUS[name][1][0]) if 2 in CORPUS[name][3] else 1
         if side != 1:
             self.failures.append(f"{name}: the small input's smallest feature map is {side}, not 1")
         self.run_all(name, path, "as-is")
@@ -302,11 +354,13 @@ def main():
     p.add_argument("command", choices=["generate", "check"])
     p.add_argument("--out", default=os.path.join(ROOT, "build", "corpus"), help="folder of the generated models")
     p.add_argument("--build", default=os.path.join(ROOT, "build"), help="the CMake build folder (check)")
-    p.add_argument("--only", nargs="*", default=list(CORPUS), help="these models only")
+    p.add_argument("--only", nargs="*", default=list(CORPUS),
+                   help=f"these models only (also the large ones, on demand: {', '.join(LARGE)})")
     a = p.parse_args()
-    unknown = [n for n in a.only if n not in CORPUS]
+    unknown = [n for n in a.only if n not in CORPUS and n not in LARGE]
     if unknown:
-        sys.exit(f"unknown corpus model(s) {', '.join(unknown)}; known: {', '.join(CORPUS)}")
+        sys.exit(f"unknown corpus model(s) {', '.join(unknown)}; known: {', '.join(list(CORPUS) + list(LARGE))}")
+    CORPUS.update({n: LARGE[n] for n in a.only if n in LARGE})
     os.makedirs(a.out, exist_ok=True)
     if a.command == "generate":
         for name in a.only:
