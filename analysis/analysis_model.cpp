@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "bnfold/graph/batchnorm.hpp"
 #include "bnfold/graph/sha256.hpp"
 #include "graph/check.hpp"
 #include "bnfold/graph/onnx_io.hpp"
@@ -20,8 +21,10 @@ AnalysisModel::AnalysisModel(std::shared_ptr<const Graph> original, std::string 
     : original_(std::move(original)), name_(std::move(name)) {
   BNFOLD_CHECK(original_ != nullptr, ErrorCode::InvalidArgument, "an analysis needs a model ({} is none)", name_);
   std::shared_ptr<Graph> g(clone_graph(*original_));
+  for (const Node* n : g->topological_order())
+    training_bns_ += n->op_type() == "BatchNormalization" && n->domain().empty() && batchnorm_attrs(*n).training;
   PipelineOptions po;
-  po.passes = {"constant-folding", "dead-code"};
+  po.passes = {"eval-mode", "constant-folding", "dead-code"};
   run_pipeline(*g, po, nullptr);
   prepared_ = std::move(g);
 }

@@ -325,6 +325,21 @@ AuditReport audit(const AnalysisModel& model, const Dataset& data, const AuditOp
   run_ablation(run);
   measure_fold(run);
   judge_audit(r, options.tolerance);
+  if (model.training_bns() > 0) {
+    // Exported in training mode: the model as it stands is the "train mode" of the audit.
+    const int n = model.training_bns();
+    const BatchAccuracy& a1 = r.accuracy.front();
+    std::string cost = r.labeled ? fmt::format(": accuracy {} at batch {} against {} with its running statistics",
+                                               fmt::format("{:.1f}%", 100 * a1.batch_stats_top1), a1.batch,
+                                               fmt::format("{:.1f}%", 100 * a1.inference_top1))
+                                 : "";
+    r.verdict.insert(r.verdict.begin(),
+                     fmt::format("This model was exported in training mode: its {} BatchNormalization node{} "
+                                 "normalize{} with batch statistics, so as it stands it computes what the audit calls "
+                                 "train mode, at every batch size{}. Below, inference mode is its eval-mode form "
+                                 "(running statistics), which `bnfold fold --eval-mode` writes.",
+                                 n, n == 1 ? "" : "s", n == 1 ? "s" : "", cost));
+  }
   return r;
 }
 

@@ -161,7 +161,9 @@ std::string fold_json(const FoldResult& r) {
               {"scale_shift", r.report.count(FoldAction::ScaleShift)},
               {"kept", r.report.count(FoldAction::Kept)}}},
             // BNs removed whose statistics a monitoring session can still measure (graph/folded_bns.hpp)
-            {"monitorable", r.model ? folded_bns(*r.model).size() : 0}};
+            {"monitorable", r.model ? folded_bns(*r.model).size() : 0},
+            // BNs --eval-mode switched from training to inference mode (by output name)
+            {"converted", r.converted}};
   if (r.verification) {
     j["verification"] = verification_value(*r.verification);
     j["verified"] = r.verification->ok;

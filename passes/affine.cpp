@@ -41,7 +41,9 @@ std::string batchnorm_affine(const Node& bn, ChannelAffine* out) {
   const std::optional<BatchNorm> view = BatchNorm::of(bn);
   if (!view) return "not a BatchNormalization with an output";
   const BatchNormAttrs& attrs = view->attrs();
-  if (attrs.training) return "BN is in training mode (" + attrs.training_why + ")";
+  if (attrs.training)
+    return "BN is in training mode (" + attrs.training_why +
+           "): it normalizes with batch statistics; --eval-mode switches it to its running statistics";
   if (!attrs.spatial) return "spatial=0: BN normalizes each activation separately";
   if (!view->inference_with_constants()) return "BN's parameters are not constant";
   const std::vector<double> gamma = doubles(bn.input(1)->data()), beta = doubles(bn.input(2)->data()),

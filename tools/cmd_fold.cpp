@@ -22,6 +22,7 @@
 #include "tools/inputs.hpp"
 #include "tools/text.hpp"
 #include "tools/timing.hpp"
+#include "bnfold/graph/batchnorm.hpp"
 #include "tools/verify_cli.hpp"
 
 namespace bnfold::cli {
@@ -33,8 +34,16 @@ struct FoldArgs {
   bool verify = false, bench = false, list_passes = false, verify_each = false;
   VerifyArgs v;
   std::string report, html, passes, bench_batches = "1,8";
-  bool external_data = false, keep_failed = false;
+  bool external_data = false, keep_failed = false, eval_mode = false;
 };
+
+// BNs of the model in training mode (they normalize with batch statistics).
+int training_bns(const Graph& g) {
+  int n = 0;
+  for (const Node* node : g.topological_order())
+    n += node->op_type() == "BatchNormalization" && node->domain().empty() && batchnorm_attrs(*node).training;
+  return n;
+}
 
 std::string short_name(const std::string& n) {
   const std::string suffix = "/BatchNormalization";
@@ -141,11 +150,23 @@ int run(const FoldArgs& a) {
   fo.pipeline.verify_each = a.verify_each;
   fo.pipeline.passes = split_list(a.passes);
   fo.verify = a.verify;
+  fo.eval_mode = a.eval_mode;
   if (a.verify) fo.verify_options = verify_options(a.v, Session(original));
   const FoldResult result = fold_model(*original, fo);
   const FoldReport& report = result.report;
   const Graph& folded = *result.model;
+  const int training = training_bns(*original);
+  if (a.eval_mode)
+    fmt::print("Switched {} of {} BatchNormalization nodes in training mode to inference mode (their running "
+               "statistics),\n  as PyTorch's model.eval(); what follows compares with that model.\n",
+               result.converted.size(), training);
   print_report(report, a.verify);
+  if (!a.eval_mode && training > 0)
+    fmt::print("\nThis model computes with batch statistics: its {} BatchNormalization node{} in training mode\n"
+               "normalize{} each batch by its own mean and variance, so a sample's output depends on the rest\n"
+               "of its batch, and at batch size 1 on itself alone. To serve it with the running statistics it\n"
+               "carries (PyTorch's model.eval()): bnfold fold {} --eval-mode -o OUT.onnx\n",
+               training, training == 1 ? "" : "s", training == 1 ? "s" : "", a.in);
 
   // A fold that fails its verification is not written, unless asked for.
   const bool failed = a.verify && !result.verification->ok;
@@ -207,6 +228,10 @@ void add_fold(CLI::App& app) {
   cmd->add_flag("--list-passes", a->list_passes, "Print the default pipeline with the reason for each pass");
   cmd->add_flag("--verify-each", a->verify_each, "Check the graph's invariants after every pass (slower)");
   cmd->add_flag("--bench", a->bench, "Also time original and folded with bnfold's executor");
+  cmd->add_flag("--eval-mode", a->eval_mode,
+                "First switch BatchNormalization nodes in training mode (training_mode=1, exported with "
+                "TrainingMode.TRAINING) to inference mode, using the running statistics the model carries "
+                "(PyTorch's model.eval()); then they fold. --verify compares with that inference-mode model");
   cmd->add_option("--bench-batch", a->bench_batches, "Batch sizes for --bench")->capture_default_str();
   cmd->add_flag("--external-data", a->external_data, "Write weights to OUT.data next to the model");
   cmd->add_flag("--keep-failed", a->keep_failed, "Write the folded model even when --verify fails");

@@ -1,6 +1,7 @@
 // bnfold inspect MODEL: what is in a model, and every BatchNormalization as a
 // folding pass will see it.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <iostream>
@@ -98,6 +99,14 @@ void print_batchnorms(const std::vector<BatchNormInfo>& bns) {
     fmt::print("\nNotes:\n");
     for (const auto& n : notes) fmt::print("  {}\n", n);
   }
+  const auto training = std::count_if(bns.begin(), bns.end(), [](const BatchNormInfo& b) { return b.training; });
+  if (training > 0)
+    fmt::print("\nThis model computes with batch statistics: {} of its {} BatchNormalization nodes are in\n"
+               "training mode (exported with TrainingMode.TRAINING). Each normalizes a batch by the batch's own\n"
+               "mean and variance, so a sample's output depends on the rest of its batch, and at batch size 1\n"
+               "on itself alone (bnfold audit measures what that costs). bnfold fold --eval-mode switches them\n"
+               "to the running statistics the model carries (PyTorch's model.eval()) and folds them.\n",
+               training, bns.size());
 }
 
 void print_text(const std::string& path, const ModelSummary& s) {

@@ -231,7 +231,9 @@ TEST_CASE("preconditions: second consumer, graph outputs, training mode, non-con
     const std::string bytes = serialize_onnx(*m.g);
     auto g = load_onnx_bytes(bytes.data(), bytes.size(), "copy");
     FoldReport report = fold_batchnorms(*g);
-    CHECK(only_row(report).describe() == "kept: BN is in training mode (training_mode=1)");
+    CHECK(only_row(report).describe() ==
+          "kept: BN is in training mode (training_mode=1): it normalizes with batch statistics; --eval-mode "
+          "switches it to its running statistics");
     CHECK(count(*g, "BatchNormalization") == 1);
   }
   {

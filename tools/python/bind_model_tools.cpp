@@ -28,10 +28,11 @@ void bind_model_tools(py::module_& m) {
 
   m.def(
       "fold",
-      [](const std::string& path, const std::string& out, bool verify, int64_t batch) {
+      [](const std::string& path, const std::string& out, bool verify, int64_t batch, bool eval_mode) {
         check_outputs_apart({{"the model", path}}, {{"out", out}});
         FoldModelOptions o;
         o.verify = verify;
+        o.eval_mode = eval_mode;
         o.verify_options.batch = batch;
         std::unique_ptr<Graph> original = load_onnx(path);
         FoldResult r;
@@ -42,13 +43,14 @@ void bind_model_tools(py::module_& m) {
         }
         return as_dict(fold_json(r));
       },
-      py::arg("path"), py::arg("out"), py::arg("verify") = true, py::arg("batch") = 2,
+      py::arg("path"), py::arg("out"), py::arg("verify") = true, py::arg("batch") = 2, py::arg("eval_mode") = false,
       "Folds every BatchNormalization of the ONNX model at `path` that folds exactly and writes the\n"
       "folded model to `out` (the ONNX checker accepts it; output names are kept). With `verify`,\n"
       "original and folded run on the same data-like random inputs (batch `batch`) and are measured\n"
       "against the original in float64, as `bnfold fold --verify`. Returns the report: 'batchnorms'\n"
       "(one dict per BN: action, target, reason, max_abs_error, isolated_error), 'counts', and\n"
-      "'verification' when verified. Raises bnfold.Error.");
+      "'verification' when verified. eval_mode: first switch BNs in training mode to their running\n"
+      "statistics (PyTorch's model.eval(); 'converted' lists them). Raises bnfold.Error.");
 
   m.def(
       "verify",

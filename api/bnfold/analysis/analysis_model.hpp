@@ -36,10 +36,16 @@ class AnalysisModel {
   std::shared_ptr<Graph> copy() const;
   const std::string& name() const { return name_; }
   const std::string& sha256() const { return sha256_; }  // of the file it was loaded from; "" otherwise
+  // BatchNormalization nodes the original has in training mode (they
+  // normalize with batch statistics). The prepared graph has them in
+  // inference mode (the "eval-mode" pass), so that the analyses compare data
+  // with the running statistics they carry; the audit says so.
+  int training_bns() const { return training_bns_; }
 
  private:
   std::shared_ptr<const Graph> original_, prepared_;
   std::string name_, sha256_;
+  int training_bns_ = 0;
 };
 
 // What a user may say about the data beyond the files (images only).

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "bnfold/analysis/verify_fold.hpp"
 #include "bnfold/passes/fold_report.hpp"
@@ -16,6 +18,12 @@ namespace bnfold BNFOLD_API {
 
 struct FoldModelOptions {
   PipelineOptions pipeline;
+  // First convert BatchNormalization nodes in training mode to inference mode
+  // (the "eval-mode" pass: what PyTorch's model.eval() does), so that they use
+  // the running statistics the model carries and fold. Verification then
+  // compares with the converted model: the original computes with batch
+  // statistics, a different function.
+  bool eval_mode = false;
   bool verify = false;
   VerifyOptions verify_options;
 };
@@ -23,6 +31,7 @@ struct FoldResult {
   std::shared_ptr<Graph> model;  // the folded model, producer "bnfold"
   FoldReport report;             // with the errors measured at each fold when verified
   std::optional<VerifyResult> verification;
+  std::vector<std::string> converted;  // BNs eval_mode switched to inference mode, by output name
 };
 FoldResult fold_model(const Graph& original, const FoldModelOptions& options = {});
 
