@@ -211,7 +211,8 @@ class LayerNorm : public RealKernel<LayerNorm> {
     const auto& d = in[0]->dims();
     const int64_t outer = product(d, 0, axis_), inner = product(d, axis_);
     const Real<T> x(*in[0]), scale(*in[1]);
-    const Tensor bias = in.size() > 2 && in[2] ? *in[2] : Tensor();
+    const bool has_bias = in.size() > 2 && in[2];
+    const Real<T> bias(has_bias ? *in[2] : *in[1]);  // read only with has_bias
     Tensor y(Real<T>::kind(), d), mean(DType::Float32, {outer}), inv(DType::Float32, {outer});
     for (int64_t o = 0; o < outer; ++o) {
       double m = 0, v = 0;
@@ -224,7 +225,7 @@ class LayerNorm : public RealKernel<LayerNorm> {
       inv.mutable_data_as<float>()[o] = static_cast<float>(r);
       for (int64_t i = 0; i < inner; ++i)
         y.mutable_data_as<T>()[o * inner + i] = static_cast<T>(
-            (x.p[o * inner + i] - m) * r * scale.p[i] + (bias.numel() ? bias.value_at(i) : 0.0));
+            (x.p[o * inner + i] - m) * r * scale.p[i] + (has_bias ? bias.p[i] : T(0)));
     }
     store_real(y, out[0]);
     if (out.size() > 1 && out[1]) copy_bytes(mean, out[1]);
