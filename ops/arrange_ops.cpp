@@ -22,8 +22,12 @@ class Range : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
     const DType t = ctx.dtype(0);
+    BNFOLD_NODE_CHECK(ctx, t != DType::Bool && t != DType::String, "Range of {} values", dtype_name(t));
     for (size_t i = 1; i < 3; ++i)
       BNFOLD_NODE_CHECK(ctx, ctx.dtype(i) == t, "input {} is {}, start is {}", i, dtype_name(ctx.dtype(i)), dtype_name(t));
+    for (size_t i = 0; i < 3; ++i)
+      BNFOLD_NODE_CHECK(ctx, ctx.constant(i, "a scalar").numel() == 1, "input {} holds {} values, not 1", i,
+                        ctx.constant(i, "a scalar").numel());
     const double start = ctx.constant(0, "start").value_at(0), limit = ctx.constant(1, "limit").value_at(0);
     const double delta = ctx.constant(2, "delta").value_at(0);
     BNFOLD_NODE_CHECK(ctx, delta != 0 && std::isfinite(delta), "delta {} cannot step", delta);
@@ -36,8 +40,8 @@ class Range : public OpKernel {
       if constexpr (!std::is_same_v<T, bool>) {
         T* p = out.mutable_data_as<T>();
         const auto s = ctx.constant(0, "start").data_as<T>()[0], d = ctx.constant(2, "delta").data_as<T>()[0];
-        T v = s;  // as the spec: start + i * delta accumulated in T
-        for (int64_t i = 0; i < count; ++i, v = static_cast<T>(v + d)) p[i] = v;
+        T v = s;  // as the spec: start + i * delta accumulated in T (integers wrap, never trap)
+        for (int64_t i = 0; i < count; ++i, v = wrapping(v, d, [](auto a, auto b) { return a + b; })) p[i] = v;
       }
     });
     ctx.set_output(0, t, {count});
@@ -80,7 +84,11 @@ class Trilu : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
     BNFOLD_NODE_CHECK(ctx, ctx.dims(0).size() >= 2, "needs rank >= 2, not {}", ctx.dims(0).size());
-    k_ = ctx.has_input(1) ? ctx.constant_ints(1, "k").at(0) : 0;
+    if (ctx.has_input(1)) {
+      const std::vector<int64_t> k = ctx.constant_ints(1, "k");
+      BNFOLD_NODE_CHECK(ctx, k.size() == 1, "k holds {} values, not 1", k.size());
+      k_ = k[0];
+    }
     upper_ = ctx.node().attr_int("upper") != 0;
     ctx.set_output(0, ctx.dtype(0), ctx.dims(0));
   }
@@ -110,6 +118,8 @@ class EyeLike : public OpKernel {
     const auto dtype = ctx.node().find_attr("dtype");
     BNFOLD_NODE_CHECK(ctx, !dtype || dtype_is_known(static_cast<int32_t>(dtype->i)), "unknown dtype {}", dtype->i);
     const DType t = dtype ? static_cast<DType>(dtype->i) : ctx.dtype(0);
+    BNFOLD_NODE_CHECK(ctx, t != DType::String && t != DType::Complex64 && t != DType::Complex128,
+                      "EyeLike of {} is not supported", dtype_name(t));
     k_ = ctx.node().attr_int("k");
     ctx.set_output(0, t, ctx.dims(0));
   }
@@ -148,7 +158,7 @@ class DepthSpace : public OpKernel {
     const auto& d = ctx.dims(0);
     BNFOLD_NODE_CHECK(ctx, d.size() == 4, "takes [N, C, H, W], not rank {}", d.size());
     b_ = ctx.node().attr_int("blocksize");
-    BNFOLD_NODE_CHECK(ctx, b_ >= 1, "blocksize {} is below 1", b_);
+    BNFOLD_NODE_CHECK(ctx, b_ >= 1 && b_ <= 4096, "blocksize {} is not in [1, 4096]", b_);
     if (to_space_) {
       crd_ = ctx.node().attr_string("mode") == "CRD";
       BNFOLD_NODE_CHECK(ctx, d[1] % (b_ * b_) == 0, "{} channels do not divide by blocksize^2 = {}", d[1], b_ * b_);

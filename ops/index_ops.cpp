@@ -20,11 +20,13 @@ char* bytes(Tensor* t) { return static_cast<char*>(t->mutable_data()); }
 // An index read from an int32/int64 tensor, negative counted from the end;
 // throws when outside [0, size).
 int64_t index_at(const Tensor& t, int64_t i, int64_t size, const char* what) {
-  int64_t v = static_cast<int64_t>(t.value_at(i));
-  if (v < 0) v += size;
-  BNFOLD_CHECK(v >= 0 && v < size, ErrorCode::InvalidArgument, "{} index {} is outside [{}, {})", what,
-               static_cast<int64_t>(t.value_at(i)), -size, size);
-  return v;
+  // Read exactly (int64 beyond 2^53 does not survive a double).
+  const int64_t raw = t.dtype() == DType::Int64 ? t.data_as<int64_t>()[i]
+                      : t.dtype() == DType::Int32 ? t.data_as<int32_t>()[i]
+                                                  : saturate_cast<int64_t>(t.value_at(i));
+  BNFOLD_CHECK(raw >= -size && raw < size, ErrorCode::InvalidArgument, "{} index {} is outside [{}, {})", what, raw,
+               -size, size);
+  return raw < 0 ? raw + size : raw;
 }
 
 void check_indices(InferContext& ctx, size_t i) {
@@ -84,7 +86,13 @@ class TopK : public OpKernel {
   void infer(InferContext& ctx) override {
     const auto& d = ctx.dims(0);
     axis_ = static_cast<size_t>(normalize_axis(ctx, ctx.node().attr_int("axis"), d.size()));
-    k_ = ctx.opset() >= 10 ? ctx.constant_ints(1, "K").at(0) : ctx.node().attr_int("k");
+    if (ctx.opset() >= 10) {
+      const std::vector<int64_t> k = ctx.constant_ints(1, "K");
+      BNFOLD_NODE_CHECK(ctx, k.size() == 1, "K holds {} values, not 1", k.size());
+      k_ = k[0];
+    } else {
+      k_ = ctx.node().attr_int("k");
+    }
     largest_ = ctx.opset() < 11 || ctx.node().attr_int("largest") != 0;
     BNFOLD_NODE_CHECK(ctx, k_ >= 0 && k_ <= d[axis_], "K = {} on an axis of {}", k_, d[axis_]);
     std::vector<int64_t> out = d;
@@ -161,7 +169,9 @@ class CumSum : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
     const auto& d = ctx.dims(0);
-    axis_ = static_cast<size_t>(normalize_axis(ctx, ctx.constant_ints(1, "axis").at(0), d.size()));
+    const std::vector<int64_t> axis = ctx.constant_ints(1, "axis");
+    BNFOLD_NODE_CHECK(ctx, axis.size() == 1, "axis holds {} values, not 1", axis.size());
+    axis_ = static_cast<size_t>(normalize_axis(ctx, axis[0], d.size()));
     exclusive_ = ctx.node().attr_int("exclusive") != 0;
     reverse_ = ctx.node().attr_int("reverse") != 0;
     BNFOLD_NODE_CHECK(ctx, ctx.dtype(0) != DType::Bool && ctx.dtype(0) != DType::String, "CumSum of {} data",
@@ -388,8 +398,10 @@ class OneHot : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
     const auto& id = ctx.dims(0);
-    depth_ = static_cast<int64_t>(ctx.constant(1, "depth").value_at(0));
-    BNFOLD_NODE_CHECK(ctx, depth_ >= 1, "depth {} is below 1", depth_);
+    BNFOLD_NODE_CHECK(ctx, ctx.constant(1, "depth").numel() == 1, "depth must be one value");
+    const double depth = ctx.constant(1, "depth").value_at(0);
+    BNFOLD_NODE_CHECK(ctx, depth >= 1 && depth < 1e12, "depth {} is not a count from 1", depth);
+    depth_ = static_cast<int64_t>(depth);
     BNFOLD_NODE_CHECK(ctx, product(ctx.dims(2)) == 2, "values must hold [off, on]: 2 values, not {}",
                       product(ctx.dims(2)));
     axis_ = static_cast<size_t>(normalize_axis(ctx, ctx.node().attr_int("axis"), id.size() + 1));
@@ -405,7 +417,7 @@ class OneHot : public OpKernel {
     for (int64_t i = 0; i < out[0]->numel(); ++i) std::memcpy(bytes(out[0]) + i * static_cast<int64_t>(es), off, es);
     for (int64_t a = 0; a < v.outer; ++a)
       for (int64_t c = 0; c < v.inner; ++c) {
-        int64_t k = static_cast<int64_t>(in[0]->value_at(a * v.inner + c));
+        int64_t k = saturate_cast<int64_t>(in[0]->value_at(a * v.inner + c));
         if (k < 0) k += depth_;
         if (k < 0 || k >= depth_) continue;  // out of range: all off
         std::memcpy(bytes(out[0]) + ((a * v.n + k) * v.inner + c) * static_cast<int64_t>(es), on, es);
