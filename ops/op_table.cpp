@@ -156,7 +156,7 @@ const OpEntry kOps[] = {
     plain("CastLike", 15, make_cast_like),
     {"DepthToSpace", 1, kMax, make_depth_space, 0, L::None, nullptr},
     {"SpaceToDepth", 1, kMax, make_depth_space, 1, L::None, nullptr},
-    plain("LayerNormalization", 17, make_layer_norm),
+    plain("LayerNormalization", 17, make_layer_norm, L::LayerNorm),
     plain("InstanceNormalization", 1, make_instance_norm),
 };
 

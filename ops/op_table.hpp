@@ -36,7 +36,7 @@ enum class ResizeOp : uint8_t { Resize, Upsample };
 // Which oneDNN builder may serve an op (runtime/dnnl/ maps each to one);
 // None: the reference kernel always runs it.
 enum class Lowering : uint8_t {
-  None, Conv, ConvTranspose, Gemm, MatMul, BatchNorm, Pool, Softmax, Concat, Lrn, Reduce, Binary, Eltwise,
+  None, Conv, ConvTranspose, Gemm, MatMul, BatchNorm, Pool, Softmax, Concat, Lrn, Reduce, Binary, Eltwise, LayerNorm,
 };
 
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const Node&, int variant);

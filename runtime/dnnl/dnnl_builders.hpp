@@ -17,6 +17,7 @@ bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
 bool build_eltwise(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_binary(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_softmax(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
+bool build_layer_norm(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_concat(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 // A channel Concat and the per-channel affine (+ ReLU/Clip) after it as one
 // step of bnfold's own (runtime/concat_affine.cpp); false when that does not apply.

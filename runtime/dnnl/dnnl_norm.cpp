@@ -1,4 +1,5 @@
-// oneDNN steps for BatchNormalization (inference), Softmax/LogSoftmax and LRN.
+// oneDNN steps for BatchNormalization (inference), LayerNormalization,
+// Softmax/LogSoftmax and LRN.
 #include "runtime/dnnl/dnnl_builders.hpp"
 #include "bnfold/graph/batchnorm.hpp"
 #include "ops/op_util.hpp"
@@ -31,6 +32,38 @@ bool build_batchnorm(PlanBuilder& b, const OpEntry&, const Node& n, const InferC
   step->fixed(DNNL_ARG_SHIFT, constant_memory(b, *ctx.input(2).value, {C}));
   step->fixed(DNNL_ARG_MEAN, constant_memory(b, *ctx.input(3).value, {C}));
   step->fixed(DNNL_ARG_VARIANCE, constant_memory(b, *ctx.input(4).value, {C}));
+  b.add_step(std::move(step));
+  return true;
+}
+
+// LayerNormalization over the axes from `axis` on is oneDNN's layer
+// normalization of the [outer, inner] view (it normalizes the last dim), with
+// constant scale and bias. The mean and inverse-std outputs, when a model
+// reads them, are left to the reference kernel.
+bool build_layer_norm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
+  const auto& x = ctx.dims(0);
+  if (x.empty() || ctx.dtype(0) != DType::Float32) return false;
+  for (size_t k = 1; k < n.outputs().size(); ++k)
+    if (n.output(k)) return false;
+  const bool bias = ctx.has_input(2);
+  if (!ctx.input(1).value || ctx.dtype(1) != DType::Float32 || (bias && (!ctx.input(2).value || ctx.dtype(2) != DType::Float32)))
+    return false;
+  int64_t axis = n.attr_int("axis");
+  if (axis < 0) axis += static_cast<int64_t>(x.size());
+  const int64_t outer = product(x, 0, static_cast<size_t>(axis)), inner = product(x, static_cast<size_t>(axis));
+  if (outer == 0 || inner == 0) return false;
+  const auto md = plain_md({outer, inner});
+  auto flags = dnnl::normalization_flags::use_scale;
+  if (bias) flags = flags | dnnl::normalization_flags::use_shift;
+  dnnl::layer_normalization_forward::desc d(prop_kind::forward_inference, md, n.attr_float("epsilon"), flags);
+  dnnl::layer_normalization_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
+  const int src = b.in_layout(input_slot(b, n, 0), plain_md(x));
+  const int dst = b.define(n.output(0), DType::Float32, x, nullptr);
+  auto step = step_for(b, n, pd);
+  step->arg(DNNL_ARG_SRC, src, md);
+  step->arg(DNNL_ARG_DST, dst, md);
+  step->fixed(DNNL_ARG_SCALE, constant_memory(b, *ctx.input(1).value, {inner}));
+  if (bias) step->fixed(DNNL_ARG_SHIFT, constant_memory(b, *ctx.input(2).value, {inner}));
   b.add_step(std::move(step));
   return true;
 }

@@ -16,6 +16,7 @@ const Row kBuilders[] = {
     {Lowering::MatMul, build_matmul},   {Lowering::BatchNorm, build_batchnorm}, {Lowering::Pool, build_pool},
     {Lowering::Softmax, build_softmax}, {Lowering::Concat, build_concat},     {Lowering::Lrn, build_lrn},
     {Lowering::Reduce, build_reduce},   {Lowering::Binary, build_binary},     {Lowering::Eltwise, build_eltwise},
+    {Lowering::LayerNorm, build_layer_norm},
 };
 
 }  // namespace

@@ -359,3 +359,24 @@ TEST_CASE("LRN and ReduceMean", "[kernels][lrn][reduce]") {
   r.output(r.node("ReduceMean", {r.input("x", {2, 5, 4, 3})}, {{"axes", ints({2, 3})}}));
   CHECK(contains(r.check(), "ReduceMean (oneDNN)"));
 }
+
+TEST_CASE("LayerNormalization on every axis, with and without bias; its statistics outputs stay reference",
+          "[kernels][layer_norm]") {
+  for (int64_t axis : {-1, 2, 1, 0}) {
+    for (bool bias : {true, false}) {
+      Case t(17);
+      const std::vector<int64_t> x = {3, 5, 7, 6};
+      std::vector<int64_t> inner(x.begin() + (axis < 0 ? axis + 4 : axis), x.end());
+      std::vector<Value*> in = {t.input("x", x), t.weight("scale", inner)};
+      if (bias) in.push_back(t.weight("bias", inner));
+      t.output(t.node("LayerNormalization", in, {{"axis", one(axis)}, {"epsilon", real(1e-3f)}}));
+      CHECK(contains(t.check(), "LayerNormalization (oneDNN)"));
+    }
+  }
+  Case stats(17);  // the mean and inverse std asked for: the reference kernel
+  Node* n = stats.g->add_node("LayerNormalization", {stats.input("x", {2, 4, 3}), stats.weight("scale", {3})},
+                              {"y", "mean", "inv_std"}, "ln");
+  stats.output(n->output(0));
+  stats.output(n->output(1));
+  CHECK(contains(stats.check(), "LayerNormalization (reference)"));
+}
