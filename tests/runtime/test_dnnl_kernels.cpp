@@ -360,7 +360,7 @@ TEST_CASE("LRN and ReduceMean", "[kernels][lrn][reduce]") {
   CHECK(contains(r.check(), "ReduceMean (oneDNN)"));
 }
 
-TEST_CASE("LayerNormalization on every axis, with and without bias; its statistics outputs stay reference",
+TEST_CASE("LayerNormalization on every axis with and without bias, its statistics outputs by the reference kernel",
           "[kernels][layer_norm]") {
   for (int64_t axis : {-1, 2, 1, 0}) {
     for (bool bias : {true, false}) {
