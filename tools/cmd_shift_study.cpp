@@ -133,8 +133,8 @@ void add_shift_study(CLI::App& app) {
            0, 1e15);
   add_seed_option(cmd, sa->seed, "Seed of the corruptions' random draws (noise, motion angles)");
   cmd->add_option("--pixel-range", sa->pixel_range,
-                  "Arrays: LO,HI, the values that are black and white (pixels 0 and 1). Default: --mean/--std when "
-                  "given, [0, 1] for images, else the data's own range");
+                  "Arrays: LO,HI, the values that are black and white (pixels 0 and 1). Default: the data's own range "
+                  "(images need none: they are pixels in [0, 1], normalized by --mean/--std)");
   in_range(cmd->add_option("--max-drop", sa->max_drop,
                            "A cell that loses more than this many points of accuracy (agreement) without a 'drifted' "
                            "verdict is a miss")
