@@ -46,7 +46,7 @@ os.makedirs(WORK, exist_ok=True)
 DATA = os.path.join(WORK, "data")
 factory.write_data(DATA)
 F1 = os.path.join(DATA, "factory1")
-N = 256
+N = 128
 x_all, y_all = np.load(os.path.join(F1, "x.npy"))[:N], np.load(os.path.join(F1, "y.npy"))[:N]
 FAMILIES = [f[0] for f in bnfold.corruption_families()]
 SEVERITIES, KS, PRIOR = [2, 4], [8, 32], 16.0
