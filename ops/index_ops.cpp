@@ -219,6 +219,20 @@ class CumSum : public OpKernel {
   bool exclusive_ = false, reverse_ = false;
 };
 
+// GatherElements and ScatterElements: the data offset of element i of the
+// indices (index strides `is`), its coordinate on `axis` replaced by the index it holds.
+int64_t element_offset(const Tensor& indices, int64_t i, const std::vector<int64_t>& is,
+                       const std::vector<int64_t>& data_dims, const std::vector<int64_t>& ds, size_t axis,
+                       const char* what) {
+  int64_t rest = i, off = 0;
+  for (size_t k = 0; k < is.size(); ++k) {
+    const int64_t c = rest / is[k];
+    rest %= is[k];
+    off += (k == axis ? index_at(indices, i, data_dims[k], what) : c) * ds[k];
+  }
+  return off;
+}
+
 // GatherElements: out[i][j][k] = data[index][j][k] along the axis (any dtype).
 class GatherElements : public OpKernel {
  public:
@@ -235,12 +249,7 @@ class GatherElements : public OpKernel {
     const auto ds = strides_of(d), is = strides_of(id);
     const size_t es = dtype_size(in[0]->dtype());
     for (int64_t i = 0; i < in[1]->numel(); ++i) {
-      int64_t rest = i, off = 0;
-      for (size_t k = 0; k < id.size(); ++k) {
-        const int64_t c = rest / is[k];
-        rest %= is[k];
-        off += (k == axis_ ? index_at(*in[1], i, d[k], "GatherElements") : c) * ds[k];
-      }
+      const int64_t off = element_offset(*in[1], i, is, d, ds, axis_, "GatherElements");
       std::memcpy(bytes(out[0]) + i * static_cast<int64_t>(es), bytes(*in[0]) + off * static_cast<int64_t>(es), es);
     }
   }
@@ -292,15 +301,8 @@ class ScatterElements : public OpKernel {
     copy_bytes(*in[0], out[0]);
     const auto& d = in[0]->dims();
     const auto ds = strides_of(d), is = strides_of(in[1]->dims());
-    for (int64_t i = 0; i < in[1]->numel(); ++i) {
-      int64_t rest = i, off = 0;
-      for (size_t k = 0; k < d.size(); ++k) {
-        const int64_t c = rest / is[k];
-        rest %= is[k];
-        off += (k == axis_ ? index_at(*in[1], i, d[k], "ScatterElements") : c) * ds[k];
-      }
-      combine_at(out[0], off, *in[2], i, reduction_);
-    }
+    for (int64_t i = 0; i < in[1]->numel(); ++i)
+      combine_at(out[0], element_offset(*in[1], i, is, d, ds, axis_, "ScatterElements"), *in[2], i, reduction_);
   }
 
  private:
