@@ -1,5 +1,6 @@
 #include "bnfold/runtime/session.hpp"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -178,6 +179,22 @@ uint64_t proc_number(const char* file, const char* key) {
   return 0;
 }
 
+// glibc gives each thread that allocates its own malloc arena (up to 8 per
+// core), and a new arena reserves 64 MiB of address space, 128 MiB while it
+// aligns. Under an address-space limit the workers' arenas would take the room
+// kept for the run itself, and oneDNN ends the process (SIGSEGV) when it then
+// cannot map a JIT kernel. So only as many arenas as the spare room holds;
+// past that the threads share the existing ones, as glibc does anyway once a
+// reservation fails.
+void cap_malloc_arenas(uint64_t spare) {
+#ifdef M_ARENA_MAX
+  constexpr uint64_t kArena = uint64_t{128} << 20;
+  mallopt(M_ARENA_MAX, static_cast<int>(std::min<uint64_t>(1 + spare / kArena, 1024)));
+#else
+  (void)spare;
+#endif
+}
+
 // Each OpenMP worker reserves a stack of address space. Under an
 // address-space limit (ulimit -v) too many of them make libgomp end the
 // process ("Thread creation failed"), killing a Python or C caller with no
@@ -200,7 +217,10 @@ void check_thread_stacks(int threads) {
   const uint64_t need = wanted > static_cast<int64_t>(running) ? (wanted - running) * each : 0;
   constexpr uint64_t kWork = uint64_t{64} << 20;  // room for the run's own allocations
   const uint64_t left = as.rlim_cur > used + kWork ? as.rlim_cur - used - kWork : 0;
-  if (need <= left) return;
+  if (need <= left) {
+    cap_malloc_arenas(left - need);
+    return;
+  }
   const uint64_t fit = running + left / each;
   failf(ErrorCode::ResourceLimit,
         "{} threads need {} MiB of address space for their stacks ({} MiB each); under the address-space limit "
