@@ -184,6 +184,14 @@ bnfold_status bnfold_session_create(const bnfold_model* model, int threads, bnfo
   });
 }
 
+int bnfold_bfloat16_supported(void) {
+  try {
+    return bnfold::bfloat16_support() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
 void bnfold_session_options_init(bnfold_session_options* o) {
   if (!o) return;
   std::memset(o, 0, sizeof *o);
@@ -217,6 +225,11 @@ bnfold_status bnfold_session_create_with_options(const bnfold_model* model, cons
     so.monitor_every = o.monitor_every;
     so.use_onednn = !o.reference_kernels;
     so.winograd = !o.direct_convolution;
+    if (o.precision != BNFOLD_PRECISION_FP32 && o.precision != BNFOLD_PRECISION_BF16)
+      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                          "precision " + std::to_string(o.precision) +
+                              " is neither BNFOLD_PRECISION_FP32 nor BNFOLD_PRECISION_BF16");
+    so.precision = o.precision == BNFOLD_PRECISION_BF16 ? bnfold::Precision::BFloat16 : bnfold::Precision::Float32;
     *out = new_session(*model, so);
   });
 }

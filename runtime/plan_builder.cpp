@@ -98,9 +98,12 @@ void PlanBuilder::alias(const Value* v, int s) { slot_of_[v] = s; }
 int PlanBuilder::view(const Value* v, int s, const std::vector<int64_t>& dims) {
   const Slot base = slot(s);  // a copy: define() grows the slot vector
   const int root = base.view_of >= 0 ? base.view_of : s;
-  BNFOLD_CHECK(base.plain || dims == base.dims, ErrorCode::Internal, "a view of a blocked slot with other dims");
-  const dnnl::memory::desc md = layout(s);
-  const int w = define(v, base.dtype, dims, base.plain ? nullptr : &md);
+  // Row-major in another data type (bf16) reshapes as plain float32 does.
+  const auto dt = layout(s).data_type();
+  const bool row_major = base.plain || layout(s) == plain_md(base.dims, dt);
+  BNFOLD_CHECK(row_major || dims == base.dims, ErrorCode::Internal, "a view of a blocked slot with other dims");
+  const dnnl::memory::desc md = row_major ? plain_md(dims, dt) : layout(s);
+  const int w = define(v, base.dtype, dims, &md);
   Slot& view = plan_.slots_[static_cast<size_t>(w)];
   view.view_of = root;
   view.view_bytes = base.view_of >= 0 ? base.view_bytes : 0;
@@ -317,7 +320,8 @@ bool PlanBuilder::build_view(const Node& node, const InferContext& ctx, const st
     if (node.output(k)) return false;
   const std::vector<int64_t>& dims = ctx.outputs()[0].dims;
   int s = in[0];
-  if (!slot(s).plain && dims != slot(s).dims) s = in_layout(s, plain_md(slot(s).dims));
+  // Kept in its data type: a bf16 tensor flattened before a Gemm stays bf16.
+  if (!slot(s).plain && dims != slot(s).dims) s = in_layout(s, plain_md(slot(s).dims, layout(s).data_type()));
   view(node.output(0), s, dims);
   return true;
 }

@@ -25,6 +25,17 @@ class PlanBuilder {
   // --- for the oneDNN step factories
   const Graph& graph() const { return graph_; }
   const SessionOptions& options() const { return options_; }
+  // The data type of the compute steps' activations and weights: bf16 under
+  // Precision::BFloat16 (the layout of a slot then carries it; a reader that
+  // wants plain float32 gets a converting reorder from in_layout), else f32.
+  dnnl::memory::data_type compute_type() const {
+    return options_.precision == Precision::BFloat16 ? dnnl::memory::data_type::bf16 : dnnl::memory::data_type::f32;
+  }
+  // The data type a compute step writes v in: f32 for a graph output (no
+  // rounding to bf16 at the model's edge), else compute_type().
+  dnnl::memory::data_type output_type(const Value* v) const {
+    return v && v->is_graph_output() ? dnnl::memory::data_type::f32 : compute_type();
+  }
   const Slot& slot(int s) const { return plan_.slots_[static_cast<size_t>(s)]; }
   // The slot of a value computed so far, or -1.
   int slot_of(const Value* v) const;

@@ -252,6 +252,12 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
   BNFOLD_CHECK(options.monitor_every >= 0, ErrorCode::InvalidArgument, "monitor_every {} is negative",
                options.monitor_every);
   check_thread_count(options.threads);
+  if (options.precision == Precision::BFloat16) {
+    BNFOLD_CHECK(options.use_onednn, ErrorCode::InvalidArgument,
+                 "bf16 runs on oneDNN's kernels; the reference kernels are float32 only");
+    std::string why;
+    BNFOLD_CHECK(bfloat16_support(&why), ErrorCode::Unsupported, "bf16: {}; use fp32", why);
+  }
   impl_->options = options;
   if (options.max_memory) set_memory_limit(options.max_memory);
   if (options.use_onednn) rt::set_dnnl_threads(options.threads);

@@ -38,6 +38,7 @@ struct BenchArgs {
   int per_op = 0;
   int64_t monitor = 0;
   std::string against;
+  std::string precision = "fp32", against_precision;
 };
 
 double ms_since(Clock::time_point t0) {
@@ -184,8 +185,9 @@ std::vector<std::string> node_column(const nlohmann::json& steps, size_t others)
 }
 
 void print_plan(const nlohmann::json& r) {
-  fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
-             r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
+  fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}, {}\n", r["model"].get<std::string>(),
+             r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>(),
+             r["precision"].get<std::string>());
   for (const auto& b : r["batches"]) {
     fmt::print(
         "\n  plan at batch {}: {} steps ({} oneDNN, {} vectorized, {} reference, {} reorders), {} of "
@@ -217,8 +219,9 @@ void print_monitor(const nlohmann::json& r) {
 }
 
 void print_compare(const nlohmann::json& r) {
-  fmt::print("{} against {}\n  in alternating pairs on the same inputs, threads {}\n", r["model"].get<std::string>(),
-             r["against"].get<std::string>(), r["threads"].get<int>());
+  fmt::print("{} ({}) against {} ({})\n  in alternating pairs on the same inputs, threads {}\n",
+             r["model"].get<std::string>(), r["precision"].get<std::string>(), r["against"].get<std::string>(),
+             r["against_precision"].get<std::string>(), r["threads"].get<int>());
   fmt::print("  {:>5} {:>12} {:>12}   {}\n", "batch", "MODEL", "--against", "--against's speedup (median of pairs)");
   for (const auto& b : r["batches"])
     fmt::print("  {:>5} {:>9.3f} ms {:>9.3f} ms   {}\n", b["batch"].get<int64_t>(), b["median_ms"].get<double>(),
@@ -226,8 +229,9 @@ void print_compare(const nlohmann::json& r) {
 }
 
 void print_text(const nlohmann::json& r) {
-  fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}\n", r["model"].get<std::string>(),
-             r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>());
+  fmt::print("{}\n  session creation {:.1f} ms, threads {}, {}, {}\n", r["model"].get<std::string>(),
+             r["session_ms"].get<double>(), r["threads"].get<int>(), r["kernels"].get<std::string>(),
+             r["precision"].get<std::string>());
   fmt::print("  {:>5} {:>9} {:>9} {:>9} {:>10} {:>8} {:>9} {:>8}\n", "batch", "median", "p90", "min", "samples/s",
              "GFLOP/s", "act. mem", "plan");
   for (const auto& b : r["batches"]) {
@@ -279,6 +283,11 @@ void add_bench(CLI::App& app) {
                   "median speedup over pairs with its 95% interval: a folded model against its original, "
                   "say")
       ->check(CLI::ExistingFile);
+  add_precision_option(cmd, a->precision);
+  cmd->add_option("--against-precision", a->against_precision,
+                  "Run the --against session (MODEL itself when --against is not given) in this precision: "
+                  "bf16 against fp32 in alternating pairs, say")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_flag("--reference", a->reference, "Use the plain reference kernels (the oracle; slow)");
   cmd->add_flag("--no-winograd", a->no_winograd,
                 "Direct convolution everywhere (by default dense 3x3 stride-1 convolutions use oneDNN's "
@@ -302,24 +311,34 @@ void add_bench(CLI::App& app) {
       "  bnfold bench resnet50.onnx --batch 32 --threads 2 --per-op 10\n"
       "  bnfold bench model.onnx --plan          (with why each fusion was or was not taken)\n"
       "  bnfold bench resnet18.onnx --batch 1 --threads 2 --monitor 16\n"
-      "  bnfold bench model.onnx --against folded.onnx --batch 1,8");
+      "  bnfold bench model.onnx --against folded.onnx --batch 1,8\n"
+      "  bnfold bench model.onnx --against-precision bf16 --batch 8   (bf16's speedup over fp32)");
   cmd->callback([a] {
     SessionOptions opts;
     opts.threads = a->threads;
     opts.use_onednn = !a->reference;
     opts.winograd = !a->no_winograd;
+    opts.precision = parse_precision(a->precision);
+    BNFOLD_ARG_CHECK(!a->reference || (opts.precision == Precision::Float32 && a->against_precision != "bf16"),
+                     ErrorCode::InvalidArgument, "bf16 runs on oneDNN's kernels: not with --reference");
     const auto t0 = Clock::now();
     Session session(a->model, opts);
     nlohmann::json r = {{"model", a->model},
                         {"session_ms", ms_since(t0)},
                         {"threads", a->threads},
-                        {"kernels", a->reference ? "reference kernels" : "oneDNN kernels"}};
-    BNFOLD_ARG_CHECK(a->monitor == 0 || a->against.empty(), ErrorCode::InvalidArgument,
-                 "--monitor and --against each compare two sessions: give one of them");
+                        {"kernels", a->reference ? "reference kernels" : "oneDNN kernels"},
+                        {"precision", a->precision}};
+    BNFOLD_ARG_CHECK(a->monitor == 0 || (a->against.empty() && a->against_precision.empty()),
+                     ErrorCode::InvalidArgument,
+                     "--monitor and --against (or --against-precision) each compare two sessions: give one of them");
     std::unique_ptr<Session> watched, other;
-    if (!a->against.empty()) {
-      other = std::make_unique<Session>(a->against, opts);
-      r["against"] = a->against;
+    if (!a->against.empty() || !a->against_precision.empty()) {
+      SessionOptions ao = opts;
+      if (!a->against_precision.empty()) ao.precision = parse_precision(a->against_precision);
+      const std::string& path = a->against.empty() ? a->model : a->against;
+      other = std::make_unique<Session>(path, ao);
+      r["against"] = path;
+      r["against_precision"] = precision_name(ao.precision);
     }
     if (a->monitor > 0) {
       SessionOptions mo = opts;

@@ -31,6 +31,7 @@ struct RunArgs {
   bool reference = false, float64 = false, no_winograd = false;
   uint64_t seed = 0;
   std::string bn_mode = "inference";
+  std::string precision = "fp32";
 };
 
 std::string file_name_for(const std::string& output) {
@@ -66,6 +67,10 @@ int run(const RunArgs& a) {
   opts.use_onednn = !a.reference && !a.float64;
   opts.winograd = !a.no_winograd;
   opts.bn_mode = parse_bn_mode(a.bn_mode);
+  opts.precision = parse_precision(a.precision);
+  if ((a.float64 || a.reference) && opts.precision != Precision::Float32)
+    throw Error(ErrorCode::InvalidArgument, fmt::format("--precision {} runs on oneDNN's kernels: not with {}",
+                                                        a.precision, a.float64 ? "--float64" : "--reference"));
   std::shared_ptr<Graph> graph(load_onnx(a.model));
   Session session(graph, opts);
   auto inputs = load_or_random_inputs(session, a.inputs, a.batch, a.seed);
@@ -140,6 +145,7 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--no-winograd", a->no_winograd,
                 "Direct convolution everywhere (by default dense 3x3 stride-1 convolutions use oneDNN's "
                 "Winograd kernels where the CPU has them: AVX-512)");
+  add_precision_option(cmd, a->precision);
   cmd->add_flag("--float64", a->float64,
                 "Evaluate the model in float64 on the reference kernels (every float value and constant widened; "
                 "outputs are float64)");

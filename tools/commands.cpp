@@ -31,6 +31,15 @@ void add_threads_option(CLI::App* cmd, int& threads, const char* what) {
   in_range(cmd->add_option("-t,--threads", threads, what)->capture_default_str(), 0, max_thread_count());
 }
 
+void add_precision_option(CLI::App* cmd, std::string& precision) {
+  cmd->add_option("--precision", precision,
+                  "fp32, or bf16: convolutions, Gemm and MatMul (and the steps between them) in bfloat16 with "
+                  "float32 accumulation, float32 at the model's inputs and outputs; about 3 significant digits. "
+                  "Needs a CPU with AVX512-BF16 or AMX")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+}
+
 void add_seed_option(CLI::App* cmd, uint64_t& seed, const char* what) {
   cmd->add_option("--seed", seed, what)
       ->capture_default_str()

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 
 namespace CLI {
 class App;
@@ -19,6 +20,8 @@ constexpr double kNoLimit = 1e300;
 
 // -t,--threads, the same for every command that runs a model.
 void add_threads_option(CLI::App* cmd, int& threads, const char* what = "Threads (0: one per core)");
+// --precision fp32|bf16 (checked while parsing; the Session refuses bf16 on a CPU without it).
+void add_precision_option(CLI::App* cmd, std::string& precision);
 // --seed: a whole number in [0, 2^64 - 1], refused otherwise (-1 and 2^64 once wrapped to 2^64 - 1).
 void add_seed_option(CLI::App* cmd, uint64_t& seed, const char* what);
 // Options of every command: --max-memory.

@@ -91,6 +91,14 @@ typedef enum {
   BNFOLD_BN_BATCH_STATISTICS = 1  /* with the current batch's, as a model left in train mode */
 } bnfold_bn_mode;
 
+typedef enum {
+  BNFOLD_PRECISION_FP32 = 0, /* every kernel in float32 */
+  BNFOLD_PRECISION_BF16 = 1  /* convolutions, Gemm, MatMul in bfloat16 (f32 accumulation), f32 inputs/outputs */
+} bnfold_precision;
+
+/* 1 when this CPU runs bfloat16 kernels natively (AVX512-BF16 or AMX), else 0. */
+BNFOLD_C_API int bnfold_bfloat16_supported(void);
+
 /* Set struct_size to sizeof(bnfold_session_options) (bnfold_session_options_init
  * does): fields a newer bnfold adds go at the end, and a caller built against
  * this header keeps working, the new fields taking their defaults. */
@@ -101,6 +109,7 @@ typedef struct {
   int64_t monitor_every;    /* 0: off; K: every K-th run measures every BN input's statistics (outputs unchanged) */
   int reference_kernels;    /* 1: the plain reference kernels instead of oneDNN (slow; an oracle) */
   int direct_convolution;   /* 1: no Winograd kernels for 3x3 convolutions (SessionOptions::winograd = false) */
+  int precision;            /* a bnfold_precision: BNFOLD_PRECISION_BF16 needs a CPU with AVX512-BF16 or AMX */
 } bnfold_session_options;
 
 BNFOLD_C_API void bnfold_session_options_init(bnfold_session_options* options);

@@ -73,11 +73,10 @@ bool find_depthwise_tail(PlanBuilder& b, const Fusion& f, const std::vector<int6
   return true;
 }
 
-dnnl::post_ops with_depthwise(const Fusion& f, DepthwiseTail& t) {
+dnnl::post_ops with_depthwise(const Fusion& f, DepthwiseTail& t, dnnl::memory::data_type dt) {
   dnnl::post_ops ops;
   append_ops(ops, f.ops);
-  ops.append_dw(dnnl::memory::data_type::f32, dnnl::memory::data_type::f32, dnnl::memory::data_type::f32, 3, t.stride,
-                1, 0, {});
+  ops.append_dw(dt, dnnl::memory::data_type::f32, dt, 3, t.stride, 1, 0, {});
   const int shift = ops.len();
   append_ops(ops, t.after.ops);
   for (auto& a : t.after.binary_args) a.index += shift;

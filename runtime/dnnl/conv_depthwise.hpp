@@ -19,7 +19,8 @@ struct DepthwiseTail {
 // only a depthwise convolution the post-op can compute; fills t.
 bool find_depthwise_tail(PlanBuilder& b, const Fusion& f, const std::vector<int64_t>& out, DepthwiseTail* t);
 // f's post-ops, the depthwise convolution, then its own activations'.
-dnnl::post_ops with_depthwise(const Fusion& f, DepthwiseTail& t);
+// dt: the data type of the depthwise weights and output (the plan's compute type).
+dnnl::post_ops with_depthwise(const Fusion& f, DepthwiseTail& t, dnnl::memory::data_type dt);
 // The depthwise weights and bias, the later post-ops' operands, its FLOPs.
 void add_depthwise_args(PlanBuilder& b, DnnlStep& step, const dnnl::primitive_desc& pd, const DepthwiseTail& t);
 // In place of finish_fusion: defines the depthwise output; returns its slot.

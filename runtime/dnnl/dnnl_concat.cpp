@@ -52,7 +52,8 @@ std::vector<dnnl::memory::desc> output_boxes(const dnnl::memory::desc& dst, int 
 bool box_is_dense(const dnnl::memory::desc& box, const dnnl::memory::desc& md) {
   const auto& a = box.data;
   const auto& b = md.data;
-  if (a.format_kind != dnnl_blocked || b.format_kind != dnnl_blocked || a.ndims != b.ndims || b.offset0 != 0)
+  if (a.format_kind != dnnl_blocked || b.format_kind != dnnl_blocked || a.ndims != b.ndims || b.offset0 != 0 ||
+      a.data_type != b.data_type)
     return false;
   const auto& ab = a.format_desc.blocking;
   const auto& bb = b.format_desc.blocking;
@@ -65,7 +66,7 @@ bool box_is_dense(const dnnl::memory::desc& box, const dnnl::memory::desc& md) {
     if (a.padded_dims[k] > 1 && ab.strides[k] != bb.strides[k]) return false;
     elements *= static_cast<size_t>(b.padded_dims[k]);
   }
-  return md.get_size() == elements * sizeof(float);  // md itself dense
+  return md.get_size() == elements * dnnl::memory::data_type_size(md.data_type());  // md itself dense
 }
 
 }  // namespace
@@ -91,12 +92,18 @@ bool build_concat(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
   std::unique_ptr<dnnl::concat::primitive_desc> pd;
   const std::vector<dnnl::memory::desc>* chosen = nullptr;
   for (const auto* mds : {&own, &alike, &plain}) {
-    auto candidate = std::make_unique<dnnl::concat::primitive_desc>(static_cast<int>(axis), *mds, dnnl_engine(),
-                                                                    scratch_attr());
+    std::unique_ptr<dnnl::concat::primitive_desc> candidate;
+    try {
+      candidate = std::make_unique<dnnl::concat::primitive_desc>(static_cast<int>(axis), *mds, dnnl_engine(),
+                                                                 scratch_attr());
+    } catch (const dnnl::error&) {
+      continue;  // inputs of two data types (bf16 and f32 under Precision::BFloat16): the plain f32 ones then
+    }
     chosen = mds;
     pd = std::move(candidate);
     if (optimized(impl_kind(pd->impl_info_str()))) break;
   }
+  if (!pd) return false;
   const auto dst_md = pd->dst_desc();
   const auto boxes = output_boxes(dst_md, static_cast<int>(axis), *chosen);
   std::vector<std::unique_ptr<dnnl::reorder::primitive_desc>> copies;
@@ -110,7 +117,8 @@ bool build_concat(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
     for (size_t i = 0; i < copies.size(); ++i) {
       // Written in place by its producer: no copy.
       if (box_is_dense(boxes[i], (*chosen)[i]) &&
-          b.into_box(slots[i], dst, static_cast<size_t>(boxes[i].data.offset0) * sizeof(float)))
+          b.into_box(slots[i], dst,
+                     static_cast<size_t>(boxes[i].data.offset0) * dnnl::memory::data_type_size(dst_md.data_type())))
         continue;
       auto step = step_for(b, n, *copies[i], fmt::format(" (input {} of {})", i + 1, copies.size()));
       step->arg(DNNL_ARG_FROM, slots[i], (*chosen)[i]);

@@ -72,13 +72,13 @@ Weights deconv_weights(const std::vector<int64_t>& w, int64_t group) {
 template <typename P>
 Offer conv_pd(dnnl::algorithm alg, const dnnl::memory::desc& x,
                                               const dnnl::memory::desc& w_any, bool has_bias,
-                                              const dnnl::memory::desc& b_md, const std::vector<int64_t>& out,
+                                              const dnnl::memory::desc& b_md, const dnnl::memory::desc& y_any,
                                               const dims_t& strides, const dims_t& dil, const dims_t& pad_l,
                                               const dims_t& pad_r, const dnnl::primitive_attr& attr) {
   const auto kind = dnnl::prop_kind::forward_inference;
   using D = typename P::desc;
-  const D d = has_bias ? D(kind, alg, x, w_any, b_md, any_md(out), strides, dil, pad_l, pad_r)
-                       : D(kind, alg, x, w_any, any_md(out), strides, dil, pad_l, pad_r);
+  const D d = has_bias ? D(kind, alg, x, w_any, b_md, y_any, strides, dil, pad_l, pad_r)
+                       : D(kind, alg, x, w_any, y_any, strides, dil, pad_l, pad_r);
   return make_offer<P>(d, attr);
 }
 
@@ -156,7 +156,10 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
 
   const Fusion f = plan_fusion(b, n, out, true);
   const Weights wt = transposed ? deconv_weights(wd, group) : conv_weights(wd, group);
-  const dnnl::memory::desc w_any(wt.dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+  // Under bf16 the activations and weights are bf16; the bias stays f32.
+  const auto dt = b.compute_type();
+  const dnnl::memory::desc w_any(wt.dims, dt, dnnl::memory::format_tag::any);
+  const dnnl::memory::desc y_any = any_md(out, b.output_type(f.result));
   const dnnl::memory::desc b_md = plain_md({out[1]});
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
@@ -167,16 +170,16 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   const auto make_pd = [&](const dnnl::memory::desc& src,
                            dnnl::algorithm alg = dnnl::algorithm::convolution_direct) {
     return transposed ? conv_pd<dnnl::deconvolution_forward>(dnnl::algorithm::deconvolution_direct, src, w_any,
-                                                             has_bias, b_md, out, strides, dil, pad_l, pad_r, attr)
-                      : conv_pd<dnnl::convolution_forward>(alg, src, w_any, has_bias, b_md, out, strides, dil,
+                                                             has_bias, b_md, y_any, strides, dil, pad_l, pad_r, attr)
+                      : conv_pd<dnnl::convolution_forward>(alg, src, w_any, has_bias, b_md, y_any, strides, dil,
                                                            pad_l, pad_r, attr);
   };
   Offer pd;
   std::string why;
   if (!transposed && b.options().winograd && winograd_pays(x, wd, out, g, group))
-    pd = winograd_offer([&] { return make_pd(any_md(x), dnnl::algorithm::convolution_winograd); }, &why);
+    pd = winograd_offer([&] { return make_pd(any_md(x, dt), dnnl::algorithm::convolution_winograd); }, &why);
   if (!pd) {
-    pd = make_pd(any_md(x));
+    pd = make_pd(any_md(x, dt));
     // Where oneDNN would want the input in another of its own layouts (regnet's
     // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
     // for the layout the input already has saves a reorder there and back.
@@ -216,10 +219,10 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
                          std::all_of(g.pad_end.begin(), g.pad_end.end(), zero);
   if (pointwise && find_depthwise_tail(b, f, out, &tail)) {
     dnnl::primitive_attr dw_attr = scratch_attr();
-    dw_attr.set_post_ops(with_depthwise(f, tail));
+    dw_attr.set_post_ops(with_depthwise(f, tail, dt));
     try {
-      auto fused = conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, any_md(x), w_any, has_bias,
-                                                      b_md, out, strides, dil, pad_l, pad_r, dw_attr);
+      auto fused = conv_pd<dnnl::convolution_forward>(dnnl::algorithm::convolution_direct, any_md(x, dt), w_any, has_bias,
+                                                      b_md, y_any, strides, dil, pad_l, pad_r, dw_attr);
       const dims_t tail_dims(tail.out.begin(), tail.out.end());
       std::string offered;
       if (seek_impl(*fused, [&](const dnnl::primitive_desc& c) {

@@ -21,7 +21,10 @@ bool build_gemm_in_place(PlanBuilder& b, const Node& n, const InferContext& ctx,
   const auto& out = ctx.outputs()[0].dims;
   const int64_t M = out[0], N = out[1], K = ctx.dims(0)[1];
   constexpr uint64_t kLargeWeights = 64u << 20;
-  if (M <= 2 || w->dtype() != DType::Float32 || w->nbytes() < kLargeWeights) return false;
+  // Under bf16 the weights are a bf16 copy anyway: the inner product's layout then.
+  if (M <= 2 || w->dtype() != DType::Float32 || w->nbytes() < kLargeWeights ||
+      b.compute_type() != dnnl::memory::data_type::f32)
+    return false;
   if (n.attr_float("alpha") != 1.0f || (c && n.attr_float("beta") != 1.0f)) return false;  // they would be copies
   // B is [N, K] (transB) or [K, N], row-major: as matmul's [K, N] weights.
   const auto w_tag = n.attr_int("transB") != 0 ? dnnl::memory::format_tag::ba : dnnl::memory::format_tag::ab;
@@ -66,13 +69,14 @@ bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContex
   // batch 1: 17.3 -> 14.8 ms); with more rows the blocked layout wins (batch
   // 8: 27.6 vs 53.0 ms for its three Gemms).
   const auto w_tag = M <= 2 ? dnnl::memory::format_tag::ab : dnnl::memory::format_tag::any;
-  const dnnl::memory::desc w_any({N, K}, dnnl::memory::data_type::f32, w_tag);
+  const auto dt = b.compute_type();
+  const dnnl::memory::desc w_any({N, K}, dt, w_tag);
   const dnnl::memory::desc bias_md = plain_md({N});
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   using IP = dnnl::inner_product_forward;
-  const IP::desc d = c ? IP::desc(prop_kind::forward_inference, any_md({M, K}), w_any, bias_md, any_md(out))
-                       : IP::desc(prop_kind::forward_inference, any_md({M, K}), w_any, any_md(out));
+  const IP::desc d = c ? IP::desc(prop_kind::forward_inference, any_md({M, K}, dt), w_any, bias_md, any_md(out, b.output_type(f.result)))
+                       : IP::desc(prop_kind::forward_inference, any_md({M, K}, dt), w_any, any_md(out, b.output_type(f.result)));
   dnnl::inner_product_forward::primitive_desc pd(d, attr, dnnl_engine());
 
   // alpha goes into the weights, beta into the bias ([N] or [1, N]: the same bytes), once.
@@ -111,19 +115,21 @@ bool build_matmul(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
   const Fusion f = plan_fusion(b, n, out, false);
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
-  const auto a_md = plain_md(ad), w_md = plain_md(wd), o_md = plain_md(od);
+  // Under bf16: bf16 operands and output, row-major as in float32.
+  const auto dt = b.compute_type();
+  const auto a_md = plain_md(ad, dt), w_md = plain_md(wd, dt), o_md = plain_md(od, b.output_type(f.result));
   dnnl::matmul::desc d(a_md, w_md, o_md);
   dnnl::matmul::primitive_desc pd(d, attr, dnnl_engine());
-  const int src = b.in_layout(input_slot(b, n, 0), plain_md(a));
-  const int dst = finish_fusion(b, f, n, out, plain_md(out));
+  const int src = b.in_layout(input_slot(b, n, 0), plain_md(a, dt));
+  const int dst = finish_fusion(b, f, n, out, plain_md(out, b.output_type(f.result)));
   auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC, src, a_md);
   step->arg(DNNL_ARG_DST, dst, o_md);
   add_fusion_args(*step, f);
   if (const_b) {
-    step->fixed(DNNL_ARG_WEIGHTS, constant_memory(b, *ctx.input(1).value, wd));
+    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, plain_md(wd), w_md));
   } else {
-    step->arg(DNNL_ARG_WEIGHTS, b.in_layout(input_slot(b, n, 1), plain_md(w)), w_md);
+    step->arg(DNNL_ARG_WEIGHTS, b.in_layout(input_slot(b, n, 1), plain_md(w, dt)), w_md);
   }
   b.add_step(std::move(step));
   return true;

@@ -52,7 +52,7 @@ bool build_pool(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   const int s = input_slot(b, n, 0);
   dims_t dil;
   for (int64_t d : g.dilation) dil.push_back(d - 1);
-  dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out),
+  dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out, b.layout(s).data_type()),
                                    dims_t(g.stride.begin(), g.stride.end()), dims_t(g.kernel.begin(), g.kernel.end()),
                                    dil, dims_t(g.pad_begin.begin(), g.pad_begin.end()), pad_r);
   dnnl::pooling_v2_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
@@ -81,7 +81,7 @@ bool build_spatial_reduce(PlanBuilder& b, ReduceOp op, const Node& n, const Infe
   out_4d.resize(x.size(), 1);
   const dims_t kernel(x.begin() + 2, x.end()), ones(x.size() - 2, 1), zeros(x.size() - 2, 0);
   const auto alg = op == ReduceOp::Max ? algorithm::pooling_max : algorithm::pooling_avg_exclude_padding;
-  dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out_4d), ones, kernel,
+  dnnl::pooling_v2_forward::desc d(prop_kind::forward_inference, alg, b.layout(s), any_md(out_4d, b.layout(s).data_type()), ones, kernel,
                                    zeros, zeros, zeros);
   dnnl::pooling_v2_forward::primitive_desc pd(d, scratch_attr(), dnnl_engine());
   const auto dst_md = pd.dst_desc();

@@ -33,8 +33,8 @@ dnnl::memory::desc plain_md(const std::vector<int64_t>& dims, dnnl::memory::data
   return dnnl::memory::desc(d, dt, strides);
 }
 
-dnnl::memory::desc any_md(const std::vector<int64_t>& dims) {
-  return dnnl::memory::desc(to_dnnl_dims(dims), dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+dnnl::memory::desc any_md(const std::vector<int64_t>& dims, dnnl::memory::data_type dt) {
+  return dnnl::memory::desc(to_dnnl_dims(dims), dt, dnnl::memory::format_tag::any);
 }
 
 dnnl::memory::desc same_format_md(const dnnl::memory::desc& like, const std::vector<int64_t>& dims) {

@@ -28,7 +28,8 @@ dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims);
 // Row-major f32 descriptor (rank 0 becomes a 1-element 1-D tensor).
 dnnl::memory::desc plain_md(const std::vector<int64_t>& dims,
                             dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
-dnnl::memory::desc any_md(const std::vector<int64_t>& dims);
+dnnl::memory::desc any_md(const std::vector<int64_t>& dims,
+                          dnnl::memory::data_type dt = dnnl::memory::data_type::f32);
 // A descriptor of `dims` in the same format as `like` (nChw16c, nhwc...),
 // for an operand that broadcasts against it; plain when like's format is
 // none of the common ones.

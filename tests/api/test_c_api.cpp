@@ -108,6 +108,21 @@ TEST_CASE("C API: model and session describe their inputs and outputs", "[c_api]
   bnfold_session_free(s);
   o.direct_convolution = 0;
   REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
+  bnfold_session_free(s);
+  CHECK(o.precision == BNFOLD_PRECISION_FP32);
+  o.precision = BNFOLD_PRECISION_BF16;  // made where the CPU has bf16, refused with the reason elsewhere
+  if (bnfold_bfloat16_supported()) {
+    REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
+    bnfold_session_free(s);
+  } else {
+    CHECK(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_UNSUPPORTED);
+    CHECK_THAT(bnfold_last_error(), Contains("AVX512-BF16"));
+  }
+  o.precision = 9;
+  CHECK(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("precision 9"));
+  o.precision = BNFOLD_PRECISION_FP32;
+  REQUIRE(bnfold_session_create_with_options(model, &o, &s) == BNFOLD_OK);
   bnfold_tensor_info out{};
   REQUIRE(bnfold_session_output_count(s) == 1);
   REQUIRE(bnfold_session_output_info(s, 0, &out) == BNFOLD_OK);

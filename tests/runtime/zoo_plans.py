@@ -24,14 +24,20 @@ ISAS = ["" if i == "native" else i for i in (sys.argv[4] if len(sys.argv) > 4 an
 ZOO_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
               "shufflenet_v2_x1_0", "mnasnet0_5", "regnet_x_400mf", "googlenet", "vgg11_bn"]
 h = Harness(BNFOLD)
+# bf16 plans too where the CPU has native bf16 (bnfold refuses it elsewhere, saying so).
+probe = subprocess.run([BNFOLD, "run", os.path.join(ZOO, "resnet18.onnx"), "--precision", "bf16"],
+                       capture_output=True, text=True)
+BF16 = probe.returncode == 0
+h.check("bf16: made, or refused for the CPU's lack of AVX512-BF16/AMX",
+        BF16 or "AVX512-BF16" in probe.stderr, probe.stderr)
 
 
-def plan(model, batch, isa):
+def plan(model, batch, isa, precision="fp32"):
     env = dict(os.environ)
     if isa:
         env["ONEDNN_MAX_CPU_ISA"] = isa
-    p = subprocess.run([BNFOLD, "bench", model, "--plan", "--json", "-b", str(batch), "-t", "2"],
-                       capture_output=True, text=True, env=env, timeout=300)
+    p = subprocess.run([BNFOLD, "bench", model, "--plan", "--json", "-b", str(batch), "-t", "2",
+                        "--precision", precision], capture_output=True, text=True, env=env, timeout=300)
     if p.returncode != 0:
         raise RuntimeError(f"bnfold bench --plan {model}: {p.stderr}")
     return json.loads(p.stdout)["batches"][0]
@@ -58,4 +64,8 @@ for name in ZOO_MODELS:
                 h.check(f"{where} {label}: no reference kernel, no oneDNN ref implementation", not slow,
                         "\n".join(slow))
             h.check(f"{where}: folding adds no step ({f['steps']} folded vs {a['steps']})", f["steps"] <= a["steps"])
+            if BF16 and not isa:
+                slow = slow_steps(plan(folded, batch, isa, "bf16"))
+                h.check(f"{where} folded, bf16: no reference kernel, no oneDNN ref implementation", not slow,
+                        "\n".join(slow))
 h.finish()

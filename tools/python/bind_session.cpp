@@ -26,7 +26,7 @@ py::dict moments_dict(const ChannelMoments& m) {
 class PySession {
  public:
   PySession(const std::string& path, int threads, const std::string& bn_mode, bool reference,
-            int64_t monitor_every, bool winograd)
+            int64_t monitor_every, bool winograd, const std::string& precision)
       : path_(path) {
     SessionOptions o;
     o.threads = threads;
@@ -34,6 +34,7 @@ class PySession {
     o.use_onednn = !reference;
     o.winograd = winograd;
     o.bn_mode = parse_bn_mode(bn_mode);
+    o.precision = parse_precision(precision);
     py::gil_scoped_release release;
     session_ = std::make_unique<Session>(path, o);
   }
@@ -110,14 +111,19 @@ class PySession {
 }  // namespace
 
 void bind_session(py::module_& m) {
+  m.def(
+      "bfloat16_support", [] { return bfloat16_support(); },
+      "True when this CPU runs bfloat16 kernels natively (AVX512-BF16 or AMX): Session(precision='bf16') needs it.");
   py::class_<PySession>(m, "Session")
-      .def(py::init<const std::string&, int, const std::string&, bool, int64_t, bool>(), py::arg("path"),
-           py::arg("threads") = 0, py::arg("bn_mode") = "inference", py::arg("reference") = false,
-           py::arg("monitor_every") = 0, py::arg("winograd") = true,
+      .def(py::init<const std::string&, int, const std::string&, bool, int64_t, bool, const std::string&>(),
+           py::arg("path"), py::arg("threads") = 0, py::arg("bn_mode") = "inference", py::arg("reference") = false,
+           py::arg("monitor_every") = 0, py::arg("winograd") = true, py::arg("precision") = "fp32",
            "Loads a model. threads: 0 for one per core; bn_mode: 'inference' (running statistics) or "
            "'batch' (the current batch's, as a model left in train mode); reference: the plain reference "
            "kernels instead of oneDNN (slow; an oracle); winograd: False keeps every convolution direct "
-           "(SessionOptions::winograd).")
+           "(SessionOptions::winograd); precision: 'fp32', or 'bf16' (convolutions, Gemm and MatMul in "
+           "bfloat16 with float32 accumulation, float32 inputs and outputs; needs AVX512-BF16 or AMX, "
+           "bnfold.bfloat16_support() tells).")
       .def("run", &PySession::run, py::arg("inputs"),
            "Runs the model: {name: ndarray} -> {name: ndarray}. A C-contiguous array of the\n"
            "input's dtype is read in place; the GIL is released while the model runs, so threads may share\n"

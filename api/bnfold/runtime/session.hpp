@@ -25,6 +25,21 @@ enum class BnMode {
                     // variance), as a model left in train mode does
 };
 
+// The arithmetic of the kernels between the model's inputs and outputs.
+enum class Precision {
+  Float32,   // every kernel in float32
+  BFloat16,  // convolutions, Gemm and MatMul (and the steps between them) in
+             // bfloat16 with float32 accumulation; float32 at the model's edges
+             // and in every step oneDNN does not run. Needs a CPU with
+             // AVX512-BF16 or AMX (bfloat16_support()).
+};
+// "fp32" / "bf16", and back (throws InvalidArgument naming the choices).
+const char* precision_name(Precision p);
+Precision parse_precision(const std::string& name);
+// Whether this CPU runs bfloat16 kernels natively (AVX512-BF16 or AMX, as
+// oneDNN sees it: ONEDNN_MAX_CPU_ISA counts), and if not, why.
+bool bfloat16_support(std::string* why = nullptr);
+
 // The largest thread count a Session takes on this machine, and the check
 // every entry point that takes a thread count runs (throws InvalidArgument).
 int max_thread_count();
@@ -59,6 +74,9 @@ struct SessionOptions {
   // measured in place (outputs unchanged), folded BNs included; the other
   // runs execute the plain plan. Session::monitor() reads them.
   int64_t monitor_every = 0;
+  // BFloat16: see Precision; Session refuses it where bfloat16_support() is
+  // false, and with use_onednn = false (the reference kernels are float32).
+  Precision precision = Precision::Float32;
 };
 
 // What a monitoring session has seen: the statistics of every BN input over

@@ -3,6 +3,7 @@
 Run by CTest with PYTHONPATH=<build>/python and BNFOLD_MODELS=<source>/models.
 """
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -138,3 +139,34 @@ def test_run_releases_the_gil():
         if end - start > 0.05 and gaps.max() < 0.5 * (end - start):
             return
     pytest.fail(f"the other thread stalled: longest gap {gaps.max():.3f} s of a {end - start:.3f} s run")
+
+
+def test_bf16_sessions_against_pytorch_and_on_the_trained_factory_models(tmp_path):
+    with pytest.raises(bnfold.Error, match="not one of fp32, bf16"):
+        bnfold.Session(TINY, precision="fp16")
+    if not bnfold.bfloat16_support():
+        with pytest.raises(bnfold.Error, match="AVX512-BF16"):
+            bnfold.Session(TINY, precision="bf16")
+        return
+    x = np.random.default_rng(3).standard_normal((6, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        want = bundled_tiny_resnet_in_pytorch()(torch.from_numpy(x)).numpy()
+    got = bnfold.Session(TINY, threads=2, precision="bf16").run({"input": x})["output"]
+    # bf16's 8 significant bits through six convolutions: within 3% of the output scale, yet not float32's result.
+    scale = np.abs(want).max()
+    np.testing.assert_allclose(got, want, rtol=0, atol=0.03 * scale)
+    assert np.abs(got - want).max() > 1e-4 * scale
+    # Trained models on their own data: bf16's accuracy within one point of fp32's (the precision tier's bar).
+    subprocess.run(["/usr/bin/python3", os.path.join(MODELS, "factory.py"), "data", "--out", str(tmp_path)],
+                   check=True, capture_output=True)
+    for model in ("factory_cnn.onnx", "factory_dw.onnx"):
+        for split in ("factory1_eval", "factory2_eval"):
+            images = np.load(tmp_path / split / "x.npy")
+            labels = np.load(tmp_path / split / "y.npy")
+            acc = {}
+            for precision in ("fp32", "bf16"):
+                s = bnfold.Session(os.path.join(MODELS, model), threads=2, precision=precision)
+                scores = np.concatenate([s.run({s.inputs[0]: images[i:i + 128]})[s.outputs[0]]
+                                         for i in range(0, len(images), 128)])
+                acc[precision] = np.mean(scores.argmax(1) == labels)
+            assert abs(acc["bf16"] - acc["fp32"]) <= 0.01, (model, split, acc)
