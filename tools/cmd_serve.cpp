@@ -21,7 +21,7 @@ namespace {
 struct ServeArgs {
   std::vector<std::string> models, baselines;
   ServerOptions o;
-  std::string window = "1h", snapshot_every = "0", timeout = "30s";
+  std::string window = "1h", snapshot_every = "0", timeout = "30s", precision = "fp32";
   double max_body_mb = 64, min_effect = -1;
 };
 
@@ -83,6 +83,7 @@ int run_serve(ServeArgs& a) {
   a.o.timeout_s = parse_duration(a.timeout, "--timeout");
   a.o.max_body_bytes = static_cast<size_t>(a.max_body_mb * (1 << 20));
   a.o.drift.min_effect = a.min_effect;
+  a.o.precision = parse_precision(a.precision);
   a.o.log = [](const std::string& line) { fmt::print(stderr, "{} bnfold serve: {}\n", stamp(), line); };
 
   // Signals go to one thread that waits for them (every thread started from
@@ -135,6 +136,7 @@ void add_serve(CLI::App& app) {
   in_range(cmd->add_option("--http-threads", a->o.http_threads, "Connections served at once")->capture_default_str(), 1,
            1024);
   add_threads_option(cmd, a->o.threads, "Kernel threads per model (0: one per core)");
+  add_precision_option(cmd, a->precision);
   in_range(cmd->add_option("--monitor-every", a->o.monitor_every,
                            "Measure BN input statistics on every K-th sample's run (1: all; 0: no monitoring)")
                ->capture_default_str(),

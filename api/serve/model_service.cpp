@@ -60,6 +60,7 @@ ModelService::ModelService(const ServedModel& m, const ServerOptions& options, c
       monitor_(options.window_s, name_, model_.sha256(), source + " " + name_) {
   SessionOptions so;
   so.threads = options.threads;
+  so.precision = options.precision;
   session_ = std::make_unique<Session>(model_.shared(), so);
   batchable_ = has_batch_dim(*session_);
   if (!m.baseline.empty()) {

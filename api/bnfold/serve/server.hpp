@@ -40,6 +40,7 @@ struct ServerOptions {
   int http_threads = 32;               // connections served at once (more wait for a free one)
   double read_timeout_s = 5;           // a client that stops sending is dropped after this
   int threads = 0;                     // kernel threads of each model's session; 0: one per core
+  Precision precision = Precision::Float32;  // of each model's session (bf16 needs AVX512-BF16 or AMX)
   // Monitoring: a run is measured whenever it brings the count of samples
   // served to a multiple of monitor_every (1: every run; with batch 1,
   // exactly every monitor_every-th sample); 0: no monitoring.

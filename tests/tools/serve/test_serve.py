@@ -330,4 +330,19 @@ code, _, err = h.run("serve", CNN, "--baseline", f"other={BASE}")
 check("serve: a baseline for no model is refused", code != 0 and "no model is named 'other'" in err, err)
 code, _, err = h.run("serve", f"mlp={MLP}", "--baseline", BASE, "--port", "0")
 check("serve: another model's baseline is refused at start", code != 0 and "another model" in err, err)
+
+# ---- --precision bf16: served in bfloat16 where the CPU has it (`bnfold run --precision bf16` agrees), refused
+# at start, with the reason, where it has not
+probe = subprocess.run([BNFOLD, "run", CNN, "--precision", "bf16"], capture_output=True, text=True)
+if probe.returncode == 0:
+    s = Served(BNFOLD, f"cam={CNN}", "--precision", "bf16", "--threads", "1", "--max-batch", "1")
+    got = outputs_of(*infer(s, "cam", {"image": x}))["logits"]
+    scale = np.abs(want).max()
+    check("bf16 serving: within bf16's precision of fp32, not fp32 itself",
+          np.abs(got - want).max() < 0.03 * scale and not np.allclose(got, want, rtol=1e-6, atol=1e-7),
+          f"{got}\n{want}")
+    check("bf16 serving stops cleanly", s.stop() == 0, s.text_log())
+else:
+    code, _, err = h.run("serve", CNN, "--precision", "bf16", "--port", "0")
+    check("serve --precision bf16 without native bf16: refused at start", code != 0 and "AVX512-BF16" in err, err)
 h.finish()
