@@ -8,7 +8,10 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "bnfold/analysis/quant_readiness.hpp"
+#include "bnfold/graph/folded_bns.hpp"
 #include "bnfold/graph/inspect.hpp"
+#include "bnfold/passes/fold.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/ops/load.hpp"
 #include "bnfold/analysis/workflows.hpp"
@@ -24,7 +27,68 @@ struct InspectArgs {
   bool json = false;
   bool dump = false;
   bool no_shape_inference = false;
+  bool quantization = false;
 };
+
+// The readiness of the model as it will be quantized: folded first (in memory)
+// when it still has BNs that fold.
+struct Readiness {
+  std::vector<LayerReadiness> layers;
+  size_t folded_now = 0;
+};
+
+Readiness readiness_of(const std::string& path, const ImportOptions& options) {
+  Readiness r;
+  const auto graph = load_onnx(path, options);
+  r.folded_now = fold_batchnorms(*graph).folded();
+  r.layers = quantization_readiness(*graph);
+  return r;
+}
+
+nlohmann::json readiness_json(const Readiness& r) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : r.layers)
+    layers.push_back({{"node", l.node}, {"op", l.op}, {"channels", l.channels}, {"depthwise", l.depthwise},
+                      {"range_ratio", l.range_ratio}, {"collapsed_channels", l.collapsed},
+                      {"sqnr_per_tensor_db", l.sqnr_tensor_db}, {"sqnr_per_channel_db", l.sqnr_channel_db},
+                      {"equalize_with", l.equalize_with}, {"bn", l.bn}, {"inflated_channels", l.inflated},
+                      {"activation_range", {l.act_low, l.act_high}}, {"verdict", to_string(l.verdict)},
+                      {"why", l.why}});
+  return {{"bns_folded_first", r.folded_now}, {"min_sqnr_db", ReadinessOptions().min_sqnr_db}, {"layers", layers}};
+}
+
+void print_readiness(const Readiness& r) {
+  fmt::print("\nInt8 readiness of the weights{}: SQNR over the worst tenth of channels, bar {:.0f} dB\n",
+             r.folded_now ? fmt::format(" (after folding {} BN(s) in memory)", r.folded_now) : "",
+             ReadinessOptions().min_sqnr_db);
+  if (r.layers.empty()) {
+    fmt::print("  (no Conv, ConvTranspose, Gemm or MatMul with constant weights)\n");
+    return;
+  }
+  std::vector<std::string> names;
+  for (const auto& l : r.layers) names.push_back(l.node);
+  const size_t w = column_width(names, 2 + 14 + 6 + 10 + 10 + 14 + 20, 12);
+  const std::vector<std::string> shown = fit_names(names, w);
+  fmt::print("  {:<{}} {:<13} {:>5} {:>9} {:>9} {:>13} {}\n", "layer", w, "op", "C", "ranges", "to 0", "SQNR t / ch",
+             "verdict");
+  std::map<QuantVerdict, size_t> counts;
+  std::vector<std::string> notes;
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const auto& l = r.layers[i];
+    ++counts[l.verdict];
+    fmt::print("  {:<{}} {:<13} {:>5} {:>8.3g}x {:>9} {:>5.1f} / {:<5.1f} {}\n", shown[i], w,
+               l.depthwise ? "Conv (dw)" : l.op, l.channels, l.range_ratio, l.collapsed, l.sqnr_tensor_db,
+               l.sqnr_channel_db, to_string(l.verdict));
+    if (l.verdict != QuantVerdict::PerTensorSafe || !l.inflated.empty()) notes.push_back(l.node + ": " + l.why);
+  }
+  fmt::print("  ({} per-tensor safe, {} need per-channel, {} need equalization, {} keep in fp32.\n"
+             "   ranges: largest over smallest per-channel max|w|; to 0: channels per-tensor int8 rounds to zero.)\n",
+             counts[QuantVerdict::PerTensorSafe], counts[QuantVerdict::NeedsPerChannel],
+             counts[QuantVerdict::NeedsEqualization], counts[QuantVerdict::KeepFp32]);
+  const size_t most = 20;
+  for (size_t i = 0; i < notes.size() && i < most; ++i) fmt::print("  {}\n", notes[i]);
+  if (notes.size() > most) fmt::print("  ... {} more (--json lists every layer)\n", notes.size() - most);
+}
 
 void print_tensors(const char* title, const std::vector<TensorInfo>& list) {
   fmt::print("{}\n", title);
@@ -142,6 +206,11 @@ void add_inspect(CLI::App& app) {
   cmd->add_flag("--dump", args->dump, "Also print the whole graph, node by node");
   cmd->add_flag("--no-shape-inference", args->no_shape_inference,
                 "Skip ONNX shape inference (shapes then come only from the file)");
+  cmd->add_flag("--quantization", args->quantization,
+                "Also judge each layer's weights for int8, as they are after folding (the model is folded in "
+                "memory first when it has BNs that fold): spread of per-channel ranges, channels per-tensor int8 "
+                "rounds to zero, SQNR per tensor and per channel, BN channels whose tiny variance inflates the "
+                "folded weights, and a verdict per layer");
   cmd->footer(
       "The BatchNormalization table lists, per BN node: the op producing its input\n"
       "(a BN can be folded into a Conv, ConvTranspose, Gemm or MatMul producer),\n"
@@ -151,7 +220,8 @@ void add_inspect(CLI::App& app) {
       "NaN/Inf parameters, non-constant parameters, training mode.\n\n"
       "Examples:\n"
       "  bnfold inspect models/tiny_resnet.onnx\n"
-      "  bnfold inspect --json model.onnx | python3 -m json.tool");
+      "  bnfold inspect --json model.onnx | python3 -m json.tool\n"
+      "  bnfold inspect --quantization folded.onnx");
   cmd->callback([args] {
     ImportOptions options;
     options.infer_shapes = !args->no_shape_inference;
@@ -160,10 +230,12 @@ void add_inspect(CLI::App& app) {
     if (args->json) {
       nlohmann::json j = nlohmann::json::parse(inspect_json(*graph, args->model));
       if (args->dump) j["graph"] = graph->dump();
+      if (args->quantization) j["quantization"] = readiness_json(readiness_of(args->model, options));
       std::cout << j.dump(2) << "\n";
       return;
     }
     print_text(args->model, summary);
+    if (args->quantization) print_readiness(readiness_of(args->model, options));
     if (args->dump) fmt::print("\n{}", graph->dump());
   });
 }

@@ -170,3 +170,37 @@ def test_bf16_sessions_against_pytorch_and_on_the_trained_factory_models(tmp_pat
                                          for i in range(0, len(images), 128)])
                 acc[precision] = np.mean(scores.argmax(1) == labels)
             assert abs(acc["bf16"] - acc["fp32"]) <= 0.01, (model, split, acc)
+
+
+def test_int8_readiness_matches_numpy_on_the_folded_depthwise_model(tmp_path):
+    """`inspect --quantization --json`'s weight SQNRs against numpy's own symmetric int8 on the folded weights."""
+    import json
+
+    import onnx
+    from onnx import numpy_helper
+    cli = os.environ["BNFOLD_CLI"]
+    folded = str(tmp_path / "dw_folded.onnx")
+    subprocess.run([cli, "fold", os.path.join(MODELS, "factory_dw.onnx"), "-o", folded], check=True,
+                   capture_output=True)
+    report = json.loads(subprocess.run([cli, "inspect", folded, "--quantization", "--json"], check=True,
+                                       capture_output=True, text=True).stdout)["quantization"]
+    assert report["bns_folded_first"] == 0  # already folded
+    model = onnx.load(folded)
+    weights = {i.name: numpy_helper.to_array(i).astype(np.float64) for i in model.graph.initializer}
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    layers = {layer["node"]: layer for layer in report["layers"]}
+    assert len(convs) >= 7 and all(n.name in layers for n in convs)
+
+    def decile_db(w, scales):
+        q = np.clip(np.round(w / scales), -127, 127) * scales
+        db = 10 * np.log10((w ** 2).sum(axis=1) / ((w - q) ** 2).sum(axis=1))
+        return np.sort(db)[(len(db) - 1) // 10]
+
+    for n in convs:
+        w = weights[n.input[1]].reshape(weights[n.input[1]].shape[0], -1)
+        peak = np.abs(w).max(axis=1)
+        got = layers[n.name]
+        assert got["sqnr_per_tensor_db"] == pytest.approx(decile_db(w, np.abs(w).max() / 127), abs=0.01)
+        assert got["sqnr_per_channel_db"] == pytest.approx(decile_db(w, peak[:, None] / 127), abs=0.01)
+        assert got["range_ratio"] == pytest.approx(peak.max() / peak.min(), rel=1e-6)
+        assert got["bn"], n.name  # every conv of this model had its BN folded into it
