@@ -1,6 +1,10 @@
 #include "bnfold/analysis/fold_workflow.hpp"
 
 #include "bnfold/version.hpp"
+
+#include <algorithm>
+
+#include "bnfold/analysis/quant_readiness.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/graph/batchnorm.hpp"
 #include "bnfold/passes/fold.hpp"
@@ -31,7 +35,40 @@ FoldResult fold_model(const Graph& original, const FoldModelOptions& options) {
   const Graph& source = reference ? *reference : original;
   r.model = clone_graph(source);
   r.report = fold_batchnorms(*r.model, options.pipeline);
-  if (options.verify) r.verification = verify_fold(source, *r.model, &r.report, options.verify_options);
+  std::shared_ptr<Graph> folded_only;  // before equalization, for verification
+  if (options.equalize) {
+    const auto summary = [](const Graph& g, size_t* layers, size_t* safe, double* worst) {
+      const auto layers_now = quantization_readiness(g);
+      *layers = layers_now.size();
+      *safe = 0;
+      *worst = layers_now.empty() ? 0 : 1e300;
+      for (const auto& l : layers_now) {
+        *safe += l.verdict == QuantVerdict::PerTensorSafe;
+        *worst = std::min(*worst, l.sqnr_tensor_db);
+      }
+    };
+    FoldResult::Equalization e;
+    summary(*r.model, &e.layers, &e.safe_before, &e.worst_before);
+    if (options.verify) folded_only = clone_graph(*r.model);
+    e.changed = make_pass("equalize")->run(*r.model);
+    summary(*r.model, &e.layers, &e.safe_after, &e.worst_after);
+    r.equalization = e;
+  }
+  if (options.verify) {
+    if (r.equalization && r.equalization->changed) {
+      // Each fold checked where it is (the model before equalization), and the
+      // equalized model's outputs: its values between layers are rescaled per
+      // channel by design.
+      r.verification = verify_fold(source, *folded_only, &r.report, options.verify_options);
+      VerifyOptions outputs = options.verify_options;
+      outputs.outputs_only = true;
+      const VerifyResult eq = verify_fold(source, *r.model, nullptr, outputs);
+      r.verification->outputs = eq.outputs;
+      r.verification->ok = r.verification->ok && eq.ok;
+    } else {
+      r.verification = verify_fold(source, *r.model, &r.report, options.verify_options);
+    }
+  }
   stamp_producer(*r.model);
   return r;
 }

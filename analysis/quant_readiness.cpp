@@ -7,6 +7,7 @@
 #include <map>
 
 #include "bnfold/graph/folded_bns.hpp"
+#include "bnfold/passes/equalize.hpp"
 
 namespace bnfold {
 
@@ -75,29 +76,6 @@ double int8_error(double w, double scale) {
   return e * e;
 }
 
-bool relu_like(const Node& n) { return n.op_type() == "Relu" || n.op_type() == "LeakyRelu"; }
-
-// The layer a cross-layer equalization would pair n with: n's output, through
-// an optional ReLU (positively homogeneous: scaling a channel passes through
-// it), read by exactly one layer with constant weights as its data input.
-const Node* equalization_partner(const Node& n, const Node** relu) {
-  const Value* v = n.output(0);
-  *relu = nullptr;
-  for (int hop = 0; hop < 2 && v && !v->is_graph_output() && v->uses().size() == 1; ++hop) {
-    const Node* c = v->uses()[0].node;
-    if (relu_like(*c) && hop == 0) {
-      *relu = c;
-      v = c->output(0);
-      continue;
-    }
-    const Tensor* w;
-    std::vector<int64_t> ch;
-    int64_t channels;
-    return v->uses()[0].input_index == 0 && layer_weights(*c, &w, &ch, &channels) ? c : nullptr;
-  }
-  return nullptr;
-}
-
 }  // namespace
 
 std::vector<LayerReadiness> quantization_readiness(const Graph& g, const ReadinessOptions& options) {
@@ -145,8 +123,12 @@ std::vector<LayerReadiness> quantization_readiness(const Graph& g, const Readine
     r.range_ratio = smallest > 0 ? top / smallest : 1;
     r.sqnr_tensor_db = low_decile(sq_t);
     r.sqnr_channel_db = low_decile(sq_c);
-    const Node* relu = nullptr;
-    if (const Node* next = equalization_partner(*n, &relu)) r.equalize_with = node_name(*next);
+    std::vector<double> balance;
+    double imbalance = 0;  // the largest |log s_c| equalization would apply: 0 once equalized
+    if (const Node* next = equalization_pair(*n, &balance)) {
+      r.equalize_with = node_name(*next);
+      for (double s : balance) imbalance = std::max(imbalance, std::fabs(std::log(s)));
+    }
     if (auto it = by_output.find(n->output(0)->name()); it != by_output.end() && it->second.channels() == channels) {
       const FoldedBn& f = it->second;
       r.bn = f.bn;
@@ -175,13 +157,15 @@ std::vector<LayerReadiness> quantization_readiness(const Graph& g, const Readine
     if (r.sqnr_tensor_db >= bar) {
       r.verdict = QuantVerdict::PerTensorSafe;
       r.why = t;
-    } else if (r.sqnr_channel_db >= bar && !r.equalize_with.empty() && r.range_ratio >= 8) {
+    } else if (r.sqnr_channel_db >= bar && !r.equalize_with.empty() && r.range_ratio >= 8 &&
+               imbalance > std::log(2.0)) {
       r.verdict = QuantVerdict::NeedsEqualization;
       r.why = fmt::format("{}: {}; {}; equalizing with {} evens the ranges for per-tensor scales", t, spread, c,
                           r.equalize_with);
     } else if (r.sqnr_channel_db >= bar) {
       r.verdict = QuantVerdict::NeedsPerChannel;
-      r.why = fmt::format("{}: {}; {}", t, spread, c);
+      r.why = fmt::format("{}: {}; {}{}", t, spread, c,
+                          r.equalize_with.empty() ? "" : "; balanced with " + r.equalize_with + " already");
     } else {
       r.verdict = QuantVerdict::KeepFp32;
       r.why = fmt::format("{}, {}: outliers within channels", t, c);

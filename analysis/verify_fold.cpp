@@ -127,7 +127,9 @@ std::shared_ptr<Graph> segment_graph(const Graph& folded, const Segment& s, cons
 VerifyResult verify_fold(const Graph& original, const Graph& folded, FoldReport* report, const VerifyOptions& o) {
   // The points to compare: each fold's output value, present in both graphs.
   std::vector<std::pair<std::string, std::string>> points;  // report key (empty without a report), value name
-  if (report) {
+  if (o.outputs_only) {
+    // none
+  } else if (report) {
     for (const std::string& key : report->order()) {
       const BnFoldRow* row = report->find(key);
       // A BN folded forward has no output of its own left: compare after the

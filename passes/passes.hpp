@@ -19,5 +19,6 @@ std::unique_ptr<Pass> make_fold_bn_into_consumer();
 std::unique_ptr<Pass> make_bn_to_scale_shift();
 std::unique_ptr<Pass> make_fold_affine_into_producer();
 std::unique_ptr<Pass> make_eval_mode();
+std::unique_ptr<Pass> make_equalize();
 
 }  // namespace bnfold

@@ -48,13 +48,16 @@ const std::vector<PassInfo>& default_pipeline() {
 std::unique_ptr<Pass> make_pass(const std::string& name) {
   // Not in the default pipeline: it changes what the model computes (fold --eval-mode).
   if (name == "eval-mode") return make_eval_mode();
+  // Nor this one: for models that will be quantized (fold --equalize).
+  if (name == "equalize") return make_equalize();
   std::string known;
   for (const auto& e : entries()) {
     if (name == e.info.name) return e.make();
     if (known.find(e.info.name) == std::string::npos) known += (known.empty() ? "" : ", ") + std::string(e.info.name);
   }
-  failf(ErrorCode::InvalidArgument, "unknown pass '{}'; the passes are: {}, and eval-mode (not in the default "
-        "pipeline: it changes what the model computes)", name, known);
+  failf(ErrorCode::InvalidArgument, "unknown pass '{}'; the passes are: {}, and eval-mode and equalize (not in the "
+        "default pipeline: the first changes what the model computes, the second is for models to be quantized)",
+        name, known);
 }
 
 std::vector<std::string> run_pipeline(Graph& graph, const PipelineOptions& options, FoldReport* report) {

@@ -34,7 +34,7 @@ struct FoldArgs {
   bool verify = false, bench = false, list_passes = false, verify_each = false;
   VerifyArgs v;
   std::string report, html, passes, bench_batches = "1,8";
-  bool external_data = false, keep_failed = false, eval_mode = false;
+  bool external_data = false, keep_failed = false, eval_mode = false, equalize = false;
 };
 
 // BNs of the model in training mode (they normalize with batch statistics).
@@ -151,6 +151,7 @@ int run(const FoldArgs& a) {
   fo.pipeline.passes = split_list(a.passes);
   fo.verify = a.verify;
   fo.eval_mode = a.eval_mode;
+  fo.equalize = a.equalize;
   if (a.verify) fo.verify_options = verify_options(a.v, Session(original));
   const FoldResult result = fold_model(*original, fo);
   const FoldReport& report = result.report;
@@ -161,6 +162,12 @@ int run(const FoldArgs& a) {
                "statistics),\n  as PyTorch's model.eval(); what follows compares with that model.\n",
                result.converted.size(), training);
   print_report(report, a.verify);
+  if (const auto& e = result.equalization)
+    fmt::print("\nCross-layer equalization (for int8 with per-tensor weight scales): {}; layers per-tensor safe "
+               "{} -> {} of {},\n  the lowest per-tensor weight SQNR {:.1f} -> {:.1f} dB (inspect --quantization "
+               "has each layer)\n",
+               e->changed ? "done" : "nothing to balance", e->safe_before, e->safe_after, e->layers,
+               e->worst_before, e->worst_after);
   if (!a.eval_mode && training > 0)
     fmt::print("\nThis model computes with batch statistics: its {} BatchNormalization node{} in training mode\n"
                "normalize{} each batch by its own mean and variance, so a sample's output depends on the rest\n"
@@ -232,6 +239,10 @@ void add_fold(CLI::App& app) {
                 "First switch BatchNormalization nodes in training mode (training_mode=1, exported with "
                 "TrainingMode.TRAINING) to inference mode, using the running statistics the model carries "
                 "(PyTorch's model.eval()); then they fold. --verify compares with that inference-mode model");
+  cmd->add_flag("--equalize", a->equalize,
+                "After folding, even out the per-channel weight ranges of consecutive layers (through a ReLU) "
+                "by cross-layer equalization, for int8 with per-tensor scales; the function is unchanged "
+                "(--verify checks it)");
   cmd->add_option("--bench-batch", a->bench_batches, "Batch sizes for --bench")->capture_default_str();
   cmd->add_flag("--external-data", a->external_data, "Write weights to OUT.data next to the model");
   cmd->add_flag("--keep-failed", a->keep_failed, "Write the folded model even when --verify fails");

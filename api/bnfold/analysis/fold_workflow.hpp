@@ -24,6 +24,10 @@ struct FoldModelOptions {
   // compares with the converted model: the original computes with batch
   // statistics, a different function.
   bool eval_mode = false;
+  // After folding, cross-layer equalization (the "equalize" pass) for a model
+  // to be quantized to int8 with per-tensor weight scales; verification then
+  // checks the equalized model, which computes the same up to rounding.
+  bool equalize = false;
   bool verify = false;
   VerifyOptions verify_options;
 };
@@ -32,6 +36,15 @@ struct FoldResult {
   FoldReport report;             // with the errors measured at each fold when verified
   std::optional<VerifyResult> verification;
   std::vector<std::string> converted;  // BNs eval_mode switched to inference mode, by output name
+  // With equalize: the int8 readiness of the folded weights before and after
+  // (analysis/quant_readiness.hpp): layers judged, per-tensor safe, and the
+  // lowest per-tensor SQNR (dB).
+  struct Equalization {
+    bool changed = false;
+    size_t layers = 0, safe_before = 0, safe_after = 0;
+    double worst_before = 0, worst_after = 0;
+  };
+  std::optional<Equalization> equalization;
 };
 FoldResult fold_model(const Graph& original, const FoldModelOptions& options = {});
 

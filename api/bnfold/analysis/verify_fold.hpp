@@ -42,6 +42,9 @@ struct VerifyOptions {
   bool float64_reference = true;
   // Measure each fold alone (every other BN unfolded) too.
   bool isolated = true;
+  // Compare the graph outputs only (an equalized model's values between
+  // layers are rescaled per channel by design).
+  bool outputs_only = false;
   int threads = 0;
 };
 
