@@ -46,6 +46,9 @@ std::unique_ptr<OpKernel> make_where(const Node&, int);
 std::unique_ptr<OpKernel> make_mod(const Node&, int);
 std::unique_ptr<OpKernel> make_bitshift(const Node&, int);
 std::unique_ptr<OpKernel> make_is_special(const Node&, int variant);  // 0 IsInf, 1 IsNaN
+// ops/quant_ops.cpp
+std::unique_ptr<OpKernel> make_quantize_linear(const Node&, int);
+std::unique_ptr<OpKernel> make_dequantize_linear(const Node&, int);
 // ops/index_ops.cpp
 std::unique_ptr<OpKernel> make_arg_extreme(const Node&, int variant);  // 0 ArgMax, 1 ArgMin
 std::unique_ptr<OpKernel> make_topk(const Node&, int);

@@ -39,5 +39,6 @@ void add_drift(CLI::App& app);
 void add_recalibrate(CLI::App& app);
 void add_serve(CLI::App& app);
 void add_shift_study(CLI::App& app);
+void add_quantize(CLI::App& app);
 
 }  // namespace bnfold::cli

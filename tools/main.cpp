@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
   bnfold::cli::add_audit(app);
   bnfold::cli::add_serve(app);
   bnfold::cli::add_shift_study(app);
+  bnfold::cli::add_quantize(app);
   if (argc == 1) {  // a bare "bnfold" gets the overview, not just "subcommand required"
     std::cerr << app.help();
     return 2;

@@ -155,7 +155,26 @@ def transformer_and_index_cases():
     yield "GatherND", x, dict(batch_dims=1), 13, (("indices", np.array([[2, 4], [0, 1]], dtype=np.int64)),)
 
 
+def quantize_cases():
+    """QuantizeLinear per tensor and per axis, int8 and uint8, with zero points and saturation (the scale 0.01
+    puts most of N(0,1) beyond 127 steps), and halves to round to even (x / 0.5 on data of whole halves is not
+    exercised by random data: scale 2/3 gives ties of float32 rounding too)."""
+    x = [2, 3, 5, 7]
+    for dtype, zp in ((np.uint8, 128), (np.uint8, 3), (np.int8, 0), (np.int8, -7)):
+        for scale in (0.05, 0.01, 2 / 3):
+            yield "QuantizeLinear", x, dict(_out=TensorProto.UINT8 if dtype == np.uint8 else TensorProto.INT8), 13, (
+                ("y_scale", np.array(scale, dtype=np.float32)), ("y_zero_point", np.array(zp, dtype=dtype)))
+    yield "QuantizeLinear", x, dict(_out=TensorProto.UINT8), 10, (("y_scale", np.array(0.02, dtype=np.float32)),)
+    for axis in (0, 1, 3, -1, -3):
+        n = x[axis]
+        scales = np.linspace(0.004, 0.08, n).astype(np.float32)
+        zps = (np.arange(n) * 5 - 6).astype(np.int8)
+        yield "QuantizeLinear", x, dict(axis=axis, _out=TensorProto.INT8), 13, (
+            ("y_scale", scales), ("y_zero_point", zps))
+
+
 def cases():
+    yield from quantize_cases()
     yield from pool_cases()
     yield from resize_cases()
     yield from transformer_and_index_cases()

@@ -18,9 +18,12 @@ const readline = require('readline');
 const ort = require(path.join(process.argv[2], 'onnxruntime-node'));
 const sessions = [];
 
-// A .npy reader/writer for C-order float32 and int64 arrays (10-byte preamble,
-// header length at byte 8).
+// A .npy reader for C-order float32 and int64 arrays and a writer for those and
+// the int8/uint8/int32/bool outputs of quantized or logic ops (10-byte
+// preamble, header length at byte 8).
 const NPY_TYPES = {'<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array]};
+const NPY_OUT = [[Float32Array, '<f4'], [BigInt64Array, '<i8'], [Int8Array, '|i1'], [Uint8Array, '|u1'],
+                 [Int32Array, '<i4']];
 
 function readNpy(file) {
   const buf = fs.readFileSync(file);
@@ -37,10 +40,9 @@ function readNpy(file) {
 }
 
 function writeNpy(file, dims, data) {
-  if (!(data instanceof Float32Array || data instanceof BigInt64Array)) {
-    throw new Error(`${file}: only float32 and int64 outputs are written`);
-  }
-  const descr = data instanceof BigInt64Array ? '<i8' : '<f4';
+  const kind = NPY_OUT.find(([Type]) => data instanceof Type);
+  if (!kind) throw new Error(`${file}: only float32, int64, int32, int8 and uint8 outputs are written`);
+  const descr = kind[1];
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
   while ((10 + header.length + 1) % 64 !== 0) header += ' ';
   header += '\n';

@@ -1,0 +1,61 @@
+// bnfold quantize: an int8 model as ONNX QDQ (QuantizeLinear/DequantizeLinear
+// around the data and weights of every Conv, Gemm and MatMul with constant
+// weights), written after folding so that the weights quantized are the ones
+// that will run: symmetric int8 weights with one scale per output channel,
+// uint8 activations with one scale and zero point per tensor, int32 biases at
+// the product of the two scales (ONNX Runtime's QDQ format, which it runs with
+// its int8 kernels). Activation ranges come from calibration data, or without
+// data from the folded BNs' statistics.
+#pragma once
+
+#include "bnfold/graph/export.hpp"
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bnfold/analysis/dataset.hpp"
+#include "bnfold/analysis/quant_readiness.hpp"
+#include "bnfold/graph/graph.hpp"
+
+namespace bnfold BNFOLD_API {
+
+struct QuantizeOptions {
+  // Calibration data: each quantized tensor's range is its min and max over
+  // the data. Null: the pre-activation range of the BN folded into the layer
+  // that makes the tensor (beta -+ 3|gamma| per channel, clipped by a ReLU or
+  // Clip between), and `input_range` for graph inputs.
+  const Dataset* data = nullptr;
+  std::vector<double> input_range;  // {lo, hi}; empty: graph inputs need data
+  int64_t batch = 32;
+  int threads = 0;
+  bool equalize = false;  // cross-layer equalization after folding (fold --equalize)
+  std::function<void(int64_t done, int64_t total)> progress;  // samples measured
+};
+
+struct QuantizedLayer {
+  std::string node, op;
+  std::string input;            // the activation quantized before it
+  double low = 0, high = 0;     // its range
+  double scale = 0;             // uint8 step
+  int zero_point = 0;
+  double weight_scale_min = 0, weight_scale_max = 0;  // per output channel
+  bool bias = false;            // an int32 bias
+  QuantVerdict verdict = QuantVerdict::PerTensorSafe;  // of its weights (per-channel is what is written)
+};
+
+struct QuantizeResult {
+  std::shared_ptr<Graph> model;  // the QDQ model
+  std::vector<QuantizedLayer> layers;
+  std::vector<std::string> skipped;  // "node: why", layers left in float
+  size_t folded = 0;                 // BNs folded first
+  bool equalized = false;
+  std::string ranges_from;           // "calibration data (N samples)", "BN statistics"
+};
+
+// Throws bnfold::Error when the model's opset is below 13 (per-channel
+// scales need it) or, without data, for a tensor whose range nothing gives.
+QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& options);
+
+}  // namespace bnfold
