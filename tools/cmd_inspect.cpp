@@ -8,10 +8,9 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
-#include "bnfold/analysis/quant_readiness.hpp"
+#include "bnfold/analysis/quantize.hpp"
 #include "bnfold/graph/folded_bns.hpp"
 #include "bnfold/graph/inspect.hpp"
-#include "bnfold/passes/fold.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/ops/load.hpp"
 #include "bnfold/analysis/workflows.hpp"
@@ -30,36 +29,9 @@ struct InspectArgs {
   bool quantization = false;
 };
 
-// The readiness of the model as it will be quantized: folded first (in memory)
-// when it still has BNs that fold.
-struct Readiness {
-  std::vector<LayerReadiness> layers;
-  size_t folded_now = 0;
-};
-
-Readiness readiness_of(const std::string& path, const ImportOptions& options) {
-  Readiness r;
-  const auto graph = load_onnx(path, options);
-  r.folded_now = fold_batchnorms(*graph).folded();
-  r.layers = quantization_readiness(*graph);
-  return r;
-}
-
-nlohmann::json readiness_json(const Readiness& r) {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& l : r.layers)
-    layers.push_back({{"node", l.node}, {"op", l.op}, {"channels", l.channels}, {"depthwise", l.depthwise},
-                      {"range_ratio", l.range_ratio}, {"collapsed_channels", l.collapsed},
-                      {"sqnr_per_tensor_db", l.sqnr_tensor_db}, {"sqnr_per_channel_db", l.sqnr_channel_db},
-                      {"equalize_with", l.equalize_with}, {"bn", l.bn}, {"inflated_channels", l.inflated},
-                      {"activation_range", {l.act_low, l.act_high}}, {"verdict", to_string(l.verdict)},
-                      {"why", l.why}});
-  return {{"bns_folded_first", r.folded_now}, {"min_sqnr_db", ReadinessOptions().min_sqnr_db}, {"layers", layers}};
-}
-
-void print_readiness(const Readiness& r) {
+void print_readiness(const ModelReadiness& r) {
   fmt::print("\nInt8 readiness of the weights{}: SQNR over the worst tenth of channels, bar {:.0f} dB\n",
-             r.folded_now ? fmt::format(" (after folding {} BN(s) in memory)", r.folded_now) : "",
+             r.bns_folded_first ? fmt::format(" (after folding {} BN(s) in memory)", r.bns_folded_first) : "",
              ReadinessOptions().min_sqnr_db);
   if (r.layers.empty()) {
     fmt::print("  (no Conv, ConvTranspose, Gemm or MatMul with constant weights)\n");
@@ -230,12 +202,15 @@ void add_inspect(CLI::App& app) {
     if (args->json) {
       nlohmann::json j = nlohmann::json::parse(inspect_json(*graph, args->model));
       if (args->dump) j["graph"] = graph->dump();
-      if (args->quantization) j["quantization"] = readiness_json(readiness_of(args->model, options));
+      if (args->quantization) {
+        const ModelReadiness r = model_readiness(*graph);
+        j["quantization"] = nlohmann::json::parse(readiness_json(r.layers, r.bns_folded_first));
+      }
       std::cout << j.dump(2) << "\n";
       return;
     }
     print_text(args->model, summary);
-    if (args->quantization) print_readiness(readiness_of(args->model, options));
+    if (args->quantization) print_readiness(model_readiness(*graph));
     if (args->dump) fmt::print("\n{}", graph->dump());
   });
 }

@@ -13,10 +13,6 @@
 #include "bnfold/analysis/quantize.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/ops/load.hpp"
-#include "bnfold/passes/fold.hpp"
-#include "bnfold/passes/pipeline.hpp"
-#include "bnfold/runtime/session.hpp"
-#include "bnfold/runtime/tensor_tools.hpp"
 #include "tools/arg_check.hpp"
 #include "tools/commands.hpp"
 #include "tools/data_cli.hpp"
@@ -31,50 +27,6 @@ struct QuantizeArgs : DataArgs {
   bool equalize = false;
   int64_t check_samples = 1024;
 };
-
-// The float (folded) model against the int8 one on the data: output error, agreement, accuracy.
-struct Check {
-  int64_t samples = 0;
-  double rel_rms = 0, agreement = 0, acc_float = -1, acc_int8 = -1;
-};
-
-Check check_on_data(const Graph& folded, const Graph& qdq, const Dataset& d, const QuantizeArgs& a) {
-  SessionOptions so;
-  so.threads = a.threads;
-  Session f(clone_graph(folded), so), q(clone_graph(qdq), so);
-  const std::string in = f.inputs()[0].name, out = f.outputs()[0].name;
-  Check c;
-  double err = 0, ref = 0;
-  int64_t agree = 0, right_f = 0, right_q = 0;
-  const int64_t n = std::min(d.size(), a.check_samples);
-  for (int64_t start = 0; start < n; start += a.batch) {
-    const int64_t count = std::min(a.batch, n - start);
-    const Tensor x = d.batch(start, count);
-    const Tensor yf = f.run({{in, x}}).at(out), yq = q.run({{in, x}}).at(out);
-    for (int64_t i = 0; i < yf.numel(); ++i) {
-      err += std::pow(yq.value_at(i) - yf.value_at(i), 2);
-      ref += std::pow(yf.value_at(i), 2);
-    }
-    if (yf.rank() == 2 && yf.dims()[1] > 1)
-      for (int64_t r = 0; r < count; ++r) {
-        const int64_t pf = top_k(yf, r, 1)[0].first, pq = top_k(yq, r, 1)[0].first;
-        agree += pf == pq;
-        if (d.has_labels()) {
-          const int64_t label = d.labels()[static_cast<size_t>(start + r)];
-          right_f += pf == label;
-          right_q += pq == label;
-        }
-      }
-  }
-  c.samples = n;
-  c.rel_rms = ref > 0 ? std::sqrt(err / ref) : 0;
-  c.agreement = n > 0 ? static_cast<double>(agree) / static_cast<double>(n) : 0;
-  if (d.has_labels() && n > 0) {
-    c.acc_float = static_cast<double>(right_f) / static_cast<double>(n);
-    c.acc_int8 = static_cast<double>(right_q) / static_cast<double>(n);
-  }
-  return c;
-}
 
 int run_quantize(QuantizeArgs& a) {
   check_outputs(a, {{"-o", a.out}});
@@ -96,28 +48,13 @@ int run_quantize(QuantizeArgs& a) {
   }
   const QuantizeResult r = quantize_model(*original, o);
   save_onnx(*r.model, a.out);
-  std::optional<Check> c;
-  if (data) {
-    std::shared_ptr<Graph> folded = clone_graph(*original);
-    fold_batchnorms(*folded);
-    if (a.equalize) make_pass("equalize")->run(*folded);
-    c = check_on_data(*folded, *r.model, *data, a);
-  }
+  std::optional<QuantizeCheck> c;
+  if (data) c = check_quantized(*original, r, *data, a.check_samples, a.batch, a.threads);
 
   if (a.json) {
-    nlohmann::json layers = nlohmann::json::array();
-    for (const auto& l : r.layers)
-      layers.push_back({{"node", l.node}, {"op", l.op}, {"input", l.input}, {"range", {l.low, l.high}},
-                        {"scale", l.scale}, {"zero_point", l.zero_point},
-                        {"weight_scales", {l.weight_scale_min, l.weight_scale_max}}, {"bias_int32", l.bias},
-                        {"weights_verdict", to_string(l.verdict)}});
-    nlohmann::json j = {{"model", a.model}, {"output_model", a.out}, {"bns_folded", r.folded},
-                        {"equalized", r.equalized}, {"ranges_from", r.ranges_from}, {"layers", layers},
-                        {"skipped", r.skipped}};
-    if (c) {
-      j["check"] = {{"samples", c->samples}, {"output_relative_rms", c->rel_rms}, {"top1_agreement", c->agreement}};
-      if (c->acc_float >= 0) j["check"]["accuracy"] = {{"float", c->acc_float}, {"int8", c->acc_int8}};
-    }
+    nlohmann::json j = nlohmann::json::parse(quantize_json(r, c ? &*c : nullptr));
+    j["model"] = a.model;
+    j["output_model"] = a.out;
     std::cout << j.dump(2) << "\n";
     return 0;
   }
@@ -142,10 +79,10 @@ int run_quantize(QuantizeArgs& a) {
   if (c) {
     fmt::print("\nOn {} samples of the data, int8 against the folded float model: outputs {:.2f}% relative RMS "
                "apart, top-1 agreement {:.1f}%\n",
-               c->samples, 100 * c->rel_rms, 100 * c->agreement);
-    if (c->acc_float >= 0)
-      fmt::print("  accuracy: float {:.2f}%, int8 {:.2f}% ({:+.2f} points)\n", 100 * c->acc_float, 100 * c->acc_int8,
-                 100 * (c->acc_int8 - c->acc_float));
+               c->samples, 100 * c->relative_rms, 100 * c->agreement);
+    if (c->accuracy_float >= 0)
+      fmt::print("  accuracy: float {:.2f}%, int8 {:.2f}% ({:+.2f} points)\n", 100 * c->accuracy_float, 100 * c->accuracy_int8,
+                 100 * (c->accuracy_int8 - c->accuracy_float));
   }
   fmt::print("Wrote {}\n", a.out);
   return 0;

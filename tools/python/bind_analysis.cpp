@@ -7,6 +7,9 @@
 #include <tuple>
 
 #include "bnfold/analysis/corruptions.hpp"
+#include "bnfold/analysis/quantize.hpp"
+#include "bnfold/ops/load.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/analysis/shift_study.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "bnfold/graph/atomic_file.hpp"
@@ -290,8 +293,51 @@ void bind_shift_study(py::module_& m) {
 
 }  // namespace
 
+void bind_quantize(py::module_& m) {
+  m.def(
+      "quantize",
+      [](const std::string& path, const std::string& out, const py::object& data, const std::vector<double>& input_range,
+         bool equalize, int64_t check_samples, int64_t batch, int threads, BNFOLD_DATA_PARAMS) {
+        std::vector<NamedPath> inputs = {{"the model", path}};
+        add_paths(inputs, data, "the data");
+        add_paths(inputs, labels, "the labels");
+        check_outputs_apart(inputs, {{"out", out}});
+        const auto g = load_onnx(path);
+        QuantizeOptions o;
+        o.input_range = input_range;
+        o.equalize = equalize;
+        o.batch = batch;
+        o.threads = threads;
+        std::optional<Dataset> d;
+        if (!data.is_none()) {
+          d = dataset_of(*g, path, data, BNFOLD_DATA_VALUES);
+          o.data = &*d;
+        }
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          const QuantizeResult r = quantize_model(*g, o);
+          save_onnx(*r.model, out);
+          std::optional<QuantizeCheck> c;
+          if (d) c = check_quantized(*g, r, *d, check_samples, batch, threads);
+          json = quantize_json(r, c ? &*c : nullptr);
+        }
+        return as_dict(json);
+      },
+      py::arg("path"), py::arg("out"), py::arg("data") = py::none(), py::arg("input_range") = std::vector<double>{},
+      py::arg("equalize") = false, py::arg("check_samples") = 1024, py::arg("batch") = 32, py::arg("threads") = 0,
+      BNFOLD_DATA_ARGS,
+      doc("An int8 QDQ model of `path` written to `out` (`bnfold quantize`): folded first (equalized with\n"
+          "equalize=True), activation ranges from `data` (paths, an array or an iterable of arrays), or\n"
+          "without data from the folded BNs' statistics and input_range (lo, hi) for the model's input.\n"
+          "With data, the int8 model is also compared with the float one on check_samples samples.\n"
+          "Returns the keys of `bnfold quantize --json` ('layers', 'skipped', 'ranges_from', 'check').")
+          .c_str());
+}
+
 void bind_analysis(py::module_& m) {
   bind_shift_study(m);
+  bind_quantize(m);
   bind_collect_stats(m);
   bind_drift(m);
   bind_recalibrate(m);

@@ -1,6 +1,7 @@
 // bnfold.inspect, bnfold.fold and bnfold.verify.
 #include <pybind11/stl.h>
 
+#include "bnfold/analysis/quantize.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "bnfold/graph/atomic_file.hpp"
 #include "bnfold/graph/onnx_io.hpp"
@@ -12,19 +13,27 @@ namespace bnfold::python {
 void bind_model_tools(py::module_& m) {
   m.def(
       "inspect",
-      [](const std::string& path) {
-        std::string json;
+      [](const std::string& path, bool quantization) {
+        std::string json, readiness;
         {
           py::gil_scoped_release release;
-          json = inspect_json(*load_onnx(path), path);
+          const auto g = load_onnx(path);
+          json = inspect_json(*g, path);
+          if (quantization) {
+            const ModelReadiness r = model_readiness(*g);
+            readiness = readiness_json(r.layers, r.bns_folded_first);
+          }
         }
-        return as_dict(json);
+        py::dict d = as_dict(json);
+        if (quantization) d["quantization"] = as_dict(readiness);
+        return d;
       },
-      py::arg("path"),
+      py::arg("path"), py::arg("quantization") = false,
       "What is in the ONNX model at `path`, as `bnfold inspect --json`: 'inputs' and 'outputs' (name,\n"
       "dtype, shape with symbolic dims as strings), 'opsets', 'op_counts', 'parameters', and\n"
       "'batchnorms' (each BN as a folding pass sees it: producer, consumers, channels, mode, the\n"
-      "channels that block a fold). Returns a dict.");
+      "channels that block a fold). quantization=True adds 'quantization', as `inspect --quantization`:\n"
+      "each layer's int8 readiness after folding (SQNRs, collapsed channels, verdict). Returns a dict.");
 
   m.def(
       "fold",

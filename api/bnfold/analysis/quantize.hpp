@@ -58,4 +58,27 @@ struct QuantizeResult {
 // scales need it) or, without data, for a tensor whose range nothing gives.
 QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& options);
 
+// The int8 model against the float one (folded, and equalized when the int8
+// one was) on the first `max_samples` samples of the data: the first
+// output's relative RMS difference, top-1 agreement of class scores
+// [batch, classes], and both accuracies when the data has labels (-1: none).
+struct QuantizeCheck {
+  int64_t samples = 0;
+  double relative_rms = 0, agreement = 0, accuracy_float = -1, accuracy_int8 = -1;
+};
+QuantizeCheck check_quantized(const Graph& original, const QuantizeResult& result, const Dataset& data,
+                              int64_t max_samples, int64_t batch, int threads);
+
+// `bnfold quantize --json`: "layers", "skipped", "ranges_from", ... and "check" when given.
+std::string quantize_json(const QuantizeResult& result, const QuantizeCheck* check);
+// The readiness of a model as it will be quantized: a copy, folded first
+// when it has BNs that fold (bns_folded_first says how many).
+struct ModelReadiness {
+  std::vector<LayerReadiness> layers;
+  size_t bns_folded_first = 0;
+};
+ModelReadiness model_readiness(const Graph& model);
+// `bnfold inspect --quantization --json`'s "quantization": "layers" and "bns_folded_first".
+std::string readiness_json(const std::vector<LayerReadiness>& layers, size_t bns_folded_first);
+
 }  // namespace bnfold

@@ -204,3 +204,23 @@ def test_int8_readiness_matches_numpy_on_the_folded_depthwise_model(tmp_path):
         assert got["sqnr_per_channel_db"] == pytest.approx(decile_db(w, peak[:, None] / 127), abs=0.01)
         assert got["range_ratio"] == pytest.approx(peak.max() / peak.min(), rel=1e-6)
         assert got["bn"], n.name  # every conv of this model had its BN folded into it
+
+
+def test_quantize_and_readiness_from_python(tmp_path):
+    """bnfold.quantize from an array of calibration data and without data; inspect(quantization=True)."""
+    model = os.path.join(MODELS, "factory_dw.onnx")
+    x = np.random.default_rng(4).standard_normal((64, 3, 32, 32)).astype(np.float32)
+    out = str(tmp_path / "dw.int8.onnx")
+    r = bnfold.quantize(model, out, data=x, check_samples=64)
+    assert len(r["layers"]) == 8 and r["bns_folded"] == 7 and r["ranges_from"].startswith("calibration data")
+    assert r["check"]["samples"] == 64 and r["check"]["output_relative_rms"] < 0.05
+    y = bnfold.Session(out).run({"image": x[:4]})
+    assert next(iter(y.values())).shape == (4, 10)
+    r = bnfold.quantize(model, out, input_range=(-3, 3))
+    assert r["ranges_from"] == "BN statistics" and "check" not in r
+    with pytest.raises(bnfold.Error, match="--input-range"):
+        bnfold.quantize(model, out)
+    q = bnfold.inspect(model, quantization=True)["quantization"]
+    assert q["bns_folded_first"] == 7 and len(q["layers"]) == 8
+    assert {layer["verdict"] for layer in q["layers"]} <= {"per-tensor safe", "needs per-channel",
+                                                           "needs equalization", "keep in fp32"}
