@@ -138,8 +138,8 @@ const OpEntry kOps[] = {
     {"IsInf", 10, kMax, make_is_special, 0, L::None, nullptr},
     {"IsNaN", 9, kMax, make_is_special, 1, L::None, nullptr},
     // int8 simulation in QDQ models (ops/quant_ops.cpp)
-    plain("QuantizeLinear", 10, make_quantize_linear),
-    plain("DequantizeLinear", 10, make_dequantize_linear),
+    {"QuantizeLinear", 10, kMax, make_quantize_linear, 0, L::Quantize, nullptr},
+    {"DequantizeLinear", 10, kMax, make_dequantize_linear, 0, L::Dequantize, nullptr},
     // indexing (ops/index_ops.cpp)
     {"ArgMax", 1, kMax, make_arg_extreme, 0, L::None, nullptr},
     {"ArgMin", 1, kMax, make_arg_extreme, 1, L::None, nullptr},

@@ -37,6 +37,7 @@ enum class ResizeOp : uint8_t { Resize, Upsample };
 // None: the reference kernel always runs it.
 enum class Lowering : uint8_t {
   None, Conv, ConvTranspose, Gemm, MatMul, BatchNorm, Pool, Softmax, Concat, Lrn, Reduce, Binary, Eltwise, LayerNorm,
+  Quantize, Dequantize,  // with int8/uint8 data: not only float32
 };
 
 using KernelFactory = std::unique_ptr<OpKernel> (*)(const Node&, int variant);

@@ -74,8 +74,10 @@ int PlanBuilder::slot_of(const Value* v) const {
 dnnl::memory::desc PlanBuilder::layout(int s) const {
   auto it = layout_.find(s);
   if (it != layout_.end()) return it->second;
-  return plain_md(slot(s).dims);
+  return plain_of(s);
 }
+
+dnnl::memory::desc PlanBuilder::plain_of(int s) const { return plain_md(slot(s).dims, dnnl_type(slot(s).dtype)); }
 
 int PlanBuilder::define(const Value* v, DType dtype, const std::vector<int64_t>& dims,
                         const dnnl::memory::desc* md) {
@@ -84,7 +86,7 @@ int PlanBuilder::define(const Value* v, DType dtype, const std::vector<int64_t>&
   Slot& slot = plan_.slots_.back();
   slot.dtype = dtype;
   slot.dims = dims;
-  if (md && *md != plain_md(dims)) {
+  if (md && *md != plain_md(dims, dnnl_type(dtype))) {
     layout_[s] = *md;
     slot.plain = false;
     slot.bytes = md->get_size();
@@ -205,7 +207,7 @@ void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
       s = define(v, v->data().dtype(), v->data().dims(), nullptr);
       plan_.slots_[static_cast<size_t>(s)].constant = &v->data();
     }
-    plan_.output_slots_.push_back(in_layout(s, plain_md(slot(s).dims)));
+    plan_.output_slots_.push_back(in_layout(s, plain_of(s)));
   }
 }
 
@@ -292,7 +294,8 @@ void PlanBuilder::build_node(const Node& node) {
     if (!tapped && (batch_stats || options_.collect_bn_stats) && build_bn_stats_step(*this, node, ctx, in, batch_stats))
       return;
   }
-  if (onednn && all_float32(ctx)) {
+  const bool quantized_io = entry->lowering == Lowering::Quantize || entry->lowering == Lowering::Dequantize;
+  if (onednn && (all_float32(ctx) || quantized_io)) {
     try {
       if (build_dnnl_step(*this, *entry, node, ctx)) return;
     } catch (const dnnl::error&) {
@@ -332,7 +335,7 @@ void PlanBuilder::add_reference_step(const Node& node, std::unique_ptr<OpKernel>
   step->node = &node;
   step->kernel = std::move(kernel);
   for (int s : in) {
-    if (s >= 0 && !slot(s).plain) s = in_layout(s, plain_md(slot(s).dims));
+    if (s >= 0 && !slot(s).plain) s = in_layout(s, plain_of(s));
     step->in.push_back(s);
     step->in_types.emplace_back(s >= 0 ? slot(s).dtype : DType::Undefined,
                                 s >= 0 ? slot(s).dims : std::vector<int64_t>{});

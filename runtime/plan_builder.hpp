@@ -39,8 +39,11 @@ class PlanBuilder {
   const Slot& slot(int s) const { return plan_.slots_[static_cast<size_t>(s)]; }
   // The slot of a value computed so far, or -1.
   int slot_of(const Value* v) const;
-  // The layout a slot is in (plain row-major unless a oneDNN step chose one).
+  // The layout a slot is in (plain row-major unless a oneDNN step chose one),
+  // with its data type (bf16 under Precision::BFloat16, u8/s8 for quantized data).
   dnnl::memory::desc layout(int s) const;
+  // Plain row-major in the slot's own dtype: what reference kernels and graph outputs read.
+  dnnl::memory::desc plain_of(int s) const;
   // A slot holding s's data in layout md: s itself, or a reorder inserted now
   // (reused by later consumers).
   int in_layout(int s, const dnnl::memory::desc& md);

@@ -3,6 +3,7 @@
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_builders.hpp"
 #include "runtime/dnnl/conv_depthwise.hpp"
+#include "runtime/dnnl/dnnl_int8.hpp"
 #include "runtime/dnnl/impl_choice.hpp"
 
 #include <fmt/format.h>
@@ -134,9 +135,9 @@ Offer winograd_offer(const MakePd& make_pd, std::string* why) {
   return {};
 }
 
-}  // namespace
-
-bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
+// The convolution as one step; with q, the int8 form of a QDQ model's Conv
+// (false, changing nothing, where oneDNN offers only its reference kernel for it).
+bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx, const Int8Conv* q) {
   const bool transposed = e.lowering == Lowering::ConvTranspose;
   // Weights and bias are converted to float32 and reordered once (WeightCache).
   const Tensor* w = ctx.input(1).value;
@@ -156,13 +157,16 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
 
   const Fusion f = plan_fusion(b, n, out, true);
   const Weights wt = transposed ? deconv_weights(wd, group) : conv_weights(wd, group);
-  // Under bf16 the activations and weights are bf16; the bias stays f32.
-  const auto dt = b.compute_type();
-  const dnnl::memory::desc w_any(wt.dims, dt, dnnl::memory::format_tag::any);
-  const dnnl::memory::desc y_any = any_md(out, b.output_type(f.result));
+  // Under bf16 the activations and weights are bf16; the bias stays f32. int8: u8/s8 data, s8 weights, f32 out.
+  using dtype = dnnl::memory::data_type;
+  const auto dt = q ? q->src_type : b.compute_type();
+  const dnnl::memory::desc w_any(wt.dims, q ? dtype::s8 : dt, dnnl::memory::format_tag::any);
+  const dnnl::memory::desc y_any = any_md(out, q ? dtype::f32 : b.output_type(f.result));
   const dnnl::memory::desc b_md = plain_md({out[1]});
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
+  if (q) add_int8_attr(attr, *q);
+  const int x_slot = q ? q->src : b.slot_of(n.input(0));
   const dims_t strides(g.stride.begin(), g.stride.end());
   const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
   const dims_t dil = minus_one(g.dilation);  // oneDNN counts dilation from 0
@@ -176,14 +180,14 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   };
   Offer pd;
   std::string why;
-  if (!transposed && b.options().winograd && winograd_pays(x, wd, out, g, group))
+  if (!q && !transposed && b.options().winograd && winograd_pays(x, wd, out, g, group))
     pd = winograd_offer([&] { return make_pd(any_md(x, dt), dnnl::algorithm::convolution_winograd); }, &why);
   if (!pd) {
     pd = make_pd(any_md(x, dt));
     // Where oneDNN would want the input in another of its own layouts (regnet's
     // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
     // for the layout the input already has saves a reorder there and back.
-    const dnnl::memory::desc have = b.layout(b.slot_of(n.input(0)));
+    const dnnl::memory::desc have = b.layout(x_slot);
     if (have != pd->src_desc() && have != plain_md(x)) {
       try {
         auto keep = make_pd(have);
@@ -217,7 +221,7 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
                          std::all_of(g.stride.begin(), g.stride.end(), one) &&
                          std::all_of(g.pad_begin.begin(), g.pad_begin.end(), zero) &&
                          std::all_of(g.pad_end.begin(), g.pad_end.end(), zero);
-  if (pointwise && find_depthwise_tail(b, f, out, &tail)) {
+  if (!q && pointwise && find_depthwise_tail(b, f, out, &tail)) {
     dnnl::primitive_attr dw_attr = scratch_attr();
     dw_attr.set_post_ops(with_depthwise(f, tail, dt));
     try {
@@ -240,9 +244,11 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
     }
   }
   const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();
+  if (q && !optimized(impl_kind(pd->impl_info_str()))) return false;
+  if (q) why = fmt::format("int8: {} on the quantized data, scales per channel", pd->impl_info_str());
 
   // The primitive exists: now change the plan.
-  const int src = b.in_layout(b.slot_of(n.input(0)), src_md);
+  const int src = b.in_layout(x_slot, src_md);
   const int dst = with_dw ? finish_depthwise(b, f, tail, dst_md) : finish_fusion(b, f, n, out, dst_md);
   auto step = step_for(b, n, *pd, with_dw ? f.what + " + depthwise Conv" + tail.after.what : f.what);
   step->why = why;
@@ -250,10 +256,33 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);
   if (with_dw) add_depthwise_args(b, *step, *pd, tail);
-  step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
-  if (has_bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));
+  if (q) {
+    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*q->weights, 1.0,
+                                                     plain_md(std::vector<int64_t>(wt.dims.begin(), wt.dims.end()),
+                                                              dtype::s8),
+                                                     weights_md));
+    if (q->bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*q->bias, 1.0, b_md, b_md));
+    add_int8_args(b, *step, *q);
+  } else {
+    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
+    if (has_bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));
+  }
   b.add_step(std::move(step));
   return true;
+}
+
+}  // namespace
+
+bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx) {
+  Int8Conv q;
+  if (e.lowering == Lowering::Conv && int8_conv_inputs(b, n, ctx, &q)) {
+    try {
+      if (conv_step(b, e, n, ctx, &q)) return true;
+    } catch (const dnnl::error&) {
+      // no int8 kernel for this case: the float32 convolution on the dequantized data
+    }
+  }
+  return conv_step(b, e, n, ctx, nullptr);
 }
 
 }  // namespace bnfold::rt

@@ -1,6 +1,7 @@
 // Which oneDNN builder serves each Lowering of the op table: the only place
 // that connects ops/ to runtime/dnnl/.
 #include "runtime/dnnl/dnnl_builders.hpp"
+#include "runtime/dnnl/dnnl_int8.hpp"
 
 namespace bnfold::rt {
 
@@ -16,7 +17,8 @@ const Row kBuilders[] = {
     {Lowering::MatMul, build_matmul},   {Lowering::BatchNorm, build_batchnorm}, {Lowering::Pool, build_pool},
     {Lowering::Softmax, build_softmax}, {Lowering::Concat, build_concat},     {Lowering::Lrn, build_lrn},
     {Lowering::Reduce, build_reduce},   {Lowering::Binary, build_binary},     {Lowering::Eltwise, build_eltwise},
-    {Lowering::LayerNorm, build_layer_norm},
+    {Lowering::LayerNorm, build_layer_norm}, {Lowering::Quantize, build_quantize},
+    {Lowering::Dequantize, build_dequantize},
 };
 
 }  // namespace

@@ -24,6 +24,18 @@ dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims) {
   return dnnl::memory::dims(dims.begin(), dims.end());
 }
 
+dnnl::memory::data_type dnnl_type(DType t) {
+  using dt = dnnl::memory::data_type;
+  switch (t) {
+    case DType::BFloat16: return dt::bf16;
+    case DType::Float16: return dt::f16;
+    case DType::Int8: return dt::s8;
+    case DType::UInt8: return dt::u8;
+    case DType::Int32: return dt::s32;
+    default: return dt::f32;
+  }
+}
+
 dnnl::memory::desc plain_md(const std::vector<int64_t>& dims, dnnl::memory::data_type dt) {
   const auto d = to_dnnl_dims(dims);
   dnnl::memory::dims strides(d.size(), 1);

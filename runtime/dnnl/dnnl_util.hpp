@@ -25,6 +25,9 @@ class DnnlStream {
 };
 
 dnnl::memory::dims to_dnnl_dims(const std::vector<int64_t>& dims);
+// oneDNN's data type for a bnfold dtype: f32, bf16, f16, s8, u8, s32; f32 for
+// the others (bool, int64, ...), which no oneDNN step reads.
+dnnl::memory::data_type dnnl_type(DType t);
 // Row-major f32 descriptor (rank 0 becomes a 1-element 1-D tensor).
 dnnl::memory::desc plain_md(const std::vector<int64_t>& dims,
                             dnnl::memory::data_type dt = dnnl::memory::data_type::f32);

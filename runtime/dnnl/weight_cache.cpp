@@ -14,7 +14,8 @@ dnnl::memory WeightCache::get(const Tensor& source, double scale, const dnnl::me
   // dropped once reordered.
   Tensor converted;
   const Tensor* f32 = &source;
-  if (source.dtype() != DType::Float32 || scale != 1.0) {
+  const bool as_is = source.dtype() == DType::Int8 && src_md.data_type() == dnnl::memory::data_type::s8;
+  if (!as_is && (source.dtype() != DType::Float32 || scale != 1.0)) {
     converted = ops::to_float32(source);
     if (scale != 1.0) {
       float* p = converted.mutable_data_as<float>();

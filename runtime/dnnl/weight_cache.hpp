@@ -15,7 +15,8 @@ namespace bnfold::rt {
 class WeightCache {
  public:
   // `source` (any float dtype, laid out as src_md describes) times `scale`,
-  // as float32 in layout `want`. Thread-safe; the memory lives as long as the
+  // in layout `want` (its data type: f32, bf16; or int8 where source is int8
+  // already and src_md says s8). Thread-safe; the memory lives as long as the
   // cache, and `source` must outlive it too (it is the key, and where it is
   // float32 in layout `want` already, the memory is over its bytes).
   dnnl::memory get(const Tensor& source, double scale, const dnnl::memory::desc& src_md,

@@ -1,0 +1,98 @@
+// QDQ convolutions on oneDNN's int8 kernels against the reference kernels,
+// which run QuantizeLinear -> DequantizeLinear -> float32 Conv as written,
+// on awkward shapes: odd channels, groups, depthwise, asymmetric pads,
+// strides, dilations, 1x1; uint8 data with and without a zero point, int8
+// data; one weight scale or one per channel; with and without bias; a
+// ReLU fused after. The two compute the same integers (int32 sums, scaled
+// once in float), so they agree to float32 rounding.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "bnfold/runtime/session.hpp"
+#include "tests/model_builder.hpp"
+#include "runtime/dnnl/dnnl_int8.hpp"
+#include "tests/runtime/dnnl_case.hpp"
+
+using namespace bnfold;
+using namespace bnfold::test;
+
+namespace {
+
+Tensor scalar(DType t, double v) {
+  Tensor s(t, {});
+  if (t == DType::Float32) s.mutable_data_as<float>()[0] = static_cast<float>(v);
+  else if (t == DType::UInt8) s.mutable_data_as<uint8_t>()[0] = static_cast<uint8_t>(v);
+  else s.mutable_data_as<int8_t>()[0] = static_cast<int8_t>(v);
+  return s;
+}
+
+struct Spec {
+  int64_t n, c, h, w, m, k, group;
+  std::vector<int64_t> pads, strides, dilations;
+  bool bias, per_channel, relu;
+  DType data;  // UInt8 or Int8
+  int zero_point;
+};
+
+// x -> Q -> DQ -> Conv(DQ(int8 weights)) [-> Relu]; returns the model.
+Case qdq_conv(const Spec& s) {
+  Case t;
+  Value* x = t.input("x", {s.n, s.c, s.h, s.w});
+  Value* xs = t.g->add_constant("xs", scalar(DType::Float32, 0.021));
+  Value* xz = t.g->add_constant("xz", scalar(s.data, s.zero_point));
+  Value* xq = t.node("QuantizeLinear", {x, xs, xz}, "xq");
+  Value* xd = t.node("DequantizeLinear", {xq, xs, xz}, "xd");
+  const std::vector<int64_t> wd = {s.m, s.c / s.group, s.k, s.k};
+  Tensor wq(DType::Int8, wd);
+  for (int64_t i = 0; i < wq.numel(); ++i) wq.mutable_data_as<int8_t>()[i] = static_cast<int8_t>((i * 37 + 11) % 255 - 127);
+  const int64_t scales = s.per_channel ? s.m : 1;
+  Tensor ws(DType::Float32, s.per_channel ? std::vector<int64_t>{s.m} : std::vector<int64_t>{});
+  Tensor wz(DType::Int8, s.per_channel ? std::vector<int64_t>{s.m} : std::vector<int64_t>{});
+  for (int64_t c = 0; c < scales; ++c) {
+    ws.mutable_data_as<float>()[c] = 0.002f + 0.0013f * static_cast<float>(c);
+    wz.mutable_data_as<int8_t>()[c] = 0;
+  }
+  Value* wdq = t.node("DequantizeLinear", {t.g->add_constant("wq", std::move(wq)), t.g->add_constant("ws", std::move(ws)),
+                                           t.g->add_constant("wz", std::move(wz))},
+                      "wd", {{"axis", one(0)}});
+  std::vector<Value*> in = {xd, wdq};
+  if (s.bias) in.push_back(t.weight("b", {s.m}));
+  Value* y = t.node("Conv", in,
+                    {{"group", one(s.group)}, {"pads", ints(s.pads)}, {"strides", ints(s.strides)},
+                     {"dilations", ints(s.dilations)}, {"kernel_shape", ints({s.k, s.k})}});
+  t.output(s.relu ? t.node("Relu", {y}) : y);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("int8 Conv of a QDQ model against the reference kernels on awkward shapes", "[kernels][int8]") {
+  const Spec specs[] = {
+      {1, 3, 7, 9, 5, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, true, DType::UInt8, 131},  // the input layer
+      {2, 6, 11, 10, 9, 3, 3, {0, 1, 2, 0}, {2, 3}, {1, 1}, false, true, false, DType::UInt8, 0},
+      {3, 8, 9, 9, 8, 3, 8, {1, 1, 1, 1}, {1, 1}, {2, 1}, true, true, true, DType::UInt8, 0},  // depthwise, dilated
+      {1, 5, 13, 6, 14, 5, 1, {2, 0, 1, 3}, {2, 1}, {1, 2}, true, false, false, DType::Int8, 0},
+      {2, 16, 8, 8, 32, 1, 1, {0, 0, 0, 0}, {1, 1}, {1, 1}, true, true, true, DType::Int8, -5},  // 1x1
+      {2, 64, 14, 14, 64, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, true, DType::UInt8, 0},
+  };
+  int int8_steps = 0;
+  for (const auto& s : specs) {
+    CAPTURE(s.c, s.m, s.k, s.group, s.zero_point, static_cast<int>(s.data));
+    Case t = qdq_conv(s);
+    SessionOptions fast, ref;
+    fast.threads = 2;
+    ref.use_onednn = false;
+    Session a(t.g, fast), b(t.g, ref);
+    const auto want = b.run(t.inputs);
+    // Outputs reach about 10; the int32 sums are exact, the scaling one float32 rounding.
+    check_same_outputs(a.run(t.inputs), want, 1e-4, 1e-4);
+    const auto stats = a.plan_stats(t.inputs);
+    CHECK(stats.reference_steps == 0);
+    for (const auto& why : stats.step_choices) int8_steps += why.rfind("int8:", 0) == 0;
+  }
+  // Where the CPU multiplies int8 exactly (VNNI, AMX) the int8 kernels are taken; elsewhere the float32 path
+  // on the dequantized data (runtime/dnnl/dnnl_int8.hpp says why).
+  if (rt::exact_int8_cpu()) CHECK(int8_steps >= 5);
+  else CHECK(int8_steps == 0);
+}
