@@ -151,6 +151,22 @@ void PlanBuilder::add_step(std::unique_ptr<Step> step) {
   plan_.steps_.push_back(std::move(step));
 }
 
+int PlanBuilder::materialize(const Value* v) {
+  const int s = slot_of(v);
+  auto it = deferred_.find(v);
+  if (s >= 0 || it == deferred_.end()) return s;
+  const Node* n = it->second;
+  deferred_.erase(it);
+  absorbed_.erase(n);
+  undeferred_.insert(n);
+  const Node* node = current_;  // build_node sets them for n
+  const double flops = current_flops_;
+  build_node(*n);
+  current_ = node;
+  current_flops_ = flops;
+  return slot_of(v);
+}
+
 const Node* PlanBuilder::sole_consumer(const Value* v) const {
   if (!v || v->is_graph_output() || v->uses().size() != 1) return nullptr;
   return v->uses()[0].node;
@@ -218,10 +234,21 @@ void PlanBuilder::build_node(const Node& node) {
   std::unique_ptr<OpKernel> kernel = entry->kernel(node);
   std::vector<ArgInfo> args;
   std::vector<int> in;
-  bool all_constant = true;
+  bool all_constant = true, deferred_input = false;
   for (const Value* v : node.inputs()) {
     ArgInfo a;
     int s = -1;
+    if (v && slot_of(v) < 0 && deferred_.count(v)) {
+      // A deferred DequantizeLinear's output: float32 with its input's dims, not computed (yet).
+      a.present = true;
+      a.dtype = DType::Float32;
+      a.dims = slot(slot_of(deferred_.at(v)->input(0))).dims;
+      deferred_input = true;
+      all_constant = false;
+      in.push_back(-1);
+      args.push_back(std::move(a));
+      continue;
+    }
     if (v) {
       s = slot_of(v);
       if (s < 0) {  // a weight, met for the first time
@@ -242,6 +269,12 @@ void PlanBuilder::build_node(const Node& node) {
   }
   InferContext ctx(node, std::move(args));
   kernel->infer(ctx);
+  // Only a convolution can take a deferred input's quantized form; anything else computes it now.
+  const auto materialize_inputs = [&] {
+    for (size_t i = 0; i < in.size(); ++i)
+      if (in[i] < 0 && node.input(i)) in[i] = materialize(node.input(i));
+  };
+  if (deferred_input && node.op_type() != "Conv") materialize_inputs();
 
   // Outputs known now, or computable from constants alone, are computed once here.
   bool known = true;
@@ -302,6 +335,7 @@ void PlanBuilder::build_node(const Node& node) {
       // oneDNN has no implementation for this case: the reference kernel runs it.
     }
   }
+  if (deferred_input) materialize_inputs();
   add_reference_step(node, std::move(kernel), ctx, in);
 }
 

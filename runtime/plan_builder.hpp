@@ -68,6 +68,15 @@ class PlanBuilder {
   bool tapped(const Value* v) const { return taps_.count(v) != 0; }
   // Marks a node as computed by another node's step (fusion).
   void absorb(const Node* n) { absorbed_.insert(n); }
+  // n's output (a DequantizeLinear's, whose readers take its quantized input
+  // instead) is computed only if a reader asks for it after all: materialize.
+  void defer(const Node* n) {
+    deferred_.emplace(n->output(0), n);
+    absorbed_.insert(n);
+  }
+  bool may_defer(const Node* n) const { return !undeferred_.count(n); }
+  // The slot of v, building its deferred producer now when it has none (-1: neither).
+  int materialize(const Value* v);
   // The node consuming v when it is v's only use and v is no graph output.
   const Node* sole_consumer(const Value* v) const;
   // Whether slot s may be written over by the step being built: an
@@ -104,6 +113,8 @@ class PlanBuilder {
   };
   std::vector<Reorder> reorders_;
   std::unordered_set<const Node*> absorbed_;
+  std::unordered_map<const Value*, const Node*> deferred_;  // outputs of deferred nodes
+  std::unordered_set<const Node*> undeferred_;              // deferred, then built after all
   std::unordered_set<const Node*> built_;  // nodes whose steps exist (or are being made)
   std::unordered_map<const Value*, FoldedBn> taps_;  // folded BNs still to measure, by value
   std::vector<const Value*> tap_order_;               // in the annex's order

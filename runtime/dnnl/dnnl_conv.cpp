@@ -282,6 +282,7 @@ bool build_conv(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCont
       // no int8 kernel for this case: the float32 convolution on the dequantized data
     }
   }
+  if (b.slot_of(n.input(0)) < 0 && b.materialize(n.input(0)) < 0) return false;  // a deferred DequantizeLinear
   return conv_step(b, e, n, ctx, nullptr);
 }
 

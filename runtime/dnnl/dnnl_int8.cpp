@@ -75,10 +75,37 @@ bool build_quantize(PlanBuilder& b, const OpEntry&, const Node& n, const InferCo
                         ctx.dims(0));
 }
 
+// Whether Conv c will read its data as int8 (int8_conv_inputs' test on the graph alone, before c is built).
+bool int8_conv_candidate(const Node& c, const Value* data) {
+  if (c.op_type() != "Conv" || c.inputs().size() < 2 || c.input(0) != data || !c.input(1)) return false;
+  const Node* dw = c.input(1)->producer();
+  if (!dw || dw->op_type() != "DequantizeLinear" || dw->inputs().size() < 2) return false;
+  for (const Value* v : dw->inputs())
+    if (v && !v->has_data()) return false;
+  if (dw->input(0)->data().dtype() != DType::Int8 || dw->input(1)->data().dtype() != DType::Float32) return false;
+  const Value* bias = c.inputs().size() > 2 ? c.input(2) : nullptr;
+  if (bias && !bias->has_data()) {  // computed from constants when the plan is built (a DequantizeLinear of int32)
+    const Node* p = bias->producer();
+    if (!p) return false;
+    for (const Value* v : p->inputs())
+      if (v && !v->has_data()) return false;
+  }
+  return true;
+}
+
 bool build_dequantize(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
   PerTensor p;
   const DType in = ctx.dtype(0);
   if (!per_tensor(n, &p) || (in != DType::UInt8 && in != DType::Int8) || ctx.input(0).value) return false;
+  // Read only by int8 convolutions, which take the quantized data itself: not computed unless one falls back.
+  const Value* y = n.output(0);
+  bool int8_readers = exact_int8_cpu() && b.may_defer(&n) && !y->is_graph_output() && !y->uses().empty() &&
+                      !b.tapped(y);
+  for (const Use& u : y->uses()) int8_readers = int8_readers && int8_conv_candidate(*u.node, y);
+  if (int8_readers) {
+    b.defer(&n);
+    return true;
+  }
   const int s = input_slot(b, n, 0);
   return scaled_reorder(b, n, s, retyped(b.layout(s), dnnl::memory::data_type::f32), DType::Float32, p.scale,
                         DNNL_ARG_SRC, p.zero_point, ctx.dims(0));

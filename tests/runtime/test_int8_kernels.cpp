@@ -33,6 +33,7 @@ struct Spec {
   bool bias, per_channel, relu;
   DType data;  // UInt8 or Int8
   int zero_point;
+  int weight_zero_point;  // non-zero: not an int8 convolution's form (the float path, after deferring its input)
 };
 
 // x -> Q -> DQ -> Conv(DQ(int8 weights)) [-> Relu]; returns the model.
@@ -51,7 +52,7 @@ Case qdq_conv(const Spec& s) {
   Tensor wz(DType::Int8, s.per_channel ? std::vector<int64_t>{s.m} : std::vector<int64_t>{});
   for (int64_t c = 0; c < scales; ++c) {
     ws.mutable_data_as<float>()[c] = 0.002f + 0.0013f * static_cast<float>(c);
-    wz.mutable_data_as<int8_t>()[c] = 0;
+    wz.mutable_data_as<int8_t>()[c] = static_cast<int8_t>(s.weight_zero_point);
   }
   Value* wdq = t.node("DequantizeLinear", {t.g->add_constant("wq", std::move(wq)), t.g->add_constant("ws", std::move(ws)),
                                            t.g->add_constant("wz", std::move(wz))},
@@ -69,12 +70,13 @@ Case qdq_conv(const Spec& s) {
 
 TEST_CASE("int8 Conv of a QDQ model against the reference kernels on awkward shapes", "[kernels][int8]") {
   const Spec specs[] = {
-      {1, 3, 7, 9, 5, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, true, DType::UInt8, 131},  // the input layer
-      {2, 6, 11, 10, 9, 3, 3, {0, 1, 2, 0}, {2, 3}, {1, 1}, false, true, false, DType::UInt8, 0},
-      {3, 8, 9, 9, 8, 3, 8, {1, 1, 1, 1}, {1, 1}, {2, 1}, true, true, true, DType::UInt8, 0},  // depthwise, dilated
-      {1, 5, 13, 6, 14, 5, 1, {2, 0, 1, 3}, {2, 1}, {1, 2}, true, false, false, DType::Int8, 0},
-      {2, 16, 8, 8, 32, 1, 1, {0, 0, 0, 0}, {1, 1}, {1, 1}, true, true, true, DType::Int8, -5},  // 1x1
-      {2, 64, 14, 14, 64, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, true, DType::UInt8, 0},
+      {1, 3, 7, 9, 5, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, true, DType::UInt8, 131, 0},  // the input layer
+      {2, 6, 11, 10, 9, 3, 3, {0, 1, 2, 0}, {2, 3}, {1, 1}, false, true, false, DType::UInt8, 0, 0},
+      {3, 8, 9, 9, 8, 3, 8, {1, 1, 1, 1}, {1, 1}, {2, 1}, true, true, true, DType::UInt8, 0, 0},  // depthwise, dilated
+      {1, 5, 13, 6, 14, 5, 1, {2, 0, 1, 3}, {2, 1}, {1, 2}, true, false, false, DType::Int8, 0, 0},
+      {2, 16, 8, 8, 32, 1, 1, {0, 0, 0, 0}, {1, 1}, {1, 1}, true, true, true, DType::Int8, -5, 0},  // 1x1
+      {2, 64, 14, 14, 64, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, true, DType::UInt8, 0, 0},
+      {1, 4, 6, 6, 4, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, false, DType::UInt8, 0, 3},
   };
   int int8_steps = 0;
   for (const auto& s : specs) {
