@@ -269,12 +269,12 @@ void PlanBuilder::build_node(const Node& node) {
   }
   InferContext ctx(node, std::move(args));
   kernel->infer(ctx);
-  // Only a convolution can take a deferred input's quantized form; anything else computes it now.
+  // Only a Conv or Gemm can take a deferred input's quantized form; anything else computes it now.
   const auto materialize_inputs = [&] {
     for (size_t i = 0; i < in.size(); ++i)
       if (in[i] < 0 && node.input(i)) in[i] = materialize(node.input(i));
   };
-  if (deferred_input && node.op_type() != "Conv") materialize_inputs();
+  if (deferred_input && node.op_type() != "Conv" && node.op_type() != "Gemm") materialize_inputs();
 
   // Outputs known now, or computable from constants alone, are computed once here.
   bool known = true;

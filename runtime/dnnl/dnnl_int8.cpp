@@ -77,7 +77,7 @@ bool build_quantize(PlanBuilder& b, const OpEntry&, const Node& n, const InferCo
 
 // Whether Conv c will read its data as int8 (int8_conv_inputs' test on the graph alone, before c is built).
 bool int8_conv_candidate(const Node& c, const Value* data) {
-  if (c.op_type() != "Conv" || c.inputs().size() < 2 || c.input(0) != data || !c.input(1)) return false;
+  if ((c.op_type() != "Conv" && c.op_type() != "Gemm") || c.inputs().size() < 2 || c.input(0) != data || !c.input(1)) return false;
   const Node* dw = c.input(1)->producer();
   if (!dw || dw->op_type() != "DequantizeLinear" || dw->inputs().size() < 2) return false;
   for (const Value* v : dw->inputs())
@@ -119,6 +119,11 @@ bool exact_int8_cpu() {
 
 bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv* q) {
   if (!exact_int8_cpu()) return false;
+  int64_t axis = 0;  // of the weights' output channels
+  if (n.op_type() == "Gemm") {
+    if (n.attr_int("transA") != 0 || n.attr_float("alpha") != 1.0f || ctx.dims(1).size() != 2) return false;
+    axis = n.attr_int("transB") != 0 ? 0 : 1;
+  }
   const Node* dx = n.input(0) ? n.input(0)->producer() : nullptr;
   const Node* dw = n.input(1) ? n.input(1)->producer() : nullptr;
   PerTensor x;
@@ -134,9 +139,11 @@ bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, In
   const Value* wz = dw->inputs().size() > 2 ? dw->input(2) : nullptr;
   if (!wq || !wq->has_data() || wq->data().dtype() != DType::Int8 || wq->data().dims() != ctx.dims(1)) return false;
   if (!ws || !ws->has_data() || ws->data().dtype() != DType::Float32) return false;
-  const int64_t m = ctx.dims(1)[0];
+  const int64_t m = ctx.dims(1)[static_cast<size_t>(axis)];
   const int64_t count = ws->data().numel();
-  if (count != 1 && (count != m || dw->attr_int("axis") != 0)) return false;
+  int64_t dq_axis = dw->attr_int("axis");
+  if (dq_axis < 0) dq_axis += static_cast<int64_t>(ctx.dims(1).size());
+  if (count != 1 && (count != m || dq_axis != axis)) return false;
   if (wz && (!wz->has_data() || wz->data().numel() != count)) return false;
   for (int64_t i = 0; wz && i < count; ++i)
     if (wz->data().value_at(i) != 0) return false;
@@ -150,10 +157,12 @@ bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, In
   q->bias = nullptr;
   if (ctx.has_input(2)) {
     const Tensor* bias = ctx.input(2).value;
-    if (!bias || bias->numel() != m) return false;
+    if (!bias || bias->numel() != m) return false;  // Gemm: a per-column C only
+    const double beta = n.op_type() == "Gemm" ? n.attr_float("beta") : 1.0;
     Tensor scaled(DType::Float32, {m});
     for (int64_t c = 0; c < m; ++c)
-      scaled.mutable_data_as<float>()[c] = static_cast<float>(bias->value_at(c) / q->scales[static_cast<size_t>(c)]);
+      scaled.mutable_data_as<float>()[c] =
+          static_cast<float>(beta * bias->value_at(c) / q->scales[static_cast<size_t>(c)]);
     q->bias = b.own(std::move(scaled));
   }
   return true;

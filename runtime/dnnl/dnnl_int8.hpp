@@ -15,7 +15,7 @@ namespace bnfold::rt {
 bool build_quantize(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_dequantize(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 
-// What an int8 convolution needs of a Conv node in a QDQ model.
+// What an int8 convolution (or inner product: a Gemm) needs of a QDQ model's node.
 struct Int8Conv {
   int src = -1;                     // the slot of the quantized data (uint8 or int8)
   dnnl::memory::data_type src_type = dnnl::memory::data_type::u8;
@@ -31,7 +31,8 @@ struct Int8Conv {
 // outputs of about 10 under ONEDNN_MAX_CPU_ISA=AVX2). Such CPUs run the
 // float32 convolution on the dequantized data instead.
 bool exact_int8_cpu();
-// Whether n's inputs have that form (and fills q); false leaves the f32 path.
+// Whether n's inputs (a Conv's, or a Gemm's without transA and alpha) have
+// that form (and fills q); false leaves the f32 path.
 bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv* q);
 // The attributes and arguments the int8 form adds to a convolution.
 void add_int8_attr(dnnl::primitive_attr& attr, const Int8Conv& q);

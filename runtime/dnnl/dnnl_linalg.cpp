@@ -1,6 +1,10 @@
 // oneDNN steps for Gemm (inner product: alpha and beta folded into the
 // weights and bias once) and MatMul, with fused post-ops.
 #include "runtime/dnnl/dnnl_builders.hpp"
+#include "runtime/dnnl/dnnl_int8.hpp"
+#include "runtime/dnnl/impl_choice.hpp"
+
+#include <fmt/format.h>
 #include "ops/op_util.hpp"
 
 namespace bnfold::rt {
@@ -49,7 +53,64 @@ bool build_gemm_in_place(PlanBuilder& b, const Node& n, const InferContext& ctx,
 
 }  // namespace
 
+// A QDQ model's Gemm as oneDNN's int8 inner product on the quantized data;
+// false (changing nothing) where it offers only its reference kernel.
+bool gemm_int8(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv q, const Fusion& f) {
+  const auto& out = ctx.outputs()[0].dims;
+  const int64_t M = out[0], N = out[1], K = ctx.dims(0)[1];
+  if (q.zero_point != 0) {
+    // oneDNN 2.6's inner product takes no zero point; with no padding to
+    // respect, sum_k (x_k - z) w_ck = sum_k x_k w_ck - z sum_k w_ck, so the
+    // second term joins the (prescaled) bias.
+    const bool trans_b = n.attr_int("transB") != 0;
+    Tensor bias(DType::Float32, {N});
+    for (int64_t c = 0; c < N; ++c) {
+      double sum = 0;
+      for (int64_t k = 0; k < K; ++k) sum += q.weights->data_as<int8_t>()[trans_b ? c * K + k : k * N + c];
+      bias.mutable_data_as<float>()[c] =
+          static_cast<float>((q.bias ? q.bias->value_at(c) : 0.0) - q.zero_point * sum);
+    }
+    q.bias = b.own(std::move(bias));
+    q.zero_point = 0;
+  }
+  using dt = dnnl::memory::data_type;
+  dnnl::primitive_attr attr = scratch_attr();
+  attr.set_post_ops(f.ops);
+  add_int8_attr(attr, q);
+  using IP = dnnl::inner_product_forward;
+  const dnnl::memory::desc w_any({N, K}, dt::s8, dnnl::memory::format_tag::any), bias_md = plain_md({N});
+  const IP::desc d = q.bias ? IP::desc(prop_kind::forward_inference, any_md({M, K}, q.src_type), w_any, bias_md,
+                                       any_md(out, dt::f32))
+                            : IP::desc(prop_kind::forward_inference, any_md({M, K}, q.src_type), w_any,
+                                       any_md(out, dt::f32));
+  const IP::primitive_desc pd(d, attr, dnnl_engine());
+  if (!optimized(impl_kind(pd.impl_info_str()))) return false;
+  // The int8 weights as ONNX has them: [N, K] (transB) or [K, N].
+  const dnnl::memory::desc w_onnx = n.attr_int("transB") != 0 ? plain_md({N, K}, dt::s8)
+                                                               : dnnl::memory::desc({N, K}, dt::s8, dims_t{1, N});
+  const int src = b.in_layout(q.src, pd.src_desc());
+  const int dst = finish_fusion(b, f, n, out, pd.dst_desc());
+  auto step = step_for(b, n, pd, f.what);
+  step->why = fmt::format("int8: {} on the quantized data, scales per channel", pd.impl_info_str());
+  step->arg(DNNL_ARG_SRC, src, pd.src_desc());
+  step->arg(DNNL_ARG_DST, dst, pd.dst_desc());
+  add_fusion_args(*step, f);
+  step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*q.weights, 1.0, w_onnx, pd.weights_desc()));
+  if (q.bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*q.bias, 1.0, bias_md, bias_md));
+  add_int8_args(b, *step, q);
+  b.add_step(std::move(step));
+  return true;
+}
+
 bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
+  if (Int8Conv q; int8_conv_inputs(b, n, ctx, &q)) {
+    try {
+      if (gemm_int8(b, n, ctx, q, plan_fusion(b, n, ctx.outputs()[0].dims, false))) return true;
+    } catch (const dnnl::error&) {
+      // no int8 kernel for this case: the float32 Gemm on the dequantized data
+    }
+  }
+  if (b.slot_of(n.input(0)) < 0 && b.materialize(n.input(0)) < 0) return false;  // a deferred DequantizeLinear
   if (n.attr_int("transA") != 0 || !ctx.input(1).value) return false;
   const bool trans_b = n.attr_int("transB") != 0;
   const auto& out = ctx.outputs()[0].dims;

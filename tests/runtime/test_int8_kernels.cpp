@@ -98,3 +98,42 @@ TEST_CASE("int8 Conv of a QDQ model against the reference kernels on awkward sha
   if (rt::exact_int8_cpu()) CHECK(int8_steps >= 5);
   else CHECK(int8_steps == 0);
 }
+
+TEST_CASE("int8 Gemm of a QDQ model against the reference kernels", "[kernels][int8]") {
+  int int8_steps = 0;
+  for (int64_t rows : {1, 5}) {
+    for (int trans_b : {0, 1}) {
+      for (int zp : {0, 17}) {
+        CAPTURE(rows, trans_b, zp);
+        Case t;
+        const int64_t K = 70, N = 33;
+        Value* x = t.input("x", {rows, K});
+        Value* xs = t.g->add_constant("xs", scalar(DType::Float32, 0.017));
+        Value* xz = t.g->add_constant("xz", scalar(DType::UInt8, zp));
+        Value* xd = t.node("DequantizeLinear", {t.node("QuantizeLinear", {x, xs, xz}), xs, xz});
+        const std::vector<int64_t> wd = trans_b ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
+        Tensor wq(DType::Int8, wd), ws(DType::Float32, {N}), wz(DType::Int8, {N});
+        for (int64_t i = 0; i < wq.numel(); ++i) wq.mutable_data_as<int8_t>()[i] = static_cast<int8_t>((i * 53 + 7) % 255 - 127);
+        for (int64_t c = 0; c < N; ++c) {
+          ws.mutable_data_as<float>()[c] = 0.001f * static_cast<float>(c + 1);
+          wz.mutable_data_as<int8_t>()[c] = 0;
+        }
+        Value* w = t.node("DequantizeLinear", {t.g->add_constant("wq", std::move(wq)), t.g->add_constant("ws", std::move(ws)),
+                                               t.g->add_constant("wz", std::move(wz))},
+                          {{"axis", one(trans_b ? 0 : 1)}});
+        t.output(t.node("Relu", {t.node("Gemm", {xd, w, t.weight("c", {N})},
+                                        {{"transB", one(trans_b)}, {"beta", real(1.5f)}})}));
+        SessionOptions fast, ref;
+        fast.threads = 2;
+        ref.use_onednn = false;
+        Session a(t.g, fast), b(t.g, ref);
+        check_same_outputs(a.run(t.inputs), b.run(t.inputs), 1e-4, 1e-4);
+        const auto stats = a.plan_stats(t.inputs);
+        CHECK(stats.reference_steps == 0);
+        for (const auto& why : stats.step_choices) int8_steps += why.rfind("int8:", 0) == 0;
+      }
+    }
+  }
+  if (rt::exact_int8_cpu()) CHECK(int8_steps == 8);  // zero points too (folded into the bias)
+  else CHECK(int8_steps == 0);
+}
