@@ -135,6 +135,28 @@ Offer winograd_offer(const MakePd& make_pd, std::string* why) {
   return {};
 }
 
+// Where oneDNN would want the input in another of its own layouts (regnet's
+// grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
+// for the layout the input already has (`have`) saves a reorder there and back.
+template <typename MakePd>
+void keep_input_layout(Offer* pd, const MakePd& make_pd, const dnnl::memory::desc& have,
+                       const dnnl::memory::desc& plain, bool pointwise_or_strided, std::string* why) {
+  if (have == (*pd)->src_desc() || have == plain) return;
+  try {
+    auto keep = make_pd(have);
+    const ImplKind pick = impl_kind((*pd)->impl_info_str());
+    if (seek_impl(*keep, [&](const dnnl::primitive_desc& k) {
+          return as_fast(impl_kind(k.impl_info_str()), pick, pointwise_or_strided);
+        })) {
+      *pd = std::move(keep);
+      *why = fmt::format("input's layout kept: {} there is as fast as a reorder into oneDNN's pick",
+                         (*pd)->impl_info_str());
+    }
+  } catch (const dnnl::error&) {
+    // no implementation for that layout: reorder into the one oneDNN chose
+  }
+}
+
 // The convolution as one step; with q, the int8 form of a QDQ model's Conv
 // (false, changing nothing, where oneDNN offers only its reference kernel for it).
 bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx, const Int8Conv* q) {
@@ -184,28 +206,11 @@ bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferConte
     pd = winograd_offer([&] { return make_pd(any_md(x, dt), dnnl::algorithm::convolution_winograd); }, &why);
   if (!pd) {
     pd = make_pd(any_md(x, dt));
-    // Where oneDNN would want the input in another of its own layouts (regnet's
-    // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
-    // for the layout the input already has saves a reorder there and back.
-    const dnnl::memory::desc have = b.layout(x_slot);
-    if (have != pd->src_desc() && have != plain_md(x)) {
-      try {
-        auto keep = make_pd(have);
-        const auto strided = [](int64_t s) { return s > 1; };
-        const bool pointwise_or_strided = (wd.size() == 4 && wd[2] == 1 && wd[3] == 1) ||
-                                          std::any_of(g.stride.begin(), g.stride.end(), strided);
-        const ImplKind pick = impl_kind(pd->impl_info_str());
-        if (seek_impl(*keep, [&](const dnnl::primitive_desc& k) {
-              return as_fast(impl_kind(k.impl_info_str()), pick, pointwise_or_strided);
-            })) {
-          pd = std::move(keep);
-          why = fmt::format("input's layout kept: {} there is as fast as a reorder into oneDNN's pick",
-                            pd->impl_info_str());
-        }
-      } catch (const dnnl::error&) {
-        // no implementation for that layout: reorder into the one oneDNN chose
-      }
-    }
+    const auto strided = [](int64_t s) { return s > 1; };
+    keep_input_layout(&pd, make_pd, b.layout(x_slot), plain_md(x),
+                      (wd.size() == 4 && wd[2] == 1 && wd[3] == 1) ||
+                          std::any_of(g.stride.begin(), g.stride.end(), strided),
+                      &why);
   }
   // A 1x1 convolution whose output only a 3x3 depthwise one reads: the two
   // as one primitive where any implementation oneDNN offers for the pair runs
