@@ -183,11 +183,15 @@ bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferConte
   using dtype = dnnl::memory::data_type;
   const auto dt = q ? q->src_type : b.compute_type();
   const dnnl::memory::desc w_any(wt.dims, q ? dtype::s8 : dt, dnnl::memory::format_tag::any);
-  const dnnl::memory::desc y_any = any_md(out, q ? dtype::f32 : b.output_type(f.result));
+  // int8 whose result only a QuantizeLinear reads: quantized output (that node folded in).
+  const Requantize requantize = q ? requantize_after(b, f) : Requantize{};
+  const Requantize* r = requantize.node ? &requantize : nullptr;
+  const dnnl::memory::desc y_any =
+      any_md(out, r ? dnnl_type(r->dtype) : q ? dtype::f32 : b.output_type(f.result));
   const dnnl::memory::desc b_md = plain_md({out[1]});
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
-  if (q) add_int8_attr(attr, *q);
+  if (q) add_int8_attr(attr, *q, r);
   const int x_slot = q ? q->src : b.slot_of(n.input(0));
   const dims_t strides(g.stride.begin(), g.stride.end());
   const dims_t pad_l(g.pad_begin.begin(), g.pad_begin.end());
@@ -254,8 +258,16 @@ bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferConte
 
   // The primitive exists: now change the plan.
   const int src = b.in_layout(x_slot, src_md);
-  const int dst = with_dw ? finish_depthwise(b, f, tail, dst_md) : finish_fusion(b, f, n, out, dst_md);
-  auto step = step_for(b, n, *pd, with_dw ? f.what + " + depthwise Conv" + tail.after.what : f.what);
+  int dst;
+  if (r) {  // the chain's values exist only as the quantized output
+    for (const Node* a : f.absorbed) b.absorb(a);
+    b.absorb(r->node);
+    dst = b.define(r->node->output(0), r->dtype, out, &dst_md);
+  } else {
+    dst = with_dw ? finish_depthwise(b, f, tail, dst_md) : finish_fusion(b, f, n, out, dst_md);
+  }
+  auto step = step_for(b, n, *pd, with_dw ? f.what + " + depthwise Conv" + tail.after.what
+                                  : r ? f.what + " + QuantizeLinear" : f.what);
   step->why = why;
   step->arg(DNNL_ARG_SRC, src, src_md);
   step->arg(DNNL_ARG_DST, dst, dst_md);
@@ -267,7 +279,7 @@ bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferConte
                                                               dtype::s8),
                                                      weights_md));
     if (q->bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*q->bias, 1.0, b_md, b_md));
-    add_int8_args(b, *step, *q);
+    add_int8_args(b, *step, *q, r);
   } else {
     step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
     if (has_bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));

@@ -168,13 +168,53 @@ bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, In
   return true;
 }
 
-void add_int8_attr(dnnl::primitive_attr& attr, const Int8Conv& q) {
-  attr.set_output_scales(1 << 1, q.scales);  // per channel of dst {N, C, ...}
+Requantize requantize_after(const PlanBuilder& b, const Fusion& f) {
+  Requantize r;
+  const Node* c = b.sole_consumer(f.result);
+  PerTensor p;
+  if (!c || c->op_type() != "QuantizeLinear" || !per_tensor(*c, &p) || f.residual >= 0 || !f.binary_args.empty() ||
+      b.tapped(f.result))
+    return {};
+  const Value* z = c->inputs().size() > 2 ? c->input(2) : nullptr;
+  r.dtype = z ? z->data().dtype() : DType::UInt8;
+  if (r.dtype != DType::UInt8 && r.dtype != DType::Int8) return {};
+  // The post-ops run on the scaled sums: in units of the output's step, so bounds divide by it.
+  for (int i = 0; i < f.ops.len(); ++i) {
+    if (f.ops.kind(i) != dnnl::primitive::kind::eltwise) return {};
+    float scale, alpha, beta;
+    dnnl::algorithm alg;
+    f.ops.get_params_eltwise(i, scale, alg, alpha, beta);
+    if (alg == dnnl::algorithm::eltwise_clip || alg == dnnl::algorithm::eltwise_clip_v2) {
+      alpha /= p.scale;
+      beta /= p.scale;
+    } else if (alg == dnnl::algorithm::eltwise_bounded_relu) {
+      alpha /= p.scale;
+    } else if (alg != dnnl::algorithm::eltwise_relu) {  // relu(x; slope) is positively homogeneous
+      return {};
+    }
+    r.ops.append_eltwise(scale, alg, alpha, beta);
+  }
+  r.node = c;
+  r.scale = p.scale;
+  r.zero_point = p.zero_point;
+  return r;
+}
+
+void add_int8_attr(dnnl::primitive_attr& attr, const Int8Conv& q, const Requantize* r) {
+  std::vector<float> scales = q.scales;
+  if (r) {
+    for (float& s : scales) s /= r->scale;
+    attr.set_post_ops(r->ops);
+    if (r->zero_point != 0) attr.set_zero_points(DNNL_ARG_DST, 0, {DNNL_RUNTIME_S32_VAL});
+  }
+  attr.set_output_scales(1 << 1, scales);  // per channel of dst {N, C, ...}
   if (q.zero_point != 0) attr.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
 }
 
-void add_int8_args(PlanBuilder& b, DnnlStep& step, const Int8Conv& q) {
+void add_int8_args(PlanBuilder& b, DnnlStep& step, const Int8Conv& q, const Requantize* r) {
   if (q.zero_point != 0) step.fixed(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zero_point_memory(b, q.zero_point));
+  if (r && r->zero_point != 0)
+    step.fixed(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zero_point_memory(b, r->zero_point));
 }
 
 }  // namespace bnfold::rt

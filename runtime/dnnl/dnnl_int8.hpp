@@ -34,8 +34,21 @@ bool exact_int8_cpu();
 // Whether n's inputs (a Conv's, or a Gemm's without transA and alpha) have
 // that form (and fills q); false leaves the f32 path.
 bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv* q);
+// A QuantizeLinear (one scale) that alone reads a fused int8 layer's result:
+// the layer then writes its quantized output directly (as ONNX Runtime's
+// QLinearConv does), the scale and zero point folded into its own, the
+// activations after it rescaled (ReLU, LeakyReLU, Clip are; others are not,
+// and keep the float output). Null where that does not apply.
+struct Requantize {
+  const Node* node = nullptr;  // the QuantizeLinear
+  float scale = 1;
+  int32_t zero_point = 0;
+  DType dtype = DType::UInt8;
+  dnnl::post_ops ops;  // f's post-ops in the quantized domain
+};
+Requantize requantize_after(const PlanBuilder& b, const Fusion& f);
 // The attributes and arguments the int8 form adds to a convolution.
-void add_int8_attr(dnnl::primitive_attr& attr, const Int8Conv& q);
-void add_int8_args(PlanBuilder& b, DnnlStep& step, const Int8Conv& q);
+void add_int8_attr(dnnl::primitive_attr& attr, const Int8Conv& q, const Requantize* r = nullptr);
+void add_int8_args(PlanBuilder& b, DnnlStep& step, const Int8Conv& q, const Requantize* r = nullptr);
 
 }  // namespace bnfold::rt

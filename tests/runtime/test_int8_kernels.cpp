@@ -7,6 +7,7 @@
 // once in float), so they agree to float32 rounding.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 
 #include "bnfold/runtime/session.hpp"
@@ -136,4 +137,52 @@ TEST_CASE("int8 Gemm of a QDQ model against the reference kernels", "[kernels][i
   }
   if (rt::exact_int8_cpu()) CHECK(int8_steps == 8);  // zero points too (folded into the bias)
   else CHECK(int8_steps == 0);
+}
+
+TEST_CASE("an int8 Conv whose result only a QuantizeLinear reads writes the quantized output itself",
+          "[kernels][int8]") {
+  struct Act {
+    const char* op;
+    bool fuses;  // rescalable into the quantized domain
+  };
+  const Act acts[] = {{"Relu", true}, {"Clip", true}, {"LeakyRelu", true}, {"Sigmoid", false}};
+  for (const Act& act : acts) {
+    for (int zp : {0, 9}) {
+      CAPTURE(act.op, zp);
+      Spec s{2, 6, 9, 8, 10, 3, 1, {1, 1, 1, 1}, {1, 1}, {1, 1}, true, true, false, DType::UInt8, 0, 0};
+      Case t = qdq_conv(s);
+      // conv1's output (graph output so far) -> act -> Q -> DQ -> conv2
+      Value* y = t.g->outputs()[0];
+      std::vector<Value*> in = {y};
+      if (std::string(act.op) == "Clip") {
+        in.push_back(t.g->add_constant("lo", scalar(DType::Float32, 0)));
+        in.push_back(t.g->add_constant("hi", scalar(DType::Float32, 1.5)));
+      }
+      Value* a = t.node(act.op, in, std::string(act.op) == "LeakyRelu"
+                                        ? std::vector<std::pair<std::string, Attribute>>{{"alpha", real(0.1f)}}
+                                        : std::vector<std::pair<std::string, Attribute>>{});
+      Value* ys = t.g->add_constant("ys", scalar(DType::Float32, 0.013));
+      Value* yz = t.g->add_constant("yz", scalar(DType::UInt8, zp));
+      Value* yd = t.node("DequantizeLinear", {t.node("QuantizeLinear", {a, ys, yz}), ys, yz});
+      Tensor w2(DType::Int8, {4, 10, 1, 1}), s2(DType::Float32, {4}), z2(DType::Int8, {4});
+      for (int64_t i = 0; i < w2.numel(); ++i) w2.mutable_data_as<int8_t>()[i] = static_cast<int8_t>((i * 29) % 200 - 100);
+      for (int64_t c = 0; c < 4; ++c) s2.mutable_data_as<float>()[c] = 0.01f, z2.mutable_data_as<int8_t>()[c] = 0;
+      Value* w2d = t.node("DequantizeLinear", {t.g->add_constant("w2", std::move(w2)), t.g->add_constant("s2", std::move(s2)),
+                                               t.g->add_constant("z2", std::move(z2))},
+                          {{"axis", one(0)}});
+      t.g->replace_output(0, t.node("Conv", {yd, w2d}));
+      SessionOptions fast, ref;
+      fast.threads = 2;
+      ref.use_onednn = false;
+      Session fs(t.g, fast), rs(t.g, ref);
+      // One quantization step of the middle tensor (0.013) through 10 weights of up to 1.0 at most, where
+      // oneDNN's single rounding of the scaled sum and the reference's two meet a tie differently.
+      check_same_outputs(fs.run(t.inputs), rs.run(t.inputs), 1e-4, 0.015);
+      const auto steps = fs.plan_stats(t.inputs).step_descriptions;
+      const bool fused = std::any_of(steps.begin(), steps.end(), [](const std::string& d) {
+        return d.find("+ QuantizeLinear") != std::string::npos;
+      });
+      CHECK(fused == (act.fuses && rt::exact_int8_cpu()));
+    }
+  }
 }
