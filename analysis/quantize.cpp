@@ -50,19 +50,25 @@ Tensor scalar_f32(double v) {
   return t;
 }
 
-// The range a tensor takes as the BN folded into its producer says (and the
-// ReLU/Clip between); false when nothing does.
-bool range_from_bns(const Graph& g, const Value* x, const std::map<std::string, const FoldedBn*>& records,
-                    double* lo, double* hi) {
+// The BN folded into the layer that makes x, and what lies between: clips
+// (ReLU, Clip), ops that keep values within their range (pooling,
+// reshaping), and whether any of them changes the mean (a max pool).
+struct BnChain {
+  const FoldedBn* bn = nullptr;
   double clip_lo = -INFINITY, clip_hi = INFINITY;
+  bool mean_kept = true;
+};
+
+BnChain bn_chain(const Graph& g, const Value* x, const std::map<std::string, const FoldedBn*>& records) {
+  BnChain c;
   const Value* v = x;
-  // Back through what keeps values inside the range they had (pooling, reshaping) and what clips them.
   static const char* const kWithin[] = {"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten",
                                         "Reshape", "Identity", "Squeeze", "Unsqueeze"};
   for (const Node* p = v->producer(); p && !p->inputs().empty() && p->input(0); p = v->producer()) {
-    if (p->op_type() == "Relu" || p->op_type() == "Clip") {
+    const std::string& op = p->op_type();
+    if (op == "Relu" || op == "Clip") {
       double lo = 0, hi = INFINITY;
-      if (p->op_type() == "Clip") {
+      if (op == "Clip") {
         const auto bound = [&](size_t i, double fallback) {
           const Value* b = p->inputs().size() > i ? p->input(i) : nullptr;
           return b && b->has_data() ? b->data().value_at(0) : fallback;
@@ -71,25 +77,63 @@ bool range_from_bns(const Graph& g, const Value* x, const std::map<std::string, 
         lo = old ? p->attr_float("min") : bound(1, -INFINITY);
         hi = old ? p->attr_float("max") : bound(2, INFINITY);
       }
-      clip_lo = std::max(clip_lo, lo);
-      clip_hi = std::min(clip_hi, hi);
-    } else if (std::find(std::begin(kWithin), std::end(kWithin), p->op_type()) == std::end(kWithin)) {
+      c.clip_lo = std::max(c.clip_lo, lo);
+      c.clip_hi = std::min(c.clip_hi, hi);
+    } else if (std::find(std::begin(kWithin), std::end(kWithin), op) == std::end(kWithin)) {
       break;
+    } else if (op == "MaxPool" || op == "GlobalMaxPool") {
+      c.mean_kept = false;
     }
     v = p->input(0);
   }
   auto it = records.find(v->name());
-  if (it == records.end()) return false;
-  const FoldedBn& f = *it->second;
+  if (it != records.end()) c.bn = it->second;
+  return c;
+}
+
+// The range a tensor takes as the BN folded into its producer says (and the
+// ReLU/Clip between); false when nothing does.
+bool range_from_bns(const Graph& g, const Value* x, const std::map<std::string, const FoldedBn*>& records,
+                    double* lo, double* hi) {
+  const BnChain c = bn_chain(g, x, records);
+  if (!c.bn) return false;
+  const FoldedBn& f = *c.bn;
   *lo = INFINITY, *hi = -INFINITY;
-  for (int64_t c = 0; c < f.channels(); ++c) {
-    const auto k = static_cast<size_t>(c);
-    *lo = std::min(*lo, f.beta[k] - 3.0 * std::fabs(f.gamma[k]));
-    *hi = std::max(*hi, f.beta[k] + 3.0 * std::fabs(f.gamma[k]));
+  for (int64_t k = 0; k < f.channels(); ++k) {
+    const auto i = static_cast<size_t>(k);
+    *lo = std::min(*lo, f.beta[i] - 3.0 * std::fabs(f.gamma[i]));
+    *hi = std::max(*hi, f.beta[i] + 3.0 * std::fabs(f.gamma[i]));
   }
-  *lo = std::clamp(*lo, clip_lo, clip_hi);
-  *hi = std::clamp(*hi, clip_lo, clip_hi);
+  *lo = std::clamp(*lo, c.clip_lo, c.clip_hi);
+  *hi = std::clamp(*hi, c.clip_lo, c.clip_hi);
   return *lo <= *hi;
+}
+
+// E[clip(y, lo, hi)] for y ~ N(mu, sigma^2): lo + R(lo) - R(hi), R(a) = E[max(y - a, 0)].
+double clipped_mean(double mu, double sigma, double lo, double hi) {
+  const auto relu_mean = [&](double a) {
+    if (std::isinf(a)) return a < 0 ? INFINITY : 0.0;
+    if (sigma <= 0) return std::max(mu - a, 0.0);
+    const double z = (mu - a) / sigma;
+    return (mu - a) * 0.5 * std::erfc(-z / std::sqrt(2.0)) + sigma * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI);
+  };
+  if (std::isinf(lo)) return mu - relu_mean(hi);
+  return lo + relu_mean(lo) - relu_mean(hi);
+}
+
+// Each channel's expected value of x as the BN before it says (its output
+// N(beta, gamma^2) per channel, clipped, carried through average pooling and
+// reshapes); empty when a max pool (which raises the mean) or no BN is between.
+std::vector<double> expected_channels(const Graph& g, const Value* x,
+                                      const std::map<std::string, const FoldedBn*>& records) {
+  const BnChain c = bn_chain(g, x, records);
+  if (!c.bn || !c.mean_kept) return {};
+  std::vector<double> e;
+  for (int64_t k = 0; k < c.bn->channels(); ++k) {
+    const auto i = static_cast<size_t>(k);
+    e.push_back(clipped_mean(c.bn->beta[i], std::fabs(c.bn->gamma[i]), c.clip_lo, c.clip_hi));
+  }
+  return e;
 }
 
 // Min and max of each named value over the data (graph inputs read from the batch).
@@ -163,9 +207,57 @@ Value* dequantize(Graph& g, const std::string& base, Tensor q, Tensor scale, Ten
   return dq->output(0);
 }
 
+// Bias correction (Nagel et al. 2019): rounding the weights moves each
+// output's mean by sum_i (W_q - W)_i E[x_i]; the bias takes it back. E[x] per
+// input channel comes from the BN before the layer (`expected`); Flatten of
+// [N, C, H, W] makes feature k channel k / (H W). False where the mapping is
+// unknown (a MatMul has no bias to take it).
+bool correct_bias(Graph& g, const Layer& l, const Tensor& wq, const float* scale, const std::vector<double>& expected,
+                  QuantizedLayer* q) {
+  Node& n = *l.node;
+  if (expected.empty() || n.op_type() == "MatMul") return false;
+  const Tensor& w = n.input(1)->data();
+  const auto& d = w.dims();
+  const int64_t numel = w.numel(), channels = d[static_cast<size_t>(l.axis)];
+  const auto C = static_cast<int64_t>(expected.size());
+  std::vector<double> shift(static_cast<size_t>(channels), 0);
+  for (int64_t i = 0; i < numel; ++i) {
+    int64_t c = 0, in = 0;
+    if (n.op_type() == "Conv") {
+      const int64_t per = numel / d[0], cg = d[1], groups = n.attr_int("group");
+      c = i / per;
+      in = (c / (d[0] / groups)) * cg + (i / (per / cg)) % cg;
+    } else {  // Gemm: [N, K] with transB (axis 0), else [K, N]
+      const int64_t K = l.axis == 0 ? d[1] : d[0];
+      c = l.axis == 0 ? i / K : i % d[1];
+      const int64_t k = l.axis == 0 ? i % K : i / d[1];
+      if (K % C != 0) return false;
+      in = k / (K / C);
+    }
+    if (in >= C) return false;
+    const double rounded = wq.data_as<int8_t>()[i] * static_cast<double>(scale[c]);
+    shift[static_cast<size_t>(c)] += (rounded - w.value_at(i)) * expected[static_cast<size_t>(in)];
+  }
+  Value* b = n.inputs().size() > 2 ? n.input(2) : nullptr;
+  if (b && (!b->is_constant() || b->data().dtype() != DType::Float32 || b->data().numel() != channels)) return false;
+  Tensor corrected(DType::Float32, {channels});
+  double energy = 0;
+  for (int64_t c = 0; c < channels; ++c) {
+    const double s = shift[static_cast<size_t>(c)];
+    corrected.mutable_data_as<float>()[c] = static_cast<float>((b ? b->data().value_at(c) : 0.0) - s);
+    energy += s * s;
+  }
+  q->bias_correction = std::sqrt(energy / static_cast<double>(channels));
+  Value* nb = g.add_constant(g.unique_name(n.input(1)->name() + "_corrected_bias"), std::move(corrected));
+  if (b) g.set_input(&n, 2, nb);
+  else g.append_input(&n, nb);
+  return true;
+}
+
 // The layer's weights as int8 with one scale per output channel (symmetric),
-// and its bias as int32 at (activation scale x weight scale) per channel.
-void quantize_layer(Graph& g, const Layer& l, QuantizedLayer* q) {
+// its bias corrected for their rounding (when `expected` is given), and the
+// bias as int32 at (activation scale x weight scale) per channel.
+void quantize_layer(Graph& g, const Layer& l, const std::vector<double>& expected, QuantizedLayer* q) {
   Node& n = *l.node;
   const Tensor& w = n.input(1)->data();
   const auto& d = w.dims();
@@ -190,6 +282,7 @@ void quantize_layer(Graph& g, const Layer& l, QuantizedLayer* q) {
   const auto [lo, hi] = std::minmax_element(scale, scale + channels);
   q->weight_scale_min = *lo;
   q->weight_scale_max = *hi;
+  correct_bias(g, l, wq, scale, expected, q);
   Value* b = n.inputs().size() > 2 ? n.input(2) : nullptr;
   if (b && b->is_constant() && b->data().dtype() == DType::Float32 && b->data().rank() == 1 &&
       b->data().numel() == channels) {
@@ -268,6 +361,10 @@ QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& o) {
                "nothing to quantize: no Conv, Gemm or MatMul with constant float32 weights");
 
   const auto ranges = activation_ranges(*g, inputs, o, &res.ranges_from);
+  const std::vector<FoldedBn> bns = folded_bns(*g);
+  std::map<std::string, const FoldedBn*> records;
+  for (const FoldedBn& f : bns)
+    if (f.output) records[f.value] = &f;
 
   // Activations: QuantizeLinear -> DequantizeLinear, read by the quantized layers only.
   std::map<std::string, ActivationQdq> qdq;
@@ -282,7 +379,8 @@ QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& o) {
     q.scale = qdq.at(q.input).scale;
     q.zero_point = qdq.at(q.input).zero_point;
     if (auto it = verdicts.find(q.node); it != verdicts.end()) q.verdict = it->second;
-    quantize_layer(*g, l, &q);
+    quantize_layer(*g, l, o.bias_correction ? expected_channels(*g, l.node->input(0), records) : std::vector<double>{},
+                   &q);
     g->set_input(l.node, 0, qdq.at(q.input).dequantized);
     res.layers.push_back(q);
   }

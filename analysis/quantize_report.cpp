@@ -60,6 +60,7 @@ std::string quantize_json(const QuantizeResult& r, const QuantizeCheck* c) {
     layers.push_back({{"node", l.node}, {"op", l.op}, {"input", l.input}, {"range", {l.low, l.high}},
                       {"scale", l.scale}, {"zero_point", l.zero_point},
                       {"weight_scales", {l.weight_scale_min, l.weight_scale_max}}, {"bias_int32", l.bias},
+                      {"bias_correction_rms", l.bias_correction},
                       {"weights_verdict", to_string(l.verdict)}});
   nlohmann::json j = {{"bns_folded", r.folded}, {"equalized", r.equalized}, {"ranges_from", r.ranges_from},
                       {"layers", layers}, {"skipped", r.skipped}};

@@ -24,7 +24,7 @@ namespace {
 
 struct QuantizeArgs : DataArgs {
   std::string out, input_range;
-  bool equalize = false;
+  bool equalize = false, bias_correction = false;
   int64_t check_samples = 1024;
 };
 
@@ -35,6 +35,7 @@ int run_quantize(QuantizeArgs& a) {
   o.batch = a.batch;
   o.threads = a.threads;
   o.equalize = a.equalize;
+  o.bias_correction = a.bias_correction;
   if (!a.input_range.empty()) {
     for (float v : parse_float_list(a.input_range, "--input-range")) o.input_range.push_back(v);
     BNFOLD_ARG_CHECK(o.input_range.size() == 2 && o.input_range[0] < o.input_range[1], ErrorCode::InvalidArgument,
@@ -58,8 +59,11 @@ int run_quantize(QuantizeArgs& a) {
     std::cout << j.dump(2) << "\n";
     return 0;
   }
-  fmt::print("{}: {} layer(s) quantized to int8 (QDQ), {} BN(s) folded first{}; activation ranges from {}\n",
-             a.model, r.layers.size(), r.folded, r.equalized ? ", cross-layer equalized" : "", r.ranges_from);
+  size_t corrected = 0;
+  for (const auto& l : r.layers) corrected += l.bias_correction > 0;
+  fmt::print("{}: {} layer(s) quantized to int8 (QDQ), {} BN(s) folded first{}{}; activation ranges from {}\n",
+             a.model, r.layers.size(), r.folded, r.equalized ? ", cross-layer equalized" : "",
+             a.bias_correction ? fmt::format(", {} bias(es) corrected", corrected) : "", r.ranges_from);
   std::vector<std::string> names;
   for (const auto& l : r.layers) names.push_back(l.node);
   const size_t w = column_width(names, 2 + 7 + 24 + 12 + 20 + 20, 12);
@@ -101,6 +105,10 @@ void add_quantize(CLI::App& app) {
   cmd->add_flag("--equalize", a->equalize,
                 "Cross-layer equalization after folding (as fold --equalize): evens out per-channel weight ranges "
                 "through ReLUs");
+  cmd->add_flag("--bias-correction", a->bias_correction,
+                "Shift each layer's bias by the mean error its weights' rounding adds, from the BN statistics of its "
+                "input (data-free; layers whose input a folded BN makes through ReLU/Clip, average pooling or "
+                "reshapes)");
   in_range(cmd->add_option("--check-samples", a->check_samples,
                            "With --data: compare the int8 model with the float one on this many samples")
                ->capture_default_str(),

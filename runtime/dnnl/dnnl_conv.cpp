@@ -135,6 +135,15 @@ Offer winograd_offer(const MakePd& make_pd, std::string* why) {
   return {};
 }
 
+// The step's constant weights (int8 ones as they are) and bias, reordered once.
+void add_weights(PlanBuilder& b, DnnlStep& step, const Tensor* w, const Tensor* bias, const Weights& wt,
+                 const dnnl::memory::desc& weights_md, const dnnl::memory::desc& b_md, bool int8) {
+  const dnnl::memory::desc onnx_md =
+      int8 ? plain_md(std::vector<int64_t>(wt.dims.begin(), wt.dims.end()), dnnl::memory::data_type::s8) : wt.onnx_md;
+  step.fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*w, 1.0, onnx_md, weights_md));
+  if (bias) step.fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));
+}
+
 // Where oneDNN would want the input in another of its own layouts (regnet's
 // grouped convs in nChw16c between 1x1 convs in nhwc), a fast implementation
 // for the layout the input already has (`have`) saves a reorder there and back.
@@ -273,17 +282,8 @@ bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferConte
   step->arg(DNNL_ARG_DST, dst, dst_md);
   add_fusion_args(*step, f);
   if (with_dw) add_depthwise_args(b, *step, *pd, tail);
-  if (q) {
-    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*q->weights, 1.0,
-                                                     plain_md(std::vector<int64_t>(wt.dims.begin(), wt.dims.end()),
-                                                              dtype::s8),
-                                                     weights_md));
-    if (q->bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*q->bias, 1.0, b_md, b_md));
-    add_int8_args(b, *step, *q, r);
-  } else {
-    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, wt.onnx_md, weights_md));
-    if (has_bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*bias, 1.0, b_md, b_md));
-  }
+  add_weights(b, *step, q ? q->weights : ctx.input(1).value, q ? q->bias : bias, wt, weights_md, b_md, q != nullptr);
+  if (q) add_int8_args(b, *step, *q, r);
   b.add_step(std::move(step));
   return true;
 }

@@ -297,7 +297,8 @@ void bind_quantize(py::module_& m) {
   m.def(
       "quantize",
       [](const std::string& path, const std::string& out, const py::object& data, const std::vector<double>& input_range,
-         bool equalize, int64_t check_samples, int64_t batch, int threads, BNFOLD_DATA_PARAMS) {
+         bool equalize, bool bias_correction, int64_t check_samples, int64_t batch, int threads,
+         BNFOLD_DATA_PARAMS) {
         std::vector<NamedPath> inputs = {{"the model", path}};
         add_paths(inputs, data, "the data");
         add_paths(inputs, labels, "the labels");
@@ -306,6 +307,7 @@ void bind_quantize(py::module_& m) {
         QuantizeOptions o;
         o.input_range = input_range;
         o.equalize = equalize;
+        o.bias_correction = bias_correction;
         o.batch = batch;
         o.threads = threads;
         std::optional<Dataset> d;
@@ -325,10 +327,11 @@ void bind_quantize(py::module_& m) {
         return as_dict(json);
       },
       py::arg("path"), py::arg("out"), py::arg("data") = py::none(), py::arg("input_range") = std::vector<double>{},
-      py::arg("equalize") = false, py::arg("check_samples") = 1024, py::arg("batch") = 32, py::arg("threads") = 0,
+      py::arg("equalize") = false, py::arg("bias_correction") = false, py::arg("check_samples") = 1024, py::arg("batch") = 32, py::arg("threads") = 0,
       BNFOLD_DATA_ARGS,
       doc("An int8 QDQ model of `path` written to `out` (`bnfold quantize`): folded first (equalized with\n"
-          "equalize=True), activation ranges from `data` (paths, an array or an iterable of arrays), or\n"
+          "equalize=True; biases corrected for the weights' rounding from the BN statistics with\n"
+          "bias_correction=True), activation ranges from `data` (paths, an array or an iterable of arrays), or\n"
           "without data from the folded BNs' statistics and input_range (lo, hi) for the model's input.\n"
           "With data, the int8 model is also compared with the float one on check_samples samples.\n"
           "Returns the keys of `bnfold quantize --json` ('layers', 'skipped', 'ranges_from', 'check').")

@@ -31,6 +31,10 @@ struct QuantizeOptions {
   int64_t batch = 32;
   int threads = 0;
   bool equalize = false;  // cross-layer equalization after folding (fold --equalize)
+  // Correct each layer's bias for the mean shift its weights' rounding causes,
+  // from the BN statistics of its input (Nagel et al. 2019): layers whose
+  // input comes from a folded BN through ReLU/Clip, average pooling, reshapes.
+  bool bias_correction = false;
   std::function<void(int64_t done, int64_t total)> progress;  // samples measured
 };
 
@@ -42,6 +46,7 @@ struct QuantizedLayer {
   int zero_point = 0;
   double weight_scale_min = 0, weight_scale_max = 0;  // per output channel
   bool bias = false;            // an int32 bias
+  double bias_correction = 0;   // RMS of the bias shift applied (0: none)
   QuantVerdict verdict = QuantVerdict::PerTensorSafe;  // of its weights (per-channel is what is written)
 };
 

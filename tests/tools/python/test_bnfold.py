@@ -224,3 +224,48 @@ def test_quantize_and_readiness_from_python(tmp_path):
     assert q["bns_folded_first"] == 7 and len(q["layers"]) == 8
     assert {layer["verdict"] for layer in q["layers"]} <= {"per-tensor safe", "needs per-channel",
                                                            "needs equalization", "keep in fp32"}
+
+
+def test_bias_correction_removes_the_mean_shift_of_rounded_weights(tmp_path):
+    """x ~ N(0, 1) -> identity Gemm -> BN (running stats 0, 1: the data's) -> ReLU -> Gemm whose weights all lie
+    0.4 of a step above the int8 grid, so rounding lowers every output's mean by 0.4 step x sum E[relu(BN)].
+    bias_correction computes that shift from the BN (E[relu(N(beta, gamma^2))]) and takes it back."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    C, N = 6, 3
+    gamma = np.linspace(0.5, 2.0, C).astype(np.float32)
+    beta = np.linspace(-1.0, 1.0, C).astype(np.float32)
+    step = 0.01
+    w1 = ((np.arange(N * C).reshape(N, C) % 50 + 60) + 0.4).astype(np.float32) * step  # [N, C], transB
+    w1[:, 0] = 127 * step  # each row's largest weight sets its int8 step to exactly `step`
+    inits = [numpy_helper.from_array(np.eye(C, dtype=np.float32), "w0"),
+             numpy_helper.from_array(gamma, "g"), numpy_helper.from_array(beta, "b"),
+             numpy_helper.from_array(np.zeros(C, np.float32), "m"), numpy_helper.from_array(np.ones(C, np.float32), "v"),
+             numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(np.zeros(N, np.float32), "c1")]
+    nodes = [helper.make_node("Gemm", ["x", "w0"], ["h"], transB=1),
+             helper.make_node("BatchNormalization", ["h", "g", "b", "m", "v"], ["y"], epsilon=0.0),
+             helper.make_node("Relu", ["y"], ["r"]), helper.make_node("Gemm", ["r", "w1", "c1"], ["out"], transB=1)]
+    graph = helper.make_graph(nodes, "bc", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", C])],
+                              [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", N])], inits)
+    path = str(tmp_path / "bc.onnx")
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), path)
+    x = np.random.default_rng(5).standard_normal((20000, C)).astype(np.float32)
+    want = bnfold.Session(path).run({"x": x})["out"]
+    shift = {}
+    for corrected in (False, True):
+        out = str(tmp_path / f"bc_{corrected}.onnx")
+        r = bnfold.quantize(path, out, input_range=(-5, 5), bias_correction=corrected)
+        got = bnfold.Session(out, reference=True).run({"x": x})["out"]
+        shift[corrected] = (got - want).mean(axis=0)
+        assert (r["layers"][1]["bias_correction_rms"] > 0) == corrected
+    # E[relu(N(beta, gamma^2))] per channel, times the 0.4-step rounding, summed over the inputs
+    z = beta / gamma
+    from math import erf, exp, pi, sqrt
+    mean = np.array([b * 0.5 * (1 + erf(zz / sqrt(2))) + g * exp(-zz * zz / 2) / sqrt(2 * pi)
+                     for b, g, zz in zip(beta, gamma, z)])
+    rows = np.round(w1 / step) * step - w1  # the rounding of each weight
+    expected = rows @ mean
+    # The correction moves each output's mean by exactly minus that (the bias is int32 at a far finer step);
+    # what remains is the activations' own quantization (the range's clip at beta + 3|gamma|: about 0.003).
+    np.testing.assert_allclose(shift[True] - shift[False], -expected, rtol=0.02)
+    assert np.all(np.abs(shift[True]) < 0.25 * np.abs(shift[False]))
