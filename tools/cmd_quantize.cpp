@@ -30,6 +30,10 @@ struct QuantizeArgs : DataArgs {
 
 int run_quantize(QuantizeArgs& a) {
   check_outputs(a, {{"-o", a.out}});
+  BNFOLD_ARG_CHECK(a.data.empty() || a.input_range.empty(), ErrorCode::InvalidArgument,
+                   "--input-range is for quantizing without data; with --data the input's range is measured");
+  BNFOLD_ARG_CHECK(!a.data.empty() || a.labels.empty(), ErrorCode::InvalidArgument,
+                   "--labels go with --data (they give the int8 model's accuracy on it)");
   std::shared_ptr<Graph> original(load_onnx(a.model));
   QuantizeOptions o;
   o.batch = a.batch;
@@ -99,6 +103,7 @@ void add_quantize(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Write an int8 model (ONNX QDQ), folded first, with its ranges from "
                                                  "calibration data or the BN statistics");
   add_data_options(cmd, *a, false);
+  cmd->remove_option(cmd->get_option("--html"));  // the report is the table or --json
   cmd->add_option("-o,--output", a->out, "The int8 QDQ model to write")->required();
   cmd->add_option("--input-range", a->input_range,
                   "Without --data: LO,HI of the model's input (the BN statistics give every other range)");
@@ -121,7 +126,8 @@ void add_quantize(CLI::App& app) {
       "per output channel (symmetric), its bias as int32. The model is folded first,\n"
       "so the weights quantized are the ones that run; the table gives each layer's\n"
       "ranges and its weights' readiness (inspect --quantization). ONNX Runtime runs the\n"
-      "result with its int8 kernels; bnfold runs it as written (int8 simulated in float).\n"
+      "result with its int8 kernels, and so does bnfold (run, bench, serve) on CPUs with\n"
+      "VNNI or AMX; elsewhere bnfold computes it in float32 on the dequantized values.\n"
       "Needs opset 13 or later.\n\n"
       "Examples:\n"
       "  bnfold quantize model.onnx --data calibration/ -o model.int8.onnx\n"

@@ -106,6 +106,12 @@ model = os.path.join(MODELS, "factory_cnn.onnx")
 code, _, err = h.run("quantize", model, "-o", os.path.join(WORK, "x.onnx"))
 h.check("no data and no input range: refused, saying what gives ranges",
         code != 0 and "--data" in err and "--input-range" in err and "'image'" in err, err)
+code, _, err = h.run("quantize", model, "--labels", os.path.join(DATA, "factory1", "y.npy"), "-o",
+                     os.path.join(WORK, "x.onnx"))
+h.check("labels without data: refused", code != 0 and "--labels go with --data" in err, err)
+code, _, err = h.run("quantize", model, "--data", os.path.join(DATA, "factory1"), "--input-range", "-3,3", "-o",
+                     os.path.join(WORK, "x.onnx"))
+h.check("an input range with data: refused", code != 0 and "--input-range is for quantizing without data" in err, err)
 old = onnx.load(model)
 old.opset_import[0].version = 12
 old_path = os.path.join(WORK, "opset12.onnx")
