@@ -334,6 +334,8 @@ std::map<std::string, std::pair<double, double>> activation_ranges(const Graph& 
 
 QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& o) {
   QuantizeResult res;
+  BNFOLD_CHECK(o.input_range.empty() || (o.input_range.size() == 2 && o.input_range[0] < o.input_range[1]),
+               ErrorCode::InvalidArgument, "the input range takes lo and hi with lo < hi");
   std::shared_ptr<Graph> g = clone_graph(original);
   BNFOLD_CHECK(g->opset() >= 13, ErrorCode::Unsupported,
                "quantize writes one weight scale per output channel (DequantizeLinear's axis), which needs opset "

@@ -303,6 +303,12 @@ void bind_quantize(py::module_& m) {
         add_paths(inputs, data, "the data");
         add_paths(inputs, labels, "the labels");
         check_outputs_apart(inputs, {{"out", out}});
+        BNFOLD_ARG_CHECK(data.is_none() || input_range.empty(), ErrorCode::InvalidArgument,
+                         "input_range is for quantizing without data; with data the input's range is measured");
+        BNFOLD_ARG_CHECK(!data.is_none() || labels.is_none(), ErrorCode::InvalidArgument,
+                         "labels go with data (they give the int8 model's accuracy on it)");
+        BNFOLD_ARG_CHECK(input_range.empty() || (input_range.size() == 2 && input_range[0] < input_range[1]),
+                         ErrorCode::InvalidArgument, "input_range takes (lo, hi) with lo < hi");
         const auto g = load_onnx(path);
         QuantizeOptions o;
         o.input_range = input_range;

@@ -220,6 +220,10 @@ def test_quantize_and_readiness_from_python(tmp_path):
     assert r["ranges_from"] == "BN statistics" and "check" not in r
     with pytest.raises(bnfold.Error, match="--input-range"):
         bnfold.quantize(model, out)
+    with pytest.raises(bnfold.Error, match="input_range is for quantizing without data"):
+        bnfold.quantize(model, out, data=x, input_range=(-3, 3))
+    with pytest.raises(bnfold.Error, match="lo < hi"):
+        bnfold.quantize(model, out, input_range=(3, -3))
     q = bnfold.inspect(model, quantization=True)["quantization"]
     assert q["bns_folded_first"] == 7 and len(q["layers"]) == 8
     assert {layer["verdict"] for layer in q["layers"]} <= {"per-tensor safe", "needs per-channel",
