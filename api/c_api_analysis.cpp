@@ -4,6 +4,7 @@
 #include "bnfold/bnfold.h"
 
 #include "bnfold/analysis/bn_analysis.hpp"
+#include "bnfold/analysis/quantize.hpp"
 #include "bnfold/analysis/shift_study.hpp"
 #include "bnfold/analysis/workflows.hpp"
 #include "api/c_internal.hpp"
@@ -11,6 +12,9 @@
 #include "bnfold/graph/onnx_io.hpp"
 
 #include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <optional>
 
 using namespace bnfold::c_api;
 
@@ -36,10 +40,8 @@ bnfold::Dataset open_files(const bnfold::Graph& g, const std::vector<std::string
   return bnfold::Dataset::open(paths, bnfold::data_options_for(g, "the model"));
 }
 
-// The shift study's options from the C caller's JSON object (NULL: defaults).
-bnfold::ShiftStudyOptions study_options(const char* text, int64_t& limit) {
-  bnfold::ShiftStudyOptions o;
-  if (!text) return o;
+// The C caller's options_json: a JSON object whose keys are all `known`.
+nlohmann::json options_object(const char* text, const std::vector<std::string>& known) {
   using nlohmann::json;
   json j;
   try {
@@ -49,17 +51,23 @@ bnfold::ShiftStudyOptions study_options(const char* text, int64_t& limit) {
   }
   if (!j.is_object())
     throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "options_json must be a JSON object");
-  static const char* const kKeys[] = {"families", "severities", "recalibrate_on", "prior",    "seed",  "pixel_range",
-                                      "max_drop", "threshold",  "min_effect",     "batch",    "limit"};
   for (const auto& [key, value] : j.items()) {
-    bool known = false;
-    for (const char* k : kKeys) known = known || key == k;
-    if (!known)
-      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
-                          "options_json: unknown key '" + key +
-                              "' (known: families, severities, recalibrate_on, prior, seed, pixel_range, max_drop, "
-                              "threshold, min_effect, batch, limit)");
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string list;
+    for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+    throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                        "options_json: unknown key '" + key + "' (known: " + list + ")");
   }
+  return j;
+}
+
+// The shift study's options from the C caller's JSON object (NULL: defaults).
+bnfold::ShiftStudyOptions study_options(const char* text, int64_t& limit) {
+  bnfold::ShiftStudyOptions o;
+  if (!text) return o;
+  using nlohmann::json;
+  const json j = options_object(text, {"families", "severities", "recalibrate_on", "prior", "seed", "pixel_range",
+                                       "max_drop", "threshold", "min_effect", "batch", "limit"});
   try {
     if (j.contains("families")) o.families = j["families"].get<std::vector<std::string>>();
     if (j.contains("severities")) o.severities = j["severities"].get<std::vector<int>>();
@@ -294,6 +302,51 @@ bnfold_status bnfold_shift_study_files(const bnfold_model* model, const char* co
     d.limit = limit;
     const bnfold::Dataset data = bnfold::Dataset::open(paths_of(paths, count), d);
     *report_json = give_string(bnfold::shift_study_json(bnfold::shift_study(m, data, o)));
+  });
+}
+
+bnfold_status bnfold_quantize_files(const bnfold_model* model, const char* const* paths, size_t count,
+                                    const char* labels, const char* options_json, const char* out_path, int threads,
+                                    char** report_json) {
+  if (!model || !out_path || !report_json || (count && !paths))
+    return null_argument(!model ? "model" : !out_path ? "out_path" : !report_json ? "report_json" : "paths");
+  *report_json = nullptr;
+  return guarded([&] {
+    bnfold::QuantizeOptions o;
+    o.threads = threads;
+    int64_t check_samples = 1024;
+    if (options_json) {
+      const auto j = options_object(options_json, {"input_range", "equalize", "bias_correction", "batch",
+                                                   "check_samples"});
+      try {
+        if (j.contains("input_range")) o.input_range = j["input_range"].get<std::vector<double>>();
+        if (j.contains("equalize")) o.equalize = j["equalize"].get<bool>();
+        if (j.contains("bias_correction")) o.bias_correction = j["bias_correction"].get<bool>();
+        if (j.contains("batch")) o.batch = j["batch"].get<int64_t>();
+        if (j.contains("check_samples")) check_samples = j["check_samples"].get<int64_t>();
+      } catch (const nlohmann::json::exception& e) {
+        throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                            std::string("options_json: a value of the wrong type: ") + e.what());
+      }
+    }
+    if (count && !o.input_range.empty())
+      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                          "input_range is for quantizing without data; with data the input's range is measured");
+    if (!count && labels)
+      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "labels go with data paths");
+    const bnfold::Graph& g = *model->graph;
+    std::optional<bnfold::Dataset> data;
+    if (count) {
+      bnfold::DataOptions d = bnfold::data_options_for(g, "the model");
+      if (labels) d.labels = labels;
+      data = bnfold::Dataset::open(paths_of(paths, count), d);
+      o.data = &*data;
+    }
+    const bnfold::QuantizeResult r = bnfold::quantize_model(g, o);
+    bnfold::save_onnx(*r.model, out_path);
+    std::optional<bnfold::QuantizeCheck> c;
+    if (data) c = bnfold::check_quantized(g, r, *data, check_samples, o.batch, threads);
+    *report_json = give_string(bnfold::quantize_json(r, c ? &*c : nullptr));
   });
 }
 

@@ -206,6 +206,16 @@ BNFOLD_C_API bnfold_status bnfold_shift_study_files(const bnfold_model* model, c
                                                     const char* labels, const char* options_json, int threads,
                                                     char** report_json);
 
+/* `bnfold quantize`: an int8 QDQ model of `model` written to out_path (folded
+ * first). With data paths (count > 0), activation ranges come from them and
+ * the int8 model is compared with the float one (with labels: accuracy);
+ * without, from the folded BNs and options_json's "input_range" ([lo, hi]).
+ * options_json (NULL: defaults): "input_range", "equalize", "bias_correction"
+ * (booleans), "batch", "check_samples"; *report_json: `bnfold quantize --json`. */
+BNFOLD_C_API bnfold_status bnfold_quantize_files(const bnfold_model* model, const char* const* paths, size_t count,
+                                                 const char* labels, const char* options_json, const char* out_path,
+                                                 int threads, char** report_json);
+
 BNFOLD_C_API size_t bnfold_outputs_count(const bnfold_outputs* outputs);
 BNFOLD_C_API const char* bnfold_outputs_name(const bnfold_outputs* outputs, size_t index);
 BNFOLD_C_API size_t bnfold_outputs_rank(const bnfold_outputs* outputs, size_t index);
