@@ -26,11 +26,7 @@ struct Params {
     if (ctx.has_input(2))
       BNFOLD_NODE_CHECK(ctx, product(ctx.dims(2)) == count, "the zero point has {} values, the scale {}",
                         product(ctx.dims(2)), count);
-    if (s.empty() || (count == 1 && x.size() == 0)) {
-      count = 1;
-      return;
-    }
-    if (count == 1 && s.size() == 1 && ctx.node().graph_opset() < 13) return;
+    if (count == 1) return;  // one scale (a scalar, or a 1-D one of one value): per tensor
     axis = ctx.node().graph_opset() >= 13 ? ctx.node().attr_int("axis") : 1;
     const auto rank = static_cast<int64_t>(x.size());
     if (axis < 0) axis += rank;
