@@ -16,7 +16,10 @@ case "${1:-}" in
     dir="$BNFOLD_ROOT/build-sanitize"
     bnfold_build "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=$sanitizer_flags" \
       -DBNFOLD_SANITIZE=address -DBUILD_SHARED_LIBS=OFF
-    ctest --test-dir "$dir" -j "$(nproc)" --no-tests=error --output-on-failure
+    # Every test but two, which check what a plan looks like (zoo_plans) and a
+    # statistic of many verifications (verify_noise_floor): the code they run
+    # runs under ASan in the other tests, and they took 2 of CI's 30 minutes.
+    ctest --test-dir "$dir" -j "$(nproc)" --no-tests=error --output-on-failure -E "^(zoo_plans|verify_noise_floor)$"
     ;;
   --isa)
     # Which implementations oneDNN offers (and so which fusions a plan can
