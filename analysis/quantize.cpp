@@ -343,6 +343,7 @@ QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& o) {
                g->opset());
   res.folded = fold_batchnorms(*g).folded();
   if (o.equalize) res.equalized = make_pass("equalize")->run(*g);
+  res.float_model = clone_graph(*g);
 
   std::map<std::string, QuantVerdict> verdicts;  // of the folded float weights, before they are replaced
   for (const LayerReadiness& r : quantization_readiness(*g)) verdicts[r.node] = r.verdict;

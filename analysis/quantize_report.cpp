@@ -7,22 +7,18 @@
 #include "bnfold/analysis/quantize.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/passes/fold.hpp"
-#include "bnfold/passes/pipeline.hpp"
 #include "bnfold/runtime/session.hpp"
 #include "bnfold/runtime/tensor_tools.hpp"
 #include "graph/check.hpp"
 
 namespace bnfold {
 
-QuantizeCheck check_quantized(const Graph& original, const QuantizeResult& result, const Dataset& d,
-                              int64_t max_samples, int64_t batch, int threads) {
+QuantizeCheck check_quantized(const QuantizeResult& result, const Dataset& d, int64_t max_samples, int64_t batch,
+                              int threads) {
   BNFOLD_CHECK(batch > 0 && max_samples > 0, ErrorCode::InvalidArgument, "batch and samples must be positive");
-  std::shared_ptr<Graph> folded = clone_graph(original);
-  fold_batchnorms(*folded);
-  if (result.equalized) make_pass("equalize")->run(*folded);
   SessionOptions so;
   so.threads = threads;
-  Session f(folded, so), q(result.model, so);
+  Session f(result.float_model, so), q(result.model, so);
   const std::string in = f.inputs()[0].name, out = f.outputs()[0].name;
   QuantizeCheck c;
   double err = 0, ref = 0;

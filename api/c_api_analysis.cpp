@@ -345,7 +345,7 @@ bnfold_status bnfold_quantize_files(const bnfold_model* model, const char* const
     const bnfold::QuantizeResult r = bnfold::quantize_model(g, o);
     bnfold::save_onnx(*r.model, out_path);
     std::optional<bnfold::QuantizeCheck> c;
-    if (data) c = bnfold::check_quantized(g, r, *data, check_samples, o.batch, threads);
+    if (data) c = bnfold::check_quantized(r, *data, check_samples, o.batch, threads);
     *report_json = give_string(bnfold::quantize_json(r, c ? &*c : nullptr));
   });
 }

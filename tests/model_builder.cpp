@@ -8,6 +8,12 @@
 
 namespace bnfold::test {
 
+Tensor filled(const std::vector<int64_t>& dims, const std::function<float(int64_t)>& f) {
+  Tensor t(DType::Float32, dims);
+  for (int64_t i = 0; i < t.numel(); ++i) t.mutable_data_as<float>()[i] = f(i);
+  return t;
+}
+
 Tensor random_tensor(const std::vector<int64_t>& dims, uint32_t seed, float lo, float hi, DType dtype) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(lo, hi);

@@ -2,6 +2,7 @@
 // and the comparison every before/after test makes.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -15,6 +16,8 @@ namespace bnfold::test {
 // Uniform in [lo, hi), deterministic per seed; float16 rounds from float32.
 Tensor random_tensor(const std::vector<int64_t>& dims, uint32_t seed, float lo = -1, float hi = 1,
                      DType dtype = DType::Float32);
+// A float32 tensor whose element i is f(i).
+Tensor filled(const std::vector<int64_t>& dims, const std::function<float(int64_t)>& f);
 
 struct TestModel {
   std::shared_ptr<Graph> g = std::make_shared<Graph>();

@@ -54,7 +54,7 @@ int run_quantize(QuantizeArgs& a) {
   const QuantizeResult r = quantize_model(*original, o);
   save_onnx(*r.model, a.out);
   std::optional<QuantizeCheck> c;
-  if (data) c = check_quantized(*original, r, *data, a.check_samples, a.batch, a.threads);
+  if (data) c = check_quantized(r, *data, a.check_samples, a.batch, a.threads);
 
   if (a.json) {
     nlohmann::json j = nlohmann::json::parse(quantize_json(r, c ? &*c : nullptr));

@@ -8,28 +8,11 @@
 
 #include "bnfold/analysis/quant_readiness.hpp"
 #include "bnfold/passes/fold.hpp"
+#include "tests/analysis/readiness_layer.hpp"
 #include "tests/model_builder.hpp"
 
 using namespace bnfold;
 using namespace bnfold::test;
-
-namespace {
-
-Tensor values(const std::vector<int64_t>& dims, const std::function<float(int64_t)>& f) {
-  Tensor t(DType::Float32, dims);
-  float* p = t.mutable_data_as<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = f(i);
-  return t;
-}
-
-const LayerReadiness& layer(const std::vector<LayerReadiness>& r, const std::string& node) {
-  for (const auto& l : r)
-    if (l.node == node) return l;
-  FAIL("no layer " << node);
-  return r.front();
-}
-
-}  // namespace
 
 TEST_CASE("int8 readiness: folded depthwise ranges that collapse per-tensor int8, outliers, ordinary layers",
           "[analysis][quantization]") {
@@ -41,20 +24,20 @@ TEST_CASE("int8 readiness: folded depthwise ranges that collapse per-tensor int8
   // folded, the channel ranges differ by about 1e3 and more.
   Value* dw = t.node("Conv", {a, t.weight("wdw", {C, 1, 3, 3})}, "dw",
                      {{"group", Attribute::of_int(C)}, {"pads", ints({1, 1, 1, 1})}});
-  Value* gamma = t.g->add_constant("g1", values({C}, [](int64_t c) { return std::pow(10.0f, -3.0f + 3.0f * c / 7); }));
-  Value* var = t.g->add_constant("v1", values({C}, [](int64_t c) { return c == 5 ? 1e-6f : 1.0f; }));
+  Value* gamma = t.g->add_constant("g1", filled({C}, [](int64_t c) { return std::pow(10.0f, -3.0f + 3.0f * c / 7); }));
+  Value* var = t.g->add_constant("v1", filled({C}, [](int64_t c) { return c == 5 ? 1e-6f : 1.0f; }));
   Value* bn1 = t.node("BatchNormalization", {dw, gamma, t.weight("b1", {C}), t.weight("m1", {C}), var}, "bn1",
                       {{"epsilon", Attribute::of_float(1e-5f)}});
   Value* r1 = t.node("Relu", {bn1});
   Value* pw = t.node("Conv", {r1, t.weight("wpw", {4, C, 1, 1})}, "pw");
   // The same spread with nothing after it to equalize with: per-channel scales are the only remedy.
-  Value* dw2 = t.node("Conv", {pw, t.g->add_constant("wdw2", values({4, 1, 3, 3}, [](int64_t i) {
+  Value* dw2 = t.node("Conv", {pw, t.g->add_constant("wdw2", filled({4, 1, 3, 3}, [](int64_t i) {
                                  return (i % 3 - 1.0f) * std::pow(10.0f, -3.0f + static_cast<float>(i / 9)); }))},
                       "dw2", {{"group", Attribute::of_int(4)}, {"pads", ints({1, 1, 1, 1})}});
   t.output(dw2);
   // Each output column one weight of 1000 over 2047 of 4 to 6 (a transformer-style outlier): at the step 1000
   // sets, the many mid-sized weights all land one step off, per tensor or per channel (about 18 dB).
-  Value* outlier = t.node("Gemm", {t.input("v", {2, 2048}), t.g->add_constant("wout", values({2048, 4}, [](int64_t i) {
+  Value* outlier = t.node("Gemm", {t.input("v", {2, 2048}), t.g->add_constant("wout", filled({2048, 4}, [](int64_t i) {
                                      return i / 4 == 100 ? 1000.0f : 4.0f + 2.0f * static_cast<float>(i % 7) / 6; }))},
                           "outlier");
   t.output(outlier);

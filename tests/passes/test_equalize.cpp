@@ -12,19 +12,13 @@
 #include "bnfold/passes/fold.hpp"
 #include "bnfold/passes/pipeline.hpp"
 #include "bnfold/runtime/session.hpp"
+#include "tests/analysis/readiness_layer.hpp"
 #include "tests/model_builder.hpp"
 
 using namespace bnfold;
 using namespace bnfold::test;
 
 namespace {
-
-Tensor values(const std::vector<int64_t>& dims, float (*f)(int64_t)) {
-  Tensor t(DType::Float32, dims);
-  float* p = t.mutable_data_as<float>();
-  for (int64_t i = 0; i < t.numel(); ++i) p[i] = f(i);
-  return t;
-}
 
 // conv -> BN -> ReLU -> depthwise -> BN (gammas 1e-3..1, channel 5's variance 1e-6) -> ReLU -> 1x1 conv -> ReLU
 // -> Flatten-free GlobalAveragePool -> Gemm: three pairs to equalize, the middle one the collapsing kind.
@@ -35,8 +29,8 @@ struct Chain : TestModel {
     Value* a = node("Relu", {bn(node("Conv", {x, weight("w0", {C, 3, 1, 1}), weight("b0", {C})}, "c0"), C, "bn0")});
     Value* dw = node("Conv", {a, weight("wdw", {C, 1, 3, 3})}, "dw",
                      {{"group", Attribute::of_int(C)}, {"pads", ints({1, 1, 1, 1})}});
-    Value* gamma = g->add_constant("g1", values({C}, [](int64_t c) { return std::pow(10.0f, -3.0f + 3.0f * c / 7); }));
-    Value* var = g->add_constant("v1", values({C}, [](int64_t c) { return c == 5 ? 1e-6f : 1.0f; }));
+    Value* gamma = g->add_constant("g1", filled({C}, [](int64_t c) { return std::pow(10.0f, -3.0f + 3.0f * c / 7); }));
+    Value* var = g->add_constant("v1", filled({C}, [](int64_t c) { return c == 5 ? 1e-6f : 1.0f; }));
     Value* b1 = node("BatchNormalization", {dw, gamma, weight("beta1", {C}), weight("m1", {C}), var}, "bn1",
                      {{"epsilon", Attribute::of_float(1e-5f)}});
     Value* pw = node("Relu", {node("Conv", {node("Relu", {b1}), weight("wpw", {6, C, 1, 1}), weight("bpw", {6})}, "pw")});
@@ -51,13 +45,6 @@ struct Chain : TestModel {
     output(node("Gemm", {fc, weight("wout", {5, 3}), weight("bout", {3})}, "out"));
   }
 };
-
-const LayerReadiness& layer(const std::vector<LayerReadiness>& r, const std::string& node) {
-  for (const auto& l : r)
-    if (l.node == node) return l;
-  FAIL("no layer " << node);
-  return r.front();
-}
 
 }  // namespace
 

@@ -327,7 +327,7 @@ void bind_quantize(py::module_& m) {
           const QuantizeResult r = quantize_model(*g, o);
           save_onnx(*r.model, out);
           std::optional<QuantizeCheck> c;
-          if (d) c = check_quantized(*g, r, *d, check_samples, batch, threads);
+          if (d) c = check_quantized(r, *d, check_samples, batch, threads);
           json = quantize_json(r, c ? &*c : nullptr);
         }
         return as_dict(json);

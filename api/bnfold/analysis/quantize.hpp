@@ -52,6 +52,8 @@ struct QuantizedLayer {
 
 struct QuantizeResult {
   std::shared_ptr<Graph> model;  // the QDQ model
+  // The float model it was made from: folded (and equalized), before quantization.
+  std::shared_ptr<const Graph> float_model;
   std::vector<QuantizedLayer> layers;
   std::vector<std::string> skipped;  // "node: why", layers left in float
   size_t folded = 0;                 // BNs folded first
@@ -63,16 +65,15 @@ struct QuantizeResult {
 // scales need it) or, without data, for a tensor whose range nothing gives.
 QuantizeResult quantize_model(const Graph& original, const QuantizeOptions& options);
 
-// The int8 model against the float one (folded, and equalized when the int8
-// one was) on the first `max_samples` samples of the data: the first
+// The int8 model against the float one it was made from (result.float_model) on the first `max_samples` samples of the data: the first
 // output's relative RMS difference, top-1 agreement of class scores
 // [batch, classes], and both accuracies when the data has labels (-1: none).
 struct QuantizeCheck {
   int64_t samples = 0;
   double relative_rms = 0, agreement = 0, accuracy_float = -1, accuracy_int8 = -1;
 };
-QuantizeCheck check_quantized(const Graph& original, const QuantizeResult& result, const Dataset& data,
-                              int64_t max_samples, int64_t batch, int threads);
+QuantizeCheck check_quantized(const QuantizeResult& result, const Dataset& data, int64_t max_samples, int64_t batch,
+                              int threads);
 
 // `bnfold quantize --json`: "layers", "skipped", "ranges_from", ... and "check" when given.
 std::string quantize_json(const QuantizeResult& result, const QuantizeCheck* check);
