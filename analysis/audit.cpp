@@ -317,6 +317,7 @@ void measure_fold(AuditRun& a) {
 }  // namespace
 
 AuditReport audit(const AnalysisModel& model, const Dataset& data, const AuditOptions& options) {
+  check_audit_precisions(options.precisions);
   AuditReport r;
   AuditRun run{data, options, r, model.shared()};
   plan_audit(run);
@@ -325,6 +326,8 @@ AuditReport audit(const AnalysisModel& model, const Dataset& data, const AuditOp
   run_ablation(run);
   measure_fold(run);
   judge_audit(r, options.tolerance);
+  r.precisions = audit_precisions(model, data, options);
+  for (const auto& c : r.precisions) r.verdict.push_back(c.verdict.front());
   if (model.training_bns() > 0) {
     // Exported in training mode: the model as it stands is the "train mode" of the audit.
     const int n = model.training_bns();

@@ -11,4 +11,8 @@ namespace bnfold {
 // that contribute most) and the verdict lines, the first answering the question.
 void judge_audit(AuditReport& report, double tolerance);
 
+// The comparisons of AuditOptions::precisions (analysis/audit_precision.cpp).
+std::vector<PrecisionCheck> audit_precisions(const AnalysisModel& model, const Dataset& data,
+                                             const AuditOptions& options);
+
 }  // namespace bnfold

@@ -231,6 +231,10 @@ std::string audit_json(const AuditReport& r) {
     j["accuracy_inference"] = r.accuracy_inference;
     j["top5_inference"] = opt(r.top5_inference);
   }
+  if (!r.precisions.empty()) {
+    j["precisions"] = json::array();
+    for (const auto& c : r.precisions) j["precisions"].push_back(json::parse(precision_json(c)));
+  }
   return j.dump(2, ' ', false, json::error_handler_t::replace);
 }
 

@@ -4,6 +4,7 @@
 #include "bnfold/bnfold.h"
 
 #include "bnfold/analysis/bn_analysis.hpp"
+#include "bnfold/analysis/precision_check.hpp"
 #include "bnfold/analysis/quantize.hpp"
 #include "bnfold/analysis/shift_study.hpp"
 #include "bnfold/analysis/workflows.hpp"
@@ -347,6 +348,49 @@ bnfold_status bnfold_quantize_files(const bnfold_model* model, const char* const
     std::optional<bnfold::QuantizeCheck> c;
     if (data) c = bnfold::check_quantized(r, *data, check_samples, o.batch, threads);
     *report_json = give_string(bnfold::quantize_json(r, c ? &*c : nullptr));
+  });
+}
+
+bnfold_status bnfold_check_precision_files(const bnfold_model* model, const bnfold_model* candidate, int precision,
+                                           const char* const* paths, size_t count, const char* labels,
+                                           const char* options_json, int threads, char** report_json) {
+  if (!model || !candidate || !report_json || (count && !paths))
+    return null_argument(!model ? "model" : !candidate ? "candidate" : !report_json ? "report_json" : "paths");
+  *report_json = nullptr;
+  return guarded([&] {
+    bnfold::PrecisionCheckOptions o;
+    o.threads = threads;
+    if (options_json) {
+      const auto j = options_object(options_json, {"samples", "batch", "max_accuracy_drop", "max_relative_error",
+                                                   "float64_reference", "seed"});
+      try {
+        if (j.contains("samples")) o.samples = j["samples"].get<int64_t>();
+        if (j.contains("batch")) o.batch = j["batch"].get<int64_t>();
+        if (j.contains("max_accuracy_drop")) o.max_accuracy_drop = j["max_accuracy_drop"].get<double>();
+        if (j.contains("max_relative_error")) o.max_relative_error = j["max_relative_error"].get<double>();
+        if (j.contains("float64_reference")) o.float64_reference = j["float64_reference"].get<bool>();
+        if (j.contains("seed")) o.seed = j["seed"].get<uint64_t>();
+      } catch (const nlohmann::json::exception& e) {
+        throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                            std::string("options_json: a value of the wrong type: ") + e.what());
+      }
+    }
+    if (precision != BNFOLD_PRECISION_FP32 && precision != BNFOLD_PRECISION_BF16)
+      throw bnfold::Error(bnfold::ErrorCode::InvalidArgument,
+                          "precision " + std::to_string(precision) +
+                              " is not a bnfold_precision (BNFOLD_PRECISION_FP32, BNFOLD_PRECISION_BF16)");
+    if (!count && labels) throw bnfold::Error(bnfold::ErrorCode::InvalidArgument, "labels go with data paths");
+    std::shared_ptr<const bnfold::Graph> f = bnfold::clone_graph(*model->graph);
+    std::shared_ptr<const bnfold::Graph> c = candidate == model ? f : bnfold::clone_graph(*candidate->graph);
+    std::optional<bnfold::Dataset> data;
+    if (count) {
+      bnfold::DataOptions d = bnfold::data_options_for(*f, "the model");
+      if (labels) d.labels = labels;
+      data = bnfold::Dataset::open(paths_of(paths, count), d);
+      o.data = &*data;
+    }
+    const auto p = precision == BNFOLD_PRECISION_BF16 ? bnfold::Precision::BFloat16 : bnfold::Precision::Float32;
+    *report_json = give_string(bnfold::precision_json(bnfold::check_precision(f, c, p, o)));
   });
 }
 

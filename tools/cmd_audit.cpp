@@ -23,12 +23,32 @@ namespace {
 struct AuditArgs : DataArgs {
   bool random = false;
   int64_t samples = 32, ablation_samples = 32;
-  std::string batch_sizes = "1,2,4,8,32";
+  std::string batch_sizes = "1,2,4,8,32", precisions;
   double tolerance = 0.05;
   uint64_t seed = 0;
 };
 
 std::string share(double v) { return v >= 0 ? fmt::format("{:.1f}%", 100 * v) : "-"; }
+
+// Each precision against float32 inference, as the modes above.
+void print_precisions(const AuditReport& r) {
+  if (r.precisions.empty()) return;
+  fmt::print("\nReduced precision vs float32, inference mode, {} samples:\n", r.precisions.front().samples);
+  fmt::print("  {:<10} {:<18} {:>10} {:>10} {:>8}", "precision", "output", "rel. RMS", "max abs", "top-1 =");
+  if (r.labeled) fmt::print(" {:>10} {:>10}", "acc. fp32", "accuracy");
+  fmt::print("\n");
+  for (const auto& c : r.precisions)
+    for (const auto& o : c.outputs) {
+      fmt::print("  {:<10} {:<18} {:>10} {:>10.3g} {:>8}", c.precision, fit(o.name, 18), share(o.relative_rms),
+                 o.max_abs, share(o.agreement));
+      if (r.labeled && o.name == c.scores_output)
+        fmt::print(" {:>10} {:>10}", share(c.accuracy_float32), share(c.accuracy_candidate));
+      fmt::print("\n");
+    }
+  for (const auto& c : r.precisions)
+    for (size_t i = 1; i < c.verdict.size(); ++i)
+      if (c.verdict[i].rfind("Its top class", 0) != 0) fmt::print("  - {}\n", wrap(c.verdict[i], 76, "    "));
+}
 
 void print_audit(const AuditReport& r) {
   fmt::print("Verdict:\n");
@@ -95,6 +115,7 @@ void print_audit(const AuditReport& r) {
     fmt::print("\n");
   }
   if (!suffix.empty()) fmt::print("  (every BN name ends in {})\n", suffix);
+  print_precisions(r);
 }
 
 void write_audit_html(const AuditArgs& a, const AuditReport& r) {
@@ -175,6 +196,19 @@ void write_audit_html(const AuditArgs& a, const AuditReport& r) {
     if (r.batch_sizes.size() == 1) break;
   }
   sections.push_back({"Batch vs running statistics, per batch size", charts + html_table(rows)});
+  if (!r.precisions.empty()) {
+    std::vector<std::vector<std::string>> prec = {
+        {"precision", "output", "relative RMS vs float32", "max abs", "top-1 agreement", "accuracy float32", "accuracy"}};
+    for (const auto& c : r.precisions)
+      for (const auto& o : c.outputs)
+        prec.push_back({c.precision, o.name, share(o.relative_rms), fmt::format("{:.3g}", o.max_abs), share(o.agreement),
+                        o.name == c.scores_output ? share(c.accuracy_float32) : "-",
+                        o.name == c.scores_output ? share(c.accuracy_candidate) : "-"});
+    std::string notes;
+    for (const auto& c : r.precisions)
+      for (const auto& line : c.verdict) notes += "<p>" + html_escape(line) + "</p>";
+    sections.push_back({"Reduced precision vs float32 (inference mode)", html_table(prec) + notes});
+  }
   write_html(a.html, "bnfold audit: " + a.model, r.verdict, sections);
   fmt::print(stderr, "HTML report written to {}\n", a.html);
 }
@@ -191,6 +225,8 @@ int run_audit(const AuditArgs& a) {
   o.tolerance = a.tolerance;
   o.threads = a.threads;
   o.ablation_samples = a.ablation_samples;
+  if (!a.precisions.empty()) o.precisions = split_list(a.precisions);
+  check_audit_precisions(o.precisions);  // before the data is read
   o.progress = progress_bar("auditing");
   Dataset d = a.random ? Dataset() : load_data(a, model.graph());
   if (a.random) {
@@ -222,6 +258,9 @@ void add_audit(CLI::App& app) {
                ->capture_default_str(),
            0, 1e7);
   add_seed_option(aud, aa->seed, "Seed of --random");
+  aud->add_option("--precision", aa->precisions,
+                  "Also compare these precisions with float32 inference on the same data, comma-separated: bf16 "
+                  "(the model in bfloat16), int8 (an int8 QDQ model of it, ranges calibrated on the data)");
   aud->footer(
       "Starts with a verdict: is it safe to serve at the smallest batch size in\n"
       "inference mode, what happens in train mode (batch statistics), and which BN\n"
@@ -235,11 +274,14 @@ void add_audit(CLI::App& app) {
       "lowers accuracy by more than 1 point); for outputs that are not class scores,\n"
       "when it moves them past --tolerance. Per layer\n"
       "and batch size: how far batch statistics are from the running ones. Also batch\n"
-      "invariance in inference mode and fold fidelity.\n\n"
+      "invariance in inference mode and fold fidelity. With --precision, the model in\n"
+      "bf16 and as int8 against float32 inference: relative RMS error, top-1\n"
+      "agreement and, with labels, accuracy (a verdict line each: within 1 point).\n\n"
       "Examples:\n"
       "  bnfold audit model.onnx --data val/ --labels subfolders --resize 256 --center-crop 224 \\\n"
       "      --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225 --html audit.html\n"
-      "  bnfold audit model.onnx --data data.npz --data-key x --label-key y --batch-sizes 1,2,8");
+      "  bnfold audit model.onnx --data data.npz --data-key x --label-key y --batch-sizes 1,2,8\n"
+      "  bnfold audit model.onnx --data x.npy --labels y.npy --precision bf16,int8");
   on_run(aud, [aa] { return run_audit(*aa); });
 }
 

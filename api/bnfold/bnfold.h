@@ -216,6 +216,19 @@ BNFOLD_C_API bnfold_status bnfold_quantize_files(const bnfold_model* model, cons
                                                  const char* labels, const char* options_json, const char* out_path,
                                                  int threads, char** report_json);
 
+/* `bnfold verify` judging a precision: `candidate` (an int8 QDQ model, or
+ * `model` itself) run in `precision` (a bnfold_precision) against `model` in
+ * float32, on data paths (count > 0; with labels: the accuracy lost) or on
+ * random data-like inputs. options_json (NULL: defaults): "samples", "batch",
+ * "max_accuracy_drop" (a share: 0.01 is a point), "max_relative_error",
+ * "float64_reference" (boolean), "seed"; *report_json: `bnfold verify --json`
+ * in precision mode. BNFOLD_OK when it was judged: whether it passed is the
+ * report's "ok". */
+BNFOLD_C_API bnfold_status bnfold_check_precision_files(const bnfold_model* model, const bnfold_model* candidate,
+                                                        int precision, const char* const* paths, size_t count,
+                                                        const char* labels, const char* options_json, int threads,
+                                                        char** report_json);
+
 BNFOLD_C_API size_t bnfold_outputs_count(const bnfold_outputs* outputs);
 BNFOLD_C_API const char* bnfold_outputs_name(const bnfold_outputs* outputs, size_t index);
 BNFOLD_C_API size_t bnfold_outputs_rank(const bnfold_outputs* outputs, size_t index);

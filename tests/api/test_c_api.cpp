@@ -357,6 +357,25 @@ TEST_CASE("C API: quantize with data and without", "[c_api][quantization]") {
   bnfold_session* s = nullptr;
   REQUIRE(bnfold_session_create(q, 1, &s) == BNFOLD_OK);
   bnfold_session_free(s);
+  // Judged against the float model (verify in precision mode): on the data, and on random inputs.
+  REQUIRE(bnfold_check_precision_files(model, q, BNFOLD_PRECISION_FP32, paths, 1, nullptr, R"({"samples": 12})", 1,
+                                       &json) == BNFOLD_OK);
+  {
+    const auto j = nlohmann::json::parse(json);
+    CHECK(j["precision"] == "int8");
+    CHECK(j["samples"] == 12);
+    CHECK(j["judged_by"] == "relative error");
+    CHECK(j["outputs"][0]["relative_rms"].get<double>() > 0);
+  }
+  bnfold_string_free(json);
+  json = nullptr;
+  CHECK(bnfold_check_precision_files(model, model, BNFOLD_PRECISION_FP32, nullptr, 0, nullptr, nullptr, 1, &json) ==
+        BNFOLD_INVALID_ARGUMENT);
+  CHECK_THAT(bnfold_last_error(), Contains("no reduced precision"));
+  CHECK(bnfold_check_precision_files(model, q, 7, nullptr, 0, nullptr, nullptr, 1, &json) == BNFOLD_INVALID_ARGUMENT);
+  CHECK(bnfold_check_precision_files(model, q, 0, nullptr, 0, nullptr, R"({"samples": "x"})", 1, &json) ==
+        BNFOLD_INVALID_ARGUMENT);
+  CHECK(json == nullptr);
   bnfold_model_free(q);
   // Without data: ranges from the BN statistics and the input range (tiny_resnet's residual Adds have none:
   // refused, naming the tensor); bad options name themselves.

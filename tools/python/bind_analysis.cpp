@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "bnfold/analysis/corruptions.hpp"
+#include "bnfold/analysis/precision_check.hpp"
 #include "bnfold/analysis/quantize.hpp"
 #include "bnfold/ops/load.hpp"
 #include "bnfold/graph/onnx_io.hpp"
@@ -184,8 +185,10 @@ void bind_audit(py::module_& m) {
   m.def(
       "audit",
       [](const std::string& path, const py::object& data, const std::vector<int64_t>& batch_sizes, double tolerance,
-         int threads, int64_t ablation_samples, BNFOLD_DATA_PARAMS) {
+         int threads, int64_t ablation_samples, const std::vector<std::string>& precisions, BNFOLD_DATA_PARAMS) {
         AuditOptions o;
+        o.precisions = precisions;
+        check_audit_precisions(o.precisions);
         o.batch_sizes = batch_sizes;
         o.tolerance = tolerance;
         o.threads = threads;
@@ -200,11 +203,13 @@ void bind_audit(py::module_& m) {
         return as_dict(json);
       },
       py::arg("path"), py::arg("data"), py::arg("batch_sizes") = std::vector<int64_t>{1, 2, 4, 8, 32},
-      py::arg("tolerance") = 0.05, py::arg("threads") = 0, py::arg("ablation_samples") = 32, BNFOLD_DATA_ARGS,
+      py::arg("tolerance") = 0.05, py::arg("threads") = 0, py::arg("ablation_samples") = 32,
+      py::arg("precisions") = std::vector<std::string>{}, BNFOLD_DATA_ARGS,
       doc("What changes if the model is served in train mode (batch statistics) instead of inference\n"
           "mode, at each batch size: output divergence, top-1 agreement and, with labels, accuracy; each\n"
-          "BN alone in train mode (the ablation) and the culprits. Returns the keys of `bnfold audit\n"
-          "--json` ('batches', 'culprits', 'verdict', ...).").c_str());
+          "BN alone in train mode (the ablation) and the culprits. precisions: also 'bf16' and/or 'int8'\n"
+          "against float32 inference on the same data ('precisions' in the result). Returns the keys of\n"
+          "`bnfold audit --json` ('batches', 'culprits', 'verdict', ...).").c_str());
 }
 
 void bind_shift_study(py::module_& m) {
@@ -344,7 +349,54 @@ void bind_quantize(py::module_& m) {
           .c_str());
 }
 
+void bind_check_precision(py::module_& m) {
+  m.def(
+      "check_precision",
+      [](const std::string& original, const std::string& candidate, const std::string& precision,
+         const py::object& data, int64_t samples, int64_t batch, double max_accuracy_drop, double max_relative_error,
+         bool float64_reference, uint64_t seed, int threads, BNFOLD_DATA_PARAMS) {
+        BNFOLD_ARG_CHECK(!data.is_none() || labels.is_none(), ErrorCode::InvalidArgument,
+                         "labels go with data (they give both models' accuracy on it)");
+        std::shared_ptr<Graph> f = load_onnx(original);
+        std::shared_ptr<Graph> c = candidate.empty() ? f : load_onnx(candidate);
+        PrecisionCheckOptions o;
+        o.samples = samples;
+        o.batch = batch;
+        o.max_accuracy_drop = max_accuracy_drop;
+        o.max_relative_error = max_relative_error;
+        o.float64_reference = float64_reference;
+        o.seed = seed;
+        o.threads = threads;
+        std::optional<Dataset> d;
+        if (!data.is_none()) {
+          d = dataset_of(*f, original, data, BNFOLD_DATA_VALUES);
+          o.data = &*d;
+        }
+        const Precision p = parse_precision(precision);
+        std::string json;
+        {
+          py::gil_scoped_release release;
+          json = precision_json(check_precision(f, c, p, o));
+        }
+        return as_dict(json);
+      },
+      py::arg("original"), py::arg("candidate") = "", py::arg("precision") = "fp32", py::arg("data") = py::none(),
+      py::arg("samples") = 256, py::arg("batch") = 8, py::arg("max_accuracy_drop") = 0.01,
+      py::arg("max_relative_error") = -1.0, py::arg("float64_reference") = true, py::arg("seed") = 0,
+      py::arg("threads") = 0, BNFOLD_DATA_ARGS,
+      doc("Does a model in reduced precision keep what the float32 model at `original` does? `candidate`\n"
+          "(an int8 QDQ model, or '' for `original` itself) runs in `precision` ('bf16' or 'fp32') against\n"
+          "`original` in float32 on up to `samples` samples of `data` (without data: random data-like\n"
+          "inputs), and its first batch also against float64 (`bnfold verify --precision`). With labels the\n"
+          "verdict is the accuracy lost (at most max_accuracy_drop, a share: 0.01 is one point); without,\n"
+          "each output's relative RMS error (max_relative_error; < 0: 0.02 for bf16, 0.05 for int8).\n"
+          "Returns the keys of `bnfold verify --json` in precision mode: ok, precision, judged_by,\n"
+          "outputs (relative_rms, relative_rms_float64, float32_rms_float64, top1_agreement), accuracy.")
+          .c_str());
+}
+
 void bind_analysis(py::module_& m) {
+  bind_check_precision(m);
   bind_shift_study(m);
   bind_quantize(m);
   bind_collect_stats(m);

@@ -13,6 +13,7 @@
 #include "bnfold/graph/graph.hpp"
 #include "bnfold/analysis/bn_moments.hpp"
 #include "bnfold/analysis/dataset.hpp"
+#include "bnfold/analysis/precision_check.hpp"
 
 namespace bnfold BNFOLD_API {
 
@@ -147,6 +148,10 @@ struct AuditOptions {
   std::vector<int64_t> batch_sizes = {1, 2, 4, 8, 32};
   double tolerance = 0.05;  // relative L2 below which the two modes "agree"
   int64_t ablation_samples = 32;  // samples of the ablation (each BN alone in train mode); 0: none
+  // Reduced precisions to compare with float32 inference on the same data:
+  // "bf16" (the model run in bfloat16), "int8" (an int8 QDQ model of it,
+  // ranges calibrated on the data). Checked before any run.
+  std::vector<std::string> precisions;
   int threads = 0;
   Progress progress;  // over all the runs the audit makes
 };
@@ -201,8 +206,12 @@ struct AuditReport {
   std::string fold_summary;
   int64_t agree_from_batch = -1;                          // -1: at none of the sizes
   std::vector<std::string> verdict;                       // plain-language lines; the first answers the question
+  std::vector<PrecisionCheck> precisions;                 // AuditOptions::precisions, in that order
 };
 class AnalysisModel;  // analysis/analysis_model.hpp: a model prepared for analysis
 AuditReport audit(const AnalysisModel& model, const Dataset& data, const AuditOptions& options);
+// Throws unless each of AuditOptions::precisions is known and this CPU runs
+// it (audit checks first too; a front end may check before reading data).
+void check_audit_precisions(const std::vector<std::string>& precisions);
 
 }  // namespace bnfold

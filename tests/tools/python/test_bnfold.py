@@ -224,6 +224,16 @@ def test_quantize_and_readiness_from_python(tmp_path):
         bnfold.quantize(model, out, data=x, input_range=(-3, 3))
     with pytest.raises(bnfold.Error, match="lo < hi"):
         bnfold.quantize(model, out, input_range=(3, -3))
+    # The int8 model judged against the float one (bnfold verify in precision mode), on labelled data.
+    labels = bnfold.Session(model).run({"image": x})
+    labels = next(iter(labels.values())).argmax(1)
+    c = bnfold.check_precision(model, out, data=x, labels=labels, samples=48)
+    assert c["precision"] == "int8" and c["samples"] == 48 and c["judged_by"] == "accuracy"
+    assert c["accuracy"]["float32"] == 1.0 and c["ok"] == (c["accuracy"]["candidate"] >= 0.99)
+    c = bnfold.check_precision(model, out, max_relative_error=1e-9)
+    assert not c["ok"] and c["judged_by"] == "relative error" and c["samples"] == 256
+    with pytest.raises(bnfold.Error, match="no reduced precision"):
+        bnfold.check_precision(model)
     q = bnfold.inspect(model, quantization=True)["quantization"]
     assert q["bns_folded_first"] == 7 and len(q["layers"]) == 8
     assert {layer["verdict"] for layer in q["layers"]} <= {"per-tensor safe", "needs per-channel",

@@ -85,9 +85,12 @@ def labelled_data(tmp_path, shift=0.0):
 
 def test_audit_with_labels_is_the_same_from_cli_and_python(tmp_path):
     data, _ = labelled_data(tmp_path)
-    from_cli = cli_json("audit", TINY, "--data", data, "--data-key", "x", "--label-key", "y", "--batch-sizes", "1,8")
-    from_python = bnfold.audit(TINY, [data], batch_sizes=[1, 8], threads=1, data_key="x", label_key="y")
+    from_cli = cli_json("audit", TINY, "--data", data, "--data-key", "x", "--label-key", "y", "--batch-sizes", "1,8",
+                        "--precision", "int8")
+    from_python = bnfold.audit(TINY, [data], batch_sizes=[1, 8], threads=1, data_key="x", label_key="y",
+                               precisions=["int8"])
     same(from_cli, from_python)
+    assert from_python["precisions"][0]["precision"] == "int8" and from_python["precisions"][0]["samples"] == 40
     assert "accuracy_batch_stats" in from_python["batches"][0] and from_python["culprits"] is not None
 
 
