@@ -77,12 +77,15 @@ bool build_quantize(PlanBuilder& b, const OpEntry&, const Node& n, const InferCo
 
 // Whether Conv c will read its data as int8 (int8_conv_inputs' test on the graph alone, before c is built).
 bool int8_conv_candidate(const Node& c, const Value* data) {
-  if ((c.op_type() != "Conv" && c.op_type() != "Gemm") || c.inputs().size() < 2 || c.input(0) != data || !c.input(1)) return false;
+  const std::string& op = c.op_type();
+  if ((op != "Conv" && op != "Gemm" && op != "MatMul") || c.inputs().size() < 2 || c.input(0) != data || !c.input(1))
+    return false;
   const Node* dw = c.input(1)->producer();
   if (!dw || dw->op_type() != "DequantizeLinear" || dw->inputs().size() < 2) return false;
   for (const Value* v : dw->inputs())
     if (v && !v->has_data()) return false;
   if (dw->input(0)->data().dtype() != DType::Int8 || dw->input(1)->data().dtype() != DType::Float32) return false;
+  if (op == "MatMul" && dw->input(0)->data().rank() != 2) return false;  // constant [K, N] weights only
   const Value* bias = c.inputs().size() > 2 ? c.input(2) : nullptr;
   if (bias && !bias->has_data()) {  // computed from constants when the plan is built (a DequantizeLinear of int32)
     const Node* p = bias->producer();
@@ -123,6 +126,9 @@ bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, In
   if (n.op_type() == "Gemm") {
     if (n.attr_int("transA") != 0 || n.attr_float("alpha") != 1.0f || ctx.dims(1).size() != 2) return false;
     axis = n.attr_int("transB") != 0 ? 0 : 1;
+  } else if (n.op_type() == "MatMul") {
+    if (ctx.dims(0).size() < 2 || ctx.dims(1).size() != 2) return false;  // [..., M, K] x [K, N]
+    axis = 1;
   }
   const Node* dx = n.input(0) ? n.input(0)->producer() : nullptr;
   const Node* dw = n.input(1) ? n.input(1)->producer() : nullptr;

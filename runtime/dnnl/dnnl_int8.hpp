@@ -31,8 +31,9 @@ struct Int8Conv {
 // outputs of about 10 under ONEDNN_MAX_CPU_ISA=AVX2). Such CPUs run the
 // float32 convolution on the dequantized data instead.
 bool exact_int8_cpu();
-// Whether n's inputs (a Conv's, or a Gemm's without transA and alpha) have
-// that form (and fills q); false leaves the f32 path.
+// Whether n's inputs (a Conv's, a Gemm's without transA and alpha, or a
+// MatMul's with constant 2-D weights) have that form (and fills q); false
+// leaves the f32 path.
 bool int8_conv_inputs(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv* q);
 // A QuantizeLinear (one scale) that alone reads a fused int8 layer's result:
 // the layer then writes its quantized output directly (as ONNX Runtime's

@@ -53,26 +53,66 @@ bool build_gemm_in_place(PlanBuilder& b, const Node& n, const InferContext& ctx,
 
 }  // namespace
 
+namespace {
+
+// sum_k (x_k - z) w_kc = sum_k x_k w_kc - z sum_k w_kc: oneDNN 2.6's inner
+// product takes no zero point, and with no padding to respect the second
+// term joins the (prescaled) bias. `w_at(k, c)` reads the int8 weights.
+template <typename At>
+void zero_point_into_bias(PlanBuilder& b, Int8Conv& q, int64_t K, int64_t N, At w_at) {
+  if (q.zero_point == 0) return;
+  Tensor bias(DType::Float32, {N});
+  for (int64_t c = 0; c < N; ++c) {
+    double sum = 0;
+    for (int64_t k = 0; k < K; ++k) sum += w_at(k, c);
+    bias.mutable_data_as<float>()[c] = static_cast<float>((q.bias ? q.bias->value_at(c) : 0.0) - q.zero_point * sum);
+  }
+  q.bias = b.own(std::move(bias));
+  q.zero_point = 0;
+}
+
+// A QDQ model's MatMul with constant int8 weights [K, N] as oneDNN's int8
+// matmul on the quantized data, its leading dims folded into M; false
+// (changing nothing) where oneDNN offers only its reference kernel.
+bool matmul_int8(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv q, const Fusion& f) {
+  using dt = dnnl::memory::data_type;
+  const auto& a = ctx.dims(0);
+  const auto& out = ctx.outputs()[0].dims;
+  const int64_t K = a.back(), N = ctx.dims(1)[1], M = product(a, 0, a.size() - 1);
+  const int8_t* w = q.weights->data_as<int8_t>();
+  zero_point_into_bias(b, q, K, N, [w, N](int64_t k, int64_t c) { return w[k * N + c]; });
+  dnnl::primitive_attr attr = scratch_attr();
+  attr.set_post_ops(f.ops);
+  add_int8_attr(attr, q);
+  const dnnl::memory::desc a_md = plain_md({M, K}, q.src_type), o_md = plain_md({M, N});
+  const dnnl::memory::desc w_any({K, N}, dt::s8, dnnl::memory::format_tag::any), bias_md = plain_md({1, N});
+  const auto d = q.bias ? dnnl::matmul::desc(a_md, w_any, bias_md, o_md) : dnnl::matmul::desc(a_md, w_any, o_md);
+  const dnnl::matmul::primitive_desc pd(d, attr, dnnl_engine());
+  if (!optimized(impl_kind(pd.impl_info_str()))) return false;
+  const int src = b.in_layout(q.src, plain_md(a, q.src_type));
+  const int dst = finish_fusion(b, f, n, out, plain_md(out));
+  auto step = step_for(b, n, pd, f.what);
+  step->why = fmt::format("int8: {} on the quantized data, scales per column", pd.impl_info_str());
+  step->arg(DNNL_ARG_SRC, src, a_md);
+  step->arg(DNNL_ARG_DST, dst, o_md);
+  add_fusion_args(*step, f);
+  step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*q.weights, 1.0, plain_md({K, N}, dt::s8), pd.weights_desc()));
+  if (q.bias) step->fixed(DNNL_ARG_BIAS, b.constant_weights(*q.bias, 1.0, bias_md, bias_md));
+  add_int8_args(b, *step, q);
+  b.add_step(std::move(step));
+  return true;
+}
+
+}  // namespace
+
 // A QDQ model's Gemm as oneDNN's int8 inner product on the quantized data;
 // false (changing nothing) where it offers only its reference kernel.
 bool gemm_int8(PlanBuilder& b, const Node& n, const InferContext& ctx, Int8Conv q, const Fusion& f) {
   const auto& out = ctx.outputs()[0].dims;
   const int64_t M = out[0], N = out[1], K = ctx.dims(0)[1];
-  if (q.zero_point != 0) {
-    // oneDNN 2.6's inner product takes no zero point; with no padding to
-    // respect, sum_k (x_k - z) w_ck = sum_k x_k w_ck - z sum_k w_ck, so the
-    // second term joins the (prescaled) bias.
-    const bool trans_b = n.attr_int("transB") != 0;
-    Tensor bias(DType::Float32, {N});
-    for (int64_t c = 0; c < N; ++c) {
-      double sum = 0;
-      for (int64_t k = 0; k < K; ++k) sum += q.weights->data_as<int8_t>()[trans_b ? c * K + k : k * N + c];
-      bias.mutable_data_as<float>()[c] =
-          static_cast<float>((q.bias ? q.bias->value_at(c) : 0.0) - q.zero_point * sum);
-    }
-    q.bias = b.own(std::move(bias));
-    q.zero_point = 0;
-  }
+  const bool trans_b = n.attr_int("transB") != 0;
+  const int8_t* w = q.weights->data_as<int8_t>();
+  zero_point_into_bias(b, q, K, N, [w, trans_b, K, N](int64_t k, int64_t c) { return trans_b ? w[c * K + k] : w[k * N + c]; });
   using dt = dnnl::memory::data_type;
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
@@ -160,6 +200,17 @@ bool build_gemm(PlanBuilder& b, const OpEntry&, const Node& n, const InferContex
 }
 
 bool build_matmul(PlanBuilder& b, const OpEntry&, const Node& n, const InferContext& ctx) {
+  if (Int8Conv q; int8_conv_inputs(b, n, ctx, &q)) {
+    const auto& a = ctx.dims(0);
+    // Fused as the [M, N] product it is: a bias over the last axis is then per column (axis 1).
+    const std::vector<int64_t> flat = {product(a, 0, a.size() - 1), ctx.dims(1)[1]};
+    try {
+      if (matmul_int8(b, n, ctx, q, plan_fusion(b, n, flat, false))) return true;
+    } catch (const dnnl::error&) {
+      // no int8 kernel for this case: the float32 MatMul on the dequantized data
+    }
+  }
+  if (b.slot_of(n.input(0)) < 0 && b.materialize(n.input(0)) < 0) return false;  // a deferred DequantizeLinear
   const auto& a = ctx.dims(0);
   const auto& w = ctx.dims(1);
   const auto& out = ctx.outputs()[0].dims;
@@ -173,7 +224,9 @@ bool build_matmul(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
     wd = w;
   }
   const std::vector<int64_t> od = const_b && w.size() == 2 ? std::vector<int64_t>{ad[0], w[1]} : out;
-  const Fusion f = plan_fusion(b, n, out, false);
+  // With A's batch dims folded, a constant over the last axis (a Linear's
+  // bias) is per column of the [M, N] product: a binary post-op.
+  const Fusion f = plan_fusion(b, n, od, false);
   dnnl::primitive_attr attr = scratch_attr();
   attr.set_post_ops(f.ops);
   // Under bf16: bf16 operands and output, row-major as in float32.

@@ -202,6 +202,76 @@ bool is_add(const Node& n) {
 
 }  // namespace
 
+namespace {
+
+bool is_mul(const Node* n) {
+  const OpEntry* e = n ? lowered_as(*n, Lowering::Binary) : nullptr;
+  return e && e->as<BinaryOp>() == BinaryOp::Mul && n->inputs().size() == 2;
+}
+
+// Whether n multiplies a by b (in either order).
+bool multiplies(const Node* n, const Value* a, const Value* b) {
+  return is_mul(n) && ((n->input(0) == a && n->input(1) == b) || (n->input(1) == a && n->input(0) == b));
+}
+
+// The scalar constant binary node n applies to x (x op c; Div and Sub only
+// that way round), or NaN.
+double scalar_operand(const PlanBuilder& b, const Node* n, const Value* x, BinaryOp* op) {
+  const OpEntry* e = n ? lowered_as(*n, Lowering::Binary) : nullptr;
+  if (!e || n->inputs().size() != 2 || (n->input(0) != x && n->input(1) != x)) return NAN;
+  const size_t other = n->input(0) == x ? 1 : 0;
+  *op = e->as<BinaryOp>();
+  if ((*op == BinaryOp::Div || *op == BinaryOp::Sub) && other != 1) return NAN;
+  const Tensor* t = known_constant(b, n->input(other));
+  return t && t->numel() == 1 ? t->value_at(0) : NAN;
+}
+
+bool is_scalar_op(const PlanBuilder& b, const Node* n, const Value* x, BinaryOp want, double value) {
+  BinaryOp op = BinaryOp::Add;
+  const double c = scalar_operand(b, n, x, &op);
+  return op == want && std::fabs(c - value) <= 1e-6 * std::fabs(value);  // exporters write float32 constants
+}
+
+GatedActivation gelu(const PlanBuilder& b, const Value* v) {
+  const Node* scale = nullptr;
+  const Node* other = nullptr;
+  for (const Use& u : v->uses()) {
+    if (is_scalar_op(b, u.node, v, BinaryOp::Div, std::sqrt(2.0)) ||
+        is_scalar_op(b, u.node, v, BinaryOp::Mul, std::sqrt(0.5)))
+      scale = u.node;
+    else
+      other = u.node;
+  }
+  if (!scale || !other) return {};
+  const Node* erf = b.sole_consumer(scale->output(0));
+  if (!erf || erf->op_type() != "Erf" || !erf->domain().empty()) return {};
+  const Node* add = b.sole_consumer(erf->output(0));
+  if (!is_scalar_op(b, add, erf->output(0), BinaryOp::Add, 1.0)) return {};
+  const Value* p = add->output(0);
+  const Node* last = nullptr;
+  if (multiplies(other, v, p)) {  // (x * (1 + erf)) * 0.5
+    last = b.sole_consumer(other->output(0));
+    if (!is_scalar_op(b, last, other->output(0), BinaryOp::Mul, 0.5)) return {};
+  } else if (is_scalar_op(b, other, v, BinaryOp::Mul, 0.5)) {  // (x * 0.5) * (1 + erf)
+    last = b.sole_consumer(other->output(0));
+    if (!multiplies(last, other->output(0), p)) return {};
+  } else {
+    return {};
+  }
+  if (b.sole_consumer(p) != (multiplies(other, v, p) ? other : last)) return {};
+  for (const Node* n : {scale, erf, add, other})
+    if (b.tapped(n->output(0))) return {};
+  GatedActivation g;
+  g.alg = dnnl::algorithm::eltwise_gelu_erf;
+  g.gate = scale;
+  g.mul = last;
+  g.nodes = {scale, erf, add, other, last};
+  g.name = "GELU";
+  return g;
+}
+
+}  // namespace
+
 GatedActivation gated_activation(const PlanBuilder& b, const Value* v) {
   if (!v || v->is_graph_output() || v->uses().size() != 2) return {};
   for (const Use& u : v->uses()) {
@@ -209,16 +279,14 @@ GatedActivation gated_activation(const PlanBuilder& b, const Value* v) {
     if (u.input_index != 0 || !gate_alg(*u.node, &g.alg)) continue;
     const Value* gate_out = u.node->output(0);
     const Node* mul = b.sole_consumer(gate_out);
-    const OpEntry* e = mul ? lowered_as(*mul, Lowering::Binary) : nullptr;
-    if (!e || e->as<BinaryOp>() != BinaryOp::Mul || mul->inputs().size() != 2) continue;
-    const bool pair = (mul->input(0) == v && mul->input(1) == gate_out) ||
-                      (mul->input(1) == v && mul->input(0) == gate_out);
-    if (!pair) continue;
+    if (!multiplies(mul, v, gate_out)) continue;
     g.gate = u.node;
     g.mul = mul;
+    g.nodes = {u.node, mul};
+    g.name = g.alg == dnnl::algorithm::eltwise_swish ? "SiLU" : "HardSwish";
     return g;
   }
-  return {};
+  return gelu(b, v);
 }
 
 void add_fusion_args(DnnlStep& step, const Fusion& f) {
@@ -235,10 +303,9 @@ Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64
     if (b.tapped(f.result)) break;  // measured for a folded BN: it must exist as computed
     if (const GatedActivation g = gated_activation(b, f.result); g.mul) {
       f.ops.append_eltwise(1.0f, g.alg, 1.0f, 0.0f);
-      f.what += g.alg == dnnl::algorithm::eltwise_swish ? " + SiLU" : " + HardSwish";
+      f.what += std::string(" + ") + g.name;
       anything = true;
-      f.absorbed.push_back(g.gate);
-      f.absorbed.push_back(g.mul);
+      f.absorbed.insert(f.absorbed.end(), g.nodes.begin(), g.nodes.end());
       f.result = g.mul->output(0);
       continue;
     }

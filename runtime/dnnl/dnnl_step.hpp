@@ -55,11 +55,16 @@ std::vector<EltwiseAlg> eltwise_algs(const OpEntry& e, const Node& n, const Plan
 std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b);
 
 // A gated activation on value v: x * Sigmoid(x) (SiLU, oneDNN's swish) or
-// x * HardSigmoid(x; 1/6, 1/2) (HardSwish), written as a gate node and a Mul.
+// x * HardSigmoid(x; 1/6, 1/2) (HardSwish), written as a gate node and a Mul;
+// or GELU as exporters write it, 0.5 x (1 + erf(x / sqrt 2)): Div by sqrt 2
+// (or Mul by its inverse), Erf, Add 1, then Mul by x and by 0.5 in either
+// order (oneDNN's gelu_erf).
 struct GatedActivation {
   dnnl::algorithm alg = dnnl::algorithm::undef;
   const Node* gate = nullptr;
-  const Node* mul = nullptr;  // null: v is not the input of one
+  const Node* mul = nullptr;       // the node whose output it computes; null: v is not the input of one
+  std::vector<const Node*> nodes;  // every node it stands for, in graph order (gate first, mul last)
+  const char* name = "";           // "SiLU", "HardSwish", "GELU"
 };
 GatedActivation gated_activation(const PlanBuilder& b, const Value* v);
 

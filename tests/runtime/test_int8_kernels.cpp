@@ -1,4 +1,4 @@
-// QDQ convolutions on oneDNN's int8 kernels against the reference kernels,
+// QDQ convolutions, Gemms and MatMuls on oneDNN's int8 kernels against the reference kernels,
 // which run QuantizeLinear -> DequantizeLinear -> float32 Conv as written,
 // on awkward shapes: odd channels, groups, depthwise, asymmetric pads,
 // strides, dilations, 1x1; uint8 data with and without a zero point, int8
@@ -185,4 +185,56 @@ TEST_CASE("an int8 Conv whose result only a QuantizeLinear reads writes the quan
       CHECK(fused == (act.fuses && rt::exact_int8_cpu()));
     }
   }
+}
+
+TEST_CASE("int8 MatMul of a QDQ model (constant [K, N] weights) against the reference kernels", "[kernels][int8]") {
+  struct MatMulSpec {
+    std::vector<int64_t> a;  // [..., M, K]
+    int64_t n;
+    DType data;
+    int zero_point;
+    bool per_column, relu;  // relu: with a bias and GELU after it
+  };
+  const MatMulSpec specs[] = {
+      {{2, 5, 70}, 33, DType::UInt8, 17, true, true},   // a transformer's [batch, tokens, features]
+      {{5, 70}, 33, DType::UInt8, 0, true, false},
+      {{1, 1, 9}, 3, DType::Int8, -3, false, true},     // one row, one weight scale
+      {{3, 2, 4, 31}, 17, DType::Int8, 0, true, false},  // two leading dims folded into M
+  };
+  int int8_steps = 0;
+  for (const auto& s : specs) {
+    CAPTURE(s.a, s.n, s.zero_point, s.per_column);
+    Case t;
+    const int64_t K = s.a.back(), N = s.n;
+    Value* x = t.input("x", s.a);
+    Value* xs = t.g->add_constant("xs", scalar(DType::Float32, 0.019));
+    Value* xz = t.g->add_constant("xz", scalar(s.data, s.zero_point));
+    Value* xd = t.node("DequantizeLinear", {t.node("QuantizeLinear", {x, xs, xz}), xs, xz});
+    const int64_t scales = s.per_column ? N : 1;
+    Tensor wq(DType::Int8, {K, N});
+    Tensor ws(DType::Float32, s.per_column ? std::vector<int64_t>{N} : std::vector<int64_t>{});
+    for (int64_t i = 0; i < wq.numel(); ++i) wq.mutable_data_as<int8_t>()[i] = static_cast<int8_t>((i * 41 + 5) % 255 - 127);
+    for (int64_t c = 0; c < scales; ++c) ws.mutable_data_as<float>()[c] = 0.0015f * static_cast<float>(c + 1);
+    Value* w = t.node("DequantizeLinear", {t.g->add_constant("wq", std::move(wq)), t.g->add_constant("ws", std::move(ws))},
+                      {{"axis", one(1)}});
+    Value* y = t.node("MatMul", {xd, w});
+    if (s.relu) {  // a Linear's bias and GELU (x * 0.5 * (1 + erf(x / sqrt 2))), fused as post-ops
+      y = t.node("Add", {y, t.weight("b", {N})});
+      Value* erf = t.node("Erf", {t.node("Div", {y, t.g->add_constant("r2", scalar(DType::Float32, M_SQRT2))})});
+      Value* p = t.node("Add", {erf, t.g->add_constant("one", scalar(DType::Float32, 1))});
+      y = t.node("Mul", {t.node("Mul", {y, p}), t.g->add_constant("half", scalar(DType::Float32, 0.5))});
+    }
+    t.output(y);
+    SessionOptions fast, ref;
+    fast.threads = 2;
+    ref.use_onednn = false;
+    Session a(t.g, fast), b(t.g, ref);
+    check_same_outputs(a.run(t.inputs), b.run(t.inputs), 1e-4, 1e-4);
+    const auto stats = a.plan_stats(t.inputs);
+    CHECK(stats.reference_steps == 0);
+    for (const auto& why : stats.step_choices) int8_steps += why.rfind("int8:", 0) == 0;
+    if (rt::exact_int8_cpu() && s.relu) CHECK(contains(stats.step_descriptions, "MatMul (oneDNN) + Add + GELU"));
+  }
+  if (rt::exact_int8_cpu()) CHECK(int8_steps == 4);
+  else CHECK(int8_steps == 0);
 }

@@ -9,6 +9,7 @@ oneDNN int8 convolutions where the CPU has VNNI or AMX). Medians over every time
 
     /usr/bin/python3 tools/benchmarks/int8_speed.py --build build
     /usr/bin/python3 tools/benchmarks/int8_speed.py --models resnet50 --batches 8 --seconds 4
+    /usr/bin/python3 tools/benchmarks/int8_speed.py --models build/corpus/vit_b_32.onnx   (int8 MatMul)
 """
 import argparse
 import os
@@ -28,7 +29,9 @@ from vs_onnxruntime import cpu_flags, time_bnfold  # noqa: E402
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default=os.path.join(ROOT, "build"), help="the CMake build folder (bnfold, python/)")
-    p.add_argument("--models", nargs="*", default=["resnet50", "mobilenet_v2", "resnet18"])
+    p.add_argument("--models", nargs="*", default=["resnet50", "mobilenet_v2", "resnet18"],
+                   help="zoo names, or paths of .onnx files with one 3x224x224 image input (e.g. the corpus's "
+                        "vit_b_32: models/corpus.py generate --only vit_b_32)")
     p.add_argument("--batches", nargs="*", type=int, default=[1, 8])
     p.add_argument("--seconds", type=float, default=2.0, help="timed seconds per cell and runtime, at least")
     p.add_argument("--rounds", type=int, default=4, help="turns per cell (default 4)")
@@ -42,8 +45,10 @@ def main():
     import bnfold
 
     node_modules = ensure_ort(build)
-    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "models", "make_models.py"), "--torchvision", *a.models,
-                    "--skip-existing", "--out", zoo], check=True, stdout=subprocess.DEVNULL)
+    zoo_names = [m for m in a.models if not m.endswith(".onnx")]
+    if zoo_names:
+        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "models", "make_models.py"), "--torchvision",
+                        *zoo_names, "--skip-existing", "--out", zoo], check=True, stdout=subprocess.DEVNULL)
     calibration = os.path.join(build, "bench", "calibration_224.npy")
     os.makedirs(os.path.dirname(calibration), exist_ok=True)
     np.save(calibration, np.random.default_rng(0).standard_normal((16, 3, 224, 224)).astype(np.float32))
@@ -55,8 +60,11 @@ def main():
              "fp32 | bnfold int8 / ORT int8 |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name in a.models:
         exported = os.path.join(zoo, f"{name}.onnx")
-        folded = os.path.join(zoo, f"{name}.folded.onnx")
-        qdq = os.path.join(zoo, f"{name}.int8.onnx")
+        out_dir = zoo
+        if name.endswith(".onnx"):  # a model of one's own: its derived files under build/bench
+            exported, name, out_dir = os.path.abspath(name), os.path.basename(name)[:-5], os.path.dirname(calibration)
+        folded = os.path.join(out_dir, f"{name}.folded.onnx")
+        qdq = os.path.join(out_dir, f"{name}.int8.onnx")
         if not os.path.exists(folded) or os.path.getmtime(folded) < os.path.getmtime(exported):
             subprocess.run([bnfold_cli, "fold", exported, "-o", folded], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([bnfold_cli, "quantize", exported, "--data", calibration, "-o", qdq, "--check-samples", "2",

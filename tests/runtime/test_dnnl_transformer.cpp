@@ -1,0 +1,93 @@
+// What transformers' exports spend time on, in one oneDNN step each, against
+// the reference kernels: GELU written out as Div/Erf/Add/Mul/Mul (fused after a
+// MatMul with its bias, or alone), a Linear's bias over the last axis fused
+// into the MatMul, and a position embedding added over the batch.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+
+#include "tests/runtime/dnnl_case.hpp"
+
+using namespace bnfold;
+using namespace bnfold::test;
+
+namespace {
+
+Value* scalar(Case& t, const std::string& name, float v) {
+  Tensor s(DType::Float32, {});
+  s.mutable_data_as<float>()[0] = v;
+  return t.g->add_constant(name, std::move(s));
+}
+
+// 0.5 x (1 + erf(x / sqrt 2)) as PyTorch 1.13 exports it (half_last), or with
+// x * 0.5 first and x * (1/sqrt 2) instead of the Div; `root` replaces sqrt 2.
+Value* gelu(Case& t, Value* x, bool half_last, float root = static_cast<float>(M_SQRT2)) {
+  Value* scaled = half_last ? t.node("Div", {x, scalar(t, "root", root)})
+                            : t.node("Mul", {x, scalar(t, "inv_root", 1.0f / root)});
+  Value* p = t.node("Add", {t.node("Erf", {scaled}), scalar(t, "one", 1.0f)});
+  if (half_last) return t.node("Mul", {t.node("Mul", {x, p}), scalar(t, "half", 0.5f)});
+  return t.node("Mul", {t.node("Mul", {x, scalar(t, "half", 0.5f)}), p});
+}
+
+size_t reference_steps(const Case& t) {
+  SessionOptions o;
+  o.threads = 2;
+  return Session(t.g, o).plan_stats(t.inputs).reference_steps;
+}
+
+}  // namespace
+
+TEST_CASE("GELU written out becomes oneDNN's gelu_erf: fused after a MatMul and its bias, or alone",
+          "[kernels][fusion]") {
+  for (bool half_last : {true, false}) {
+    INFO("half_last " << half_last);
+    Case fused;  // [batch, tokens, features] x [features, hidden] + bias: one step
+    Value* m = fused.node("MatMul", {fused.input("x", {2, 5, 24}), fused.weight("w", {24, 16})});
+    fused.output(gelu(fused, fused.node("Add", {m, fused.weight("b", {16})}), half_last));
+    const auto steps = fused.check(1e-4, 1e-5);
+    CHECK(contains(steps, "MatMul (oneDNN) + Add + GELU"));
+    CHECK(steps.size() == 1);
+    CHECK(reference_steps(fused) == 0);
+    Case alone;  // on a graph input: one eltwise step computes the last Mul's output
+    alone.output(gelu(alone, alone.input("x", {3, 7, 9}), half_last));
+    const auto one = alone.check(1e-4, 1e-5);
+    CHECK(contains(one, "as GELU"));
+    CHECK(one.size() == 1);
+  }
+  Case other;  // another constant is not GELU: computed as written, Erf by the reference kernel
+  other.output(gelu(other, other.input("x", {2, 6}), true, 1.5f));
+  CHECK_FALSE(contains(other.check(), "GELU"));
+  Case seen;  // an intermediate value the graph also returns must exist: not fused
+  Value* x = seen.input("x", {2, 6});
+  Value* out = gelu(seen, x, true);
+  seen.output(out);
+  seen.output(seen.g->find_value(out->producer()->input(0)->name()));  // x * (1 + erf)
+  CHECK_FALSE(contains(seen.check(), "GELU"));
+}
+
+TEST_CASE("a MatMul's bias over the last axis fuses; over another axis it does not", "[kernels][fusion]") {
+  Case last;
+  Value* m = last.node("MatMul", {last.input("x", {3, 4, 10}), last.weight("w", {10, 6})});
+  last.output(last.node("Relu", {last.node("Add", {m, last.weight("b", {6})})}));
+  CHECK(contains(last.check(), "MatMul (oneDNN) + Add + Relu"));
+  Case rows;  // one value per token ([4, 1]): not a column bias
+  Value* m2 = rows.node("MatMul", {rows.input("x", {3, 4, 10}), rows.weight("w", {10, 6})});
+  rows.output(rows.node("Add", {m2, rows.weight("b", {4, 1})}));
+  CHECK_FALSE(contains(rows.check(), "MatMul (oneDNN) + Add"));
+}
+
+TEST_CASE("a constant repeated over the batch (a position embedding) is added by oneDNN's jit kernel",
+          "[kernels][fusion]") {
+  for (const std::vector<int64_t>& pos : {std::vector<int64_t>{1, 5, 12}, std::vector<int64_t>{5, 12}}) {
+    CAPTURE(pos);
+    Case t;
+    Value* x = t.node("Transpose", {t.input("x", {3, 12, 5})}, {{"perm", ints({0, 2, 1})}});  // [3, 5, 12]
+    t.output(t.node("Add", {t.weight("pos", pos), x}));
+    SessionOptions o;
+    o.threads = 2;
+    t.check();
+    const auto stats = Session(t.g, o).plan_stats(t.inputs);
+    for (size_t i = 0; i < stats.step_descriptions.size(); ++i)
+      if (stats.step_descriptions[i].rfind("Add", 0) == 0) CHECK(stats.step_implementations[i] != "ref:any");
+  }
+}
