@@ -306,7 +306,10 @@ void PlanBuilder::build_node(const Node& node) {
   current_ = &node;
   current_flops_ = entry->flops ? entry->flops(node, ctx) : 0;
   const DataMovement movement = kernel->movement();
-  if (movement.kind == DataMovement::Kind::View && build_view(node, ctx, in)) return;
+  // Exporters name an inference Dropout's mask even when nothing reads it: then it is the identity too.
+  const bool unread_mask = node.op_type() == "Dropout" && node.domain().empty() && node.outputs().size() == 2 &&
+                           node.output(1) && node.output(1)->uses().empty() && !node.output(1)->is_graph_output();
+  if ((movement.kind == DataMovement::Kind::View || unread_mask) && build_view(node, ctx, in, unread_mask)) return;
   // A copy moves input 0 alone (Slice's starts and ends are plan-time integers).
   const bool onednn = options_.use_onednn && !any_empty(ctx);
   const bool f32_copy = ctx.dtype(0) == DType::Float32 && std::all_of(ctx.outputs().begin(), ctx.outputs().end(), [](const ArgInfo& o) { return !o.present || o.dtype == DType::Float32; });
@@ -351,10 +354,11 @@ void PlanBuilder::add_pending_taps() {
   }
 }
 
-bool PlanBuilder::build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in) {
+bool PlanBuilder::build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in,
+                             bool unread_extra_outputs) {
   if (in.empty() || in[0] < 0 || ctx.outputs().empty() || ctx.outputs()[0].dtype != slot(in[0]).dtype) return false;
   for (size_t k = 1; k < node.outputs().size(); ++k)
-    if (node.output(k)) return false;
+    if (node.output(k) && !unread_extra_outputs) return false;
   const std::vector<int64_t>& dims = ctx.outputs()[0].dims;
   int s = in[0];
   // Kept in its data type: a bf16 tensor flattened before a Gemm stays bf16.

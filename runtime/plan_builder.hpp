@@ -92,8 +92,11 @@ class PlanBuilder {
 
  private:
   void build_node(const Node& node);
-  // Output 0 as a view of input 0 (DataMovement::Kind::View); false when it cannot be.
-  bool build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in);
+  // Output 0 as a view of input 0 (DataMovement::Kind::View); false when it
+  // cannot be. unread_extra_outputs: the node's other outputs (an inference
+  // Dropout's mask) have no reader and are not computed.
+  bool build_view(const Node& node, const InferContext& ctx, const std::vector<int>& in,
+                  bool unread_extra_outputs = false);
   void add_reference_step(const Node& node, std::unique_ptr<OpKernel> kernel, const InferContext& ctx,
                           const std::vector<int>& in);
   // Adds the statistics steps of the taps whose values exist by now.

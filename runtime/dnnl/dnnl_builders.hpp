@@ -22,6 +22,10 @@ bool build_concat(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCo
 // A channel Concat and the per-channel affine (+ ReLU/Clip) after it as one
 // step of bnfold's own (runtime/concat_affine.cpp); false when that does not apply.
 bool build_concat_affine(PlanBuilder& b, const Node& n, const InferContext& ctx);
+// Add/Sub/Mul/Div of input `full` (the output's dims) and the other input
+// broadcast over any dims, as bnfold's own loop (runtime/broadcast_binary.cpp):
+// where oneDNN offers only its reference kernel.
+bool build_broadcast_binary(PlanBuilder& b, const Node& n, BinaryOp op, size_t full, const InferContext& ctx);
 bool build_lrn(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 bool build_reduce(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx);
 

@@ -1,5 +1,6 @@
 // oneDNN steps for element-wise functions and broadcasting binary ops.
 #include "runtime/dnnl/dnnl_builders.hpp"
+#include "runtime/dnnl/impl_choice.hpp"
 #include "ops/op_util.hpp"
 
 #include <algorithm>
@@ -75,7 +76,8 @@ bool build_binary(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCo
   const auto& out = ctx.outputs()[0].dims;
   size_t i0 = 0, i1 = 1;
   if (ctx.dims(0) != out) {
-    if (!commutative || ctx.dims(1) != out) return false;  // only src1 may broadcast
+    if (ctx.dims(1) != out) return false;  // both broadcast: the reference kernel
+    if (!commutative) return build_broadcast_binary(b, n, e.as<BinaryOp>(), 1, ctx);  // oneDNN's src1 only may
     std::swap(i0, i1);
   }
   int s0 = input_slot(b, n, i0);
@@ -111,6 +113,8 @@ bool build_binary(PlanBuilder& b, const OpEntry& e, const Node& n, const InferCo
   attr.set_post_ops(f.ops);
   dnnl::binary::desc d(alg, view0, md1, view0);
   dnnl::binary::primitive_desc pd(d, attr, dnnl_engine());
+  if (!optimized(impl_kind(pd.impl_info_str())) && build_broadcast_binary(b, n, e.as<BinaryOp>(), i0, ctx))
+    return true;  // a broadcast oneDNN's jit kernel does not take
   const int dst = finish_fusion(b, f, n, out, md0);
   auto step = step_for(b, n, pd, f.what);
   step->arg(DNNL_ARG_SRC_0, s0, view0);

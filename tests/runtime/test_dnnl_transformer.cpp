@@ -65,7 +65,7 @@ TEST_CASE("GELU written out becomes oneDNN's gelu_erf: fused after a MatMul and 
   CHECK_FALSE(contains(seen.check(), "GELU"));
 }
 
-TEST_CASE("a MatMul's bias over the last axis fuses; over another axis it does not", "[kernels][fusion]") {
+TEST_CASE("a MatMul's bias over the last axis fuses, one over another axis does not", "[kernels][fusion]") {
   Case last;
   Value* m = last.node("MatMul", {last.input("x", {3, 4, 10}), last.weight("w", {10, 6})});
   last.output(last.node("Relu", {last.node("Add", {m, last.weight("b", {6})})}));
@@ -90,4 +90,44 @@ TEST_CASE("a constant repeated over the batch (a position embedding) is added by
     for (size_t i = 0; i < stats.step_descriptions.size(); ++i)
       if (stats.step_descriptions[i].rfind("Add", 0) == 0) CHECK(stats.step_implementations[i] != "ref:any");
   }
+}
+
+TEST_CASE("a binary op whose operand repeats over inner dims runs as bnfold's loop, not oneDNN's ref:any",
+          "[kernels][fusion]") {
+  struct Spec {
+    const char* op;
+    std::vector<int64_t> x, k;
+    bool k_first;
+  };
+  const Spec specs[] = {
+      {"Add", {2, 3, 4, 5, 6}, {1, 3, 1, 5, 6}, false},  // Swin's shifted-window mask
+      {"Mul", {2, 3, 4, 5, 6}, {3, 1, 5, 6}, true},
+      {"Sub", {3, 4, 7}, {3, 1, 7}, true},                 // k - x: non-commutative, the operand first
+      {"Div", {3, 4, 7}, {3, 4, 1}, false},                // one value per row
+      {"Div", {2, 5, 3}, {1, 5, 1}, true},
+  };
+  for (const auto& s : specs) {
+    CAPTURE(s.op, s.x, s.k, s.k_first);
+    Case t;
+    Value* x = t.node("Relu", {t.input("x", s.x)});
+    Value* k = std::string(s.op) == "Div" ? t.positive("k", s.k) : t.weight("k", s.k);
+    t.output(t.node(s.op, s.k_first ? std::vector<Value*>{k, x} : std::vector<Value*>{x, k}));
+    t.check(1e-6, 1e-6);
+    SessionOptions o;
+    o.threads = 2;
+    const auto stats = Session(t.g, o).plan_stats(t.inputs);
+    CHECK(stats.reference_steps == 0);
+    // oneDNN's jit where it takes the broadcast, else bnfold's loop: never its reference kernel.
+    for (const auto& impl : stats.step_implementations) CHECK(impl != "ref:any");
+  }
+}
+
+TEST_CASE("an inference Dropout whose mask nothing reads is a view, not a copy", "[kernels]") {
+  Case t;
+  Value* x = t.node("Relu", {t.input("x", {2, 3, 4})});
+  Node* d = t.g->add_node("Dropout", {x}, {"y", "mask"}, "drop");
+  t.output(t.node("Relu", {d->output(0)}));
+  const auto steps = t.check();
+  CHECK_FALSE(contains(steps, "Dropout"));
+  CHECK(reference_steps(t) == 0);
 }

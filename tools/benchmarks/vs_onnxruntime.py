@@ -16,6 +16,7 @@ Writes a markdown table and a CSV into --out, with the CPU's flags.
 
     /usr/bin/python3 tools/benchmarks/vs_onnxruntime.py --build build
     /usr/bin/python3 tools/benchmarks/vs_onnxruntime.py --build build --models resnet18 densenet121 --batches 1
+    /usr/bin/python3 tools/benchmarks/vs_onnxruntime.py --build build --models vit_b_32 swin_t   (no BN: folded = exported)
 """
 import argparse
 import csv
@@ -35,6 +36,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ZOO = ["resnet18", "resnet50", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "densenet121",
        "shufflenet_v2_x1_0", "mnasnet0_5", "regnet_x_400mf", "googlenet", "vgg11_bn"]
+# Full-size transformers (no BN), exported by models/corpus.py into BUILD/corpus.
+TRANSFORMERS = {"vit_b_32", "vit_b_16", "swin_t", "convnext_tiny"}
 
 
 def cpu_flags():
@@ -82,7 +85,9 @@ def time_bnfold(session, x, seconds, warmup):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--build", default=os.path.join(ROOT, "build"), help="the CMake build folder (bnfold, python/)")
-    p.add_argument("--models", nargs="*", default=ZOO)
+    p.add_argument("--models", nargs="*", default=ZOO,
+                   help=f"zoo names (default: all), or the transformers {', '.join(sorted(TRANSFORMERS))} "
+                        "(made by models/corpus.py)")
     p.add_argument("--batches", nargs="*", type=int, default=[1, 8])
     p.add_argument("--seconds", type=float, default=1.0, help="timed seconds per cell, at least (default 1)")
     p.add_argument("--rounds", type=int, default=4, help="turns per cell (default 4)")
@@ -99,8 +104,15 @@ def main():
     import bnfold
 
     node_modules = ensure_ort(build)
-    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "models", "make_models.py"), "--torchvision", *a.models,
-                    "--skip-existing", "--out", zoo], check=True, stdout=subprocess.DEVNULL)
+    zoo_names = [m for m in a.models if m not in TRANSFORMERS]
+    if zoo_names:
+        subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "models", "make_models.py"), "--torchvision",
+                        *zoo_names, "--skip-existing", "--out", zoo], check=True, stdout=subprocess.DEVNULL)
+    corpus = os.path.join(build, "corpus")
+    for name in a.models:  # the full-size transformers of models/corpus.py, made once (110-350 MB each)
+        if name in TRANSFORMERS and not os.path.exists(os.path.join(corpus, f"{name}.onnx")):
+            subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "models", "corpus.py"), "generate", "--out", corpus,
+                            "--only", name], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     model_name, flags = cpu_flags()
     peak = fma_peak(build, a.threads)
     print(f"CPU: {model_name}; flags: {' '.join(flags)}; {a.threads} threads; ONNX Runtime {ORT_VERSION}; "
@@ -108,8 +120,9 @@ def main():
 
     rows, per_model = [], []
     for name in a.models:
-        exported = os.path.join(zoo, f"{name}.onnx")
-        folded = os.path.join(zoo, f"{name}.folded.onnx")
+        where = corpus if name in TRANSFORMERS else zoo
+        exported = os.path.join(where, f"{name}.onnx")
+        folded = os.path.join(where, f"{name}.folded.onnx")
         if not os.path.exists(folded) or os.path.getmtime(folded) < os.path.getmtime(exported):
             subprocess.run([bnfold_cli, "fold", exported, "-o", folded], check=True, stdout=subprocess.DEVNULL)
         ort = Ort(node_modules)
