@@ -51,7 +51,7 @@ class Transpose : public OpKernel {
     rank_ = in.size();
   }
   DataMovement movement() const override {
-    return {DataMovement::Kind::Copy, perm_, {std::vector<int64_t>(rank_, 0)}};
+    return {DataMovement::Kind::Copy, perm_, {std::vector<int64_t>(rank_, 0)}, {}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -139,7 +139,7 @@ class Split : public OpKernel {
     rank_ = in.size();
   }
   DataMovement movement() const override {
-    DataMovement m{DataMovement::Kind::Copy, {}, {}};
+    DataMovement m{DataMovement::Kind::Copy, {}, {}, {}};
     int64_t at = 0;
     for (int64_t size : sizes_) {
       std::vector<int64_t> start(rank_, 0);
@@ -220,11 +220,14 @@ class Slice : public OpKernel {
     }
     ctx.set_output(0, ctx.dtype(0), out);
   }
-  // A box of the input when every step is 1.
+  // A box of the input, read in steps (positive ones: a strided view).
   DataMovement movement() const override {
-    for (int64_t s : step_)
-      if (s != 1) return {};
-    return {DataMovement::Kind::Copy, {}, {start_}};
+    bool unit = true;
+    for (int64_t s : step_) {
+      if (s < 1) return {};
+      unit &= s == 1;
+    }
+    return {DataMovement::Kind::Copy, {}, {start_}, unit ? std::vector<int64_t>{} : step_};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
@@ -322,7 +325,7 @@ class Pad : public OpKernel {
   DataMovement movement() const override {
     for (int64_t p : pads_)
       if (p != 0) return {};
-    return {DataMovement::Kind::View, {}, {}};
+    return {DataMovement::Kind::View, {}, {}, {}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {

@@ -83,9 +83,13 @@ struct DataMovement {
   Kind kind = Kind::None;
   // Copy: output k's element at index i holds input 0's element at
   // start[k][a] + i[perm^-1 ...]; precisely, output axis j reads input axis
-  // perm[j] (empty perm: the identity), from start[k][perm[j]] in steps of 1.
+  // perm[j] (empty perm: the identity), from start[k][perm[j]] in steps of 1
+  // (of step[a] where given).
   std::vector<int64_t> perm;
   std::vector<std::vector<int64_t>> start;  // per output, per input axis
+  // Copy without perm: per input axis, the output's step through it (positive;
+  // empty: every step 1). Output 0 only (Slice's steps).
+  std::vector<int64_t> step;
 };
 
 class OpKernel {

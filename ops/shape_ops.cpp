@@ -42,7 +42,7 @@ class SizeOp : public OpKernel {
 class Reshaping : public OpKernel {
  public:
   explicit Reshaping(ReshapeOp op) : op_(op) {}
-  DataMovement movement() const override { return {DataMovement::Kind::View, {}, {}}; }
+  DataMovement movement() const override { return {DataMovement::Kind::View, {}, {}, {}}; }
 
   void infer(InferContext& ctx) override {
     const auto& in = ctx.dims(0);

@@ -97,7 +97,7 @@ class Unary : public OpKernel {
  public:
   explicit Unary(UnaryOp op) : op_(op), def_(kUnary[static_cast<size_t>(op)]) {}
   DataMovement movement() const override {
-    return {op_ == UnaryOp::Identity ? DataMovement::Kind::View : DataMovement::Kind::None, {}, {}};
+    return {op_ == UnaryOp::Identity ? DataMovement::Kind::View : DataMovement::Kind::None, {}, {}, {}};
   }
 
   void infer(InferContext& ctx) override {
@@ -177,7 +177,7 @@ class Dropout : public OpKernel {
   }
   // Without a mask to write, inference Dropout is the identity.
   DataMovement movement() const override {
-    return {mask_ ? DataMovement::Kind::None : DataMovement::Kind::View, {}, {}};
+    return {mask_ ? DataMovement::Kind::None : DataMovement::Kind::View, {}, {}, {}};
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {

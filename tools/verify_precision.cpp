@@ -18,7 +18,7 @@
 namespace bnfold::cli {
 
 const char* const kPrecisionHelp =
-    "Reduced precision: with --precision bf16 (the second model, or the first alone,\n"
+    "\nReduced precision: with --precision bf16 (the second model, or the first alone,\n"
     "runs in bfloat16), or when the second model is quantized (an int8 QDQ model,\n"
     "from `bnfold quantize` or ONNX Runtime's quantizer), verify judges what the\n"
     "precision costs instead of float32 noise. Both run on the same samples (--data,\n"

@@ -1,6 +1,7 @@
 // Transpose, Slice and Split (and any kernel whose DataMovement is a Copy)
 // as oneDNN reorders: the source seen through a permuted or sub-memory
-// descriptor, in its own layout where oneDNN can, copied into a plain output.
+// descriptor (a strided one for Slice's positive steps, on a plain source),
+// in its own layout where oneDNN can, copied into a plain output.
 #include "runtime/dnnl/dnnl_builders.hpp"
 
 namespace bnfold::rt {
@@ -24,6 +25,18 @@ std::vector<dnnl::memory::desc> source_views(const Node& n, const InferContext& 
       std::vector<int> inverse(mv.perm.size());
       for (size_t j = 0; j < mv.perm.size(); ++j) inverse[static_cast<size_t>(mv.perm[j])] = static_cast<int>(j);
       views.push_back(src.permute_axes(inverse));
+    } else if (!mv.step.empty()) {
+      // The box the steps span, then each stepped axis with its count and a
+      // longer stride (a plain source: strides are elements).
+      dims_t span(out.size());
+      for (size_t a = 0; a < out.size(); ++a) span[a] = out[a] == 0 ? 0 : (out[a] - 1) * mv.step[a] + 1;
+      dnnl::memory::desc v = src.submemory_desc(span, dims_t(mv.start[k].begin(), mv.start[k].end()));
+      for (size_t a = 0; a < out.size(); ++a) {
+        if (mv.step[a] == 1) continue;
+        v.data.dims[a] = v.data.padded_dims[a] = out[a];
+        v.data.format_desc.blocking.strides[a] *= mv.step[a];
+      }
+      views.push_back(v);
     } else {
       views.push_back(src.submemory_desc(dims_t(out.begin(), out.end()),
                                          dims_t(mv.start[k].begin(), mv.start[k].end())));
@@ -37,6 +50,7 @@ std::vector<dnnl::memory::desc> source_views(const Node& n, const InferContext& 
 bool build_copy(PlanBuilder& b, const Node& n, const InferContext& ctx, const DataMovement& mv) {
   if (mv.start.size() != ctx.num_outputs()) return false;
   int s = input_slot(b, n, 0);
+  if (!mv.step.empty() && !b.slot(s).plain) s = b.in_layout(s, plain_md(b.slot(s).dims));  // strides are elements
   std::vector<dnnl::memory::desc> views;
   try {
     views = source_views(n, ctx, mv, b.layout(s));

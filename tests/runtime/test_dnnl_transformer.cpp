@@ -131,3 +131,38 @@ TEST_CASE("an inference Dropout whose mask nothing reads is a view, not a copy",
   CHECK_FALSE(contains(steps, "Dropout"));
   CHECK(reference_steps(t) == 0);
 }
+
+TEST_CASE("Slice with positive steps (Swin's patch merging) is a strided oneDNN copy, on any input layout",
+          "[kernels]") {
+  auto i64 = [](std::vector<int64_t> v) {
+    Tensor t(DType::Int64, {static_cast<int64_t>(v.size())});
+    std::copy(v.begin(), v.end(), t.mutable_data_as<int64_t>());
+    return t;
+  };
+  struct Spec {
+    std::vector<int64_t> starts, ends, axes, steps;
+    bool after_conv;  // a blocked input
+  };
+  const Spec specs[] = {
+      {{0, 1}, {INT64_MAX, INT64_MAX}, {1, 2}, {2, 2}, false},  // x[:, 1::2, 0::2, :] as patch merging writes it
+      {{1, 0, 2}, {7, 5, 9}, {1, 2, 3}, {3, 2, 2}, false},
+      {{0}, {INT64_MAX}, {1}, {2}, true},                      // every other channel of a conv's output
+      {{-1}, {-8}, {2}, {-2}, false},                          // a negative step: the reference kernel
+  };
+  for (const auto& s : specs) {
+    CAPTURE(s.starts, s.steps, s.after_conv);
+    Case t;
+    Value* x = s.after_conv ? t.node("Conv", {t.input("x", {2, 16, 7, 9}), t.weight("w", {16, 16, 1, 1})})
+                            : t.node("Relu", {t.input("x", {2, 7, 9, 10})});
+    std::vector<Value*> in = {x};
+    int k = 0;
+    for (const auto* v : {&s.starts, &s.ends, &s.axes, &s.steps})
+      in.push_back(t.g->add_constant("c" + std::to_string(k++), i64(*v)));
+    t.output(t.node("Slice", in));
+    // A copy is exact; a Conv before it rounds differently from the reference kernel.
+    const auto steps = s.after_conv ? t.check(1e-5, 1e-5) : t.check(0, 0);
+    const bool negative = s.steps.back() < 0;
+    CHECK(contains(steps, "Slice (oneDNN)") == !negative);
+    CHECK(contains(steps, "Slice (reference)") == negative);
+  }
+}
