@@ -67,6 +67,21 @@ Case qdq_conv(const Spec& s) {
   return t;
 }
 
+// Runs t on oneDNN (2 threads) and on the reference kernels, checks they
+// agree (the int32 sums are exact, the scaling one float32 rounding) and that
+// no step is a reference one; returns the plan's steps and adds its int8 steps to *int8_steps.
+Session::PlanStats run_against_reference(const Case& t, int* int8_steps) {
+  SessionOptions fast, ref;
+  fast.threads = 2;
+  ref.use_onednn = false;
+  Session a(t.g, fast), b(t.g, ref);
+  check_same_outputs(a.run(t.inputs), b.run(t.inputs), 1e-4, 1e-4);
+  const auto stats = a.plan_stats(t.inputs);
+  CHECK(stats.reference_steps == 0);
+  for (const auto& why : stats.step_choices) *int8_steps += why.rfind("int8:", 0) == 0;
+  return stats;
+}
+
 }  // namespace
 
 TEST_CASE("int8 Conv of a QDQ model against the reference kernels on awkward shapes", "[kernels][int8]") {
@@ -83,16 +98,7 @@ TEST_CASE("int8 Conv of a QDQ model against the reference kernels on awkward sha
   for (const auto& s : specs) {
     CAPTURE(s.c, s.m, s.k, s.group, s.zero_point, static_cast<int>(s.data));
     Case t = qdq_conv(s);
-    SessionOptions fast, ref;
-    fast.threads = 2;
-    ref.use_onednn = false;
-    Session a(t.g, fast), b(t.g, ref);
-    const auto want = b.run(t.inputs);
-    // Outputs reach about 10; the int32 sums are exact, the scaling one float32 rounding.
-    check_same_outputs(a.run(t.inputs), want, 1e-4, 1e-4);
-    const auto stats = a.plan_stats(t.inputs);
-    CHECK(stats.reference_steps == 0);
-    for (const auto& why : stats.step_choices) int8_steps += why.rfind("int8:", 0) == 0;
+    run_against_reference(t, &int8_steps);  // outputs reach about 10
   }
   // Where the CPU multiplies int8 exactly (VNNI, AMX) the int8 kernels are taken; elsewhere the float32 path
   // on the dequantized data (runtime/dnnl/dnnl_int8.hpp says why).
@@ -124,14 +130,7 @@ TEST_CASE("int8 Gemm of a QDQ model against the reference kernels", "[kernels][i
                           {{"axis", one(trans_b ? 0 : 1)}});
         t.output(t.node("Relu", {t.node("Gemm", {xd, w, t.weight("c", {N})},
                                         {{"transB", one(trans_b)}, {"beta", real(1.5f)}})}));
-        SessionOptions fast, ref;
-        fast.threads = 2;
-        ref.use_onednn = false;
-        Session a(t.g, fast), b(t.g, ref);
-        check_same_outputs(a.run(t.inputs), b.run(t.inputs), 1e-4, 1e-4);
-        const auto stats = a.plan_stats(t.inputs);
-        CHECK(stats.reference_steps == 0);
-        for (const auto& why : stats.step_choices) int8_steps += why.rfind("int8:", 0) == 0;
+        run_against_reference(t, &int8_steps);
       }
     }
   }
@@ -225,14 +224,7 @@ TEST_CASE("int8 MatMul of a QDQ model (constant [K, N] weights) against the refe
       y = t.node("Mul", {t.node("Mul", {y, p}), t.g->add_constant("half", scalar(DType::Float32, 0.5))});
     }
     t.output(y);
-    SessionOptions fast, ref;
-    fast.threads = 2;
-    ref.use_onednn = false;
-    Session a(t.g, fast), b(t.g, ref);
-    check_same_outputs(a.run(t.inputs), b.run(t.inputs), 1e-4, 1e-4);
-    const auto stats = a.plan_stats(t.inputs);
-    CHECK(stats.reference_steps == 0);
-    for (const auto& why : stats.step_choices) int8_steps += why.rfind("int8:", 0) == 0;
+    const auto stats = run_against_reference(t, &int8_steps);
     if (rt::exact_int8_cpu() && s.relu) CHECK(contains(stats.step_descriptions, "MatMul (oneDNN) + Add + GELU"));
   }
   if (rt::exact_int8_cpu()) CHECK(int8_steps == 4);
