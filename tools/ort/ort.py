@@ -47,6 +47,14 @@ def ensure_ort(build, allow_missing=False):
     return os.path.join(prefix, "node_modules")
 
 
+def _load(path):
+    import numpy as np
+    if path.endswith(".json"):
+        j = json.load(open(path))
+        return np.array(j["data"], dtype=object).reshape(j["dims"])
+    return np.load(path)
+
+
 class Ort:
     """One ort_server.js child process."""
 
@@ -77,10 +85,16 @@ class Ort:
         with tempfile.TemporaryDirectory(dir=workdir) as d:
             files = {}
             for i, (name, x) in enumerate(inputs.items()):
-                files[name] = os.path.join(d, f"in{i}.npy")
-                np.save(files[name], np.ascontiguousarray(x))
+                x = np.asarray(x)
+                if x.dtype.kind in "OUS":  # strings travel as JSON
+                    files[name] = os.path.join(d, f"in{i}.json")
+                    data = [v.decode() if isinstance(v, bytes) else str(v) for v in x.ravel()]
+                    json.dump({"dims": list(x.shape), "data": data}, open(files[name], "w"))
+                else:
+                    files[name] = os.path.join(d, f"in{i}.npy")
+                    np.save(files[name], np.ascontiguousarray(x))
             reply = self.ask(cmd="run", id=session_id, inputs=files, out_dir=d)
-            return {name: np.load(path) for name, path in reply["outputs"].items()}
+            return {name: _load(path) for name, path in reply["outputs"].items()}
 
     def close(self):
         if self.p.poll() is None:

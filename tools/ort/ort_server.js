@@ -7,7 +7,7 @@
 //   {"cmd": "time", "id": K, "batch": B, "seconds": S, "warmup": W}
 //       -> {"ms": [per-run milliseconds]}
 //   {"cmd": "run", "id": K, "inputs": {NAME: IN.npy, ...}, "out_dir": D}
-//       -> {"outputs": {NAME: D/NAME.npy, ...}}   (every output, float32 or int64)
+//       -> {"outputs": {NAME: D/NAME.npy, ...}}   (every output; strings as NAME.json)
 //   {"cmd": "rss"} -> {"max_rss_bytes": peak resident set size of this process}
 // Usage: node ort_server.js NODE_MODULES_DIR
 'use strict';
@@ -18,32 +18,47 @@ const readline = require('readline');
 const ort = require(path.join(process.argv[2], 'onnxruntime-node'));
 const sessions = [];
 
-// A .npy reader for C-order float32 and int64 arrays and a writer for those and
-// the int8/uint8/int32/bool outputs of quantized or logic ops (10-byte
-// preamble, header length at byte 8).
-const NPY_TYPES = {'<f4': ['float32', Float32Array], '<i8': ['int64', BigInt64Array]};
-const NPY_OUT = [[Float32Array, '<f4'], [BigInt64Array, '<i8'], [Int8Array, '|i1'], [Uint8Array, '|u1'],
-                 [Int32Array, '<i4']];
+// A .npy reader and writer for C-order arrays of every numeric type ONNX
+// Runtime's JavaScript tensors hold (bool as '|b1', float16 as its bits), and
+// a JSON form for string tensors ({"dims": [...], "data": [...]}, file name
+// ending in .json). 10-byte preamble, header length at byte 8.
+const NPY = [
+  ['<f4', 'float32', Float32Array], ['<f8', 'float64', Float64Array], ['|i1', 'int8', Int8Array],
+  ['|u1', 'uint8', Uint8Array], ['<i2', 'int16', Int16Array], ['<u2', 'uint16', Uint16Array],
+  ['<i4', 'int32', Int32Array], ['<u4', 'uint32', Uint32Array], ['<i8', 'int64', BigInt64Array],
+  ['<u8', 'uint64', BigUint64Array], ['|b1', 'bool', Uint8Array], ['<f2', 'float16', Uint16Array],
+];
 
 function readNpy(file) {
+  if (file.endsWith('.json')) {
+    const j = JSON.parse(fs.readFileSync(file, 'utf8'));
+    return {type: 'string', dims: j.dims, data: j.data};
+  }
   const buf = fs.readFileSync(file);
   const headerLen = buf.readUInt16LE(8);
   const header = buf.toString('latin1', 10, 10 + headerLen);
   const descr = (header.match(/'descr':\s*'([^']*)'/) || [])[1];
-  if (!(descr in NPY_TYPES) || header.includes("'fortran_order': True")) {
-    throw new Error(`${file}: not a C-order float32 or int64 array`);
+  const kind = NPY.find(([d]) => d === descr);
+  if (!kind || header.includes("'fortran_order': True")) {
+    throw new Error(`${file}: not a C-order array of a type ONNX Runtime takes (${descr})`);
   }
-  const [type, Array] = NPY_TYPES[descr];
+  const [, type, Array] = kind;
   const dims = header.match(/\(([^)]*)\)/)[1].split(',').filter((s) => s.trim()).map(Number);
   const bytes = buf.buffer.slice(buf.byteOffset + 10 + headerLen, buf.byteOffset + buf.length);
   return {type, dims, data: new Array(bytes)};
 }
 
-function writeNpy(file, dims, data) {
-  const kind = NPY_OUT.find(([Type]) => data instanceof Type);
-  if (!kind) throw new Error(`${file}: only float32, int64, int32, int8 and uint8 outputs are written`);
-  const descr = kind[1];
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
+// Writes FILE.npy (or FILE.json for strings); returns the name written.
+function writeTensor(file, tensor) {
+  if (tensor.type === 'string') {
+    fs.writeFileSync(file + '.json', JSON.stringify({dims: tensor.dims, data: Array.from(tensor.data)}));
+    return file + '.json';
+  }
+  const kind = NPY.find(([, type]) => type === tensor.type);
+  if (!kind) throw new Error(`${file}: ONNX Runtime returned a ${tensor.type} tensor, which is not written`);
+  const dims = tensor.dims;
+  const data = tensor.data;
+  let header = `{'descr': '${kind[0]}', 'fortran_order': False, 'shape': (${dims.join(', ')}${dims.length === 1 ? ',' : ''}), }`;
   while ((10 + header.length + 1) % 64 !== 0) header += ' ';
   header += '\n';
   const pre = Buffer.alloc(10);
@@ -51,7 +66,9 @@ function writeNpy(file, dims, data) {
   pre[6] = 1;
   pre[7] = 0;
   pre.writeUInt16LE(header.length, 8);
-  fs.writeFileSync(file, Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  fs.writeFileSync(file + '.npy', Buffer.concat([pre, Buffer.from(header, 'latin1'),
+    Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
+  return file + '.npy';
 }
 
 // Random N(0,1)-like inputs (uniform sum of 4, scaled): the values do not change the timing.
@@ -108,8 +125,7 @@ async function handle(cmd) {
     const out = await session.run(feeds);
     const outputs = {};
     for (const name of session.outputNames) {
-      outputs[name] = path.join(cmd.out_dir, name.replace(/[^A-Za-z0-9_.-]/g, '_') + '.npy');
-      writeNpy(outputs[name], out[name].dims, out[name].data);
+      outputs[name] = writeTensor(path.join(cmd.out_dir, name.replace(/[^A-Za-z0-9_.-]/g, '_')), out[name]);
     }
     return {outputs};
   }
