@@ -23,6 +23,9 @@ struct ArgInfo {
   std::vector<int64_t> dims;
   const Tensor* value = nullptr;  // set when the value is known at plan time
   std::string graph_input;        // the graph input it is, when it is one
+  // A value computed at run time from small graph inputs (and constants)
+  // alone: those inputs, whose values would make it known at plan time.
+  std::vector<std::string> computed_from;
 };
 
 // Thrown by InferContext::constant() when a shape-determining input is a graph

@@ -262,6 +262,8 @@ void PlanBuilder::build_node(const Node& node) {
       a.dims = sl.dims;
       a.value = sl.constant;
       if (sl.input >= 0) a.graph_input = v->name();
+      else if (!a.value)
+        if (auto from = small_sources(v)) a.computed_from = std::move(*from);
       all_constant &= a.value != nullptr;
     }
     in.push_back(s);
@@ -340,6 +342,40 @@ void PlanBuilder::build_node(const Node& node) {
   }
   if (deferred_input) materialize_inputs();
   add_reference_step(node, std::move(kernel), ctx, in);
+}
+
+// A shape-deciding value computed at run time (a window's length through a
+// Cast, a Range's limit from a scalar input) can still be known at plan time
+// when it comes from graph inputs small enough to key plans by their values
+// (shape-like: at most kSmallInput elements) and constants. A value fed by a
+// larger input (an image) stays unknown: keying plans by it would make one
+// plan per run.
+std::optional<std::vector<std::string>> PlanBuilder::small_sources(const Value* v) {
+  constexpr int64_t kSmallInput = 64;
+  if (auto it = sources_.find(v); it != sources_.end()) return it->second;
+  std::optional<std::vector<std::string>> out = std::vector<std::string>{};
+  const int s = slot_of(v);
+  if (s >= 0 && slot(s).constant) {
+    // known: no source
+  } else if (s >= 0 && slot(s).input >= 0) {
+    if (product(slot(s).dims) <= kSmallInput) out->push_back(v->name());
+    else out.reset();
+  } else if (const Node* p = v->producer()) {
+    for (const Value* in : p->inputs()) {
+      if (!in) continue;
+      auto from = small_sources(in);
+      if (!from) {
+        out.reset();
+        break;
+      }
+      for (auto& name : *from)
+        if (std::find(out->begin(), out->end(), name) == out->end()) out->push_back(name);
+    }
+  } else if (!v->has_data()) {
+    out.reset();
+  }
+  sources_[v] = out;
+  return out;
 }
 
 void PlanBuilder::add_pending_taps() {

@@ -7,6 +7,7 @@
 #include <dnnl.hpp>
 
 #include <memory>
+#include <optional>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -121,6 +122,10 @@ class PlanBuilder {
   std::unordered_set<const Node*> built_;  // nodes whose steps exist (or are being made)
   std::unordered_map<const Value*, FoldedBn> taps_;  // folded BNs still to measure, by value
   std::vector<const Value*> tap_order_;               // in the annex's order
+  // The small graph inputs a run-time value is computed from (with constants),
+  // or nullopt when a large input feeds it too (see small_sources()).
+  std::optional<std::vector<std::string>> small_sources(const Value* v);
+  std::unordered_map<const Value*, std::optional<std::vector<std::string>>> sources_;
 };
 
 // Tries to run node with oneDNN; false leaves the builder unchanged (the

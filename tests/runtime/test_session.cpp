@@ -48,9 +48,9 @@ TEST_CASE("an op without a kernel is named when the session is created", "[sessi
   auto g = std::make_shared<Graph>();
   g->info.opsets[""] = 13;
   Value* x = g->add_input("x", DType::Float32, Shape::of({2}));
-  Node* n = g->add_node("Det", {x}, {"y"}, "det");
+  Node* n = g->add_node("Bernoulli", {x}, {"y"}, "coin");
   g->add_output(n->output(0));
-  CHECK_THROWS_WITH(Session(g), Contains("node #0 'det' (Det): bnfold has no kernel for Det"));
+  CHECK_THROWS_WITH(Session(g), Contains("node #0 'coin' (Bernoulli): bnfold has no kernel for Bernoulli"));
 }
 
 TEST_CASE("a symbolic dim is unknown until the inputs arrive", "[session][errors]") {
@@ -170,4 +170,38 @@ TEST_CASE("a session runs on its own thread count whichever thread calls it, and
   worker.join();
   CHECK(inside == 1);
   CHECK(after == before);
+}
+
+// A Range whose limit is computed (Cast, Add) from a small graph input: the
+// session plans per value of that input, as for a Reshape's shape input; from
+// a large input (an image) the same value stays a run-time value, refused.
+TEST_CASE("a shape computed from a small input is known when the plan is built", "[session][shapes]") {
+  auto range_graph = [](std::vector<int64_t> size_dims) {
+    auto g = std::make_shared<Graph>();
+    g->info.opsets[""] = 13;
+    Value* size = g->add_input("size", DType::Int64, Shape::of(size_dims));
+    Value* flat = g->add_node("ReduceMax", {size}, {"largest"}, "largest")->output(0);
+    flat->set_dtype(DType::Int64);
+    Tensor one(DType::Float32, {}), zero(DType::Float32, {});
+    one.mutable_data_as<float>()[0] = 1.5f;
+    zero.mutable_data_as<float>()[0] = 0.0f;
+    Node* cast = g->add_node("Cast", {flat}, {"as_float"}, "cast");
+    cast->set_attr("to", Attribute::of_int(static_cast<int64_t>(DType::Float32)));
+    Node* add = g->add_node("Add", {cast->output(0), g->add_constant("half", one)}, {"limit"}, "add");
+    Node* range = g->add_node("Range", {g->add_constant("zero", zero), add->output(0), g->add_constant("step", one)},
+                              {"y"}, "range");
+    g->add_output(range->output(0));
+    return g;
+  };
+  Session small(range_graph({1}));
+  for (int64_t n : {3, 7, 3}) {
+    Tensor size(DType::Int64, {1});
+    size.mutable_data_as<int64_t>()[0] = n;
+    const Tensor y = small.run({{"size", size}}).at("y");
+    // 0, 1.5, ... below n + 1.5
+    REQUIRE(y.numel() == static_cast<int64_t>(std::ceil((static_cast<double>(n) + 1.5) / 1.5)));
+    CHECK(y.data_as<float>()[y.numel() - 1] == Approx(1.5 * static_cast<double>(y.numel() - 1)));
+  }
+  // Named when the session is created, not at the first run.
+  CHECK_THROWS_WITH(Session(range_graph({1000})), Contains("(Range): input 1 (a scalar) must be known when the session"));
 }
