@@ -109,6 +109,7 @@ const OpEntry kOps[] = {
     reduce("ReduceL2", ReduceOp::L2),
     reduce("ReduceSumSquare", ReduceOp::SumSquare),
     reduce("ReduceLogSumExp", ReduceOp::LogSumExp),
+    reduce("ReduceLogSum", ReduceOp::LogSum),
     // shapes and data movement
     plain("Shape", 1, make_shape),
     plain("Size", 1, make_size),
@@ -161,6 +162,43 @@ const OpEntry kOps[] = {
     {"SpaceToDepth", 1, kMax, make_depth_space, 1, L::None, nullptr},
     plain("LayerNormalization", 17, make_layer_norm, L::LayerNorm),
     plain("InstanceNormalization", 1, make_instance_norm),
+    // math (ops/math_ops.cpp)
+    plain("Shrink", 9, make_shrink),
+    plain("Det", 11, make_det),
+    plain("MeanVarianceNormalization", 9, make_mvn),
+    plain("Einsum", 12, make_einsum),
+    // selection (ops/select_ops.cpp); Scatter is ScatterElements before opset 11
+    plain("NonZero", 9, make_non_zero),
+    plain("Compress", 9, make_compress),
+    plain("Unique", 11, make_unique_op),
+    plain("ReverseSequence", 10, make_reverse_sequence),
+    plain("MaxUnpool", 9, make_max_unpool),
+    {"Scatter", 9, 10, make_scatter_elements, 0, L::None, nullptr},
+    // signal processing (ops/signal_ops.cpp)
+    {"HannWindow", 17, kMax, make_window, 0, L::None, nullptr},
+    {"HammingWindow", 17, kMax, make_window, 1, L::None, nullptr},
+    {"BlackmanWindow", 17, kMax, make_window, 2, L::None, nullptr},
+    plain("MelWeightMatrix", 17, make_mel_weight_matrix),
+    plain("DFT", 17, make_dft),
+    plain("STFT", 17, make_stft),
+    // detection (ops/detect_ops.cpp)
+    plain("NonMaxSuppression", 10, make_non_max_suppression),
+    plain("RoiAlign", 10, make_roi_align),
+    plain("GridSample", 16, make_grid_sample),
+    // recurrent layers (ops/rnn_ops.cpp)
+    {"RNN", 7, kMax, make_rnn, 0, L::None, nullptr},
+    {"GRU", 7, kMax, make_rnn, 1, L::None, nullptr},
+    {"LSTM", 7, kMax, make_rnn, 2, L::None, nullptr},
+    // integer arithmetic (ops/integer_ops.cpp)
+    {"MatMulInteger", 10, kMax, make_integer_linalg, 0, L::None, nullptr},
+    {"ConvInteger", 10, kMax, make_integer_linalg, 1, L::None, nullptr},
+    {"QLinearMatMul", 10, kMax, make_integer_linalg, 2, L::None, nullptr},
+    {"QLinearConv", 10, kMax, make_integer_linalg, 3, L::None, nullptr},
+    plain("DynamicQuantizeLinear", 11, make_dynamic_quantize_linear),
+    plain("TfIdfVectorizer", 9, make_tfidf_vectorizer),
+    // losses of evaluation graphs (ops/loss_ops.cpp)
+    {"NegativeLogLikelihoodLoss", 12, kMax, make_loss, 0, L::None, nullptr},
+    {"SoftmaxCrossEntropyLoss", 12, kMax, make_loss, 1, L::None, nullptr},
 };
 
 }  // namespace

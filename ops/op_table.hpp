@@ -28,7 +28,7 @@ enum class BinaryOp : uint8_t {
   Add, Sub, Mul, Div, Pow, Max, Min, Sum, Mean, PRelu, Equal, Less, Greater, LessOrEqual, GreaterOrEqual,
 };
 enum class PoolOp : uint8_t { MaxPool, AveragePool, GlobalMaxPool, GlobalAveragePool };
-enum class ReduceOp : uint8_t { Mean, Sum, Max, Min, Prod, L1, L2, SumSquare, LogSumExp };
+enum class ReduceOp : uint8_t { Mean, Sum, Max, Min, Prod, L1, L2, SumSquare, LogSumExp, LogSum };
 enum class ReshapeOp : uint8_t { Flatten, Reshape, Squeeze, Unsqueeze };
 enum class SoftmaxOp : uint8_t { Softmax, LogSoftmax };
 enum class ResizeOp : uint8_t { Resize, Upsample };

@@ -68,6 +68,35 @@ std::unique_ptr<OpKernel> make_cast_like(const Node&, int);
 std::unique_ptr<OpKernel> make_depth_space(const Node&, int variant);  // 0 DepthToSpace, 1 SpaceToDepth
 std::unique_ptr<OpKernel> make_layer_norm(const Node&, int);
 std::unique_ptr<OpKernel> make_instance_norm(const Node&, int);
+// ops/math_ops.cpp
+std::unique_ptr<OpKernel> make_shrink(const Node&, int);
+std::unique_ptr<OpKernel> make_det(const Node&, int);
+std::unique_ptr<OpKernel> make_mvn(const Node&, int);
+std::unique_ptr<OpKernel> make_einsum(const Node&, int);
+// ops/select_ops.cpp
+std::unique_ptr<OpKernel> make_non_zero(const Node&, int);
+std::unique_ptr<OpKernel> make_compress(const Node&, int);
+std::unique_ptr<OpKernel> make_unique_op(const Node&, int);
+std::unique_ptr<OpKernel> make_reverse_sequence(const Node&, int);
+std::unique_ptr<OpKernel> make_max_unpool(const Node&, int);
+// ops/signal_ops.cpp
+std::unique_ptr<OpKernel> make_window(const Node&, int variant);  // 0 Hann, 1 Hamming, 2 Blackman
+std::unique_ptr<OpKernel> make_mel_weight_matrix(const Node&, int);
+std::unique_ptr<OpKernel> make_dft(const Node&, int);
+std::unique_ptr<OpKernel> make_stft(const Node&, int);
+// ops/detect_ops.cpp
+std::unique_ptr<OpKernel> make_non_max_suppression(const Node&, int);
+std::unique_ptr<OpKernel> make_roi_align(const Node&, int);
+std::unique_ptr<OpKernel> make_grid_sample(const Node&, int);
+// ops/rnn_ops.cpp
+std::unique_ptr<OpKernel> make_rnn(const Node&, int variant);  // 0 RNN, 1 GRU, 2 LSTM
+// ops/integer_ops.cpp
+std::unique_ptr<OpKernel> make_integer_linalg(const Node&, int variant);  // 0 MatMulInteger, 1 ConvInteger, 2 QLinearMatMul, 3 QLinearConv
+std::unique_ptr<OpKernel> make_dynamic_quantize_linear(const Node&, int);
+// ops/text_ops.cpp
+std::unique_ptr<OpKernel> make_tfidf_vectorizer(const Node&, int);
+// ops/loss_ops.cpp
+std::unique_ptr<OpKernel> make_loss(const Node&, int variant);  // 0 NegativeLogLikelihoodLoss, 1 SoftmaxCrossEntropyLoss
 
 // The ONNX names of the variants (for messages, and the table's test).
 const char* unary_name(UnaryOp op);

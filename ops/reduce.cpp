@@ -1,5 +1,5 @@
 // ReduceMean ReduceSum ReduceMax ReduceMin ReduceProd ReduceL1 ReduceL2
-// ReduceSumSquare ReduceLogSumExp, reference kernels (in double).
+// ReduceSumSquare ReduceLogSumExp ReduceLogSum, reference kernels (in double).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -86,7 +86,7 @@ class Reduce : public OpKernel {
       double v = acc[static_cast<size_t>(o)];
       if (op_ == ReduceOp::Mean) v = count[static_cast<size_t>(o)] ? v / static_cast<double>(count[static_cast<size_t>(o)]) : NAN;
       if (op_ == ReduceOp::L2) v = std::sqrt(v);
-      if (op_ == ReduceOp::LogSumExp) v = std::log(v);
+      if (op_ == ReduceOp::LogSumExp || op_ == ReduceOp::LogSum) v = std::log(v);
       pr[o] = v;
     }
     cast_into(r, out[0]);

@@ -1,0 +1,260 @@
+// Ops of detection heads and spatial transformers, reference kernels in
+// double: NonMaxSuppression, RoiAlign, GridSample.
+//
+// NonMaxSuppression's output size depends on the boxes and scores, so they
+// must be known when the plan is built (constants, or graph inputs, for which
+// the session plans per value); computed ones are refused by name.
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+
+#include "ops/op_util.hpp"
+#include "ops/ops.hpp"
+
+namespace bnfold::ops {
+
+namespace {
+
+class NonMaxSuppression : public OpKernel {
+ public:
+  void infer(InferContext& ctx) override {
+    const Tensor& boxes = ctx.constant(0, "the boxes, which decide the output's size");
+    const Tensor& scores = ctx.constant(1, "the scores, which decide the output's size");
+    BNFOLD_NODE_CHECK(ctx, boxes.rank() == 3 && boxes.dims()[2] == 4, "boxes must be [batch, boxes, 4], not {}",
+                      boxes.describe());
+    BNFOLD_NODE_CHECK(ctx, scores.rank() == 3 && scores.dims()[0] == boxes.dims()[0] &&
+                               scores.dims()[2] == boxes.dims()[1],
+                      "scores {} must be [batch, classes, boxes] for boxes {}", scores.describe(), boxes.describe());
+    for (size_t i = 2; i < 5; ++i)
+      if (ctx.has_input(i))
+        BNFOLD_NODE_CHECK(ctx, product(ctx.dims(i)) == 1, "input {} must hold one value, not {}", i, product(ctx.dims(i)));
+    const int64_t max_out = ctx.has_input(2) ? static_cast<int64_t>(ctx.constant(2, "max_output_boxes_per_class").value_at(0)) : 0;
+    const double iou_max = ctx.has_input(3) ? ctx.constant(3, "iou_threshold").value_at(0) : 0;
+    const bool has_floor = ctx.has_input(4);
+    const double floor = has_floor ? ctx.constant(4, "score_threshold").value_at(0) : 0;
+    BNFOLD_NODE_CHECK(ctx, iou_max >= 0 && iou_max <= 1, "iou_threshold {} is outside [0, 1]", iou_max);
+    const bool center = ctx.node().attr_int("center_point_box") != 0;
+    const int64_t batches = boxes.dims()[0], n = boxes.dims()[1], classes = scores.dims()[1];
+    // Corners (y1, x1, y2, x2), ordered, per box.
+    std::vector<double> c(static_cast<size_t>(batches * n * 4));
+    for (int64_t i = 0; i < batches * n; ++i) {
+      double a = boxes.value_at(i * 4), b = boxes.value_at(i * 4 + 1), e = boxes.value_at(i * 4 + 2),
+             f = boxes.value_at(i * 4 + 3);
+      double y1, x1, y2, x2;
+      if (center) {  // [x_center, y_center, width, height]
+        x1 = a - e / 2, x2 = a + e / 2, y1 = b - f / 2, y2 = b + f / 2;
+      } else {
+        y1 = std::min(a, e), y2 = std::max(a, e), x1 = std::min(b, f), x2 = std::max(b, f);
+      }
+      std::copy_n(std::array<double, 4>{y1, x1, y2, x2}.begin(), 4, c.begin() + i * 4);
+    }
+    auto iou = [&](int64_t p, int64_t q) {
+      const double* a = &c[static_cast<size_t>(p * 4)];
+      const double* b = &c[static_cast<size_t>(q * 4)];
+      const double h = std::max(0.0, std::min(a[2], b[2]) - std::max(a[0], b[0]));
+      const double w = std::max(0.0, std::min(a[3], b[3]) - std::max(a[1], b[1]));
+      const double inter = h * w, uni = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+      return inter <= 0 || uni <= 0 ? 0.0 : inter / uni;
+    };
+    std::vector<int64_t> out;
+    for (int64_t b = 0; b < batches; ++b)
+      for (int64_t k = 0; k < classes; ++k) {
+        std::vector<int64_t> order;
+        for (int64_t i = 0; i < n; ++i)
+          if (!has_floor || scores.value_at((b * classes + k) * n + i) > floor) order.push_back(i);
+        // Highest score first; equal scores in box order (as ONNX Runtime).
+        std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) {
+          return scores.value_at((b * classes + k) * n + p) > scores.value_at((b * classes + k) * n + q);
+        });
+        std::vector<int64_t> kept;
+        for (int64_t i : order) {
+          if (static_cast<int64_t>(kept.size()) >= max_out) break;
+          if (std::none_of(kept.begin(), kept.end(), [&](int64_t j) { return iou(b * n + i, b * n + j) > iou_max; }))
+            kept.push_back(i);
+        }
+        for (int64_t i : kept) out.insert(out.end(), {b, k, i});
+      }
+    ctx.set_output_value(0, int64_tensor(out, {static_cast<int64_t>(out.size() / 3), 3}));
+  }
+  void run(const std::vector<const Tensor*>&, const std::vector<Tensor*>&) const override {}
+};
+
+// RoiAlign: each box's bins averaged (or maxed) over sampling points, each a
+// bilinear read of the feature map, as Mask R-CNN and ONNX Runtime compute it.
+class RoiAlign : public OpKernel {
+ public:
+  void infer(InferContext& ctx) override {
+    const Node& n = ctx.node();
+    const auto& x = ctx.dims(0);
+    BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)) && x.size() == 4, "X must be a float [N, C, H, W] tensor");
+    BNFOLD_NODE_CHECK(ctx, x[2] > 0 && x[3] > 0, "X has an empty feature map ({}x{})", x[2], x[3]);
+    BNFOLD_NODE_CHECK(ctx, ctx.dims(1).size() == 2 && ctx.dims(1)[1] == 4, "rois must be [num_rois, 4]");
+    BNFOLD_NODE_CHECK(ctx, ctx.dims(2) == std::vector<int64_t>{ctx.dims(1)[0]}, "batch_indices must be [num_rois]");
+    const std::string mode = n.attr_string("mode");
+    BNFOLD_NODE_CHECK(ctx, mode == "avg" || mode == "max", "mode '{}' (avg or max)", mode);
+    max_ = mode == "max";
+    half_pixel_ = ctx.opset() >= 16 && n.attr_string("coordinate_transformation_mode") == "half_pixel";
+    oh_ = n.attr_int("output_height"), ow_ = n.attr_int("output_width");
+    ratio_ = n.attr_int("sampling_ratio");
+    scale_ = n.attr_float("spatial_scale");
+    BNFOLD_NODE_CHECK(ctx, oh_ > 0 && ow_ > 0 && ratio_ >= 0, "output size {}x{}, sampling_ratio {}", oh_, ow_, ratio_);
+    ctx.set_output(0, ctx.dtype(0), {ctx.dims(1)[0], x[1], oh_, ow_});
+  }
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    const Tensor x = to_float64(*in[0]);
+    const auto& d = x.dims();
+    const int64_t H = d[2], W = d[3];
+    Tensor y(DType::Float64, out[0]->dims());
+    double* py = y.mutable_data_as<double>();
+    const double off = half_pixel_ ? 0.5 : 0;
+    for (int64_t r = 0; r < out[0]->dims()[0]; ++r) {
+      const auto b = static_cast<int64_t>(in[2]->value_at(r));
+      if (b < 0 || b >= d[0]) failf(ErrorCode::InvalidArgument, "RoiAlign: batch index {} outside 0..{}", b, d[0] - 1);
+      const double x1 = in[1]->value_at(r * 4) * scale_ - off, y1 = in[1]->value_at(r * 4 + 1) * scale_ - off;
+      double rw = in[1]->value_at(r * 4 + 2) * scale_ - off - x1, rh = in[1]->value_at(r * 4 + 3) * scale_ - off - y1;
+      if (!half_pixel_) rw = std::max(rw, 1.0), rh = std::max(rh, 1.0);
+      const double bh = rh / static_cast<double>(oh_), bw = rw / static_cast<double>(ow_);
+      const double ah = ratio_ > 0 ? static_cast<double>(ratio_) : std::ceil(rh / static_cast<double>(oh_));
+      const double aw = ratio_ > 0 ? static_cast<double>(ratio_) : std::ceil(rw / static_cast<double>(ow_));
+      if (!(ah * aw <= 1e6) && !(ah <= 0 || aw <= 0))  // NaN or astronomically large boxes
+        failf(ErrorCode::InvalidArgument, "RoiAlign: box {} needs {} x {} samples per bin", r, ah, aw);
+      const auto gh = static_cast<int64_t>(std::max(ah, 0.0)), gw = static_cast<int64_t>(std::max(aw, 0.0));
+      const double count = static_cast<double>(std::max<int64_t>(gh * gw, 1));
+      for (int64_t ch = 0; ch < d[1]; ++ch) {
+        const double* plane = x.data_as<double>() + (b * d[1] + ch) * H * W;
+        for (int64_t ph = 0; ph < oh_; ++ph)
+          for (int64_t pw = 0; pw < ow_; ++pw) {
+            double acc = max_ ? -INFINITY : 0;
+            bool any = false;
+            for (int64_t iy = 0; iy < gh; ++iy)
+              for (int64_t ix = 0; ix < gw; ++ix) {
+                double yy = y1 + static_cast<double>(ph) * bh + (static_cast<double>(iy) + 0.5) * bh / static_cast<double>(gh);
+                double xx = x1 + static_cast<double>(pw) * bw + (static_cast<double>(ix) + 0.5) * bw / static_cast<double>(gw);
+                double v[4] = {0, 0, 0, 0};
+                if (yy >= -1 && yy <= static_cast<double>(H) && xx >= -1 && xx <= static_cast<double>(W)) {
+                  yy = std::max(yy, 0.0), xx = std::max(xx, 0.0);
+                  auto yl = static_cast<int64_t>(yy), xl = static_cast<int64_t>(xx);
+                  int64_t yh = yl + 1, xh = xl + 1;
+                  if (yl >= H - 1) yh = yl = H - 1, yy = static_cast<double>(yl);
+                  if (xl >= W - 1) xh = xl = W - 1, xx = static_cast<double>(xl);
+                  const double ly = yy - static_cast<double>(yl), lx = xx - static_cast<double>(xl);
+                  const double hy = 1 - ly, hx = 1 - lx;
+                  v[0] = hy * hx * plane[yl * W + xl], v[1] = hy * lx * plane[yl * W + xh];
+                  v[2] = ly * hx * plane[yh * W + xl], v[3] = ly * lx * plane[yh * W + xh];
+                }
+                // max mode: the largest weighted corner, as ONNX Runtime computes it
+                if (max_) acc = std::max({acc, v[0], v[1], v[2], v[3]}), any = true;
+                else acc += v[0] + v[1] + v[2] + v[3];
+              }
+            py[((r * d[1] + ch) * oh_ + ph) * ow_ + pw] = max_ ? (any ? acc : 0) : acc / count;
+          }
+      }
+    }
+    cast_into(y, out[0]);
+  }
+
+ private:
+  bool max_ = false, half_pixel_ = true;
+  int64_t oh_ = 1, ow_ = 1, ratio_ = 0;
+  double scale_ = 1;
+};
+
+// GridSample (4-D), as PyTorch's grid_sample: bilinear, nearest or bicubic
+// reads at grid coordinates in [-1, 1], with zeros, border or reflection padding.
+class GridSample : public OpKernel {
+ public:
+  void infer(InferContext& ctx) override {
+    const Node& n = ctx.node();
+    const auto& x = ctx.dims(0);
+    const auto& g = ctx.dims(1);
+    BNFOLD_NODE_CHECK(ctx, dtype_is_float(ctx.dtype(0)) && x.size() == 4, "X must be a float [N, C, H, W] tensor");
+    BNFOLD_NODE_CHECK(ctx, g.size() == 4 && g[0] == x[0] && g[3] == 2, "grid {} must be [N, H_out, W_out, 2]",
+                      Shape::of(g).str());
+    const std::string mode = n.attr_string("mode"), pad = n.attr_string("padding_mode");
+    BNFOLD_NODE_CHECK(ctx, mode == "bilinear" || mode == "nearest" || mode == "bicubic", "mode '{}'", mode);
+    BNFOLD_NODE_CHECK(ctx, pad == "zeros" || pad == "border" || pad == "reflection", "padding_mode '{}'", pad);
+    mode_ = mode == "bilinear" ? 0 : mode == "nearest" ? 1 : 2;
+    pad_ = pad == "zeros" ? 0 : pad == "border" ? 1 : 2;
+    align_ = n.attr_int("align_corners") != 0;
+    ctx.set_output(0, ctx.dtype(0), {x[0], x[1], g[1], g[2]});
+  }
+  void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
+    const Tensor x = to_float64(*in[0]), g = to_float64(*in[1]);
+    const auto& d = x.dims();
+    const auto& od = out[0]->dims();
+    const int64_t H = d[2], W = d[3];
+    Tensor y(DType::Float64, od);
+    double* py = y.mutable_data_as<double>();
+    for (int64_t b = 0; b < d[0]; ++b)
+      for (int64_t i = 0; i < od[2] * od[3]; ++i) {
+        const double gx = g.data_as<double>()[(b * od[2] * od[3] + i) * 2];
+        const double gy = g.data_as<double>()[(b * od[2] * od[3] + i) * 2 + 1];
+        const double ix = unnormalize(gx, W), iy = unnormalize(gy, H);
+        for (int64_t ch = 0; ch < d[1]; ++ch) {
+          const double* plane = x.data_as<double>() + (b * d[1] + ch) * H * W;
+          auto at = [&](double cx, double cy) {  // a tap (whole coordinates), through the padding
+            cx = pad_coord(cx, W), cy = pad_coord(cy, H);
+            return at0(plane, cx, cy, W, H);
+          };
+          double v = 0;
+          if (mode_ == 1) {
+            v = at(std::nearbyint(pad_coord(ix, W)), std::nearbyint(pad_coord(iy, H)));
+          } else if (mode_ == 0) {
+            const double px = pad_coord(ix, W), py_ = pad_coord(iy, H);
+            const double x0 = std::floor(px), y0 = std::floor(py_), tx = px - x0, ty = py_ - y0;
+            v = at0(plane, x0, y0, W, H) * (1 - tx) * (1 - ty) + at0(plane, x0 + 1, y0, W, H) * tx * (1 - ty) +
+                at0(plane, x0, y0 + 1, W, H) * (1 - tx) * ty + at0(plane, x0 + 1, y0 + 1, W, H) * tx * ty;
+          } else {  // bicubic: the padding applies to each of the 4x4 taps
+            const double x0 = std::floor(ix), y0 = std::floor(iy), tx = ix - x0, ty = iy - y0;
+            double rows[4];
+            for (int r = 0; r < 4; ++r)
+              rows[r] = cubic(at(x0 - 1, y0 - 1 + r), at(x0, y0 - 1 + r), at(x0 + 1, y0 - 1 + r), at(x0 + 2, y0 - 1 + r), tx);
+            v = cubic(rows[0], rows[1], rows[2], rows[3], ty);
+          }
+          py[((b * d[1] + ch) * od[2] * od[3]) + i] = v;
+        }
+      }
+    cast_into(y, out[0]);
+  }
+
+ private:
+  double unnormalize(double c, int64_t size) const {
+    const auto s = static_cast<double>(size);
+    return align_ ? (c + 1) / 2 * (s - 1) : ((c + 1) * s - 1) / 2;
+  }
+  static double reflect(double c, double twice_lo, double twice_hi) {
+    if (twice_lo == twice_hi) return 0;
+    const double lo = twice_lo / 2, span = (twice_hi - twice_lo) / 2;
+    c = std::fabs(c - lo);
+    const double extra = std::fmod(c, span);
+    return std::fmod(std::floor(c / span), 2.0) == 0 ? extra + lo : span - extra + lo;
+  }
+  double pad_coord(double c, int64_t size) const {
+    const auto s = static_cast<double>(size);
+    if (pad_ == 0) return c;
+    if (pad_ == 2) c = align_ ? reflect(c, 0, 2 * (s - 1)) : reflect(c, -1, 2 * s - 1);
+    return std::min(s - 1, std::max(c, 0.0));
+  }
+  // The element at whole coordinates (padded already): zero outside, and for NaN.
+  static double at0(const double* plane, double cx, double cy, int64_t W, int64_t H) {
+    if (!(cx >= 0 && cy >= 0 && cx < static_cast<double>(W) && cy < static_cast<double>(H))) return 0.0;
+    return plane[static_cast<int64_t>(cy) * W + static_cast<int64_t>(cx)];
+  }
+  static double cubic(double a, double b, double c, double e, double t) {
+    const double A = -0.75;
+    auto near = [&](double s) { return ((A + 2) * s - (A + 3)) * s * s + 1; };
+    auto far = [&](double s) { return ((A * s - 5 * A) * s + 8 * A) * s - 4 * A; };
+    return a * far(t + 1) + b * near(t) + c * near(1 - t) + e * far(2 - t);
+  }
+  int mode_ = 0, pad_ = 0;
+  bool align_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<OpKernel> make_non_max_suppression(const Node&, int) { return std::make_unique<NonMaxSuppression>(); }
+std::unique_ptr<OpKernel> make_roi_align(const Node&, int) { return std::make_unique<RoiAlign>(); }
+std::unique_ptr<OpKernel> make_grid_sample(const Node&, int) { return std::make_unique<GridSample>(); }
+
+}  // namespace bnfold::ops
