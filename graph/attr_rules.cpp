@@ -136,14 +136,18 @@ void check_input_ranks(const Node& n) {
   if (op == "MatMul")
     for (size_t i = 0; i < 2; ++i)
       BNFOLD_CHECK(rank(i) != 0, ErrorCode::InvalidModel, "{}: MatMul's input {} is a scalar", n.label(), i);
-  const bool conv = one_of(op, {"Conv", "ConvTranspose", "ConvInteger"});
-  const bool pool = one_of(op, {"MaxPool", "AveragePool", "LpPool"});
+  // QLinearConv's ONNX inference reads its weight (input 3) as Conv's reads input 1.
+  if (op == "MaxUnpool")
+    BNFOLD_CHECK(rank(0) < 0 || rank(1) < 0 || rank(1) == rank(0), ErrorCode::InvalidModel,
+                 "{}: the indices have rank {}, X rank {}; they must agree", n.label(), rank(1), rank(0));
+  const bool conv = one_of(op, {"Conv", "ConvTranspose", "ConvInteger", "QLinearConv"});
+  const bool pool = one_of(op, {"MaxPool", "AveragePool", "LpPool", "MaxUnpool"});
   if (!conv && !pool) return;
   const int64_t x = rank(0);
   BNFOLD_CHECK(x < 0 || x >= 3, ErrorCode::InvalidModel, "{}: X has rank {}; {} needs [N, C, spatial...]", n.label(), x,
                op);
   if (conv) {
-    const int64_t w = rank(1);
+    const int64_t w = rank(op == "QLinearConv" ? 3 : 1);
     BNFOLD_CHECK(w < 0 || w >= 3, ErrorCode::InvalidModel, "{}: W has rank {}; it needs [M, C/group, kernel...]",
                  n.label(), w);
     BNFOLD_CHECK(x < 0 || w < 0 || x == w, ErrorCode::InvalidModel, "{}: X has rank {} and W rank {}; they must agree",
