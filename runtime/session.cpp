@@ -10,6 +10,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <fstream>
 
 #include "bnfold/graph/memory.hpp"
@@ -47,6 +48,12 @@ struct Session::Impl {
   // inputs that decide shapes (a Reshape's shape fed as a graph input).
   mutable std::map<std::string, std::shared_ptr<const rt::Plan>> plans;
   mutable std::vector<bool> value_keyed;  // per fed input
+  // The keys of the plans keyed by input values, oldest first: at most
+  // kValuePlans of them are kept, so that a stream of distinct values (boxes
+  // fed to a NonMaxSuppression, a mask to NonZero) rebuilds plans instead of
+  // growing the cache without bound. Runs holding an evicted plan keep it alive.
+  static constexpr size_t kValuePlans = 16;
+  mutable std::deque<std::string> value_plans;
 
   std::string signature(const std::vector<std::vector<int64_t>>& dims,
                         const std::vector<const Tensor*>& values) const {
@@ -81,6 +88,15 @@ struct Session::Impl {
         o.collect_bn_stats = measured;
         auto plan = std::make_shared<const rt::Plan>(*graph, in, o, weights);
         plans.emplace(key, plan);
+        bool by_value = false;
+        for (size_t i = 0; i < fed.size(); ++i) by_value |= value_keyed[i] && values[i];
+        if (by_value) {
+          value_plans.push_back(key);
+          if (value_plans.size() > kValuePlans) {
+            plans.erase(value_plans.front());
+            value_plans.pop_front();
+          }
+        }
         return plan;
       } catch (const rt::NeedsInputValue& e) {
         size_t i = 0;

@@ -202,6 +202,13 @@ TEST_CASE("a shape computed from a small input is known when the plan is built",
     REQUIRE(y.numel() == static_cast<int64_t>(std::ceil((static_cast<double>(n) + 1.5) / 1.5)));
     CHECK(y.data_as<float>()[y.numel() - 1] == Approx(1.5 * static_cast<double>(y.numel() - 1)));
   }
+  // A stream of distinct values rebuilds plans instead of growing the cache.
+  for (int64_t n = 10; n < 50; ++n) {
+    Tensor size(DType::Int64, {1});
+    size.mutable_data_as<int64_t>()[0] = n;
+    CHECK(small.run({{"size", size}}).at("y").numel() == static_cast<int64_t>(std::ceil((static_cast<double>(n) + 1.5) / 1.5)));
+  }
+  CHECK(small.compiled_plans() == 16);  // the newest 16, each keyed by a value
   // Named when the session is created, not at the first run.
   CHECK_THROWS_WITH(Session(range_graph({1000})), Contains("(Range): input 1 (a scalar) must be known when the session"));
 }
