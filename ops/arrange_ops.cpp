@@ -12,8 +12,6 @@ namespace bnfold::ops {
 
 namespace {
 
-const char* bytes(const Tensor& t) { return static_cast<const char*>(t.data()); }
-char* bytes(Tensor* t) { return static_cast<char*>(t->mutable_data()); }
 
 // Range(start, limit, delta): the values are needed when the plan is built
 // (the output's length depends on them); a graph input makes the session

@@ -5,7 +5,6 @@
 // must be known when the plan is built (constants, or graph inputs, for which
 // the session plans per value); computed ones are refused by name.
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <numeric>
 
@@ -41,13 +40,12 @@ class NonMaxSuppression : public OpKernel {
     for (int64_t i = 0; i < batches * n; ++i) {
       double a = boxes.value_at(i * 4), b = boxes.value_at(i * 4 + 1), e = boxes.value_at(i * 4 + 2),
              f = boxes.value_at(i * 4 + 3);
-      double y1, x1, y2, x2;
+      double* corner = &c[static_cast<size_t>(i * 4)];
       if (center) {  // [x_center, y_center, width, height]
-        x1 = a - e / 2, x2 = a + e / 2, y1 = b - f / 2, y2 = b + f / 2;
+        corner[0] = b - f / 2, corner[1] = a - e / 2, corner[2] = b + f / 2, corner[3] = a + e / 2;
       } else {
-        y1 = std::min(a, e), y2 = std::max(a, e), x1 = std::min(b, f), x2 = std::max(b, f);
+        corner[0] = std::min(a, e), corner[1] = std::min(b, f), corner[2] = std::max(a, e), corner[3] = std::max(b, f);
       }
-      std::copy_n(std::array<double, 4>{y1, x1, y2, x2}.begin(), 4, c.begin() + i * 4);
     }
     auto iou = [&](int64_t p, int64_t q) {
       const double* a = &c[static_cast<size_t>(p * 4)];

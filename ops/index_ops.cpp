@@ -14,8 +14,6 @@ namespace bnfold::ops {
 
 namespace {
 
-const char* bytes(const Tensor& t) { return static_cast<const char*>(t.data()); }
-char* bytes(Tensor* t) { return static_cast<char*>(t->mutable_data()); }
 
 // An index read from an int32/int64 tensor, negative counted from the end;
 // throws when outside [0, size).

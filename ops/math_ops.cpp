@@ -11,12 +11,6 @@ namespace bnfold::ops {
 
 namespace {
 
-Tensor as_double(const Tensor& t) {
-  Tensor d(DType::Float64, t.dims());
-  for (int64_t i = 0; i < t.numel(); ++i) d.mutable_data_as<double>()[i] = t.value_at(i);
-  return d;
-}
-
 class Shrink : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
@@ -52,7 +46,7 @@ class Det : public OpKernel {
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
     const auto& d = in[0]->dims();
     const int64_t m = d.back();
-    const Tensor x = as_double(*in[0]);
+    const Tensor x = to_float64(*in[0]);
     Tensor y(DType::Float64, out[0]->dims());
     std::vector<double> a(static_cast<size_t>(m * m));
     for (int64_t b = 0; b < y.numel(); ++b) {

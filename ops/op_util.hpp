@@ -118,6 +118,10 @@ void dispatch_numeric(DType t, F&& f) {
   }
 }
 
+// A tensor's data as bytes, for kernels that move elements of any type.
+inline const char* bytes(const Tensor& t) { return static_cast<const char*>(t.data()); }
+inline char* bytes(Tensor* t) { return static_cast<char*>(t->mutable_data()); }
+
 // Copies the bytes of an element-size-compatible tensor (data movement ops).
 void copy_bytes(const Tensor& from, Tensor* to);
 

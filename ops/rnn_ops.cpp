@@ -130,7 +130,7 @@ class Recurrent : public OpKernel {
             for (int64_t i = 0; i < H; ++i) e += h[static_cast<size_t>(i)] * R[j * H + i];
             g[static_cast<size_t>(j)] = a, rg[static_cast<size_t>(j)] = e;
           }
-          step(act, P, g, rg, R, Wb, xt, &h, &c);
+          step(act, P, g, rg, R, Wb, &h, &c);
           double* yt = y.mutable_data_as<double>() + (layout_ ? ((bi * seq + t) * dirs_ + d) * H : ((t * dirs_ + d) * batch + bi) * H);
           std::copy(h.begin(), h.end(), yt);
         }
@@ -148,7 +148,7 @@ class Recurrent : public OpKernel {
 
   // One time step from the gate sums g (x W^T + Wb) and rg (h R^T + Rb).
   void step(const Activation* f, const double* P, const std::vector<double>& g, const std::vector<double>& rg,
-            const double* R, const double* Wb, const double*, std::vector<double>* h, std::vector<double>* c) const {
+            const double* R, const double* Wb, std::vector<double>* h, std::vector<double>* c) const {
     const int64_t H = hidden_;
     auto at = [](const std::vector<double>& v, int64_t i) { return v[static_cast<size_t>(i)]; };
     if (kind_ == kRnn) {
@@ -156,19 +156,16 @@ class Recurrent : public OpKernel {
       return;
     }
     if (kind_ == kGru) {  // gates z, r, h
-      std::vector<double> next(static_cast<size_t>(H));
+      std::vector<double> r(static_cast<size_t>(H)), next(static_cast<size_t>(H));
+      for (int64_t i = 0; i < H; ++i) r[static_cast<size_t>(i)] = f[0](clipped(at(g, H + i) + at(rg, H + i)));
       for (int64_t i = 0; i < H; ++i) {
         const double z = f[0](clipped(at(g, i) + at(rg, i)));
-        const double rr = f[0](clipped(at(g, H + i) + at(rg, H + i)));
         double cand;
         if (linear_before_reset_) {
-          cand = at(g, 2 * H + i) + rr * at(rg, 2 * H + i);
+          cand = at(g, 2 * H + i) + at(r, i) * at(rg, 2 * H + i);
         } else {  // (r * h) R_h^T + Rb_h
           double e = Wb ? Wb[3 * H + 2 * H + i] : 0;
-          for (int64_t k = 0; k < H; ++k) {
-            const double rk = f[0](clipped(at(g, H + k) + at(rg, H + k)));
-            e += rk * (*h)[static_cast<size_t>(k)] * R[(2 * H + i) * H + k];
-          }
+          for (int64_t k = 0; k < H; ++k) e += at(r, k) * (*h)[static_cast<size_t>(k)] * R[(2 * H + i) * H + k];
           cand = at(g, 2 * H + i) + e;
         }
         const double hh = f[1](clipped(cand));

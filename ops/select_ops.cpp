@@ -17,8 +17,6 @@ namespace bnfold::ops {
 
 namespace {
 
-const char* bytes(const Tensor& t) { return static_cast<const char*>(t.data()); }
-char* bytes(Tensor* t) { return static_cast<char*>(t->mutable_data()); }
 
 class NonZero : public OpKernel {
  public:

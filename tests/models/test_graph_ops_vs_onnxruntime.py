@@ -45,9 +45,8 @@ def model(op, feeds, consts, attrs, opset, outputs=1):
             inputs.append(helper.make_tensor_value_info(name, ELEM[v.dtype.type], list(v.shape)))
         else:
             inits.append(numpy_helper.from_array(v, name))
-    order = [n for n in attrs.pop("_order", names)]
     outs = [f"y{i}" for i in range(outputs)]
-    g = helper.make_graph([helper.make_node(op, order, outs, **attrs)], op, inputs,
+    g = helper.make_graph([helper.make_node(op, names, outs, **attrs)], op, inputs,
                           [onnx.ValueInfoProto(name=o) for o in outs], inits)
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
     m.ir_version = 8
