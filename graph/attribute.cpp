@@ -1,4 +1,5 @@
 #include "bnfold/graph/attribute.hpp"
+#include "bnfold/graph/graph.hpp"
 
 #include <fmt/format.h>
 
@@ -14,6 +15,7 @@ const char* attr_kind_name(AttrKind k) {
     case AttrKind::Ints: return "ints";
     case AttrKind::Strings: return "strings";
     case AttrKind::Tensors: return "tensors";
+    case AttrKind::Graph: return "graph";
   }
   return "?";
 }
@@ -70,6 +72,7 @@ bool Attribute::operator==(const Attribute& o) const {
       for (size_t k = 0; k < tensors.size(); ++k)
         if (!tensors[k].same_as(o.tensors[k])) return false;
       return true;
+    case AttrKind::Graph: return g == o.g && i == o.i;
   }
   return false;
 }
@@ -92,6 +95,8 @@ std::string Attribute::str() const {
       for (size_t k = 0; k < tensors.size(); ++k) out += (k ? ",<" : "<") + tensors[k].describe() + ">";
       return out + "]";
     }
+    case AttrKind::Graph:
+      return g ? fmt::format("<graph: {} nodes, {} captured>", g->num_nodes(), i) : "<graph>";
   }
   return "?";
 }

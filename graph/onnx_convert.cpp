@@ -219,10 +219,9 @@ Attribute attribute_from_proto(const onnx::AttributeProto& p, const std::string&
       a.kind = AttrKind::Tensors;
       for (const auto& t : p.tensors()) a.tensors.push_back(tensor_from_proto(t, model_dir, what));
       break;
-    case AP::GRAPH:
+    case AP::GRAPH:  // a body: the importer reads it with its outer scope
     case AP::GRAPHS:
-      failf(ErrorCode::Unsupported,
-            "{} is a subgraph; control flow (If, Loop, Scan) is not supported", what);
+      failf(ErrorCode::Unsupported, "{} is a list of graphs, which is not supported", what);
     case AP::SPARSE_TENSOR:
     case AP::SPARSE_TENSORS:
       failf(ErrorCode::Unsupported, "{} is a sparse tensor, which is not supported here", what);
@@ -261,6 +260,9 @@ void attribute_to_proto(const std::string& name, const Attribute& a, onnx::Attri
       p->set_type(AP::TENSORS);
       for (const auto& t : a.tensors) tensor_to_proto(t, "", p->add_tensors());
       break;
+    case AttrKind::Graph:
+      // A body needs its outer scope's names: onnx_export.cpp writes it.
+      failf(ErrorCode::Internal, "attribute '{}': a body is written by the graph exporter", name);
   }
 }
 

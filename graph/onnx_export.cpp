@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "bnfold/graph/atomic_file.hpp"
 #include "graph/check.hpp"
@@ -77,6 +78,9 @@ class ExternalWriter {
   uint64_t offset_ = 0;
 };
 
+void build_graph(const Graph& g, onnx::GraphProto* graph, ExternalWriter* ext, bool constants_as_nodes,
+                 const std::map<std::string, std::string>& names, size_t formal);
+
 void build_model(const Graph& g, onnx::ModelProto* m, ExternalWriter* ext) {
   const ModelInfo& info = g.info;
   m->set_ir_version(info.ir_version);
@@ -99,12 +103,28 @@ void build_model(const Graph& g, onnx::ModelProto* m, ExternalWriter* ext) {
   auto* graph = m->mutable_graph();
   graph->set_name(info.graph_name.empty() ? "main_graph" : info.graph_name);  // the checker wants a name
   if (!info.graph_doc_string.empty()) graph->set_doc_string(info.graph_doc_string);
-  for (const Value* v : g.inputs()) set_type(v, graph->add_input());
-  for (const Value* v : g.outputs()) set_type(v, graph->add_output());
-
   // IR <= 3 requires every initializer to be a graph input; constants that are
   // not inputs are written as Constant nodes there instead.
-  const bool constants_as_nodes = info.ir_version <= 3;
+  build_graph(g, graph, ext, info.ir_version <= 3, {}, g.inputs().size());
+}
+
+std::string renamed(const std::map<std::string, std::string>& names, const std::string& name) {
+  auto it = names.find(name);
+  return it == names.end() ? name : it->second;
+}
+
+// g's inputs (its first `formal`: a body's captured inputs are not written),
+// outputs, initializers, nodes and value types into *graph; `names` renames
+// a body's captured inputs to the outer values they stand for.
+void build_graph(const Graph& g, onnx::GraphProto* graph, ExternalWriter* ext, bool constants_as_nodes,
+                 const std::map<std::string, std::string>& names, size_t formal) {
+  const auto name_of = [&](const Value* v) { return renamed(names, v->name()); };
+  for (size_t i = 0; i < formal; ++i) set_type(g.inputs()[i], graph->add_input());
+  for (const Value* v : g.outputs()) {
+    set_type(v, graph->add_output());
+    graph->mutable_output(graph->output_size() - 1)->set_name(name_of(v));
+  }
+
   for (const Value* v : g.initializers()) {
     if (constants_as_nodes && !v->is_graph_input()) {
       auto* node = graph->add_node();
@@ -127,9 +147,29 @@ void build_model(const Graph& g, onnx::ModelProto* m, ExternalWriter* ext) {
     if (!n->name().empty()) np->set_name(n->name());
     if (!n->domain().empty()) np->set_domain(n->domain());
     if (!n->doc_string.empty()) np->set_doc_string(n->doc_string);
-    for (const Value* in : n->inputs()) np->add_input(in ? in->name() : "");
+    size_t captured = 0;
+    for (const auto& [name, attr] : n->attrs())
+      if (attr.kind == AttrKind::Graph) captured = static_cast<size_t>(attr.i);
+    const size_t own = n->inputs().size() - captured;
+    for (size_t i = 0; i < own; ++i) np->add_input(n->input(i) ? name_of(n->input(i)) : "");
     for (const Value* out : n->outputs()) np->add_output(out ? out->name() : "");
-    for (const auto& [name, attr] : n->attrs()) attribute_to_proto(name, attr, np->add_attribute());
+    for (const auto& [name, attr] : n->attrs()) {
+      if (attr.kind != AttrKind::Graph) {
+        attribute_to_proto(name, attr, np->add_attribute());
+        continue;
+      }
+      // The body reads the outer values by their names here, as ONNX has it.
+      const Graph& body = *attr.g;
+      const size_t body_own = body.inputs().size() - captured;
+      std::map<std::string, std::string> inner;
+      for (size_t j = 0; j < captured; ++j)
+        if (n->input(own + j)) inner[body.inputs()[body_own + j]->name()] = name_of(n->input(own + j));
+      auto* a = np->add_attribute();
+      a->set_name(name);
+      a->set_type(onnx::AttributeProto::GRAPH);
+      a->mutable_g()->set_name(body.info.graph_name.empty() ? name : body.info.graph_name);
+      build_graph(body, a->mutable_g(), ext, constants_as_nodes, inner, body_own);
+    }
   }
 
   for (const Value* v : g.all_values()) {

@@ -6,10 +6,12 @@
 #include <fcntl.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <unordered_set>
 
@@ -111,18 +113,86 @@ bool unvetted_inference(const std::string& op) {
   return ops.count(op) != 0;
 }
 
+// The names a body reads from outer scopes: used there (or by a body nested
+// in it, or listed as its output) and defined by none of its inputs,
+// initializers and nodes. Appended to *out in first-use order, once each.
+void free_names(const onnx::GraphProto& g, std::vector<std::string>* out) {
+  std::set<std::string> defined;
+  for (const auto& v : g.input()) defined.insert(v.name());
+  for (const auto& t : g.initializer()) defined.insert(t.name());
+  for (const auto& t : g.sparse_initializer()) defined.insert(t.values().name());
+  for (const auto& n : g.node())
+    for (const auto& o : n.output()) defined.insert(o);
+  const auto use = [&](const std::string& name) {
+    if (!name.empty() && !defined.count(name) && std::find(out->begin(), out->end(), name) == out->end())
+      out->push_back(name);
+  };
+  for (const auto& n : g.node()) {
+    for (const auto& in : n.input()) use(in);
+    for (const auto& a : n.attribute()) {
+      if (a.type() != onnx::AttributeProto::GRAPH) continue;
+      std::vector<std::string> inner;
+      free_names(a.g(), &inner);
+      for (const auto& name : inner) use(name);
+    }
+  }
+  for (const auto& o : g.output()) use(o.name());
+}
+
+// Every node of g and of the bodies nested in it.
+template <typename F>
+void each_node(const Graph& g, const F& f) {
+  for (const Node* n : g.nodes()) {
+    f(n);
+    for (const auto& [name, a] : n->attrs())
+      if (a.kind == AttrKind::Graph && a.g) each_node(*a.g, f);
+  }
+}
+
+// A body's captured inputs take the types of the outer values they stand
+// for, known once the outer graph's types are (after shape inference). The
+// bodies belong to this import until it returns, hence the const_cast.
+void type_captures(const Graph& g) {
+  for (const Node* n : g.nodes())
+    for (const auto& [name, a] : n->attrs()) {
+      if (a.kind != AttrKind::Graph || !a.g) continue;
+      Graph& body = const_cast<Graph&>(*a.g);
+      const size_t k = static_cast<size_t>(a.i), nb = body.inputs().size(), nn = n->inputs().size();
+      for (size_t j = 0; j < k && j < nb && j < nn; ++j) {
+        Value* inner = body.inputs()[nb - k + j];
+        const Value* outer = n->input(nn - k + j);
+        if (!outer) continue;
+        inner->set_dtype(outer->dtype());
+        inner->set_shape(outer->shape());
+      }
+      type_captures(body);
+    }
+}
+
 class Importer {
  public:
   Importer(onnx::ModelProto& model, std::string model_dir, const ImportOptions& options)
-      : model_(model), dir_(std::move(model_dir)), options_(options) {}
+      : model_(&model), gp_(model.mutable_graph()), dir_(std::move(model_dir)), options_(options) {}
+  // A control-flow body: its outer scope's model info, and the outer names it
+  // reads (free_names()), declared as graph inputs after its own.
+  Importer(onnx::GraphProto& body, const ModelInfo& outer, std::string model_dir, const ImportOptions& options,
+           std::vector<std::string> captures)
+      : gp_(&body), outer_(&outer), dir_(std::move(model_dir)), options_(options), captures_(std::move(captures)) {}
 
   std::unique_ptr<Graph> run() {
     g_ = std::make_unique<Graph>();
-    read_model_info();
-    const auto& graph = model_.graph();
+    if (outer_) {
+      g_->info.ir_version = outer_->ir_version;
+      g_->info.opsets = outer_->opsets;
+      g_->info.graph_name = gp_->name();
+    } else {
+      read_model_info();
+    }
+    const auto& graph = *gp_;
     for (const auto& in : graph.input()) add_graph_input(in);
+    for (const auto& name : captures_) g_->add_input(name, DType::Undefined, Shape::unknown());
     // Each initializer's bytes become its tensor's (the proto is discarded after).
-    for (auto& init : *model_.mutable_graph()->mutable_initializer()) add_initializer(&init);
+    for (auto& init : *gp_->mutable_initializer()) add_initializer(&init);
     for (const auto& sparse : graph.sparse_initializer()) {
       const std::string name = sparse.values().name();
       add_constant(name, sparse_tensor_from_proto(sparse, "sparse initializer '" + name + "'"));
@@ -132,16 +202,16 @@ class Importer {
     for (int k = 0; k < graph.node_size(); ++k) add_node(graph.node(k), static_cast<size_t>(k));
     resolve_node_inputs();
     for (const Node* n : g_->nodes()) check_input_ranks(*n);
-    if (options_.infer_shapes) {
+    if (options_.infer_shapes && !outer_) {
       BNFOLD_CHECK(options_.has_kernel, ErrorCode::Internal,
                    "import with shape inference needs ImportOptions::has_kernel (load_onnx gives the op table)");
       const Node* unknown = nullptr;
       const Node* unsafe = nullptr;
       const int64_t opset = g_->info.opsets.count("") ? g_->info.opsets.at("") : 0;
-      for (const Node* n : g_->nodes()) {
+      each_node(*g_, [&](const Node* n) {
         if (!unknown && !options_.has_kernel(n->op_type(), opset)) unknown = n;
         if (!unsafe && n->domain().empty() && unvetted_inference(n->op_type())) unsafe = n;
-      }
+      });
       if (unknown)
         g_->info.warnings.push_back(fmt::format(
             "ONNX shape inference skipped: {} has no kernel in bnfold", unknown->label()));
@@ -153,23 +223,25 @@ class Importer {
     }
     for (const auto& vi : graph.value_info()) apply_value_info(vi, false);
     for (const auto& out : graph.output()) add_graph_output(out);
+    if (!outer_) type_captures(*g_);
     g_->verify();
     return std::move(g_);
   }
 
  private:
   void read_model_info() {
+    const onnx::ModelProto& model = *model_;
     ModelInfo& info = g_->info;
-    info.ir_version = model_.ir_version();
-    info.producer_name = model_.producer_name();
-    info.producer_version = model_.producer_version();
-    info.domain = model_.domain();
-    info.model_version = model_.model_version();
-    info.doc_string = model_.doc_string();
-    info.graph_name = model_.graph().name();
-    info.graph_doc_string = model_.graph().doc_string();
-    for (const auto& kv : model_.metadata_props()) info.metadata.emplace_back(kv.key(), kv.value());
-    for (const auto& op : model_.opset_import()) {
+    info.ir_version = model.ir_version();
+    info.producer_name = model.producer_name();
+    info.producer_version = model.producer_version();
+    info.domain = model.domain();
+    info.model_version = model.model_version();
+    info.doc_string = model.doc_string();
+    info.graph_name = model.graph().name();
+    info.graph_doc_string = model.graph().doc_string();
+    for (const auto& kv : model.metadata_props()) info.metadata.emplace_back(kv.key(), kv.value());
+    for (const auto& op : model.opset_import()) {
       const std::string d = is_default_domain(op.domain()) ? "" : op.domain();
       BNFOLD_CHECK(!info.opsets.count(d), ErrorCode::InvalidModel,
                    "opset of domain '{}' is imported twice", d.empty() ? "ai.onnx" : d);
@@ -180,15 +252,15 @@ class Importer {
       info.opsets[""] = 1;
       info.warnings.push_back("no opset import for the default domain; assuming opset 1");
     }
-    BNFOLD_CHECK(model_.functions_size() == 0, ErrorCode::Unsupported,
+    BNFOLD_CHECK(model.functions_size() == 0, ErrorCode::Unsupported,
                  "model-local functions ({} found, first '{}') are not supported",
-                 model_.functions_size(), model_.functions(0).name());
+                 model.functions_size(), model.functions(0).name());
   }
 
   void infer_shapes() {
     try {
       onnx::ShapeInferenceOptions opts(false, 0, false);
-      onnx::shape_inference::InferShapes(model_, onnx::OpSchemaRegistry::Instance(), opts);
+      onnx::shape_inference::InferShapes(*model_, onnx::OpSchemaRegistry::Instance(), opts);
     } catch (const std::exception& e) {
       // Advisory: the graph is still usable, only with fewer known shapes.
       g_->info.warnings.push_back(std::string("ONNX shape inference failed: ") + e.what());
@@ -196,9 +268,11 @@ class Importer {
   }
 
   void add_graph_input(const onnx::ValueInfoProto& vi) {
-    DType dtype;
+    DType dtype = DType::Undefined;
     Shape shape;
-    BNFOLD_CHECK(tensor_type(vi, "graph input", &dtype, &shape), ErrorCode::Unsupported,
+    // A body's inputs may leave their type to inference (a Loop's carried values).
+    const bool untyped_body_input = outer_ && vi.type().value_case() == onnx::TypeProto::VALUE_NOT_SET;
+    BNFOLD_CHECK(untyped_body_input || tensor_type(vi, "graph input", &dtype, &shape), ErrorCode::Unsupported,
                  "graph input '{}' is {}; bnfold supports tensors only", vi.name(),
                  type_kind_name(vi.type()));
     BNFOLD_CHECK(!vi.name().empty(), ErrorCode::InvalidModel, "a graph input has no name");
@@ -258,13 +332,35 @@ class Importer {
     g_->set_next_node_id(index);
     Node* n = g_->add_node(np.op_type(), {}, outs, np.name(), np.domain());
     n->doc_string = np.doc_string();
+    // A body's reads of this scope become the node's last inputs (one list for all its bodies).
+    // Bodies in name order, as the graph keeps attributes: the same order after an export.
+    std::vector<std::string> captures;
+    std::map<std::string, const onnx::GraphProto*> bodies;
+    for (const auto& a : np.attribute())
+      if (a.type() == onnx::AttributeProto::GRAPH) bodies[a.name()] = &a.g();
+    for (const auto& [name, body] : bodies) free_names(*body, &captures);
     for (const auto& a : np.attribute()) {
       BNFOLD_CHECK(!n->has_attr(a.name()), ErrorCode::InvalidModel,
                    "{}: attribute '{}' is given twice", where, a.name());
-      n->set_attr(a.name(), attribute_from_proto(a, dir_, where));
+      if (a.type() != onnx::AttributeProto::GRAPH) {
+        n->set_attr(a.name(), attribute_from_proto(a, dir_, where));
+        continue;
+      }
+      onnx::GraphProto body = a.g();  // a copy: initializers are moved out of it
+      Attribute at;
+      at.kind = AttrKind::Graph;
+      at.i = static_cast<int64_t>(captures.size());
+      try {
+        at.g = Importer(body, g_->info, dir_, options_, captures).run();
+      } catch (const Error& e) {
+        throw Error(e.code(), fmt::format("{}: body '{}': {}", where, a.name(), e.what()));
+      }
+      n->set_attr(a.name(), std::move(at));
     }
     check_attributes(*n, where);
-    pending_inputs_.emplace_back(n, std::vector<std::string>(np.input().begin(), np.input().end()));
+    std::vector<std::string> inputs(np.input().begin(), np.input().end());
+    inputs.insert(inputs.end(), captures.begin(), captures.end());
+    pending_inputs_.emplace_back(n, std::move(inputs));
   }
 
   void resolve_node_inputs() {
@@ -310,9 +406,12 @@ class Importer {
     g_->add_output(v);
   }
 
-  onnx::ModelProto& model_;
+  onnx::ModelProto* model_ = nullptr;  // null for a body
+  onnx::GraphProto* gp_;
+  const ModelInfo* outer_ = nullptr;   // a body's enclosing model
   std::string dir_;
   const ImportOptions& options_;
+  std::vector<std::string> captures_;
   std::unique_ptr<Graph> g_;
   std::vector<std::pair<Node*, std::vector<std::string>>> pending_inputs_;
 };

@@ -4,6 +4,7 @@
 #include "bnfold/graph/export.hpp"
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,7 +12,13 @@
 
 namespace bnfold BNFOLD_API {
 
-enum class AttrKind { Float, Int, String, Tensor, Floats, Ints, Strings, Tensors };
+class Graph;
+
+// Graph: a control-flow body (If's branches). Its graph inputs are the
+// body's own, then the outer values it reads (captures): `i` counts those,
+// and the node lists the same values as its last `i` inputs, so that every
+// edge stays explicit in the outer graph.
+enum class AttrKind { Float, Int, String, Tensor, Floats, Ints, Strings, Tensors, Graph };
 
 const char* attr_kind_name(AttrKind k);
 
@@ -25,6 +32,7 @@ struct Attribute {
   std::vector<int64_t> ints;
   std::vector<std::string> strings;
   std::vector<Tensor> tensors;
+  std::shared_ptr<const Graph> g;  // AttrKind::Graph
 
   static Attribute of_int(int64_t v);
   static Attribute of_float(float v);
