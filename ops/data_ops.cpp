@@ -268,7 +268,7 @@ class Gather : public OpKernel {
     const int64_t n = in[1]->numel(), dim = d[axis_];
     for (int64_t o = 0; o < outer; ++o) {
       for (int64_t j = 0; j < n; ++j) {
-        int64_t idx = static_cast<int64_t>(in[1]->value_at(j));
+        int64_t idx = int_at(*in[1], j);
         if (idx < 0) idx += dim;
         BNFOLD_CHECK(idx >= 0 && idx < dim, ErrorCode::InvalidArgument,
                      "Gather: index {} is out of range for a dim of {}", in[1]->value_at(j), dim);

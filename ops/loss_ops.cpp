@@ -57,7 +57,7 @@ class Loss : public OpKernel {
     double total = 0, weights = 0;
     for (int64_t b = 0; b < n; ++b)
       for (int64_t i = 0; i < inner; ++i) {
-        const auto target = static_cast<int64_t>(in[1]->value_at(b * inner + i));
+        const auto target = int_at(*in[1], b * inner + i);
         double v = 0, wt = 0;
         if (!(has_ignore_ && target == ignore_)) {
           if (target < 0 || target >= c)

@@ -1,5 +1,7 @@
 #include "ops/op_util.hpp"
 
+#include <limits>
+
 #include <algorithm>
 #include <cstring>
 
@@ -128,6 +130,19 @@ Tensor int64_tensor(const std::vector<int64_t>& values, std::vector<int64_t> dim
   Tensor t(DType::Int64, std::move(dims));
   std::copy(values.begin(), values.end(), t.mutable_data_as<int64_t>());
   return t;
+}
+
+int64_t int_at(const Tensor& t, int64_t i) {
+  if (t.dtype() == DType::Int64) {
+    BNFOLD_CHECK(i >= 0 && i < t.numel(), ErrorCode::Internal, "element {} out of range {}", i, t.numel());
+    return t.data_as<int64_t>()[i];
+  }
+  const double v = t.value_at(i);
+  constexpr double kLimit = 9223372036854775807.0;  // 2^63: the first double past int64's range
+  if (v != v) return 0;
+  if (v >= kLimit) return std::numeric_limits<int64_t>::max();
+  if (v <= -kLimit) return std::numeric_limits<int64_t>::min();
+  return static_cast<int64_t>(v);
 }
 
 }  // namespace bnfold::ops

@@ -118,6 +118,11 @@ void dispatch_numeric(DType t, F&& f) {
   }
 }
 
+// Element i as an integer, exact for int64 (value_at's double is not past
+// 2^53, and INT64_MAX, ONNX's "no limit", would overflow the cast back);
+// other types saturate to int64's range.
+int64_t int_at(const Tensor& t, int64_t i);
+
 // A tensor's data as bytes, for kernels that move elements of any type.
 inline const char* bytes(const Tensor& t) { return static_cast<const char*>(t.data()); }
 inline char* bytes(Tensor* t) { return static_cast<char*>(t->mutable_data()); }

@@ -116,7 +116,7 @@ class Recurrent : public OpKernel {
       const Activation* act = &acts_[static_cast<size_t>(d) * (acts_.size() / static_cast<size_t>(dirs_))];
       const bool backward = reverse_only_ || d == 1;
       for (int64_t bi = 0; bi < batch; ++bi) {
-        const int64_t len = lens.empty() ? seq : static_cast<int64_t>(lens.value_at(bi));
+        const int64_t len = lens.empty() ? seq : int_at(lens, bi);
         if (len < 0 || len > seq) failf(ErrorCode::InvalidArgument, "{}: sequence length {} outside 0..{}", kNames[kind_], len, seq);
         std::vector<double> h(static_cast<size_t>(H), 0.0), c(static_cast<size_t>(H), 0.0);
         if (!h0.empty()) std::copy_n(h0.data_as<double>() + state_at(d, bi), H, h.begin());

@@ -154,7 +154,7 @@ class ReverseSequence : public OpKernel {
     const size_t es = dtype_size(in[0]->dtype());
     const auto inner = static_cast<size_t>(st[1]) * es;
     for (int64_t b = 0; b < d[batch_]; ++b) {
-      const auto n = static_cast<int64_t>(in[1]->value_at(b));
+      const auto n = int_at(*in[1], b);
       if (n < 0 || n > d[time_])
         failf(ErrorCode::InvalidArgument, "ReverseSequence: sequence length {} outside 0..{}", n, d[time_]);
       for (int64_t t = 0; t < n; ++t) {
@@ -209,7 +209,7 @@ class MaxUnpool : public OpKernel {
     const auto ps = strides_of(pooled_), os = strides_of(od);
     const int64_t total = product(pooled_);
     for (int64_t i = 0; i < in[0]->numel(); ++i) {
-      const auto at = static_cast<int64_t>(in[1]->value_at(i));
+      const auto at = int_at(*in[1], i);
       if (at < 0 || at >= total) failf(ErrorCode::InvalidArgument, "MaxUnpool: index {} is outside 0..{}", at, total - 1);
       int64_t pos = 0;
       for (size_t a = 0; a < od.size(); ++a) pos += at / ps[a] % pooled_[a] * os[a];

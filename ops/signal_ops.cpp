@@ -19,7 +19,7 @@ int64_t scalar_int(InferContext& ctx, size_t i, const char* what) {
   const Tensor& t = ctx.constant(i, what);
   BNFOLD_NODE_CHECK(ctx, t.numel() == 1, "{} must be one value, not {}", what, t.numel());
   BNFOLD_NODE_CHECK(ctx, !dtype_is_float(t.dtype()), "{} must be an integer", what);
-  return static_cast<int64_t>(t.value_at(0));
+  return int_at(t, 0);
 }
 
 DType output_datatype(InferContext& ctx) {

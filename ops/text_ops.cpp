@@ -62,7 +62,7 @@ class TfIdfVectorizer : public OpKernel {
     float* y = out[0]->mutable_data_as<float>();
     for (int64_t r = 0; r < rows; ++r) {
       std::vector<int64_t> count(indexes_.size(), 0);
-      auto tok = [&](int64_t i) { return static_cast<int64_t>(in[0]->value_at(r * cols + i)); };
+      auto tok = [&](int64_t i) { return int_at(*in[0], r * cols + i); };
       int64_t start = min_;
       // As ONNX Runtime: n-grams of items skip_distance apart; unigrams only once, at distance 1.
       for (int64_t dist = 1; dist <= skips_ + 1; ++dist) {
