@@ -1,9 +1,9 @@
 // Ops of detection heads and spatial transformers, reference kernels in
 // double: NonMaxSuppression, RoiAlign, GridSample.
 //
-// NonMaxSuppression's output size depends on the boxes and scores, so they
-// must be known when the plan is built (constants, or graph inputs, for which
-// the session plans per value); computed ones are refused by name.
+// NonMaxSuppression's output size depends on the boxes and scores: where
+// they are computed at run time, the plan stops before it and it runs on the
+// run's values (runtime/stages.cpp).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -14,6 +14,65 @@
 namespace bnfold::ops {
 
 namespace {
+
+// Greedy suppression over `order` (boxes as corners y1 x1 y2 x2): a box is
+// kept unless it overlaps a kept one by more than iou_max. Only boxes that
+// intersect can overlap by more than iou_max >= 0, so each candidate is
+// checked against the kept boxes sharing a cell of a grid over the boxes'
+// extent, not against all of them: a detector's thousands of boxes (27,000 in
+// ssdlite's batched NMS) otherwise cost n x kept IoUs.
+std::vector<int64_t> keep(const double* c, const std::vector<int64_t>& order, int64_t max_out, double iou_max) {
+  const auto box = [&](int64_t i) { return c + i * 4; };
+  auto iou = [&](int64_t p, int64_t q) {
+    const double* a = box(p);
+    const double* b = box(q);
+    const double h = std::max(0.0, std::min(a[2], b[2]) - std::max(a[0], b[0]));
+    const double w = std::max(0.0, std::min(a[3], b[3]) - std::max(a[1], b[1]));
+    const double inter = h * w, uni = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+    return inter <= 0 || uni <= 0 ? 0.0 : inter / uni;
+  };
+  double lo[2] = {HUGE_VAL, HUGE_VAL}, hi[2] = {-HUGE_VAL, -HUGE_VAL};
+  for (int64_t i : order)
+    for (int a = 0; a < 2; ++a) {
+      lo[a] = std::min(lo[a], box(i)[a]);
+      hi[a] = std::max(hi[a], box(i)[a + 2]);
+    }
+  constexpr int64_t kCells = 64;  // per axis
+  const bool finite = std::isfinite(lo[0]) && std::isfinite(lo[1]) && std::isfinite(hi[0]) && std::isfinite(hi[1]);
+  const double step[2] = {std::max((hi[0] - lo[0]) / kCells, 1e-12), std::max((hi[1] - lo[1]) / kCells, 1e-12)};
+  const auto cell = [&](double v, int a) {
+    return std::clamp(static_cast<int64_t>(std::floor((v - lo[a]) / step[a])), int64_t{0}, kCells - 1);
+  };
+  std::vector<std::vector<int64_t>> grid(static_cast<size_t>(kCells * kCells));
+  std::vector<int64_t> wide;  // kept boxes over many cells (or not finite): checked by every candidate
+  std::vector<int64_t> kept;
+  for (int64_t i : order) {
+    if (static_cast<int64_t>(kept.size()) >= max_out) break;
+    const double* bi = box(i);
+    const bool on_grid = finite && std::isfinite(bi[0]) && std::isfinite(bi[1]) && std::isfinite(bi[2]) &&
+                         std::isfinite(bi[3]);
+    int64_t y0 = 0, y1 = kCells - 1, x0 = 0, x1 = kCells - 1;
+    if (on_grid) y0 = cell(bi[0], 0), y1 = cell(bi[2], 0), x0 = cell(bi[1], 1), x1 = cell(bi[3], 1);
+    bool suppressed = std::any_of(wide.begin(), wide.end(), [&](int64_t j) { return iou(i, j) > iou_max; });
+    if (!on_grid) suppressed = suppressed || std::any_of(kept.begin(), kept.end(), [&](int64_t j) { return iou(i, j) > iou_max; });
+    for (int64_t y = y0; y <= y1 && on_grid && !suppressed; ++y)
+      for (int64_t x = x0; x <= x1 && !suppressed; ++x)
+        for (int64_t j : grid[static_cast<size_t>(y * kCells + x)])
+          if (iou(i, j) > iou_max) {
+            suppressed = true;
+            break;
+          }
+    if (suppressed) continue;
+    kept.push_back(i);
+    if (!on_grid || (y1 - y0 + 1) * (x1 - x0 + 1) > 16) {
+      wide.push_back(i);
+      continue;
+    }
+    for (int64_t y = y0; y <= y1; ++y)
+      for (int64_t x = x0; x <= x1; ++x) grid[static_cast<size_t>(y * kCells + x)].push_back(i);
+  }
+  return kept;
+}
 
 class NonMaxSuppression : public OpKernel {
  public:
@@ -28,7 +87,7 @@ class NonMaxSuppression : public OpKernel {
     for (size_t i = 2; i < 5; ++i)
       if (ctx.has_input(i))
         BNFOLD_NODE_CHECK(ctx, product(ctx.dims(i)) == 1, "input {} must hold one value, not {}", i, product(ctx.dims(i)));
-    const int64_t max_out = ctx.has_input(2) ? static_cast<int64_t>(ctx.constant(2, "max_output_boxes_per_class").value_at(0)) : 0;
+    const int64_t max_out = ctx.has_input(2) ? int_at(ctx.constant(2, "max_output_boxes_per_class"), 0) : 0;
     const double iou_max = ctx.has_input(3) ? ctx.constant(3, "iou_threshold").value_at(0) : 0;
     const bool has_floor = ctx.has_input(4);
     const double floor = has_floor ? ctx.constant(4, "score_threshold").value_at(0) : 0;
@@ -47,31 +106,21 @@ class NonMaxSuppression : public OpKernel {
         corner[0] = std::min(a, e), corner[1] = std::min(b, f), corner[2] = std::max(a, e), corner[3] = std::max(b, f);
       }
     }
-    auto iou = [&](int64_t p, int64_t q) {
-      const double* a = &c[static_cast<size_t>(p * 4)];
-      const double* b = &c[static_cast<size_t>(q * 4)];
-      const double h = std::max(0.0, std::min(a[2], b[2]) - std::max(a[0], b[0]));
-      const double w = std::max(0.0, std::min(a[3], b[3]) - std::max(a[1], b[1]));
-      const double inter = h * w, uni = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-      return inter <= 0 || uni <= 0 ? 0.0 : inter / uni;
-    };
     std::vector<int64_t> out;
+    std::vector<double> score(static_cast<size_t>(n));
     for (int64_t b = 0; b < batches; ++b)
       for (int64_t k = 0; k < classes; ++k) {
         std::vector<int64_t> order;
-        for (int64_t i = 0; i < n; ++i)
-          if (!has_floor || scores.value_at((b * classes + k) * n + i) > floor) order.push_back(i);
+        for (int64_t i = 0; i < n; ++i) {
+          score[static_cast<size_t>(i)] = scores.value_at((b * classes + k) * n + i);
+          if (!has_floor || score[static_cast<size_t>(i)] > floor) order.push_back(i);
+        }
         // Highest score first; equal scores in box order (as ONNX Runtime).
         std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) {
-          return scores.value_at((b * classes + k) * n + p) > scores.value_at((b * classes + k) * n + q);
+          return score[static_cast<size_t>(p)] > score[static_cast<size_t>(q)];
         });
-        std::vector<int64_t> kept;
-        for (int64_t i : order) {
-          if (static_cast<int64_t>(kept.size()) >= max_out) break;
-          if (std::none_of(kept.begin(), kept.end(), [&](int64_t j) { return iou(b * n + i, b * n + j) > iou_max; }))
-            kept.push_back(i);
-        }
-        for (int64_t i : kept) out.insert(out.end(), {b, k, i});
+        for (int64_t i : keep(&c[static_cast<size_t>(b * n * 4)], order, max_out, iou_max))
+          out.insert(out.end(), {b, k, i});
       }
     ctx.set_output_value(0, int64_tensor(out, {static_cast<int64_t>(out.size() / 3), 3}));
   }
@@ -107,7 +156,7 @@ class RoiAlign : public OpKernel {
     double* py = y.mutable_data_as<double>();
     const double off = half_pixel_ ? 0.5 : 0;
     for (int64_t r = 0; r < out[0]->dims()[0]; ++r) {
-      const auto b = static_cast<int64_t>(in[2]->value_at(r));
+      const auto b = int_at(*in[2], r);
       if (b < 0 || b >= d[0]) failf(ErrorCode::InvalidArgument, "RoiAlign: batch index {} outside 0..{}", b, d[0] - 1);
       const double x1 = in[1]->value_at(r * 4) * scale_ - off, y1 = in[1]->value_at(r * 4 + 1) * scale_ - off;
       double rw = in[1]->value_at(r * 4 + 2) * scale_ - off - x1, rh = in[1]->value_at(r * 4 + 3) * scale_ - off - y1;

@@ -1,5 +1,7 @@
 #include "ops/kernel.hpp"
 
+#include "ops/op_util.hpp"
+
 namespace bnfold::ops {
 
 InferContext::InferContext(const Node& node, std::vector<ArgInfo> inputs)
@@ -15,12 +17,12 @@ const ArgInfo& InferContext::input(size_t i) const {
 
 const Tensor& InferContext::constant(size_t i, const char* what) const {
   const ArgInfo& a = input(i);
-  if (a.value == nullptr && !a.graph_input.empty()) throw NeedsInputValue(a.graph_input);
+  if (a.value == nullptr && !a.graph_input.empty() && product(a.dims) <= kShapeLikeInput)
+    throw NeedsInputValue(a.graph_input);
   if (a.value == nullptr && !a.computed_from.empty()) throw NeedsInputValue(a.computed_from.front());
-  BNFOLD_CHECK(a.value != nullptr, ErrorCode::Unsupported,
-               "{}: input {} ({}) must be known when the session is created (a constant or "
-               "computed from shapes only); computing it at run time is not supported",
-               label(), i, what);
+  if (a.value == nullptr)
+    throw NeedsRunValue(fmt::format("{}: input {} ({}) is computed at run time and decides the output's shape",
+                                    label(), i, what));
   return *a.value;
 }
 

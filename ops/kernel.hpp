@@ -28,8 +28,13 @@ struct ArgInfo {
   std::vector<std::string> computed_from;
 };
 
-// Thrown by InferContext::constant() when a shape-determining input is a graph
-// input: the session then compiles plans per value of that input.
+// The most elements a graph input may have for plans to be keyed by its
+// value (shape-like); a larger one (an image, boxes) would make a plan per run.
+constexpr int64_t kShapeLikeInput = 64;
+
+// Thrown by InferContext::constant() when a shape-determining input is a
+// shape-like graph input, or computed from such inputs and constants alone:
+// the session then compiles plans per value of that input.
 class NeedsInputValue : public Error {
  public:
   explicit NeedsInputValue(const std::string& input)
@@ -38,6 +43,15 @@ class NeedsInputValue : public Error {
 
  private:
   std::string input_;
+};
+
+// Thrown by InferContext::constant() when a shape-determining input is
+// computed at run time from large inputs (an image's scores to NonZero, a
+// branch condition): the plan stops before the node, which then runs on the
+// run's values (run_node) before a plan for the rest is built.
+class NeedsRunValue : public Error {
+ public:
+  explicit NeedsRunValue(const std::string& message) : Error(ErrorCode::Unsupported, message) {}
 };
 
 class InferContext {

@@ -196,6 +196,8 @@ const OpEntry kOps[] = {
     {"QLinearConv", 10, kMax, make_integer_linalg, 3, L::None, nullptr},
     plain("DynamicQuantizeLinear", 11, make_dynamic_quantize_linear),
     plain("TfIdfVectorizer", 9, make_tfidf_vectorizer),
+    // control flow (ops/control_ops.cpp)
+    plain("If", 1, make_if),
     // losses of evaluation graphs (ops/loss_ops.cpp)
     {"NegativeLogLikelihoodLoss", 12, kMax, make_loss, 0, L::None, nullptr},
     {"SoftmaxCrossEntropyLoss", 12, kMax, make_loss, 1, L::None, nullptr},

@@ -95,6 +95,7 @@ std::unique_ptr<OpKernel> make_integer_linalg(const Node&, int variant);  // 0 M
 std::unique_ptr<OpKernel> make_dynamic_quantize_linear(const Node&, int);
 // ops/text_ops.cpp
 std::unique_ptr<OpKernel> make_tfidf_vectorizer(const Node&, int);
+std::unique_ptr<OpKernel> make_if(const Node&, int);  // ops/control_ops.cpp
 // ops/loss_ops.cpp
 std::unique_ptr<OpKernel> make_loss(const Node&, int variant);  // 0 NegativeLogLikelihoodLoss, 1 SoftmaxCrossEntropyLoss
 

@@ -22,9 +22,9 @@ size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 }  // namespace
 
 Plan::Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options,
-           std::shared_ptr<WeightCache> weights)
+           std::shared_ptr<WeightCache> weights, const std::unordered_set<const Node*>* done)
     : weights_(weights ? std::move(weights) : std::make_shared<WeightCache>()) {
-  PlanBuilder(*this, graph, options).build(inputs);
+  PlanBuilder(*this, graph, options).build(inputs, done);
   plan_memory();
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "bnfold/graph/graph.hpp"
@@ -88,18 +89,33 @@ class Plan {
     const Value* value;
     std::vector<int64_t> dims;
     const Tensor* known = nullptr;  // a value the plan may depend on (copied)
+    DType dtype = DType::Undefined;  // the run's, where the graph does not say (a carried value)
   };
-  // inputs: every graph input a run will feed. Throws bnfold::Error naming the
-  // node that cannot run, or NeedsInputValue.
+  // inputs: every graph input a run will feed (for a continuation: the values
+  // carried from the plan before it). done: the nodes computed before this
+  // plan, which it skips. Throws bnfold::Error naming the node that cannot
+  // run, or NeedsInputValue.
   // weights: reordered constant weights shared with the session's other plans (null: the plan's own).
   Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options,
-       std::shared_ptr<WeightCache> weights = nullptr);
+       std::shared_ptr<WeightCache> weights = nullptr, const std::unordered_set<const Node*>* done = nullptr);
   ~Plan();
 
   // inputs: in the order given to the constructor. With step_ms, each step
   // is timed (waiting for it to finish) and its milliseconds added there.
   std::vector<Tensor> run(const std::vector<const Tensor*>& inputs, std::vector<double>* step_ms = nullptr,
                           const BnStatsHook* bn_hook = nullptr) const;
+
+  // A plan stops before the nodes whose outputs' shapes need run-time values
+  // (stops(), a NonZero on an image's scores, an If): its run then returns the
+  // values that what is left reads (carry(), with carry_known()'s constant
+  // where the plan knew it), the stops run on them (ops::run_node), and a
+  // plan for the rest continues (runtime/stages.cpp). Without stops, run()
+  // returns the graph's outputs.
+  const std::vector<const Node*>& stops() const { return stops_; }
+  const std::vector<const Value*>& carry() const { return carry_; }
+  const std::vector<const Tensor*>& carry_known() const { return carry_known_; }
+  // The nodes computed by this plan or before it.
+  const std::unordered_set<const Node*>& done() const { return done_; }
 
   size_t arena_bytes() const { return arena_bytes_; }
   const std::vector<std::unique_ptr<Step>>& steps() const { return steps_; }
@@ -113,6 +129,10 @@ class Plan {
   std::vector<Slot> slots_;
   std::vector<std::unique_ptr<Step>> steps_;
   std::vector<int> output_slots_;
+  std::vector<const Node*> stops_;
+  std::vector<const Value*> carry_;
+  std::vector<const Tensor*> carry_known_;
+  std::unordered_set<const Node*> done_;
   std::vector<std::unique_ptr<Tensor>> owned_;  // plan-time values (stable addresses)
   std::shared_ptr<WeightCache> weights_;
   size_t arena_bytes_ = 0;

@@ -198,7 +198,7 @@ const Tensor* PlanBuilder::own(Tensor t) {
   return plan_.owned_.back().get();
 }
 
-void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
+void PlanBuilder::build(const std::vector<Plan::Input>& inputs, const std::unordered_set<const Node*>* done) {
   if (options_.collect_bn_stats && options_.bn_mode == BnMode::Inference)
     for (FoldedBn& f : folded_bns(graph_)) {
       const Value* v = graph_.find_value(f.value);
@@ -207,22 +207,66 @@ void PlanBuilder::build(const std::vector<Plan::Input>& inputs) {
       taps_.emplace(v, std::move(f));
     }
   for (size_t i = 0; i < inputs.size(); ++i) {
-    const int s = define(inputs[i].value, inputs[i].value->dtype(), inputs[i].dims, nullptr);
+    const DType dtype = inputs[i].dtype != DType::Undefined ? inputs[i].dtype : inputs[i].value->dtype();
+    const int s = define(inputs[i].value, dtype, inputs[i].dims, nullptr);
     if (inputs[i].known) plan_.slots_[static_cast<size_t>(s)].constant = own(inputs[i].known->clone());
     else plan_.slots_[static_cast<size_t>(s)].input = static_cast<int>(i);
   }
   add_pending_taps();
-  for (const Node* node : graph_.topological_order())
-    if (!absorbed_.count(node)) {
-      build_node(*node);
-      add_pending_taps();
+  // A node that needs a run-time value to size its outputs stops the plan
+  // there; what reads its outputs (directly or not) waits for the next plan.
+  std::unordered_set<const Value*> waiting;
+  std::vector<const Node*> rest;
+  for (const Node* node : graph_.topological_order()) {
+    if ((done && done->count(node)) || absorbed_.count(node)) continue;
+    bool waits = false;
+    for (const Value* v : node->inputs()) waits |= v && waiting.count(v);
+    if (!waits) {
+      try {
+        build_node(*node);
+        add_pending_taps();
+        continue;
+      } catch (const NeedsRunValue&) {
+        built_.erase(node);  // infer() threw before the node defined anything
+        plan_.stops_.push_back(node);
+      }
     }
+    for (const Value* v : node->outputs())
+      if (v) waiting.insert(v);
+    rest.push_back(node);
+  }
+  plan_.done_ = done ? *done : std::unordered_set<const Node*>{};
+  plan_.done_.insert(built_.begin(), built_.end());
+  plan_.done_.insert(absorbed_.begin(), absorbed_.end());
+  if (!plan_.stops_.empty()) {
+    carry(rest);
+    return;
+  }
   for (const Value* v : graph_.outputs()) {
     int s = slot_of(v);
     if (s < 0) {  // an initializer listed as output
       s = define(v, v->data().dtype(), v->data().dims(), nullptr);
       plan_.slots_[static_cast<size_t>(s)].constant = &v->data();
     }
+    plan_.output_slots_.push_back(in_layout(s, plain_of(s)));
+  }
+}
+
+void PlanBuilder::carry(const std::vector<const Node*>& rest) {
+  std::vector<const Value*> values;
+  const auto add = [&](const Value* v) {
+    if (v && !v->has_data() && std::find(values.begin(), values.end(), v) == values.end()) values.push_back(v);
+  };
+  for (const Node* n : rest)
+    for (const Value* v : n->inputs())
+      if (v && (slot_of(v) >= 0 || deferred_.count(v))) add(v);
+  for (const Value* v : graph_.outputs())
+    if (slot_of(v) >= 0) add(v);
+  for (const Value* v : values) {
+    const int s = materialize(v);
+    BNFOLD_CHECK(s >= 0, ErrorCode::Internal, "value '{}' has no slot", v->name());
+    plan_.carry_.push_back(v);
+    plan_.carry_known_.push_back(slot(s).constant);
     plan_.output_slots_.push_back(in_layout(s, plain_of(s)));
   }
 }
@@ -347,18 +391,17 @@ void PlanBuilder::build_node(const Node& node) {
 // A shape-deciding value computed at run time (a window's length through a
 // Cast, a Range's limit from a scalar input) can still be known at plan time
 // when it comes from graph inputs small enough to key plans by their values
-// (shape-like: at most kSmallInput elements) and constants. A value fed by a
+// (shape-like: at most kShapeLikeInput elements) and constants. A value fed by a
 // larger input (an image) stays unknown: keying plans by it would make one
 // plan per run.
 std::optional<std::vector<std::string>> PlanBuilder::small_sources(const Value* v) {
-  constexpr int64_t kSmallInput = 64;
   if (auto it = sources_.find(v); it != sources_.end()) return it->second;
   std::optional<std::vector<std::string>> out = std::vector<std::string>{};
   const int s = slot_of(v);
   if (s >= 0 && slot(s).constant) {
     // known: no source
   } else if (s >= 0 && slot(s).input >= 0) {
-    if (product(slot(s).dims) <= kSmallInput) out->push_back(v->name());
+    if (product(slot(s).dims) <= kShapeLikeInput) out->push_back(v->name());
     else out.reset();
   } else if (const Node* p = v->producer()) {
     for (const Value* in : p->inputs()) {

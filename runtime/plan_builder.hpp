@@ -21,7 +21,8 @@ namespace bnfold::rt {
 class PlanBuilder {
  public:
   PlanBuilder(Plan& plan, const Graph& graph, const SessionOptions& options);
-  void build(const std::vector<Plan::Input>& inputs);
+  // done: nodes computed before this plan (see Plan's constructor).
+  void build(const std::vector<Plan::Input>& inputs, const std::unordered_set<const Node*>* done = nullptr);
 
   // --- for the oneDNN step factories
   const Graph& graph() const { return graph_; }
@@ -93,6 +94,8 @@ class PlanBuilder {
 
  private:
   void build_node(const Node& node);
+  // After a plan that stops: its outputs are the values the rest reads.
+  void carry(const std::vector<const Node*>& rest);
   // Output 0 as a view of input 0 (DataMovement::Kind::View); false when it
   // cannot be. unread_extra_outputs: the node's other outputs (an inference
   // Dropout's mask) have no reader and are not computed.

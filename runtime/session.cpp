@@ -10,7 +10,6 @@
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <fstream>
 
 #include "bnfold/graph/memory.hpp"
@@ -25,6 +24,7 @@
 #include "runtime/dnnl/weight_cache.hpp"
 #include "ops/ops.hpp"
 #include "runtime/plan.hpp"
+#include "runtime/stages.hpp"
 
 namespace bnfold {
 
@@ -35,7 +35,6 @@ struct Session::Impl {
   std::vector<TensorSpec> inputs, outputs;
   std::vector<const Value*> fed;  // every graph input a run may feed (required, then overridable)
 
-  mutable std::mutex mutex;
   // Monitoring: the run counter decides which runs are measured; the
   // measured runs merge into `seen` under its own lock.
   mutable std::atomic<int64_t> runs{0};
@@ -46,74 +45,23 @@ struct Session::Impl {
   mutable MonitorSnapshot seen;
   // Plans by signature: the dims of every fed input, plus the values of the
   // inputs that decide shapes (a Reshape's shape fed as a graph input).
-  mutable std::map<std::string, std::shared_ptr<const rt::Plan>> plans;
-  mutable std::vector<bool> value_keyed;  // per fed input
-  // The keys of the plans keyed by input values, oldest first: at most
-  // kValuePlans of them are kept, so that a stream of distinct values (boxes
-  // fed to a NonMaxSuppression, a mask to NonZero) rebuilds plans instead of
-  // growing the cache without bound. Runs holding an evicted plan keep it alive.
-  static constexpr size_t kValuePlans = 16;
-  mutable std::deque<std::string> value_plans;
-
-  std::string signature(const std::vector<std::vector<int64_t>>& dims,
-                        const std::vector<const Tensor*>& values) const {
-    std::string key;
-    for (size_t i = 0; i < dims.size(); ++i) {
-      key.append(reinterpret_cast<const char*>(dims[i].data()), dims[i].size() * sizeof(int64_t));
-      key += '|';
-      if (value_keyed[i] && values[i])
-        key.append(static_cast<const char*>(values[i]->data()), values[i]->nbytes());
-      key += ';';
-    }
-    return key;
-  }
+  mutable rt::PlanCache plans;
 
   // values: the tensors of a run (may be null when only dims are known).
   // measured: the plan with statistics steps (collect_bn_stats, or a
   // monitored run); a monitoring session keeps both, so its unmeasured runs
   // run the plain plan, fusions and all.
-  std::shared_ptr<const rt::Plan> plan_for(const std::vector<std::vector<int64_t>>& dims,
-                                           const std::vector<const Tensor*>& values, bool measured) const {
-    std::lock_guard<std::mutex> lock(mutex);
-    measured |= options.collect_bn_stats;
-    for (;;) {
-      const std::string key = (measured ? "m" : "p") + signature(dims, values);
-      auto it = plans.find(key);
-      if (it != plans.end()) return it->second;
-      std::vector<rt::Plan::Input> in;
-      for (size_t i = 0; i < fed.size(); ++i)
-        in.push_back({fed[i], dims[i], value_keyed[i] ? values[i] : nullptr});
-      try {
-        SessionOptions o = options;  // only when a plan is built: run() stays free of copies
-        o.collect_bn_stats = measured;
-        auto plan = std::make_shared<const rt::Plan>(*graph, in, o, weights);
-        plans.emplace(key, plan);
-        bool by_value = false;
-        for (size_t i = 0; i < fed.size(); ++i) by_value |= value_keyed[i] && values[i];
-        if (by_value) {
-          value_plans.push_back(key);
-          if (value_plans.size() > kValuePlans) {
-            plans.erase(value_plans.front());
-            value_plans.pop_front();
-          }
-        }
-        return plan;
-      } catch (const rt::NeedsInputValue& e) {
-        size_t i = 0;
-        while (i < fed.size() && fed[i]->name() != e.input()) ++i;
-        BNFOLD_CHECK(i < fed.size() && !value_keyed[i], ErrorCode::Internal,
-                     "input '{}' decides a shape, but a plan keyed by its value still needs it", e.input());
-        BNFOLD_CHECK(values[i], ErrorCode::NeedsInputValue,
-                     "input '{}' decides a shape in the model; its value is needed to build the plan", e.input());
-        value_keyed[i] = true;
-      }
-    }
+  std::shared_ptr<const rt::Stage> plan_for(const std::vector<std::vector<int64_t>>& dims,
+                                            const std::vector<const Tensor*>& values, bool measured) const {
+    std::vector<rt::Plan::Input> in;
+    for (size_t i = 0; i < fed.size(); ++i) in.push_back({fed[i], dims[i]});
+    return plans.find(*graph, options, measured, weights, in, values);
   }
 
   // Validates the inputs of a run and returns the plan for them; tensors
   // receives the tensor to read for every fed input.
-  std::shared_ptr<const rt::Plan> prepare(const std::map<std::string, Tensor>& given,
-                                          std::vector<const Tensor*>* tensors, bool measured = false) const;
+  std::shared_ptr<const rt::Stage> prepare(const std::map<std::string, Tensor>& given,
+                                           std::vector<const Tensor*>* tensors, bool measured = false) const;
   std::map<std::string, Tensor> run(const std::map<std::string, Tensor>& inputs, const BnStatsHook* hook) const;
 
   void check_kernels() const {
@@ -285,7 +233,6 @@ Session::Session(std::shared_ptr<const Graph> graph, SessionOptions options) : i
   for (const Value* v : g.inputs())
     if (v->is_overridable()) impl_->fed.push_back(v);
   for (const Value* v : g.outputs()) impl_->outputs.push_back(spec_of(v));
-  impl_->value_keyed.assign(impl_->fed.size(), false);
   // Unsupported ops are named now, not in the middle of a run.
   impl_->check_kernels();
   // Compile for the declared shapes so that attribute and shape errors
@@ -326,8 +273,8 @@ const std::vector<TensorSpec>& Session::inputs() const { return impl_->inputs; }
 const std::vector<TensorSpec>& Session::outputs() const { return impl_->outputs; }
 const Graph& Session::graph() const { return *impl_->graph; }
 
-std::shared_ptr<const rt::Plan> Session::Impl::prepare(const std::map<std::string, Tensor>& given,
-                                                        std::vector<const Tensor*>* tensors, bool measured) const {
+std::shared_ptr<const rt::Stage> Session::Impl::prepare(const std::map<std::string, Tensor>& given,
+                                                         std::vector<const Tensor*>* tensors, bool measured) const {
   for (const auto& [name, t] : given) {
     bool known = false;
     for (const Value* v : fed) known |= v->name() == name;
@@ -362,8 +309,8 @@ std::map<std::string, Tensor> Session::Impl::run(const std::map<std::string, Ten
                                                  const BnStatsHook* hook) const {
   const rt::ThreadCountScope threads(options.threads);
   std::vector<const Tensor*> tensors;
-  const auto plan = prepare(inputs, &tensors, hook != nullptr);
-  std::vector<Tensor> results = plan->run(tensors, nullptr, hook);
+  const auto stage = prepare(inputs, &tensors, hook != nullptr);
+  std::vector<Tensor> results = rt::run_stages(*stage, tensors, hook);
   std::map<std::string, Tensor> out;
   for (size_t i = 0; i < results.size(); ++i) out[outputs[i].name] = std::move(results[i]);
   return out;
@@ -415,7 +362,7 @@ std::map<std::string, Tensor> Session::run(const std::map<std::string, Tensor>& 
 Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inputs) const {
   const rt::ThreadCountScope threads(impl_->options.threads);
   std::vector<const Tensor*> tensors;
-  const auto plan = impl_->prepare(inputs, &tensors);
+  const auto plan = impl_->prepare(inputs, &tensors)->plan;
   PlanStats s;
   s.activation_bytes = plan->arena_bytes();
   for (const auto& step : plan->steps()) {
@@ -443,7 +390,7 @@ std::vector<Session::StepTime> Session::profile(const std::map<std::string, Tens
                iterations);
   const rt::ThreadCountScope threads(impl_->options.threads);
   std::vector<const Tensor*> tensors;
-  const auto plan = impl_->prepare(inputs, &tensors);
+  const auto plan = impl_->prepare(inputs, &tensors)->plan;
   std::vector<double> ms;
   for (int i = 0; i < iterations; ++i) plan->run(tensors, &ms);
   std::vector<StepTime> out;
@@ -455,9 +402,6 @@ std::vector<Session::StepTime> Session::profile(const std::map<std::string, Tens
   return out;
 }
 
-size_t Session::compiled_plans() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->plans.size();
-}
+size_t Session::compiled_plans() const { return impl_->plans.size(); }
 
 }  // namespace bnfold
