@@ -384,7 +384,9 @@ class Importer {
     DType dtype;
     Shape shape;
     if (!tensor_type(vi, is_output ? "graph output" : "value_info", &dtype, &shape)) {
-      BNFOLD_CHECK(!is_output, ErrorCode::Unsupported,
+      // A body's outputs may leave their type to inference, as its inputs may.
+      const bool untyped = outer_ && vi.type().value_case() == onnx::TypeProto::VALUE_NOT_SET;
+      BNFOLD_CHECK(!is_output || untyped, ErrorCode::Unsupported,
                    "graph output '{}' is {}; bnfold supports tensors only", vi.name(),
                    type_kind_name(vi.type()));
       return;

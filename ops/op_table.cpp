@@ -198,6 +198,8 @@ const OpEntry kOps[] = {
     plain("TfIdfVectorizer", 9, make_tfidf_vectorizer),
     // control flow (ops/control_ops.cpp)
     plain("If", 1, make_if),
+    {"Loop", 1, kMax, make_loop, 0, L::None, nullptr},
+    {"Scan", 9, kMax, make_loop, 1, L::None, nullptr},
     // losses of evaluation graphs (ops/loss_ops.cpp)
     {"NegativeLogLikelihoodLoss", 12, kMax, make_loss, 0, L::None, nullptr},
     {"SoftmaxCrossEntropyLoss", 12, kMax, make_loss, 1, L::None, nullptr},

@@ -96,6 +96,7 @@ std::unique_ptr<OpKernel> make_dynamic_quantize_linear(const Node&, int);
 // ops/text_ops.cpp
 std::unique_ptr<OpKernel> make_tfidf_vectorizer(const Node&, int);
 std::unique_ptr<OpKernel> make_if(const Node&, int);  // ops/control_ops.cpp
+std::unique_ptr<OpKernel> make_loop(const Node&, int variant);  // 0 Loop, 1 Scan
 // ops/loss_ops.cpp
 std::unique_ptr<OpKernel> make_loss(const Node&, int variant);  // 0 NegativeLogLikelihoodLoss, 1 SoftmaxCrossEntropyLoss
 

@@ -102,7 +102,9 @@ class Unary : public OpKernel {
 
   void infer(InferContext& ctx) override {
     const DType t = ctx.dtype(0);
-    BNFOLD_NODE_CHECK(ctx, dtype_is_float(t) || (def_.allows_int && t != DType::Bool),
+    // Identity moves any tensor (a Loop body passes its bool condition through).
+    BNFOLD_NODE_CHECK(ctx, dtype_is_float(t) || (def_.allows_int && t != DType::Bool) ||
+                               (op_ == UnaryOp::Identity && t != DType::String),
                       "{} is not defined on {} data", def_.op, dtype_name(t));
     const Node& n = ctx.node();
     switch (op_) {
@@ -121,7 +123,8 @@ class Unary : public OpKernel {
   }
 
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    apply_any(def_.fn, p_, *in[0], out[0]);
+    if (op_ == UnaryOp::Identity) copy_bytes(*in[0], out[0]);
+    else apply_any(def_.fn, p_, *in[0], out[0]);
   }
 
  private:
