@@ -149,12 +149,21 @@ class RoiAlign : public OpKernel {
     ctx.set_output(0, ctx.dtype(0), {ctx.dims(1)[0], x[1], oh_, ow_});
   }
   void run(const std::vector<const Tensor*>& in, const std::vector<Tensor*>& out) const override {
-    const Tensor x = to_float64(*in[0]);
-    const auto& d = x.dims();
+    // float32 is read in place; other float types through a float64 copy.
+    const bool f32 = in[0]->dtype() == DType::Float32;
+    const Tensor x64 = f32 ? Tensor() : to_float64(*in[0]);
+    const auto& d = in[0]->dims();
     const int64_t H = d[2], W = d[3];
     Tensor y(DType::Float64, out[0]->dims());
     double* py = y.mutable_data_as<double>();
     const double off = half_pixel_ ? 0.5 : 0;
+    // Per box, each bin's samples as 4 corner offsets and weights, the same
+    // for every channel: computed once per box, not per channel.
+    struct Corner {
+      int64_t at[4];
+      double w[4];
+    };
+    std::vector<Corner> corners;
     for (int64_t r = 0; r < out[0]->dims()[0]; ++r) {
       const auto b = int_at(*in[2], r);
       if (b < 0 || b >= d[0]) failf(ErrorCode::InvalidArgument, "RoiAlign: batch index {} outside 0..{}", b, d[0] - 1);
@@ -168,34 +177,46 @@ class RoiAlign : public OpKernel {
         failf(ErrorCode::InvalidArgument, "RoiAlign: box {} needs {} x {} samples per bin", r, ah, aw);
       const auto gh = static_cast<int64_t>(std::max(ah, 0.0)), gw = static_cast<int64_t>(std::max(aw, 0.0));
       const double count = static_cast<double>(std::max<int64_t>(gh * gw, 1));
-      for (int64_t ch = 0; ch < d[1]; ++ch) {
-        const double* plane = x.data_as<double>() + (b * d[1] + ch) * H * W;
-        for (int64_t ph = 0; ph < oh_; ++ph)
-          for (int64_t pw = 0; pw < ow_; ++pw) {
-            double acc = max_ ? -INFINITY : 0;
-            bool any = false;
-            for (int64_t iy = 0; iy < gh; ++iy)
-              for (int64_t ix = 0; ix < gw; ++ix) {
-                double yy = y1 + static_cast<double>(ph) * bh + (static_cast<double>(iy) + 0.5) * bh / static_cast<double>(gh);
-                double xx = x1 + static_cast<double>(pw) * bw + (static_cast<double>(ix) + 0.5) * bw / static_cast<double>(gw);
-                double v[4] = {0, 0, 0, 0};
-                if (yy >= -1 && yy <= static_cast<double>(H) && xx >= -1 && xx <= static_cast<double>(W)) {
-                  yy = std::max(yy, 0.0), xx = std::max(xx, 0.0);
-                  auto yl = static_cast<int64_t>(yy), xl = static_cast<int64_t>(xx);
-                  int64_t yh = yl + 1, xh = xl + 1;
-                  if (yl >= H - 1) yh = yl = H - 1, yy = static_cast<double>(yl);
-                  if (xl >= W - 1) xh = xl = W - 1, xx = static_cast<double>(xl);
-                  const double ly = yy - static_cast<double>(yl), lx = xx - static_cast<double>(xl);
-                  const double hy = 1 - ly, hx = 1 - lx;
-                  v[0] = hy * hx * plane[yl * W + xl], v[1] = hy * lx * plane[yl * W + xh];
-                  v[2] = ly * hx * plane[yh * W + xl], v[3] = ly * lx * plane[yh * W + xh];
-                }
-                // max mode: the largest weighted corner, as ONNX Runtime computes it
-                if (max_) acc = std::max({acc, v[0], v[1], v[2], v[3]}), any = true;
-                else acc += v[0] + v[1] + v[2] + v[3];
+      corners.clear();
+      for (int64_t ph = 0; ph < oh_; ++ph)
+        for (int64_t pw = 0; pw < ow_; ++pw)
+          for (int64_t iy = 0; iy < gh; ++iy)
+            for (int64_t ix = 0; ix < gw; ++ix) {
+              double yy = y1 + static_cast<double>(ph) * bh + (static_cast<double>(iy) + 0.5) * bh / static_cast<double>(gh);
+              double xx = x1 + static_cast<double>(pw) * bw + (static_cast<double>(ix) + 0.5) * bw / static_cast<double>(gw);
+              Corner c{{0, 0, 0, 0}, {0, 0, 0, 0}};
+              if (yy >= -1 && yy <= static_cast<double>(H) && xx >= -1 && xx <= static_cast<double>(W)) {
+                yy = std::max(yy, 0.0), xx = std::max(xx, 0.0);
+                auto yl = static_cast<int64_t>(yy), xl = static_cast<int64_t>(xx);
+                int64_t yh = yl + 1, xh = xl + 1;
+                if (yl >= H - 1) yh = yl = H - 1, yy = static_cast<double>(yl);
+                if (xl >= W - 1) xh = xl = W - 1, xx = static_cast<double>(xl);
+                const double ly = yy - static_cast<double>(yl), lx = xx - static_cast<double>(xl);
+                const double hy = 1 - ly, hx = 1 - lx;
+                c = Corner{{yl * W + xl, yl * W + xh, yh * W + xl, yh * W + xh}, {hy * hx, hy * lx, ly * hx, ly * lx}};
               }
-            py[((r * d[1] + ch) * oh_ + ph) * ow_ + pw] = max_ ? (any ? acc : 0) : acc / count;
+              corners.push_back(c);
+            }
+      const size_t per_bin = static_cast<size_t>(gh * gw);
+      const auto pool = [&](const auto* plane, double* dst) {
+        const Corner* c = corners.data();
+        for (int64_t bin = 0; bin < oh_ * ow_; ++bin) {
+          double acc = max_ ? -INFINITY : 0;
+          for (size_t k = 0; k < per_bin; ++k, ++c) {
+            const double v[4] = {c->w[0] * plane[c->at[0]], c->w[1] * plane[c->at[1]], c->w[2] * plane[c->at[2]],
+                                 c->w[3] * plane[c->at[3]]};
+            // max mode: the largest weighted corner, as ONNX Runtime computes it
+            if (max_) acc = std::max({acc, v[0], v[1], v[2], v[3]});
+            else acc += v[0] + v[1] + v[2] + v[3];
           }
+          dst[bin] = max_ ? (per_bin ? acc : 0) : acc / count;
+        }
+      };
+      for (int64_t ch = 0; ch < d[1]; ++ch) {
+        const int64_t plane_at = (b * d[1] + ch) * H * W;
+        double* dst = py + (r * d[1] + ch) * oh_ * ow_;
+        if (f32) pool(in[0]->data_as<float>() + plane_at, dst);
+        else pool(x64.data_as<double>() + plane_at, dst);
       }
     }
     cast_into(y, out[0]);
