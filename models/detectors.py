@@ -18,12 +18,18 @@ leave the order of the kept boxes to each runtime).
 
     /usr/bin/python3 models/detectors.py generate --out build/detectors [--only NAME ...]
     /usr/bin/python3 models/detectors.py check --out build/detectors --build build [--only NAME ...]
+    /usr/bin/python3 models/detectors.py bench --out build/detectors --build build [--rounds 5]
 
 `check` runs each model (and the model `bnfold fold` writes from it) in
 bnfold, and in ONNX Runtime (onnxruntime-node, pinned, in BUILD/ort; skipped
 with a message when node/npm are missing), on two images, and compares every
 output with PyTorch's: same shape, |got - want| <= 1e-4 + 1e-3 |want| per
 element. Exits 1 on any failure.
+
+`bench` times each model (as folded) in bnfold and in ONNX Runtime (all
+optimizations) on the same image, 2 threads each, in alternating rounds of
+about a second per runtime, and prints each runtime's median run and the
+median of the per-round ratios, with their range.
 """
 import argparse
 import hashlib
@@ -172,12 +178,46 @@ class Checker:
         self.run_all(name, folded, "folded")
 
 
+def bench(args):
+    """Alternating rounds: each round times both runtimes on the same image."""
+    build = os.path.abspath(args.build)
+    sys.path.insert(0, os.path.join(build, "python"))
+    import bnfold
+    import ort
+    with ort.Ort(ort.ensure_ort(build)) as o:
+        for name in args.only:
+            path = os.path.join(args.out, f"{name}.folded.onnx")
+            if not os.path.exists(path):
+                path = os.path.join(args.out, f"{name}.onnx")
+            image = os.path.abspath(os.path.join(args.out, f"{name}.0.image.npy"))
+            x = np.load(image)
+            session = bnfold.Session(path, threads=2)
+            ort_id = o.ask(cmd="load", path=os.path.abspath(path), level="all", threads=2)["id"]
+            for _ in range(2):
+                session.run({"image": x})
+            ours, theirs, ratios = [], [], []
+            for _ in range(args.rounds):
+                ms = o.ask(cmd="time", id=ort_id, inputs={"image": image}, seconds=1.0, warmup=1)["ms"]
+                mine, start = [], time.perf_counter()
+                while len(mine) < 3 or time.perf_counter() - start < 1.0:
+                    t0 = time.perf_counter()
+                    session.run({"image": x})
+                    mine.append((time.perf_counter() - t0) * 1e3)
+                ours.append(float(np.median(mine)))
+                theirs.append(float(np.median(ms)))
+                ratios.append(ours[-1] / theirs[-1])
+            print(f"{name:38} bnfold {np.median(ours):6.1f} ms, ORT {np.median(theirs):6.1f} ms, "
+                  f"ratio {np.median(ratios):.2f} (rounds {min(ratios):.2f}-{max(ratios):.2f})", flush=True)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["generate", "check"])
+    p.add_argument("command", choices=["generate", "check", "bench"])
     p.add_argument("--out", default=os.path.join(ROOT, "build", "detectors"), help="folder of the generated models")
     p.add_argument("--build", default=os.path.join(ROOT, "build"), help="the CMake build folder (check)")
     p.add_argument("--only", nargs="*", default=list(DETECTORS), help="these models only")
+    p.add_argument("--rounds", type=int, default=5, help="bench: alternating rounds (default 5)")
     a = p.parse_args()
     unknown = [n for n in a.only if n not in DETECTORS]
     if unknown:
@@ -187,6 +227,8 @@ def main():
         for name in a.only:
             generate(name, a.out)
         return 0
+    if a.command == "bench":
+        return bench(a)
     c = Checker(a)
     for name in a.only:
         try:

@@ -103,8 +103,18 @@ async function handle(cmd) {
   }
   if (cmd.cmd === 'time') {
     const session = sessions[cmd.id];
-    const dims = [cmd.batch, ...cmd.sample_dims];
-    const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', randomInput(dims), dims)};
+    // Given inputs (name -> .npy file) where the work depends on the values
+    // (a detector's NMS); else a random float32 batch of the first input.
+    const feeds = {};
+    if (cmd.inputs) {
+      for (const [name, file] of Object.entries(cmd.inputs)) {
+        const x = readNpy(file);
+        feeds[name] = new ort.Tensor(x.type, x.data, x.dims);
+      }
+    } else {
+      const dims = [cmd.batch, ...cmd.sample_dims];
+      feeds[session.inputNames[0]] = new ort.Tensor('float32', randomInput(dims), dims);
+    }
     for (let i = 0; i < (cmd.warmup ?? 2); ++i) await session.run(feeds);
     const ms = [];
     const start = process.hrtime.bigint();
