@@ -199,6 +199,7 @@ const Tensor* PlanBuilder::own(Tensor t) {
 }
 
 void PlanBuilder::build(const std::vector<Plan::Input>& inputs, const std::unordered_set<const Node*>* done) {
+  continuation_ = done != nullptr;
   if (options_.collect_bn_stats && options_.bn_mode == BnMode::Inference)
     for (FoldedBn& f : folded_bns(graph_)) {
       const Value* v = graph_.find_value(f.value);
@@ -426,8 +427,11 @@ void PlanBuilder::add_pending_taps() {
     const int s = v ? slot_of(v) : -1;
     if (s < 0) continue;
     const FoldedBn& f = taps_.at(v);
-    // A value computed at plan time (from constants) varies with no input: nothing to watch.
-    BNFOLD_CHECK(slot(s).constant || build_folded_tap(*this, f, s), ErrorCode::Unsupported,
+    // A value computed at plan time (from constants) varies with no input:
+    // nothing to watch. One a continuation receives was measured by the plan
+    // that computed it.
+    const bool measured_before = continuation_ && slot(s).input >= 0;
+    BNFOLD_CHECK(slot(s).constant || measured_before || build_folded_tap(*this, f, s), ErrorCode::Unsupported,
                  "cannot measure '{}' (for the folded BN '{}') in its layout", v->name(), f.bn);
     v = nullptr;  // done
   }

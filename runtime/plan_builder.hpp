@@ -107,6 +107,7 @@ class PlanBuilder {
   void add_pending_taps();
 
   Plan& plan_;
+  bool continuation_ = false;  // a plan after a stop: its inputs are values computed before
   const Node* current_ = nullptr;  // the node being built, and its FLOPs
   double current_flops_ = 0;
   const Graph& graph_;

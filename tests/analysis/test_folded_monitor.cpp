@@ -172,3 +172,32 @@ TEST_CASE("statistics of a folded model on a file: save, load, merge with the un
   merged.merge(a);
   CHECK(merged.per_bn.at("bn1_node").count == 2 * a.per_bn.at("bn1_node").count);
 }
+
+// A plan stops before a NonZero that reads a folded BN's measured value: the
+// plan after it receives that value and must not measure it again.
+struct StopAfterFold : test::TestModel {
+  StopAfterFold() : TestModel(15) {
+    Value* x = input("x", {2, 3, 12, 12});
+    Value* c1 = node("Conv", {x, weight("w1", {4, 3, 3, 3}), weight("b1", {4})}, {{"pads", ints({1, 1, 1, 1})}});
+    Value* b1 = bn(c1, 4, "bn1");
+    output(node("Relu", {b1}, "y"));
+    output(node("NonZero", {b1}, "where"));
+  }
+};
+
+TEST_CASE("a folded BN measured before a plan stops is counted once", "[monitor][fold][stages]") {
+  StopAfterFold m;
+  FoldReport report;
+  const auto folded = folded_copy(*m.g, &report);
+  REQUIRE(report.count(FoldAction::Folded) == 1);
+  SessionOptions o;
+  o.monitor_every = 1;
+  Session plain(m.g, o), fused(folded, o);
+  std::vector<Tensor> inputs;
+  for (uint32_t s = 0; s < 3; ++s) inputs.push_back(test::random_tensor({2, 3, 12, 12}, 300 + s, -1.f, 1.f));
+  serve(plain, fused, inputs, "x");
+  const MonitorSnapshot got = fused.monitor();
+  REQUIRE(got.per_bn.count("bn1_node"));
+  CHECK(got.per_bn.at("bn1_node").count == 3 * 2 * 12 * 12);
+  check_close(got, plain.monitor());
+}
