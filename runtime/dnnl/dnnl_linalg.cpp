@@ -225,10 +225,10 @@ bool build_matmul(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
   }
   const std::vector<int64_t> od = const_b && w.size() == 2 ? std::vector<int64_t>{ad[0], w[1]} : out;
   // With A's batch dims folded, a constant over the last axis (a Linear's
-  // bias) is per column of the [M, N] product: a binary post-op.
-  const Fusion f = plan_fusion(b, n, od, false);
-  dnnl::primitive_attr attr = scratch_attr();
-  attr.set_post_ops(f.ops);
+  // bias) is per column of the [M, N] product: a binary post-op. A constant
+  // over other axes too (attention scores' position bias, [1, heads, T, T])
+  // is fused where oneDNN offers a fast kernel for it, else added apart.
+  Fusion f = plan_fusion(b, n, od, false, true);
   // Under bf16: bf16 operands and output, row-major as in float32.
   const auto dt = b.compute_type();
   // Constant weights in the layout oneDNN prefers, packed once when the plan
@@ -236,18 +236,38 @@ bool build_matmul(PlanBuilder& b, const OpEntry&, const Node& n, const InferCont
   // are so large that a copy would matter more (as for Gemm above).
   constexpr uint64_t kLargeWeights = 64u << 20;
   const bool pack = const_b && ctx.input(1).value->nbytes() < kLargeWeights;
-  const auto a_md = plain_md(ad, dt), o_md = plain_md(od, b.output_type(f.result));
+  const auto a_md = plain_md(ad, dt);
   const auto w_md = pack ? dnnl::memory::desc(wd, dt, dnnl::memory::format_tag::any) : plain_md(wd, dt);
-  dnnl::matmul::desc d(a_md, w_md, o_md);
-  dnnl::matmul::primitive_desc pd(d, attr, dnnl_engine());
+  const auto offer = [&](const Fusion& fu) {
+    dnnl::primitive_attr attr = scratch_attr();
+    attr.set_post_ops(fu.ops);
+    return make_offer<dnnl::matmul>(dnnl::matmul::desc(a_md, w_md, plain_md(od, b.output_type(fu.result))), attr);
+  };
+  Offer pd;
+  std::string why;
+  if (f.wide_binary) {
+    try {
+      pd = offer(f);
+      if (!seek_impl(*pd, [](const dnnl::primitive_desc& p) { return optimized(impl_kind(p.impl_info_str())); }))
+        pd.reset();
+    } catch (const dnnl::error&) {
+      pd.reset();
+    }
+    why = pd ? fmt::format("{} fused: oneDNN offers {}", f.what, pd->impl_info_str())
+             : fmt::format("{} not fused: oneDNN offers only its reference kernel with it", f.what);
+    if (!pd) f = plan_fusion(b, n, od, false);
+  }
+  if (!pd) pd = offer(f);
+  const auto o_md = plain_md(od, b.output_type(f.result));
   const int src = b.in_layout(input_slot(b, n, 0), plain_md(a, dt));
   const int dst = finish_fusion(b, f, n, out, plain_md(out, b.output_type(f.result)));
-  auto step = step_for(b, n, pd, f.what);
+  auto step = step_for(b, n, *pd, f.what);
+  step->why = why;
   step->arg(DNNL_ARG_SRC, src, a_md);
   step->arg(DNNL_ARG_DST, dst, o_md);
   add_fusion_args(*step, f);
   if (const_b) {
-    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, plain_md(wd), pd.weights_desc()));
+    step->fixed(DNNL_ARG_WEIGHTS, b.constant_weights(*ctx.input(1).value, 1.0, plain_md(wd), pd->weights_desc()));
   } else {
     step->arg(DNNL_ARG_WEIGHTS, b.in_layout(input_slot(b, n, 1), plain_md(w, dt)), w_md);
   }

@@ -148,7 +148,7 @@ std::vector<EltwiseAlg> eltwise_algs(const Node& n, const PlanBuilder& b) {
 }
 
 bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, const std::vector<int64_t>& dims,
-                          dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims) {
+                          dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims, bool any_axes) {
   const OpEntry* e = lowered_as(c, Lowering::Binary);
   if (!e || c.inputs().size() != 2) return false;
   const BinaryOp op = e->as<BinaryOp>();
@@ -168,7 +168,7 @@ bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, c
     const size_t axis = dims.size() - t->rank() + i;
     const int64_t d = t->dims()[i];
     if (d == 1) continue;
-    if (axis != 1 || d != dims[1]) return false;
+    if (d != dims[axis] || (axis != 1 && !any_axes)) return false;
     (*cdims)[axis] = d;
   }
   *data = t;
@@ -295,7 +295,8 @@ void add_fusion_args(DnnlStep& step, const Fusion& f) {
                dnnl::memory(a.md, dnnl_engine(), const_cast<void*>(a.data->data())));
 }
 
-Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum) {
+Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum,
+                   bool any_axes) {
   Fusion f;
   f.result = producer.output(0);
   bool anything = false;
@@ -318,7 +319,8 @@ Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64
       for (const auto& e : algs) f.ops.append_eltwise(1.0f, e.alg, e.alpha, e.beta);
       f.what += " + " + c->op_type();
       anything = true;
-    } else if (per_channel_constant(b, *c, f.result, dims, &alg, &data, &cdims)) {
+    } else if (per_channel_constant(b, *c, f.result, dims, &alg, &data, &cdims, any_axes)) {
+      for (size_t a = 0; a < cdims.size(); ++a) f.wide_binary |= a != 1 && cdims[a] != 1;
       const Tensor* f32 = data->dtype() == DType::Float32 ? data : b.own(to_float32(*data));
       const dnnl::memory::desc md = plain_md(cdims);
       f.binary_args.push_back({f.ops.len(), f32, md});

@@ -77,8 +77,12 @@ const Tensor* known_constant(const PlanBuilder& b, const Value* v);
 // take as a binary post-op on an output of `dims`: Mul/Add by, Sub/Div by, a
 // scalar or one value per channel (axis 1). Gives the algorithm, the constant
 // and its dims broadcast to dims' rank.
+// any_axes: a constant over any axes instead (each of its dims 1 or the
+// output's: an attention score's bias [1, heads, T, T]), for the steps that
+// try it and fall back where oneDNN has no fast kernel for it.
 bool per_channel_constant(const PlanBuilder& b, const Node& c, const Value* x, const std::vector<int64_t>& dims,
-                          dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims);
+                          dnnl::algorithm* alg, const Tensor** data, std::vector<int64_t>* cdims,
+                          bool any_axes = false);
 
 // Post-ops fused into a Conv / ConvTranspose / Gemm / binary: the chain of
 // activations (and, where allowed, one residual Add) that follows it.
@@ -96,9 +100,11 @@ struct Fusion {
   const Value* result = nullptr;  // the value the fused step finally produces
   int residual = -1;              // slot summed into dst (dst is prefilled with it)
   std::string what;               // " + add + relu"
+  bool wide_binary = false;       // a binary post-op over more than the channel axis (any_axes)
 };
-// dims: the producer's output dims.
-Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum);
+// dims: the producer's output dims. any_axes: see per_channel_constant.
+Fusion plan_fusion(PlanBuilder& b, const Node& producer, const std::vector<int64_t>& dims, bool allow_sum,
+                   bool any_axes = false);
 // Gives the step the constant operands of the fusion's binary post-ops.
 void add_fusion_args(DnnlStep& step, const Fusion& f);
 

@@ -1,11 +1,15 @@
 // What transformers' exports spend time on, in one oneDNN step each, against
 // the reference kernels: GELU written out as Div/Erf/Add/Mul/Mul (fused after a
 // MatMul with its bias, or alone), a Linear's bias over the last axis fused
-// into the MatMul, and a position embedding added over the batch.
+// into the MatMul, attention scores' position bias fused where oneDNN offers
+// a kernel for it, and a position embedding added over the batch.
 #include <catch2/catch.hpp>
+
+#include <dnnl.hpp>
 
 #include <cmath>
 
+#include "runtime/dnnl/dnnl_util.hpp"
 #include "tests/runtime/dnnl_case.hpp"
 
 using namespace bnfold;
@@ -164,5 +168,48 @@ TEST_CASE("Slice with positive steps (Swin's patch merging) is a strided oneDNN 
     const bool negative = s.steps.back() < 0;
     CHECK(contains(steps, "Slice (oneDNN)") == !negative);
     CHECK(contains(steps, "Slice (reference)") == negative);
+  }
+}
+
+// Whether oneDNN offers a matmul [b, h, t, k] x [b, h, k, t] with a binary
+// add of a [1, h, t, t] constant in a kernel that is not its reference path,
+// asked here directly (it does without broadcasting on oneDNN 2.6's brgemm
+// matmul, not when the batch repeats the constant).
+bool offers_bias_matmul(int64_t b, int64_t h, int64_t t, int64_t k) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  rt::set_dnnl_threads(2);
+  dnnl::post_ops ops;
+  ops.append_binary(dnnl::algorithm::binary_add, dnnl::memory::desc({1, h, t, t}, dt::f32, tag::abcd));
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  attr.set_post_ops(ops);
+  try {
+    dnnl::matmul::desc d(dnnl::memory::desc({b, h, t, k}, dt::f32, tag::abcd),
+                         dnnl::memory::desc({b, h, k, t}, dt::f32, tag::abcd),
+                         dnnl::memory::desc({b, h, t, t}, dt::f32, tag::abcd));
+    dnnl::matmul::primitive_desc pd(d, attr, rt::dnnl_engine());
+    do {
+      if (std::string(pd.impl_info_str()).rfind("ref", 0) != 0) return true;
+    } while (pd.next_impl());
+  } catch (const dnnl::error&) {
+  }
+  return false;
+}
+
+TEST_CASE("attention scores' position bias fuses into their MatMul where oneDNN offers a kernel for it",
+          "[kernels][fusion]") {
+  for (int64_t batch : {1, 3}) {
+    CAPTURE(batch);
+    Case t;  // q k^T + bias[1, heads, T, T], then Softmax, as Swin's window attention
+    Value* q = t.input("q", {batch, 2, 7, 8});
+    Value* k = t.input("k", {batch, 2, 8, 7});
+    Value* scores = t.node("Add", {t.node("MatMul", {q, k}), t.weight("bias", {1, 2, 7, 7})});
+    t.output(t.node("Softmax", {scores}, {{"axis", one(-1)}}));
+    const auto steps = t.check(1e-4, 1e-5);
+    const bool offered = offers_bias_matmul(batch, 2, 7, 8);
+    INFO("oneDNN offers a kernel: " << offered);
+    CHECK(contains(steps, "MatMul (oneDNN) + Add") == offered);
+    CHECK(steps.size() == (offered ? 2u : 3u));
   }
 }
