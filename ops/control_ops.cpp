@@ -56,6 +56,7 @@ void slice_copy(const Tensor& x, size_t axis, int64_t t, Tensor* out) {
   const auto& d = x.dims();
   const int64_t outer = product(d, 0, axis), len = d[axis];
   const int64_t inner = product(d, axis + 1) * static_cast<int64_t>(dtype_size(x.dtype()));
+  if (inner == 0) return;  // empty slices: no bytes (and maybe no buffer) to copy
   for (int64_t o = 0; o < outer; ++o) std::memcpy(bytes(out) + o * inner, bytes(x) + (o * len + t) * inner, static_cast<size_t>(inner));
 }
 
@@ -68,7 +69,7 @@ Tensor stack(const std::vector<Tensor>& parts, size_t axis, DType empty_dtype) {
   Tensor out(parts[0].dtype(), dims);
   const int64_t outer = product(dims, 0, axis), len = dims[axis];
   const int64_t inner = product(dims, axis + 1) * static_cast<int64_t>(dtype_size(out.dtype()));
-  for (int64_t t = 0; t < len; ++t) {
+  for (int64_t t = 0; t < len && inner > 0; ++t) {
     const Tensor& p = parts[static_cast<size_t>(t)];
     BNFOLD_CHECK(p.dims() == parts[0].dims() && p.dtype() == parts[0].dtype(), ErrorCode::InvalidModel,
                  "a scan output changes from {} to {} between iterations", parts[0].describe(), p.describe());
@@ -77,6 +78,8 @@ Tensor stack(const std::vector<Tensor>& parts, size_t axis, DType empty_dtype) {
   }
   return out;
 }
+
+constexpr int64_t kMaxIterations = 1000000;
 
 // Loop: inputs M (trip count), cond, carried values; the body takes the
 // iteration number, the condition and the carried values, and gives the
@@ -105,6 +108,9 @@ class Loop : public OpKernel {
     std::vector<std::vector<Tensor>> parts(scans);
     Tensor iteration(DType::Int64, {}), cond(DType::Bool, {});
     for (int64_t i = 0; i < trips && go; ++i) {
+      // ONNX allows a loop without end; a served model must not hang a worker.
+      BNFOLD_NODE_CHECK(ctx, i < kMaxIterations, "Loop ran {} iterations without ending (trip count {}); bnfold stops there",
+                        kMaxIterations, ctx.has_input(0) ? std::to_string(trips) : std::string("none"));
       iteration.mutable_data_as<int64_t>()[0] = i;
       cond.mutable_data_as<uint8_t>()[0] = 1;
       std::vector<const Tensor*> in = {&iteration, &cond};

@@ -41,7 +41,9 @@ std::vector<int64_t> keep(const double* c, const std::vector<int64_t>& order, in
   const bool finite = std::isfinite(lo[0]) && std::isfinite(lo[1]) && std::isfinite(hi[0]) && std::isfinite(hi[1]);
   const double step[2] = {std::max((hi[0] - lo[0]) / kCells, 1e-12), std::max((hi[1] - lo[1]) / kCells, 1e-12)};
   const auto cell = [&](double v, int a) {
-    return std::clamp(static_cast<int64_t>(std::floor((v - lo[a]) / step[a])), int64_t{0}, kCells - 1);
+    // Clamped as a double: an extent that overflows makes the quotient NaN or infinite.
+    const double c = std::floor((v - lo[a]) / step[a]);
+    return static_cast<int64_t>(c >= 0 ? std::min(c, static_cast<double>(kCells - 1)) : 0.0);
   };
   std::vector<std::vector<int64_t>> grid(static_cast<size_t>(kCells * kCells));
   std::vector<int64_t> wide;  // kept boxes over many cells (or not finite): checked by every candidate
