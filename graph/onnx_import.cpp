@@ -16,6 +16,7 @@
 #include <unordered_set>
 
 #include "graph/check.hpp"
+#include "graph/onnx_bodies.hpp"
 #include "graph/onnx_convert.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 
@@ -116,60 +117,18 @@ bool unvetted_inference(const std::string& op) {
   return ops.count(op) != 0;
 }
 
-// The names a body reads from outer scopes: used there (or by a body nested
-// in it, or listed as its output) and defined by none of its inputs,
-// initializers and nodes. Appended to *out in first-use order, once each.
-void free_names(const onnx::GraphProto& g, std::vector<std::string>* out) {
-  std::set<std::string> defined;
-  for (const auto& v : g.input()) defined.insert(v.name());
-  for (const auto& t : g.initializer()) defined.insert(t.name());
-  for (const auto& t : g.sparse_initializer()) defined.insert(t.values().name());
-  for (const auto& n : g.node())
-    for (const auto& o : n.output()) defined.insert(o);
-  const auto use = [&](const std::string& name) {
-    if (!name.empty() && !defined.count(name) && std::find(out->begin(), out->end(), name) == out->end())
-      out->push_back(name);
-  };
-  for (const auto& n : g.node()) {
-    for (const auto& in : n.input()) use(in);
-    for (const auto& a : n.attribute()) {
-      if (a.type() != onnx::AttributeProto::GRAPH) continue;
-      std::vector<std::string> inner;
-      free_names(a.g(), &inner);
-      for (const auto& name : inner) use(name);
-    }
-  }
-  for (const auto& o : g.output()) use(o.name());
-}
-
-// Every node of g and of the bodies nested in it.
-template <typename F>
-void each_node(const Graph& g, const F& f) {
-  for (const Node* n : g.nodes()) {
-    f(n);
-    for (const auto& [name, a] : n->attrs())
-      if (a.kind == AttrKind::Graph && a.g) each_node(*a.g, f);
-  }
-}
-
-// A body's captured inputs take the types of the outer values they stand
-// for, known once the outer graph's types are (after shape inference). The
-// bodies belong to this import until it returns, hence the const_cast.
-void type_captures(const Graph& g) {
-  for (const Node* n : g.nodes())
-    for (const auto& [name, a] : n->attrs()) {
-      if (a.kind != AttrKind::Graph || !a.g) continue;
-      Graph& body = const_cast<Graph&>(*a.g);
-      const size_t k = static_cast<size_t>(a.i), nb = body.inputs().size(), nn = n->inputs().size();
-      for (size_t j = 0; j < k && j < nb && j < nn; ++j) {
-        Value* inner = body.inputs()[nb - k + j];
-        const Value* outer = n->input(nn - k + j);
-        if (!outer) continue;
-        inner->set_dtype(outer->dtype());
-        inner->set_shape(outer->shape());
-      }
-      type_captures(body);
-    }
+// libonnx 1.12's LayerNormalization inference indexes X's dims by `axis`
+// unchecked (the fuzzer crashed it with axis 20937965567): safe where the
+// axis is -1 (the exporters') or within X's declared rank.
+bool axis_safe(const Node& n) {
+  if (n.op_type() != "LayerNormalization") return true;
+  auto it = n.attrs().find("axis");
+  const int64_t axis = it == n.attrs().end() || it->second.kind != AttrKind::Int ? -1 : it->second.i;
+  if (axis == -1) return true;
+  const Value* x = n.input(0);
+  if (!x || !x->shape().rank_known) return false;
+  const auto r = static_cast<int64_t>(x->shape().rank());
+  return axis >= -r && axis < r;
 }
 
 class Importer {
@@ -213,7 +172,7 @@ class Importer {
       const int64_t opset = g_->info.opsets.count("") ? g_->info.opsets.at("") : 0;
       each_node(*g_, [&](const Node* n) {
         if (!unknown && !options_.has_kernel(n->op_type(), opset)) unknown = n;
-        if (!unsafe && n->domain().empty() && unvetted_inference(n->op_type())) unsafe = n;
+        if (!unsafe && n->domain().empty() && (unvetted_inference(n->op_type()) || !axis_safe(*n))) unsafe = n;
       });
       if (unknown)
         g_->info.warnings.push_back(fmt::format(
