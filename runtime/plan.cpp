@@ -24,7 +24,12 @@ size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
 Plan::Plan(const Graph& graph, const std::vector<Input>& inputs, const SessionOptions& options,
            std::shared_ptr<WeightCache> weights, const std::unordered_set<const Node*>* done)
     : weights_(weights ? std::move(weights) : std::make_shared<WeightCache>()) {
-  PlanBuilder(*this, graph, options).build(inputs, done);
+  try {
+    PlanBuilder(*this, graph, options).build(inputs, done);
+  } catch (const dnnl::error& e) {
+    // Where a builder did not expect oneDNN to refuse: one error type for callers.
+    fail(ErrorCode::Unsupported, std::string("oneDNN cannot describe a step of the plan: ") + e.what());
+  }
   plan_memory();
 }
 

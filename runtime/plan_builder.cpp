@@ -249,8 +249,13 @@ void PlanBuilder::build(const std::vector<Plan::Input>& inputs, const std::unord
       s = define(v, v->data().dtype(), v->data().dims(), nullptr);
       plan_.slots_[static_cast<size_t>(s)].constant = &v->data();
     }
-    plan_.output_slots_.push_back(in_layout(s, plain_of(s)));
+    plan_.output_slots_.push_back(plain_output(s));
   }
+}
+
+int PlanBuilder::plain_output(int s) {
+  // A plain slot as is: oneDNN cannot even describe one of over 12 dims.
+  return slot(s).plain ? s : in_layout(s, plain_of(s));
 }
 
 void PlanBuilder::carry(const std::vector<const Node*>& rest) {
@@ -268,7 +273,7 @@ void PlanBuilder::carry(const std::vector<const Node*>& rest) {
     BNFOLD_CHECK(s >= 0, ErrorCode::Internal, "value '{}' has no slot", v->name());
     plan_.carry_.push_back(v);
     plan_.carry_known_.push_back(slot(s).constant);
-    plan_.output_slots_.push_back(in_layout(s, plain_of(s)));
+    plan_.output_slots_.push_back(plain_output(s));
   }
 }
 

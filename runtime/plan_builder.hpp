@@ -96,6 +96,8 @@ class PlanBuilder {
   void build_node(const Node& node);
   // After a plan that stops: its outputs are the values the rest reads.
   void carry(const std::vector<const Node*>& rest);
+  // Slot s in plain row-major, for the plan's outputs.
+  int plain_output(int s);
   // Output 0 as a view of input 0 (DataMovement::Kind::View); false when it
   // cannot be. unread_extra_outputs: the node's other outputs (an inference
   // Dropout's mask) have no reader and are not computed.
