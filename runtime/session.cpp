@@ -381,6 +381,7 @@ Session::PlanStats Session::plan_stats(const std::map<std::string, Tensor>& inpu
     s.step_nodes.push_back(step->node ? node_name(*step->node) : "");
     s.step_choices.push_back(step->why);
   }
+  for (const Node* n : plan->stops()) ++s.stops[n->op_type()];
   return s;
 }
 

@@ -132,6 +132,7 @@ nlohmann::json bench_batch(const Session& session, int64_t batch, const BenchArg
             {"reference_steps", stats.reference_steps},
             {"reorders", stats.reorders},
             {"activation_bytes", stats.activation_bytes},
+            {"stops", stats.stops},
             {"plan", plan_steps(stats)}};
   if (watched || other) {
     nlohmann::json m = watched ? monitor_overhead(session, *watched, inputs, a) : compare(session, *other, inputs, a);
@@ -202,6 +203,13 @@ void print_plan(const nlohmann::json& r) {
                  fit(s["implementation"].get<std::string>(), 24), nodes[row++]);
       if (!s["why"].get<std::string>().empty()) fmt::print("      why: {}\n", s["why"].get<std::string>());
     }
+    std::string stops;
+    for (const auto& [op, count] : b["stops"].items())
+      stops += fmt::format("{}{} x{}", stops.empty() ? "" : ", ", op, count.get<size_t>());
+    if (!stops.empty())
+      fmt::print("  then the plan stops before {}: their output sizes depend on the run's values, so they run on\n"
+                 "  each run's data and the plans after them are built per shape (the newest 16 kept)\n",
+                 stops);
   }
 }
 

@@ -142,6 +142,10 @@ class Session {
     std::vector<std::string> step_nodes;  // the node each step computes (node_name()), "" for reorders
     // Why each step has its form where the plan had a choice (Step::why), "" where it had none.
     std::vector<std::string> step_choices;
+    // The nodes the plan stops before (their output sizes depend on run-time
+    // values: NonZero on data, an If...), by op: "NonZero" x 180. They run on
+    // each run's values, and plans for the rest follow, kept by shape.
+    std::map<std::string, size_t> stops;
   };
   PlanStats plan_stats(const std::map<std::string, Tensor>& inputs) const;
 
