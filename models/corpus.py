@@ -366,18 +366,24 @@ def main():
         for name in a.only:
             generate(name, a.out)
         return 0
-    c = Checker(a)
-    for name in a.only:
+    return check_all(Checker(a), a.only, "models", 30)
+
+
+def check_all(c, names, what, width):
+    """Runs c.check on every name (one failure does not hide the others'),
+    prints the failures and a summary; 1 when any failed. c has check(),
+    failures and ort (None without ONNX Runtime); detectors.py uses it too."""
+    for name in names:
         try:
             c.check(name)
         except Exception as e:  # one model's failure must not hide the others'
             c.failures.append(f"{name}: {type(e).__name__}: {e}")
-            print(f"{name:30} ERROR {e}", flush=True)
+            print(f"{name:{width}} ERROR {e}", flush=True)
     if c.ort:
         c.ort.close()
     for f in c.failures:
         print("FAIL", f)
-    print(f"{len(a.only)} models, {len(c.failures)} failures"
+    print(f"{len(names)} {what}, {len(c.failures)} failures"
           f"{'' if c.ort else ' (ONNX Runtime not available: compared with PyTorch only)'}")
     return 1 if c.failures else 0
 

@@ -47,7 +47,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tools", "ort"))
 import make_models  # noqa: E402
-from corpus import error  # noqa: E402
+from corpus import check_all, error  # noqa: E402
 
 OUTPUTS = ["boxes", "labels", "scores"]
 IMAGE = (3, 320, 320)
@@ -229,21 +229,7 @@ def main():
         return 0
     if a.command == "bench":
         return bench(a)
-    c = Checker(a)
-    for name in a.only:
-        try:
-            c.check(name)
-        except Exception as e:  # one model's failure must not hide the others'
-            c.failures.append(f"{name}: {type(e).__name__}: {e}")
-            print(f"{name:38} ERROR {e}", flush=True)
-    if c.ort:
-        c.ort.close()
-    for f in c.failures:
-        print("FAIL", f)
-    print(f"{len(a.only)} detectors, {len(c.failures)} failures"
-          f"{'' if c.ort else ' (ONNX Runtime not available: compared with PyTorch only)'}")
-    return 1 if c.failures else 0
-
+    return check_all(Checker(a), a.only, "detectors", 38)
 
 if __name__ == "__main__":
     sys.exit(main())

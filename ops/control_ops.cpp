@@ -26,6 +26,14 @@ const Attribute& body_of(const InferContext& ctx, const char* name) {
   return it->second;
 }
 
+// The outer values a body reads: the node's inputs from `first` on (absent ones null).
+std::vector<const Tensor*> outer_values(const InferContext& ctx, size_t first) {
+  std::vector<const Tensor*> out;
+  for (size_t i = first; i < ctx.num_inputs(); ++i)
+    out.push_back(ctx.has_input(i) ? &ctx.constant(i, "a value the body reads") : nullptr);
+  return out;
+}
+
 class If : public OpKernel {
  public:
   void infer(InferContext& ctx) override {
@@ -39,9 +47,7 @@ class If : public OpKernel {
                       "{} declares inputs of its own; an If branch takes none", which);
     BNFOLD_NODE_CHECK(ctx, body.outputs().size() == ctx.num_outputs(), "{} has {} outputs, the node {}", which,
                       body.outputs().size(), ctx.num_outputs());
-    std::vector<const Tensor*> in;
-    for (size_t j = 0; j < captured; ++j)
-      in.push_back(ctx.has_input(1 + j) ? &ctx.constant(1 + j, "a value the branch reads") : nullptr);
+    const std::vector<const Tensor*> in = outer_values(ctx, 1);
     std::vector<Tensor> out = run_graph(body, in);
     for (size_t k = 0; k < out.size(); ++k)
       if (ctx.has_output(k)) ctx.set_output_value(k, std::move(out[k]));
@@ -102,9 +108,7 @@ class Loop : public OpKernel {
     bool go = !ctx.has_input(1) || ctx.constant(1, "the condition").value_at(0) != 0;
     std::vector<Tensor> state;
     for (size_t k = 0; k < carried; ++k) state.push_back(ctx.constant(2 + k, "a carried value").clone());
-    std::vector<const Tensor*> outer;
-    for (size_t j = 0; j < captured; ++j)
-      outer.push_back(ctx.has_input(2 + carried + j) ? &ctx.constant(2 + carried + j, "a value the body reads") : nullptr);
+    const std::vector<const Tensor*> outer = outer_values(ctx, 2 + carried);
     std::vector<std::vector<Tensor>> parts(scans);
     Tensor iteration(DType::Int64, {}), cond(DType::Bool, {});
     for (int64_t i = 0; i < trips && go; ++i) {
@@ -159,7 +163,7 @@ class Scan : public OpKernel {
     const auto out_axes = list("scan_output_axes", k_out), out_dirs = list("scan_output_directions", k_out);
     std::vector<Tensor> state;
     for (size_t k = 0; k < n; ++k) state.push_back(ctx.constant(k, "an initial state").clone());
-    std::vector<const Tensor*> seqs, outer;
+    std::vector<const Tensor*> seqs;
     std::vector<size_t> axis(m);
     int64_t len = -1;
     for (size_t j = 0; j < m; ++j) {
@@ -169,8 +173,7 @@ class Scan : public OpKernel {
       BNFOLD_NODE_CHECK(ctx, len < 0 || l == len, "scan inputs of lengths {} and {}", len, l);
       len = l;
     }
-    for (size_t j = 0; j < captured; ++j)
-      outer.push_back(ctx.has_input(n + m + j) ? &ctx.constant(n + m + j, "a value the body reads") : nullptr);
+    const std::vector<const Tensor*> outer = outer_values(ctx, n + m);
     std::vector<std::vector<Tensor>> parts(k_out);
     for (int64_t t = 0; t < len; ++t) {
       std::vector<Tensor> slices;

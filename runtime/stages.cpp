@@ -49,6 +49,10 @@ std::shared_ptr<const Stage> PlanCache::find(const Graph& graph, const SessionOp
       stage->options.collect_bn_stats = measured;
       stage->weights = weights;
       stage->plan = std::make_shared<const Plan>(graph, in, stage->options, weights, done);
+      if (!stage->plan->stops().empty()) {
+        stage->done = stage->plan->done();
+        stage->done.insert(stage->plan->stops().begin(), stage->plan->stops().end());
+      }
       plans_.emplace(key, stage);
       if (bound_ || by_value) {
         bounded_.push_back(key);
@@ -94,7 +98,6 @@ std::vector<Tensor> run_stages(const Stage& first, const std::vector<const Tenso
       values.push_back(&owned.back());
     };
     for (size_t i = 0; i < plan.carry().size(); ++i) hold(plan.carry()[i], std::move(results[i]), plan.carry_known()[i]);
-    std::unordered_set<const Node*> done = plan.done();
     for (const Node* stop : plan.stops()) {
       std::vector<const Tensor*> in;
       for (const Value* v : stop->inputs()) {
@@ -106,10 +109,9 @@ std::vector<Tensor> run_stages(const Stage& first, const std::vector<const Tenso
       std::vector<Tensor> out = ops::run_node(*stop, in);
       for (size_t k = 0; k < out.size(); ++k)
         if (stop->output(k)) hold(stop->output(k), std::move(out[k]), nullptr);
-      done.insert(stop);
     }
     held.push_back(stage->next.find(*stage->graph, stage->options, stage->options.collect_bn_stats, stage->weights,
-                                    fed, values, &done));
+                                    fed, values, &stage->done));
     stage = held.back().get();
     results = stage->plan->run(values, nullptr, hook);
   }

@@ -54,6 +54,9 @@ struct Stage {
   SessionOptions options;
   std::shared_ptr<WeightCache> weights;
   std::shared_ptr<const Plan> plan;
+  // What a continuation skips: the nodes the plan computed and its stops
+  // (made with the stage, not per run).
+  std::unordered_set<const Node*> done;
   mutable PlanCache next{kContinuations};
 };
 
