@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdlib>
 
+#include <omp.h>
+
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/dnnl/weight_cache.hpp"
 #include "runtime/plan_builder.hpp"
@@ -18,6 +20,25 @@ namespace {
 constexpr size_t kAlign = 64;
 
 size_t aligned(size_t bytes) { return (bytes + kAlign - 1) / kAlign * kAlign; }
+
+// Sets OpenMP's thread count (a per-thread setting) to 1 for the steps made
+// for one thread and back to the caller's for the rest, even when a step throws.
+class OneThreadSwitch {
+ public:
+  OneThreadSwitch() : full_(omp_get_max_threads()) {}
+  ~OneThreadSwitch() { set(false); }
+  OneThreadSwitch(const OneThreadSwitch&) = delete;
+  OneThreadSwitch& operator=(const OneThreadSwitch&) = delete;
+  void set(bool one) {
+    if (one == one_) return;
+    omp_set_num_threads(one ? 1 : full_);
+    one_ = one;
+  }
+
+ private:
+  int full_;
+  bool one_ = false;
+};
 
 }  // namespace
 
@@ -138,11 +159,15 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vec
   state.stream = stream.get();
   state.bn_hook = bn_hook;
   state.cache = &arena->cache;
+  // Steps made for one thread run with OpenMP's count at 1 (oneDNN's own
+  // parallel loops read it when they run); the rest with the caller's.
+  OneThreadSwitch threads;
   if (step_ms) {
     step_ms->resize(steps_.size(), 0.0);
     for (size_t i = 0; i < steps_.size(); ++i) {
       const auto t0 = std::chrono::steady_clock::now();
       state.step = i;
+      threads.set(steps_[i]->one_thread);
       steps_[i]->run(state);
       stream.wait();
       (*step_ms)[i] += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -150,9 +175,11 @@ std::vector<Tensor> Plan::run(const std::vector<const Tensor*>& inputs, std::vec
   } else {
     for (size_t i = 0; i < steps_.size(); ++i) {
       state.step = i;
+      threads.set(steps_[i]->one_thread);
       steps_[i]->run(state);
     }
   }
+  threads.set(false);
   stream.wait();
   std::vector<Tensor> results;
   for (int s : output_slots_) {

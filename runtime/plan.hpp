@@ -78,6 +78,7 @@ class Step {
   const Node* node = nullptr;  // the node it computes (null for inserted reorders)
   std::vector<int> in, out;    // slots read and written (-1: omitted)
   double flops = 0;            // multiply-adds x 2 of a Conv/Gemm/MatMul at this plan's shapes
+  bool one_thread = false;     // too little work to share: runs on the calling thread alone
   // Why the plan builder chose this form where it had a choice (a fusion taken
   // or not, a layout kept, Winograd) and what oneDNN offered; "" where it had none.
   std::string why;

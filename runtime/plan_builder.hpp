@@ -112,6 +112,8 @@ class PlanBuilder {
   bool continuation_ = false;  // a plan after a stop: its inputs are values computed before
   const Node* current_ = nullptr;  // the node being built, and its FLOPs
   double current_flops_ = 0;
+  bool one_thread_ = false;  // the steps being added run on one thread (Step::one_thread), and why
+  std::string one_thread_why_;
   const Graph& graph_;
   const SessionOptions& options_;
   std::unordered_map<const Value*, int> slot_of_;

@@ -2,6 +2,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <vector>
+
 #include "graph/check.hpp"
 
 namespace bnfold::rt {
@@ -77,6 +84,32 @@ void set_dnnl_threads(int threads) {
   // oneDNN (built with OpenMP here) fixes the thread count of a primitive
   // when it is created, so this must come before any primitive.
   if (threads > 0) omp_set_num_threads(threads);
+}
+
+double parallel_region_us() {
+  const int team = omp_get_max_threads();
+  if (team <= 1) return 0.0;
+  static std::mutex mutex;
+  static std::map<int, double> measured;
+  const std::lock_guard<std::mutex> lock(mutex);
+  if (auto it = measured.find(team); it != measured.end()) return it->second;
+  // The fastest of 5 batches of 64 empty regions, after a warm-up that wakes
+  // the team: the machine's own cost, not that of a moment when another
+  // process held a core (then a batch takes far longer). Capped at 5 us, so
+  // that a measurement on an overloaded machine cannot take more than small
+  // steps off the team.
+  double best = 5.0;
+  std::atomic<int> sink{0};
+  for (int batch = -1; batch < 5; ++batch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 64; ++i) {
+#pragma omp parallel num_threads(team)
+      sink.fetch_add(1, std::memory_order_relaxed);
+    }
+    const double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() / 64;
+    if (batch >= 0) best = std::min(best, us);
+  }
+  return measured[team] = best;
 }
 
 ThreadCountScope::ThreadCountScope(int threads) {
