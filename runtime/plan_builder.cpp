@@ -8,6 +8,7 @@
 #include "runtime/dnnl/dnnl_step.hpp"
 #include "runtime/dnnl/dnnl_util.hpp"
 #include "runtime/dnnl/weight_cache.hpp"
+#include "runtime/step_threads.hpp"
 #include "ops/op_util.hpp"
 #include "ops/ops.hpp"
 
@@ -62,24 +63,11 @@ bool all_float32(const InferContext& ctx) {
   return true;
 }
 
-// Estimated microseconds of one thread's work on the step's data, on the
-// slow side: FLOPs at 100 GFLOP/s plus every input's and output's bytes at
-// 20 GB/s.
-double work_us(const InferContext& ctx, double flops) {
-  double bytes = 0;
-  for (size_t i = 0; i < ctx.num_inputs(); ++i)
-    if (ctx.has_input(i)) bytes += 4.0 * static_cast<double>(product(ctx.dims(i)));
-  for (const auto& o : ctx.outputs())
-    if (o.present) bytes += 4.0 * static_cast<double>(product(o.dims));
-  return flops / 1e5 + bytes / 2e4;
-}
-
-// A step shares its work among the threads only where it is worth more than
-// this many parallel regions. Swept on the zoo at batch 1 and 8 (2-core VM,
-// 3.5 us a region): 12 took mobilenet_v3_small's batch 1 from 1.06x ORT's
-// time to 0.75x (its squeeze-excite steps work on 576 values) and left the
-// other nets within noise; 24 and more began to slow mnasnet0_5.
-constexpr double kRegionsWorthSharing = 12;
+// Puts the builder's one-thread flag down when a node's build ends, thrown or not.
+struct OneThreadReset {
+  bool& flag;
+  ~OneThreadReset() { flag = false; }
+};
 
 }  // namespace
 
@@ -386,20 +374,10 @@ void PlanBuilder::build_node(const Node& node) {
   if ((movement.kind == DataMovement::Kind::View || unread_mask) && build_view(node, ctx, in, unread_mask)) return;
   // A copy moves input 0 alone (Slice's starts and ends are plan-time integers).
   const bool onednn = options_.use_onednn && !any_empty(ctx);
-  // A step with too little work to share runs on the calling thread: its
-  // primitive is made for one thread and run with one.
-  const double work = onednn && options_.threads != 1 ? work_us(ctx, current_flops_) : 0.0;
-  const double region = work > 0 ? parallel_region_us() : 0.0;
-  one_thread_ = work > 0 && work < kRegionsWorthSharing * region;
-  one_thread_why_ = one_thread_ ? fmt::format("one thread: about {:.1f} us of work, under {:g} parallel regions "
-                                              "({:.1f} us each here)", work, kRegionsWorthSharing, region)
-                                : std::string();
-  std::optional<ThreadCountScope> single;
-  if (one_thread_) single.emplace(1);
-  struct Reset {
-    bool& flag;
-    ~Reset() { flag = false; }
-  } reset{one_thread_};
+  // Too little work to share (step_threads.hpp): its primitives are made for one thread and run on one.
+  one_thread_ = onednn && options_.threads != 1 && one_thread_work(ctx, current_flops_, &one_thread_why_);
+  const auto single = one_thread_ ? std::optional<ThreadCountScope>(std::in_place, 1) : std::nullopt;
+  const OneThreadReset reset{one_thread_};
   const bool f32_copy = ctx.dtype(0) == DType::Float32 && std::all_of(ctx.outputs().begin(), ctx.outputs().end(), [](const ArgInfo& o) { return !o.present || o.dtype == DType::Float32; });
   if (movement.kind == DataMovement::Kind::Copy && onednn && f32_copy) {
     try {

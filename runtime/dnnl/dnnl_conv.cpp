@@ -3,10 +3,12 @@
 // the primitive picked (format_tag::any), when the plan is built.
 #include "runtime/dnnl/dnnl_builders.hpp"
 #include "runtime/dnnl/conv_depthwise.hpp"
+#include "runtime/dnnl/impl_timing.hpp"
 #include "runtime/dnnl/dnnl_int8.hpp"
 #include "runtime/dnnl/impl_choice.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <string>
@@ -166,6 +168,32 @@ void keep_input_layout(Offer* pd, const MakePd& make_pd, const dnnl::memory::des
   }
 }
 
+// A depthwise convolution: oneDNN's list order says nothing of its
+// implementations' speed there (impl_timing.hpp), so the faster of the first
+// two that keep the layouts already chosen, measured once per descriptor.
+template <typename MakePd>
+Offer fastest_depthwise(const Offer& pd, const MakePd& make_pd, const std::vector<int64_t>& x,
+                        const std::vector<int64_t>& wd, int64_t group, const WindowGeometry& g,
+                        const std::string& post_ops, std::string* why) {
+  if (group <= 1 || wd[1] != 1 || group != x[1]) return pd;
+  const std::string conv = fmt::format("{} {} {} {} {} {}", wd, g.stride, g.pad_begin, g.pad_end, g.dilation, post_ops);
+  const dnnl::memory::desc src = pd->src_desc(), dst = pd->dst_desc();
+  std::vector<TimedImpl> timed;
+  Offer best = fastest_offer(
+      [&] { return make_pd(src); },
+      [&](const dnnl::primitive_desc& c) {
+        return optimized(impl_kind(c.impl_info_str())) && c.src_desc() == src && c.dst_desc() == dst;
+      },
+      time_primitive_us, fmt::format("conv {} {} {}", md_key(src, true), md_key(dst, true), conv), &timed);
+  if (!best) return pd;  // nothing kept the layouts
+  std::string list;
+  for (const auto& t : timed) list += fmt::format("{}{} {:.0f} us", list.empty() ? "" : ", ", t.impl, t.us);
+  if (!list.empty())
+    *why += fmt::format("{}the faster of what oneDNN offers first in this layout, timed at session creation: {}",
+                        why->empty() ? "" : "; ", list);
+  return best;
+}
+
 // The convolution as one step; with q, the int8 form of a QDQ model's Conv
 // (false, changing nothing, where oneDNN offers only its reference kernel for it).
 bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferContext& ctx, const Int8Conv* q) {
@@ -261,6 +289,7 @@ bool conv_step(PlanBuilder& b, const OpEntry& e, const Node& n, const InferConte
       why = "1x1 + depthwise not fused: oneDNN has no implementation for the pair here";
     }
   }
+  if (!q && !with_dw && !transposed) pd = fastest_depthwise(pd, make_pd, x, wd, group, g, f.what, &why);
   const dnnl::memory::desc src_md = pd->src_desc(), weights_md = pd->weights_desc(), dst_md = pd->dst_desc();
   if (q && !optimized(impl_kind(pd->impl_info_str()))) return false;
   if (q) why = fmt::format("int8: {} on the quantized data, scales per channel", pd->impl_info_str());

@@ -12,6 +12,7 @@
 #include <cmath>
 
 #include "runtime/dnnl/dnnl_util.hpp"
+#include "runtime/dnnl/impl_timing.hpp"
 #include "bnfold/runtime/session.hpp"
 #include "tests/runtime/dnnl_case.hpp"
 
@@ -218,4 +219,56 @@ TEST_CASE("a 1x1 Conv and the 3x3 depthwise Conv that alone reads its large outp
     u.output(u.node("Conv", {f, u.weight("dw", {96, 1, 3, 3})}, {{"group", one(96)}}));
     CHECK(conv_steps(u.check()) == 2);
   }
+}
+
+TEST_CASE("a depthwise Conv takes the faster of the first two implementations oneDNN offers in its layout",
+          "[kernels][conv][choice]") {
+  // The selection, with a made-up clock: whichever candidate it says is
+  // faster is taken, and a decision is remembered by its key.
+  rt::set_dnnl_threads(2);
+  const auto make_for = [&](const dnnl::memory::desc& x) {
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, x,
+                                      any({144, 1, 1, 3, 3}), any({1, 144, 14, 14}), {1, 1}, {1, 1}, {1, 1});
+    return rt::make_offer<dnnl::convolution_forward>(d, attr_with({}));
+  };
+  const auto fast = [](const dnnl::primitive_desc& c) { return rt::optimized(rt::impl_kind(c.impl_info_str())); };
+  // The layout oneDNN's first fast implementation wants (nhwc or nChw16c
+  // under AVX-512, nChw8c under AVX2), as the plan builder sees it.
+  rt::Offer first = make_for(any({1, 144, 14, 14}));
+  REQUIRE(rt::seek_impl(*first, fast));
+  const dnnl::memory::desc src = first->src_desc();
+  const auto make = [&] { return make_for(src); };
+  const auto keeps_layout = [&](const dnnl::primitive_desc& c) { return fast(c) && c.src_desc() == src; };
+  std::vector<std::string> offered;
+  for (auto pd = make();;) {
+    if (keeps_layout(*pd)) offered.push_back(pd->impl_info_str());
+    if (offered.size() == 2 || !pd->next_impl()) break;
+  }
+  REQUIRE_FALSE(offered.empty());
+  for (size_t faster : {0, 1}) {
+    const std::string want = offered[faster % offered.size()];
+    int calls = 0;
+    std::vector<rt::TimedImpl> timed;
+    const auto clock = [&](const dnnl::primitive_desc& c, double) {
+      ++calls;
+      return c.impl_info_str() == want ? 10.0 : 20.0;
+    };
+    const std::string key = "test depthwise 144x14x14, faster " + std::to_string(faster);
+    const rt::Offer chosen = rt::fastest_offer(make, keeps_layout, clock, key, &timed);
+    REQUIRE(chosen);
+    CHECK(chosen->src_desc() == src);
+    CHECK(chosen->impl_info_str() == want);
+    CHECK(calls == (offered.size() > 1 ? 2 : 0));
+    CHECK(timed.size() == static_cast<size_t>(calls));
+    // Asked again (a batch-8 plan): the same implementation, not timed again.
+    const auto no_clock = [&](const dnnl::primitive_desc&, double) {
+      FAIL("timed again");
+      return 0.0;
+    };
+    CHECK(rt::fastest_offer(make, keeps_layout, no_clock, key, nullptr)->impl_info_str() == want);
+  }
+  // Nothing accepted: no offer.
+  CHECK_FALSE(rt::fastest_offer(make, [](const dnnl::primitive_desc&) { return false; }, nullptr, "none", nullptr));
+  // The real clock measures a run of the primitive.
+  CHECK(rt::time_primitive_us(*make()) > 0.0);
 }

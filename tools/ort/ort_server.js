@@ -8,6 +8,10 @@
 //       -> {"ms": [per-run milliseconds]}
 //   {"cmd": "run", "id": K, "inputs": {NAME: IN.npy, ...}, "out_dir": D}
 //       -> {"outputs": {NAME: D/NAME.npy, ...}}   (every output; strings as NAME.json)
+//   {"cmd": "profile", "path": P, "threads": T, "batch": B, "sample_dims": [...], "runs": N, "warmup": W,
+//    "dir": D}
+//       -> {"file": ORT's profile (chrome trace JSON) of W + N runs of a fresh session with all
+//           optimizations, in D; "create_ms": ms}
 //   {"cmd": "rss"} -> {"max_rss_bytes": peak resident set size of this process}
 // Usage: node ort_server.js NODE_MODULES_DIR
 'use strict';
@@ -138,6 +142,28 @@ async function handle(cmd) {
       outputs[name] = writeTensor(path.join(cmd.out_dir, name.replace(/[^A-Za-z0-9_.-]/g, '_')), out[name]);
     }
     return {outputs};
+  }
+  if (cmd.cmd === 'profile') {
+    // A session of its own: ORT profiles every run of a session from its creation on.
+    const prefix = path.join(cmd.dir, 'ort_profile');
+    const t0 = process.hrtime.bigint();
+    const session = await ort.InferenceSession.create(cmd.path, {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: cmd.threads || 2,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      enableProfiling: true,
+      profileFilePrefix: prefix,
+    });
+    const createMs = Number(process.hrtime.bigint() - t0) / 1e6;
+    const dims = [cmd.batch, ...cmd.sample_dims];
+    const feeds = {[session.inputNames[0]]: new ort.Tensor('float32', randomInput(dims), dims)};
+    for (let i = 0; i < (cmd.warmup ?? 3) + cmd.runs; ++i) await session.run(feeds);
+    await session.endProfiling();
+    await session.release();
+    const files = fs.readdirSync(cmd.dir).filter((f) => f.startsWith('ort_profile') && f.endsWith('.json'));
+    if (files.length !== 1) throw new Error(`expected one ORT profile in ${cmd.dir}, found ${files.length}`);
+    return {file: path.join(cmd.dir, files[0]), create_ms: createMs};
   }
   if (cmd.cmd === 'rss') {
     // VmHWM: this program's own peak (maxRSS would count the parent's peak from before exec).
