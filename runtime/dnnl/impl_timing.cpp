@@ -10,17 +10,21 @@ namespace bnfold::rt {
 
 namespace {
 
-// Every argument a forward primitive may take: data, weights, bias, the
-// scratchpad and each post-op's second input.
-std::vector<int> candidate_args() {
-  std::vector<int> args = {DNNL_ARG_SRC,
-                           DNNL_ARG_WEIGHTS,
-                           DNNL_ARG_BIAS,
-                           DNNL_ARG_DST,
-                           DNNL_ARG_SCRATCHPAD,
-                           DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS,
-                           DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS};
-  for (int i = 0; i < 8; ++i) args.push_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1);
+// The arguments pd's primitive takes: data, weights, bias, the scratchpad,
+// and each post-op's own inputs. Only post-ops that exist are asked about:
+// oneDNN 2.6 answers a query for a post-op index past the list with
+// whatever lies beyond it (a garbage descriptor, whose size divided by zero).
+std::vector<int> primitive_args(const dnnl::primitive_desc& pd) {
+  std::vector<int> args = {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_BIAS, DNNL_ARG_DST, DNNL_ARG_SCRATCHPAD};
+  const dnnl::post_ops ops = pd.get_primitive_attr().get_post_ops();
+  for (int i = 0; i < ops.len(); ++i) {
+    if (ops.kind(i) == dnnl::primitive::kind::binary) {
+      args.push_back(DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | DNNL_ARG_SRC_1);
+    } else if (ops.kind(i) == dnnl::primitive::kind::convolution) {
+      args.push_back(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_WEIGHTS);
+      args.push_back(DNNL_ARG_ATTR_POST_OP_DW | DNNL_ARG_BIAS);
+    }
+  }
   return args;
 }
 
@@ -61,7 +65,7 @@ Offer standing_at(const Offer& list, const dnnl::primitive_desc& at) {
 double time_primitive_us(const dnnl::primitive_desc& pd, double bound_us) {
   const dnnl::engine& eng = dnnl_engine();
   std::unordered_map<int, dnnl::memory> args;
-  for (int arg : candidate_args()) {
+  for (int arg : primitive_args(pd)) {
     const dnnl::memory::desc md = pd.query_md(dnnl::query::exec_arg_md, arg);
     if (md.get_size() == 0) continue;
     dnnl::memory m(md, eng);

@@ -269,6 +269,13 @@ TEST_CASE("a depthwise Conv takes the faster of the first two implementations on
   }
   // Nothing accepted: no offer.
   CHECK_FALSE(rt::fastest_offer(make, [](const dnnl::primitive_desc&) { return false; }, nullptr, "none", nullptr));
-  // The real clock measures a run of the primitive.
+  // The real clock measures a run of the primitive, with the operands its
+  // post-ops read (a per-channel Add after a ReLU) given buffers too.
   CHECK(rt::time_primitive_us(*make()) > 0.0);
+  dnnl::post_ops ops;
+  ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
+  ops.append_binary(dnnl::algorithm::binary_add, {{1, 144, 1, 1}, dt::f32, dnnl::memory::format_tag::nchw});
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src,
+                                    any({144, 1, 1, 3, 3}), any({1, 144, 14, 14}), {1, 1}, {1, 1}, {1, 1});
+  CHECK(rt::time_primitive_us(*rt::make_offer<dnnl::convolution_forward>(d, attr_with(ops))) > 0.0);
 }
