@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "ops/conv_geometry.hpp"
@@ -187,7 +188,9 @@ Offer fastest_depthwise(const Offer& pd, const MakePd& make_pd, const std::vecto
       time_primitive_us, fmt::format("conv {} {} {}", md_key(src, true), md_key(dst, true), conv), &timed);
   if (!best) return pd;  // nothing kept the layouts
   std::string list;
-  for (const auto& t : timed) list += fmt::format("{}{} {:.0f} us", list.empty() ? "" : ", ", t.impl, t.us);
+  for (const auto& t : timed)
+    list += fmt::format("{}{} {}", list.empty() ? "" : ", ", t.impl,
+                        std::isfinite(t.us) ? fmt::format("{:.0f} us", t.us) : "could not run");
   if (!list.empty())
     *why += fmt::format("{}the faster of what oneDNN offers first in this layout, timed at session creation: {}",
                         why->empty() ? "" : "; ", list);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <unordered_map>
 
@@ -119,7 +120,15 @@ Offer fastest_offer(const std::function<Offer()>& make, const std::function<bool
   size_t best = 0;
   for (size_t i = 0; i < accepted.size(); ++i) {
     const double bound = i == 0 ? 0.0 : choice.timings[best].us;
-    choice.timings.push_back({accepted[i].impl_info_str(), time(accepted[i], bound)});
+    double us = std::numeric_limits<double>::infinity();
+    try {
+      us = time(accepted[i], bound);
+    } catch (const std::exception&) {
+      // A candidate that cannot be made or run here (a JIT failure, its
+      // buffers out of memory) is not chosen; it must not cost the step its
+      // oneDNN kernel.
+    }
+    choice.timings.push_back({accepted[i].impl_info_str(), us});
     if (choice.timings[i].us < choice.timings[best].us) best = i;
   }
   choice.impl = choice.timings[best].impl;

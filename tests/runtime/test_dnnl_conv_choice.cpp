@@ -267,6 +267,15 @@ TEST_CASE("a depthwise Conv takes the faster of the first two implementations on
     };
     CHECK(rt::fastest_offer(make, keeps_layout, no_clock, key, nullptr)->impl_info_str() == want);
   }
+  // A candidate that cannot run is not chosen, and costs the step nothing.
+  if (offered.size() > 1) {
+    const auto failing = [&](const dnnl::primitive_desc& c, double) {
+      if (c.impl_info_str() == offered[0]) throw dnnl::error(dnnl_runtime_error, "made-up failure");
+      return 10.0;
+    };
+    CHECK(rt::fastest_offer(make, keeps_layout, failing, "test depthwise failing", nullptr)->impl_info_str() ==
+          offered[1]);
+  }
   // Nothing accepted: no offer.
   CHECK_FALSE(rt::fastest_offer(make, [](const dnnl::primitive_desc&) { return false; }, nullptr, "none", nullptr));
   // The real clock measures a run of the primitive, with the operands its
