@@ -304,7 +304,8 @@ void add_bench(CLI::App& app) {
   cmd->add_flag("--plan", a->plan,
                 "Print each batch size's plan instead of timing it: every step, what runs it (oneDNN "
                 "and its implementation, a reference kernel, a reorder), the node it computes and, where the plan had a choice, why it took "
-                "this one (a fusion taken or not for what oneDNN offers, Winograd, a layout kept)");
+                "this one (a fusion taken or not for what oneDNN offers, Winograd, a layout kept, a depthwise "
+                "kernel timed against the other one oneDNN offers, one thread for a step with little work)");
   cmd->footer(
       "Inputs are random (N(0,1)), with the model's free batch dim set per run.\n"
       "Latency is per run (the whole batch); throughput = batch / median latency.\n"
