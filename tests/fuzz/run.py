@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Runs the libFuzzer targets of a BNFOLD_SANITIZE=fuzz build (tools/test.sh --fuzz).
+"""Runs the libFuzzer targets of the clang ASan build (tools/test.sh --fuzz: build-sanitize/).
 
 For each target: replays every file in tests/fuzz/regressions/TARGET/ (inputs
 that once crashed), then fuzzes for --seconds from a corpus seeded with the
@@ -10,7 +10,7 @@ executions and their rate; exits 1 on any crash, leak, timeout or
 out-of-memory, naming the input libFuzzer saved (copy it into regressions/
 once fixed).
 
-    tests/fuzz/run.py --build build-fuzz --seconds 60 [--runs N] [--only fuzz_model]
+    tests/fuzz/run.py --build build-sanitize --seconds 60 [--runs N] [--only fuzz_model]
 """
 import argparse
 import glob
@@ -42,7 +42,7 @@ def seeds(target):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--build", required=True, help="a BNFOLD_SANITIZE=fuzz build folder")
+    p.add_argument("--build", required=True, help="a clang BNFOLD_SANITIZE=address build folder (build-sanitize)")
     p.add_argument("--seconds", type=int, default=60, help="fuzzing time per target (default 60)")
     p.add_argument("--runs", type=int, default=0, help="stop after this many executions instead (0: by time)")
     p.add_argument("--only", nargs="*", default=["fuzz_model", "fuzz_tensor_files", "fuzz_stats", "fuzz_c_options", "fuzz_kserve"])

@@ -45,7 +45,11 @@ else
   echo "FAIL: <bnfold/bnfold.h> as C99"; fail=1
 fi
 
-cmake -S "$src/tools/examples/cpp" -B "$work/cpp" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+# The programs that link libbnfold are built with the C++ compiler that built
+# it: a static libbnfold made by clang (the ASan build) needs clang's OpenMP
+# runtime and sanitizer runtime, which g++ would not link.
+cxx="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$build/CMakeCache.txt")"
+cmake -S "$src/tools/examples/cpp" -B "$work/cpp" -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
 cmake --build "$work/cpp" >/dev/null
 out="$("$work/cpp/example_cpp" "$model" "$work/folded.onnx")"
 expect "C++ example via find_package" "folded 7 of 7 BatchNormalization" "$out"
@@ -57,12 +61,12 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
 lib="$(pkg-config --variable=libdir bnfold)"
 # --static adds what a static libbnfold needs (nothing for the shared one).
 libs="$(pkg-config --libs --static bnfold)"
-g++ -std=c++17 "$src/tools/examples/cpp/main.cpp" $(pkg-config --cflags bnfold) $libs -Wl,-rpath,"$lib" -o "$work/cpp_pc"
+"$cxx" -std=c++17 "$src/tools/examples/cpp/main.cpp" $(pkg-config --cflags bnfold) $libs -Wl,-rpath,"$lib" -o "$work/cpp_pc"
 out="$("$work/cpp_pc" "$model" "$work/folded2.onnx")"
 expect "C++ example via pkg-config" "folded 7 of 7" "$out"
 
 gcc -std=c99 -Wall -Wextra -Werror -c "$src/tools/examples/c/main.c" $(pkg-config --cflags bnfold) -o "$work/c.o"
-g++ "$work/c.o" $libs -Wl,-rpath,"$lib" -o "$work/c_pc"  # g++ links: libbnfold is C++ inside
+"$cxx" "$work/c.o" $libs -Wl,-rpath,"$lib" -o "$work/c_pc"  # a C++ compiler links: libbnfold is C++ inside
 out="$("$work/c_pc" "$model")"
 expect "C example via pkg-config" "folded 7 of 7 BatchNormalization" "$out"
 expect "C example reads the model's input shape" "input input: float32 \[N, 3, 32, 32\]" "$out"
