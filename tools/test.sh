@@ -52,7 +52,7 @@ case "${1:-}" in
     ;;
   --fuzz)
     dir="$BNFOLD_ROOT/build-sanitize"
-    BNFOLD_BUILD_TARGETS="fuzz_model fuzz_tensor_files fuzz_stats fuzz_c_options fuzz_kserve" sanitize_build
+    BNFOLD_BUILD_TARGETS=fuzz_targets sanitize_build
     /usr/bin/python3 "$BNFOLD_ROOT/tests/fuzz/run.py" --build "$dir" --seconds "${2:-60}"
     ;;
   *)
