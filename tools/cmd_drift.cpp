@@ -28,7 +28,7 @@ struct DriftArgs : DataArgs {
   bool fail_on_drift = false;
 };
 
-std::string pct(double v) { return fmt::format("{:.0f}%", 100 * v); }
+std::string percent(double v) { return fmt::format("{:.0f}%", 100 * v); }
 
 // When, on what model and on which data the verdict was made (also in --json).
 std::string provenance_line(const DriftReport& r) {
@@ -61,7 +61,7 @@ void print_drift(const DriftReport& r) {
   for (size_t i = 0; i < ranked.size(); ++i) {
     const LayerDrift& l = ranked[i];
     fmt::print("  {:<{}} {:>8.3g} {:>8.3g} {:>7} {:>8} {:>7} {:>8.3g}{}\n", names[i], w, l.distance, l.ratio,
-               l.drifted ? "yes" : "-", pct(l.shifted_share), pct(l.var_shift_share), l.score,
+               l.drifted ? "yes" : "-", percent(l.shifted_share), percent(l.var_shift_share), l.score,
                base ? fmt::format(" {:>9}", l.baseline_score >= 0 ? fmt::format("{:.3g}", l.baseline_score) : "") : "");
   }
   if (!suffix.empty()) fmt::print("  (every BN name ends in {})\n", suffix);

@@ -27,22 +27,22 @@ struct StudyArgs : DataArgs {
   uint64_t seed = 0;
 };
 
-std::string pct(double v) { return fmt::format("{:.1f}", 100 * v); }
+std::string as_percent(double v) { return fmt::format("{:.1f}", 100 * v); }
 
 void print_study(const ShiftStudyReport& r) {
   for (const auto& s : r.summary) fmt::print("{}\n", s);
   const std::string m = r.metric == "accuracy" ? "acc%" : "agree%";
   fmt::print("\n{} per cell ({} samples; clean {}%). Drift against {}: distance of the layers past the noise "
              "threshold (0: none), n: samples drift needed to say 'drifted'.\n",
-             r.metric, r.samples, pct(r.clean.accuracy), r.reference);
+             r.metric, r.samples, as_percent(r.clean.accuracy), r.reference);
   std::string head = fmt::format("  {:<15} {:>3} {:>6} {:>6} {:>8} {:>6}", "family", "sev", m, "conf%", "distance", "n");
   for (const auto& v : r.variants) head += fmt::format(" {:>7}", fmt::format("k{}{}", v.k, v.prior > 0 ? "+N" : ""));
   fmt::print("{}\n", head);
   for (const auto& c : r.cells) {
-    std::string line = fmt::format("  {:<15} {:>3} {:>6} {:>6} {:>8.3g} {:>6}", c.family, c.severity, pct(c.accuracy),
-                                   pct(c.confidence), c.distance,
+    std::string line = fmt::format("  {:<15} {:>3} {:>6} {:>6} {:>8.3g} {:>6}", c.family, c.severity, as_percent(c.accuracy),
+                                   as_percent(c.confidence), c.distance,
                                    c.samples_to_drift > 0 ? std::to_string(c.samples_to_drift) : "-");
-    for (const auto& v : c.recalibrated) line += fmt::format(" {:>7}", pct(v.accuracy));
+    for (const auto& v : c.recalibrated) line += fmt::format(" {:>7}", as_percent(v.accuracy));
     fmt::print("{}{}\n", line, c.miss ? "  MISS" : c.false_alarm ? "  alarm" : "");
   }
   if (!r.variants.empty())
@@ -53,12 +53,12 @@ void print_study(const ShiftStudyReport& r) {
   for (const auto& v : r.variants) fmt::print(" {:>7}", fmt::format("k{}{}", v.k, v.prior > 0 ? "+N" : ""));
   fmt::print(" {:>6}\n", "misses");
   for (const auto& f : r.families) {
-    fmt::print("  {:<15} {:>8}", f.family, pct(f.shifted_error));
-    for (double e : f.recalibrated_error) fmt::print(" {:>7}", pct(e));
+    fmt::print("  {:<15} {:>8}", f.family, as_percent(f.shifted_error));
+    for (double e : f.recalibrated_error) fmt::print(" {:>7}", as_percent(e));
     fmt::print(" {:>6}\n", f.misses);
   }
-  fmt::print("  {:<15} {:>8}", "all", pct(r.shifted_error));
-  for (double e : r.recalibrated_error) fmt::print(" {:>7}", pct(e));
+  fmt::print("  {:<15} {:>8}", "all", as_percent(r.shifted_error));
+  for (double e : r.recalibrated_error) fmt::print(" {:>7}", as_percent(e));
   fmt::print(" {:>6}\n", r.misses);
   for (const auto& n : r.notes) fmt::print("note: {}\n", n);
   fmt::print("{} forward passes of one sample in {:.1f} s; pixel space: {}.\n", r.forward_samples, r.seconds,
