@@ -14,6 +14,11 @@ esac
 # Sanitized builds: -O1 with line tables only (reports keep file:line) compiles
 # in about half the time of -O2 -g, which is most of CI's time.
 sanitizer_flags="-O1 -g1 -DNDEBUG"
+# clang's build runs its OpenMP loops on LLVM's libomp, and oneDNN's too (libomp
+# also defines the GOMP_ entry points libdnnl calls, and is found first). Its
+# idle workers spin for 200 ms after each parallel region, taking the core the
+# other test that CTest runs beside needs: 0 makes the ASan stage 10% faster.
+export KMP_BLOCKTIME=0
 # The ASan build: clang, so that the same objects (with libFuzzer's coverage)
 # serve the ASan tests and the fuzz targets; clang also compiles it in about
 # 30% less time than GCC.
