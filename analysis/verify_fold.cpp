@@ -17,7 +17,7 @@ namespace bnfold {
 
 namespace {
 
-// A copy of g (through its serialized form) whose extra values are also outputs.
+// A copy of g whose extra values are also outputs.
 std::shared_ptr<Graph> with_outputs(const Graph& g, const std::vector<std::string>& extra) {
   std::shared_ptr<Graph> copy = clone_graph(g);
   for (const auto& name : extra) {

@@ -4,9 +4,11 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <memory>
 #include <string>
 
 #include "bnfold/graph/attribute.hpp"
+#include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/graph/tensor.hpp"
 
 namespace bnfold {
@@ -25,5 +27,11 @@ void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto
 Attribute attribute_from_proto(const onnx::AttributeProto& proto, const std::string& model_dir,
                                const std::string& where);
 void attribute_to_proto(const std::string& name, const Attribute& a, onnx::AttributeProto* proto);
+
+// Imports a model held in memory, as import_onnx_bytes would its serialized
+// bytes, taking its weights' raw_data over (the model is left without them).
+// name: how messages name the model; no external data is allowed.
+std::unique_ptr<Graph> import_onnx_model(onnx::ModelProto* model, const std::string& name,
+                                         const ImportOptions& options);
 
 }  // namespace bnfold

@@ -209,12 +209,16 @@ void save_onnx(const Graph& graph, const std::string& path, const ExportOptions&
   out.commit();
 }
 
+// The model export writes, imported in memory: the same graph as through its
+// serialized bytes, with each weight copied once (into the proto, whose bytes
+// the import then takes over) instead of three times. fold --verify on
+// fcn_resnet50 took 11.4 s with the serialized clone, 8.4 s with this one.
 std::unique_ptr<Graph> clone_graph(const Graph& graph) {
-  const std::string bytes = serialize_onnx(graph);
+  onnx::ModelProto m;
+  build_model(graph, &m, nullptr);
   ImportOptions options;
   options.infer_shapes = false;  // the value_info written above carries the shapes
-  return import_onnx_bytes(bytes.data(), bytes.size(), graph.info.graph_name.empty() ? "graph" : graph.info.graph_name,
-                           "", options);
+  return import_onnx_model(&m, graph.info.graph_name.empty() ? "graph" : graph.info.graph_name, options);
 }
 
 void check_onnx_file(const std::string& path) { check_onnx_file(path, path); }

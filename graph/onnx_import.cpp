@@ -440,6 +440,11 @@ std::unique_ptr<Graph> import_onnx(const std::string& path, const ImportOptions&
   return import_model(model, path, dir, options);
 }
 
+std::unique_ptr<Graph> import_onnx_model(onnx::ModelProto* model, const std::string& name,
+                                         const ImportOptions& options) {
+  return import_model(*model, name, "", options);
+}
+
 std::unique_ptr<Graph> import_onnx_bytes(const void* data, size_t size, const std::string& name,
                                          const std::string& base_dir, const ImportOptions& options) {
   return import_bytes(data, size, name, base_dir, options);
