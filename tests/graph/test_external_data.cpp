@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "bnfold/graph/error.hpp"
+#include "bnfold/graph/graph.hpp"
 #include "bnfold/graph/onnx_io.hpp"
 #include "bnfold/ops/load.hpp"
 #include "tests/onnx_builder.hpp"
@@ -136,4 +137,36 @@ TEST_CASE("export writes large tensors as external data and reads them back", "[
   opts.external_file = "../escape.data";
   CHECK_THROWS_WITH(save_onnx(*g, dir.file("bad.onnx"), opts),
                     Contains("must be a plain file name in the model's folder"));
+}
+
+// save_onnx checks what it wrote with ONNX's checker: the proto itself when
+// every weight is inline, the file (and its side file) with external data.
+// Either way a model the checker rejects is refused, and nothing is left at
+// the path.
+TEST_CASE("save_onnx refuses a model ONNX's checker rejects, inline or with external data", "[external][export]") {
+  TempDir dir;
+  Graph g;
+  g.info.opsets[""] = 13;
+  Shape s;
+  s.rank_known = true;
+  s.dims = {Dim::fixed(1), Dim::fixed(512)};
+  Value* x = g.add_input("x", DType::Float32, s);
+  Tensor w(DType::Float32, {1, 512});
+  Node* add = g.add_node("Add", {x, g.add_constant("W", std::move(w))}, {"y"}, "add");
+  add->output(0)->set_dtype(DType::Float32);
+  add->output(0)->set_shape(s);
+  g.add_output(add->output(0));
+  save_onnx(g, dir.file("good.onnx"));  // accepted as built
+  CHECK(fs::exists(dir.file("good.onnx")));
+
+  add->set_attr("bogus", Attribute::of_int(1));  // Add has no attributes
+  CHECK_THROWS_WITH(save_onnx(g, dir.file("inline.onnx")),
+                    Contains("inline.onnx: the ONNX checker rejects the model") && Contains("bogus"));
+  CHECK_FALSE(fs::exists(dir.file("inline.onnx")));
+  ExportOptions opts;
+  opts.external_file = "external.onnx.data";
+  opts.external_threshold = 1024;  // W's 2 KB go out
+  CHECK_THROWS_WITH(save_onnx(g, dir.file("external.onnx"), opts),
+                    Contains("external.onnx: the ONNX checker rejects the model") && Contains("bogus"));
+  CHECK_FALSE(fs::exists(dir.file("external.onnx")));
 }
