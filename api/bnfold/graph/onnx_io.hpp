@@ -43,7 +43,9 @@ struct ExportOptions {
   // Tensors of at least this many bytes go to `external_file` when set.
   std::string external_file;  // a plain file name next to the model, e.g. "model.onnx.data"
   size_t external_threshold = 1024;
-  // Run libonnx's checker on the written file; throws bnfold::Error if it objects.
+  // Run libonnx's checker on what is written (the model as serialized, whose
+  // size the file must have; with external data, the file and its side file);
+  // throws bnfold::Error if it objects, and nothing is left at the path.
   bool check = true;
 };
 
@@ -52,7 +54,7 @@ void save_onnx(const Graph& graph, const std::string& path, const ExportOptions&
 // The serialized model, all tensors inline.
 std::string serialize_onnx(const Graph& graph);
 
-// A deep copy of a graph (through its serialized form).
+// A deep copy of a graph (through the ONNX message export builds, in memory).
 std::unique_ptr<Graph> clone_graph(const Graph& graph);
 
 // Runs libonnx's checker on a model file; throws bnfold::Error with its message.
