@@ -4,6 +4,7 @@
 #include <onnx/shape_inference/implementation.h>
 
 #include <fcntl.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -429,16 +430,19 @@ std::unique_ptr<Graph> import_onnx(const std::string& path, const ImportOptions&
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   BNFOLD_CHECK(fd >= 0, ErrorCode::Io, "{}: cannot open for reading: {}", path, std::strerror(errno));
   onnx::ModelProto model;
-  bool parsed = true;
-  if (size > 0) {
-    void* bytes = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-    const int map_errno = errno;
+  bool parsed;
+  void* bytes = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
+  if (bytes != MAP_FAILED) {
     ::close(fd);
-    BNFOLD_CHECK(bytes != MAP_FAILED, ErrorCode::Io, "{}: cannot map for reading: {}", path, std::strerror(map_errno));
     std::unique_ptr<void, std::function<void(void*)>> unmap(bytes, [size](void* p) { ::munmap(p, size); });
     parsed = model.ParseFromArray(bytes, static_cast<int>(size));
   } else {
-    ::close(fd);
+    // An empty file, or a file system that cannot map files (some FUSE
+    // mounts): read in 1 MB pieces.
+    google::protobuf::io::FileInputStream stream(fd, 1 << 20);
+    stream.SetCloseOnDelete(true);
+    parsed = model.ParseFromZeroCopyStream(&stream);
+    BNFOLD_CHECK(stream.GetErrno() == 0, ErrorCode::Io, "{}: read failed: {}", path, std::strerror(stream.GetErrno()));
   }
   BNFOLD_CHECK(parsed, ErrorCode::InvalidModel,
                "{}: not an ONNX model: the protobuf does not parse (truncated or not a model file)", path);
