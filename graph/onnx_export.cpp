@@ -179,7 +179,9 @@ void build_graph(const Graph& g, onnx::GraphProto* graph, ExternalWriter* ext, b
   }
 }
 
-void check_onnx_model(const onnx::ModelProto& model, const std::string& name) {
+// ONNX's checker on a model proto or a file path; its objection as bnfold::Error.
+template <typename Model>
+void run_checker(const Model& model, const std::string& name) {
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {
@@ -221,7 +223,7 @@ void save_onnx(const Graph& graph, const std::string& path, const ExportOptions&
     const auto written = fs::file_size(out.temp_path(), ec);
     BNFOLD_CHECK(!ec && written == m.ByteSizeLong(), ErrorCode::Io, "{}: the write is incomplete ({} of {} bytes)",
                  path, ec ? 0 : written, m.ByteSizeLong());
-    check_onnx_model(m, path);
+    run_checker(m, path);
   } else if (options.check) {
     check_onnx_file(out.temp_path(), path);
   }
@@ -249,11 +251,7 @@ void check_onnx_file(const std::string& path, const std::string& name) {
   // ONNX's checker casts the size to int and passes a >2 GB file as empty.
   BNFOLD_CHECK(size <= 0x7fffffffu, ErrorCode::Unsupported,
                "{}: over 2 GB; ONNX's checker cannot read it", name);
-  try {
-    onnx::checker::check_model(path);
-  } catch (const std::exception& e) {
-    failf(ErrorCode::InvalidModel, "{}: the ONNX checker rejects the model: {}", name, e.what());
-  }
+  run_checker(path, name);
 }
 
 }  // namespace bnfold

@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <functional>
 #include <fstream>
 #include <map>
 #include <set>
@@ -434,7 +433,7 @@ std::unique_ptr<Graph> import_onnx(const std::string& path, const ImportOptions&
   void* bytes = size > 0 ? ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0) : MAP_FAILED;
   if (bytes != MAP_FAILED) {
     ::close(fd);
-    std::unique_ptr<void, std::function<void(void*)>> unmap(bytes, [size](void* p) { ::munmap(p, size); });
+    const std::shared_ptr<void> unmap(bytes, [size](void* p) { ::munmap(p, size); });
     parsed = model.ParseFromArray(bytes, static_cast<int>(size));
   } else {
     // An empty file, or a file system that cannot map files (some FUSE

@@ -18,8 +18,8 @@ sanitizer_flags="-O1 -g1 -DNDEBUG"
 # OpenMP loops on 2 threads (bnfold's, oneDNN's, PyTorch's). Idle OpenMP
 # threads spin before they sleep (libgomp: 300,000 turns; LLVM's libomp, which
 # the clang builds run, 200 ms), taking the core the other test needs: with
-# passive waiting the release CTest took 4.5 min instead of 9.9 (shift_study
-# 114 -> 39 s, zoo_plans 121 -> 51 s). No test times anything. libomp also
+# passive waiting the release CTest took 5.7 min instead of 9.9 (shift_study
+# 114 -> 39-75 s, zoo_plans 121 -> 51-55 s). No test times anything. libomp also
 # serves oneDNN's GOMP_ calls in the clang builds, and reads KMP_BLOCKTIME.
 export OMP_WAIT_POLICY=PASSIVE KMP_BLOCKTIME=0
 # The ASan build: clang, so that the same objects (with libFuzzer's coverage)
